@@ -1,0 +1,671 @@
+/* apply.c - run planned operations as netlink writes. The only module that
+ * changes the kernel.
+ *
+ * Each op is built as raw rtnetlink requests (no libnl objects: helpers like
+ * rtnl_link_enslave_ifindex do extra synchronous reads) and sent with
+ * netns_request(), which pipelines a batch and keeps the kernel's errno and
+ * extended-ACK text. Every request sent is counted in ctx->writes.
+ *
+ * Names on the node side are resolved with if_nametoindex(), so the node
+ * namespace (ctx->node) must be the namespace this process runs in, which is
+ * what netns_enter() at start guarantees. Links themselves are addressed by
+ * name in RTM_NEWLINK/RTM_DELLINK, which needs no lookup at all. */
+#include "apply.h"
+
+#include <arpa/inet.h>
+#include <net/if.h>
+#include <stdarg.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include <linux/if_addr.h>
+#include <linux/if_link.h>
+#include <linux/rtnetlink.h>
+#include <linux/veth.h>
+#include <netlink/attr.h>
+#include <netlink/msg.h>
+#include <netlink/netlink.h>
+
+#include "log.h"
+#include "util.h"
+
+#define APPLY_MAX_BATCH 64
+
+static void nlmsg_freep(struct nl_msg **m)
+{
+    if (*m)
+        nlmsg_free(*m);
+}
+
+/* A batch of requests for one namespace, freed together. */
+struct batch {
+    struct nl_msg *m[APPLY_MAX_BATCH];
+    size_t n;
+};
+
+static void batch_free(struct batch *b)
+{
+    for (size_t i = 0; i < b->n; i++)
+        nlmsg_free(b->m[i]);
+    b->n = 0;
+}
+
+static int batch_add(struct batch *b, struct nl_msg *m)
+{
+    if (!m)
+        return -ENOMEM; /* a builder failed: message too large */
+    if (b->n >= ARRAY_SIZE(b->m)) {
+        nlmsg_free(m);
+        return -E2BIG;
+    }
+    b->m[b->n++] = m;
+    return 0;
+}
+
+/* Send a batch of writes; every request sent counts as a write. */
+static int send_writes(struct apply_ctx *ctx, struct netns *ns, struct batch *b,
+                       size_t *ret_failed, char **ret_kmsg)
+{
+    ctx->writes += b->n;
+    return netns_request(ns, b->m, b->n, NULL, NULL, ret_failed, ret_kmsg);
+}
+
+static int send_write(struct apply_ctx *ctx, struct netns *ns, struct nl_msg *m, char **ret_kmsg)
+{
+    ctx->writes++;
+    return netns_request(ns, &m, 1, NULL, NULL, NULL, ret_kmsg);
+}
+
+/* Set *ret_err to "<prefix>: <strerror>[ (kernel: <kmsg>)]" and return r. */
+static int __attribute__((format(printf, 4, 5)))
+fail(char **ret_err, int r, const char *kmsg, const char *fmt, ...)
+{
+    _cleanup_free_ char *prefix = NULL;
+    va_list ap;
+
+    va_start(ap, fmt);
+    if (vasprintf(&prefix, fmt, ap) < 0)
+        prefix = NULL;
+    va_end(ap);
+    if (ret_err)
+        *ret_err = xasprintf("%s: %s%s%s%s", prefix ? prefix : "?", strerror(-r),
+                             kmsg ? " (kernel: " : "", kmsg ? kmsg : "", kmsg ? ")" : "");
+    return r;
+}
+
+static const char *op_name(enum op_type t)
+{
+    switch (t) {
+    case OP_BRIDGE_ADD:
+        return "bridge-add";
+    case OP_LINK_SET:
+        return "link-set";
+    case OP_LINK_DEL:
+        return "link-del";
+    case OP_ADDR_ADD:
+        return "addr-add";
+    case OP_ADDR_DEL:
+        return "addr-del";
+    case OP_POD_ATTACH:
+        return "pod-attach";
+    case OP_POD_DETACH:
+        return "pod-detach";
+    case OP_FORGET:
+        return "forget";
+    case _OP_TYPE_MAX:
+        break;
+    }
+    return "op";
+}
+
+/* ---- message builders (return NULL only if the message overflows) ---- */
+
+/* RTM_*LINK addressed by name (ifi_index 0: the kernel looks the name up). */
+static struct nl_msg *link_msg(int type, int flags, const char *ifname, unsigned ifi_flags,
+                               unsigned ifi_change)
+{
+    struct nl_msg *m = nlmsg_alloc_simple(type, flags);
+    struct ifinfomsg ifi = {
+        .ifi_family = AF_UNSPEC,
+        .ifi_flags = ifi_flags,
+        .ifi_change = ifi_change,
+    };
+
+    if (!m)
+        return NULL;
+    if (nlmsg_append(m, &ifi, sizeof(ifi), NLMSG_ALIGNTO) < 0 ||
+        nla_put_string(m, IFLA_IFNAME, ifname) < 0) {
+        nlmsg_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+/* IFLA_LINKINFO { KIND bridge, DATA { STP_STATE } } */
+static int put_bridge_info(struct nl_msg *m, int stp)
+{
+    struct nlattr *li, *data;
+
+    if (!(li = nla_nest_start(m, IFLA_LINKINFO)) || nla_put_string(m, IFLA_INFO_KIND, "bridge") < 0)
+        return -ENOMEM;
+    if (stp >= 0) {
+        if (!(data = nla_nest_start(m, IFLA_INFO_DATA)) ||
+            nla_put_u32(m, IFLA_BR_STP_STATE, stp ? 1 : 0) < 0)
+            return -ENOMEM;
+        nla_nest_end(m, data);
+    }
+    nla_nest_end(m, li);
+    return 0;
+}
+
+/* Alias: NULL or "" clears (a zero-length IFLA_IFALIAS). */
+static int put_alias(struct nl_msg *m, const char *alias)
+{
+    if (!alias || !*alias)
+        return nla_put(m, IFLA_IFALIAS, 0, NULL);
+    return nla_put(m, IFLA_IFALIAS, (int)strlen(alias), alias);
+}
+
+static struct nl_msg *addr_msg(int type, int flags, int ifindex, const struct ipaddr *a,
+                               unsigned ifa_flags)
+{
+    struct nl_msg *m = nlmsg_alloc_simple(type, flags);
+    size_t len = a->family == AF_INET ? 4 : 16;
+    struct ifaddrmsg ifa = {
+        .ifa_family = (uint8_t)a->family,
+        .ifa_prefixlen = a->prefix,
+        .ifa_flags = (uint8_t)ifa_flags,
+        .ifa_scope = RT_SCOPE_UNIVERSE,
+        .ifa_index = (uint32_t)ifindex,
+    };
+    int r;
+
+    if (!m)
+        return NULL;
+    r = nlmsg_append(m, &ifa, sizeof(ifa), NLMSG_ALIGNTO);
+    if (r == 0)
+        r = nla_put(m, IFA_LOCAL, (int)len, a->bytes);
+    if (r == 0)
+        r = nla_put(m, IFA_ADDRESS, (int)len, a->bytes);
+    if (r == 0 && ifa_flags > 0xff)
+        r = nla_put_u32(m, IFA_FLAGS, ifa_flags);
+    if (r < 0) {
+        nlmsg_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+/* Main-table unicast route; on-link (scope link) when there is no gateway. */
+static struct nl_msg *route_msg(int type, int flags, int oif, const struct route *rt)
+{
+    struct nl_msg *m = nlmsg_alloc_simple(type, flags);
+    size_t len = rt->dst.family == AF_INET ? 4 : 16;
+    struct rtmsg rtm = {
+        .rtm_family = (uint8_t)rt->dst.family,
+        .rtm_dst_len = rt->dst.prefix,
+        .rtm_table = RT_TABLE_MAIN,
+        .rtm_protocol = RTPROT_BOOT,
+        .rtm_scope = rt->has_gw ? RT_SCOPE_UNIVERSE : RT_SCOPE_LINK,
+        .rtm_type = RTN_UNICAST,
+    };
+    int r;
+
+    if (!m)
+        return NULL;
+    r = nlmsg_append(m, &rtm, sizeof(rtm), NLMSG_ALIGNTO);
+    if (r == 0 && rt->dst.prefix > 0)
+        r = nla_put(m, RTA_DST, (int)len, rt->dst.bytes);
+    if (r == 0 && rt->has_gw)
+        r = nla_put(m, RTA_GATEWAY, (int)len, rt->gw.bytes);
+    if (r == 0)
+        r = nla_put_u32(m, RTA_OIF, (uint32_t)oif);
+    if (r < 0) {
+        nlmsg_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+/* ---- bridge MAC ---- */
+
+/* A stable, locally administered unicast MAC for a bridge: a hash of the
+ * machine id, the node namespace's inode and the bridge name. Unique per
+ * node (two nodes on one wire never share it), unchanged across restarts
+ * and re-creations, and, given at creation, pinned: the kernel no longer
+ * re-picks the bridge MAC from its ports as they come and go. */
+static void bridge_mac(const struct apply_ctx *ctx, const char *name, uint8_t mac[6])
+{
+    static char machine_id[64];
+    static bool loaded;
+    uint64_t h;
+    uint64_t ino = ctx->node ? (uint64_t)ctx->node->ino : 0;
+
+    if (!loaded) {
+        _cleanup_fclose_ FILE *f = fopen("/etc/machine-id", "re");
+        if (!f || !fgets(machine_id, sizeof(machine_id), f))
+            machine_id[0] = '\0';
+        loaded = true;
+    }
+    h = hash64(machine_id, strlen(machine_id), HASH64_SEED);
+    h = hash64(&ino, sizeof(ino), h);
+    h = hash64(name, strlen(name), h);
+    for (int i = 0; i < 6; i++)
+        mac[i] = (uint8_t)(h >> (8 * i));
+    mac[0] = (uint8_t)((mac[0] & 0xfc) | 0x02);
+}
+
+/* ---- ops ---- */
+
+static int do_bridge_add(struct apply_ctx *ctx, const struct op *op, char **ret_err)
+{
+    _cleanup_(nlmsg_freep) struct nl_msg *m = NULL;
+    _cleanup_free_ char *kmsg = NULL;
+    bool up = (op->set & LS_UP) && op->up;
+    uint8_t mac[6];
+    int r;
+
+    bridge_mac(ctx, op->ifname, mac);
+    m = link_msg(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, op->ifname, up ? IFF_UP : 0,
+                 up ? IFF_UP : 0);
+    if (!m || nla_put(m, IFLA_ADDRESS, 6, mac) < 0 ||
+        ((op->set & LS_MTU) && op->mtu && nla_put_u32(m, IFLA_MTU, op->mtu) < 0) ||
+        put_bridge_info(m, (op->set & LS_STP) ? op->stp : -1) < 0)
+        return fail(ret_err, -ENOMEM, NULL, "bridge-add %s: building request", op->ifname);
+    r = send_write(ctx, ctx->node, m, &kmsg);
+    if (r < 0)
+        return fail(ret_err, r, kmsg, "bridge-add %s", op->ifname);
+
+    /* The kernel ignores IFLA_IFALIAS on creation: set it once the bridge
+     * is ours (never pipelined, lest it land on a foreign bridge). */
+    if ((op->set & LS_ALIAS) && op->alias && *op->alias) {
+        _cleanup_(nlmsg_freep) struct nl_msg *a = link_msg(RTM_NEWLINK, 0, op->ifname, 0, 0);
+        if (!a || put_alias(a, op->alias) < 0)
+            r = -ENOMEM;
+        else
+            r = send_write(ctx, ctx->node, a, &kmsg);
+        if (r < 0) {
+            _cleanup_(nlmsg_freep) struct nl_msg *d = link_msg(RTM_DELLINK, 0, op->ifname, 0, 0);
+            if (d)
+                (void)send_write(ctx, ctx->node, d, NULL);
+            return fail(ret_err, r, kmsg, "bridge-add %s: alias", op->ifname);
+        }
+    }
+    log_debug(op->ifname, "bridge created");
+    return 0;
+}
+
+static int do_link_set(struct apply_ctx *ctx, const struct op *op, char **ret_err)
+{
+    _cleanup_(nlmsg_freep) struct nl_msg *m = NULL;
+    _cleanup_free_ char *kmsg = NULL;
+    unsigned flags = 0, change = 0;
+    int r;
+
+    if (!(op->set & (LS_MTU | LS_UP | LS_MASTER | LS_STP | LS_ALIAS)))
+        return 0;
+    if (op->set & LS_UP) {
+        change = IFF_UP;
+        flags = op->up ? IFF_UP : 0;
+    }
+    m = link_msg(RTM_NEWLINK, 0, op->ifname, flags, change);
+    if (!m)
+        return fail(ret_err, -ENOMEM, NULL, "link-set %s: building request", op->ifname);
+    if ((op->set & LS_MTU) && nla_put_u32(m, IFLA_MTU, op->mtu) < 0)
+        return fail(ret_err, -ENOMEM, NULL, "link-set %s: building request", op->ifname);
+    if (op->set & LS_MASTER) {
+        unsigned idx = 0;
+        if (op->master[0]) {
+            idx = if_nametoindex(op->master);
+            if (idx == 0)
+                return fail(ret_err, -ENODEV, NULL, "link-set %s: master %s", op->ifname,
+                            op->master);
+        }
+        if (nla_put_u32(m, IFLA_MASTER, idx) < 0)
+            return fail(ret_err, -ENOMEM, NULL, "link-set %s: building request", op->ifname);
+    }
+    if ((op->set & LS_STP) && put_bridge_info(m, op->stp) < 0)
+        return fail(ret_err, -ENOMEM, NULL, "link-set %s: building request", op->ifname);
+    if ((op->set & LS_ALIAS) && put_alias(m, op->alias) < 0)
+        return fail(ret_err, -ENOMEM, NULL, "link-set %s: building request", op->ifname);
+
+    r = send_write(ctx, ctx->node, m, &kmsg);
+    if (r < 0) {
+        if (op->set & LS_MASTER)
+            return fail(ret_err, r, kmsg, "link-set %s: master %s", op->ifname,
+                        op->master[0] ? op->master : "(none)");
+        return fail(ret_err, r, kmsg, "link-set %s", op->ifname);
+    }
+    log_debug(op->ifname, "link changed");
+    return 0;
+}
+
+/* Delete a link by name in ns; a missing link is success. */
+static int link_del(struct apply_ctx *ctx, struct netns *ns, const char *ifname, char **ret_kmsg)
+{
+    _cleanup_(nlmsg_freep) struct nl_msg *m = link_msg(RTM_DELLINK, 0, ifname, 0, 0);
+    _cleanup_free_ char *kmsg = NULL;
+    int r;
+
+    if (!m)
+        return -ENOMEM;
+    r = send_write(ctx, ns, m, &kmsg);
+    if (r == -ENODEV)
+        return 0;
+    if (r < 0 && ret_kmsg)
+        *ret_kmsg = TAKE_PTR(kmsg);
+    return r;
+}
+
+static int do_link_del(struct apply_ctx *ctx, const struct op *op, char **ret_err)
+{
+    _cleanup_free_ char *kmsg = NULL;
+    int r = link_del(ctx, ctx->node, op->ifname, &kmsg);
+
+    if (r < 0)
+        return fail(ret_err, r, kmsg, "link-del %s", op->ifname);
+    return 0;
+}
+
+static int do_addr(struct apply_ctx *ctx, const struct op *op, char **ret_err)
+{
+    bool add = op->type == OP_ADDR_ADD;
+    _cleanup_(nlmsg_freep) struct nl_msg *m = NULL;
+    _cleanup_free_ char *kmsg = NULL;
+    char abuf[64];
+    unsigned idx;
+    int r;
+
+    if (op->addr.family != AF_INET && op->addr.family != AF_INET6)
+        return fail(ret_err, -EAFNOSUPPORT, NULL, "%s %s", op_name(op->type), op->ifname);
+    ipaddr_format(&op->addr, true, abuf, sizeof(abuf));
+    idx = if_nametoindex(op->ifname);
+    if (idx == 0) /* link gone: so is the address */
+        return add ? fail(ret_err, -ENODEV, NULL, "addr-add %s %s", op->ifname, abuf) : 0;
+    m = add ? addr_msg(RTM_NEWADDR, NLM_F_CREATE | NLM_F_REPLACE, (int)idx, &op->addr, 0)
+            : addr_msg(RTM_DELADDR, 0, (int)idx, &op->addr, 0);
+    if (!m)
+        return fail(ret_err, -ENOMEM, NULL, "%s %s %s", op_name(op->type), op->ifname, abuf);
+    r = send_write(ctx, ctx->node, m, &kmsg);
+    if (!add && (r == -EADDRNOTAVAIL || r == -ENODEV))
+        r = 0;
+    if (r < 0)
+        return fail(ret_err, r, kmsg, "%s %s %s", op_name(op->type), op->ifname, abuf);
+    return 0;
+}
+
+/* The handle of a pod namespace, opened once and cached by path; reopened
+ * when the file now names another namespace (new inode). -ENOENT when the
+ * namespace does not exist. Cost: one stat when cached. */
+static int pod_ns(struct apply_ctx *ctx, const char *path, struct netns **ret)
+{
+    struct netns *ns;
+    struct stat st;
+    size_t i;
+    int r;
+
+    if (!path || !*path)
+        return -EINVAL;
+    if (stat(path, &st) < 0)
+        return -errno;
+    for (i = 0; i < ctx->npods; i++)
+        if (streq(ctx->pods[i]->path, path))
+            break;
+    if (i < ctx->npods && ctx->pods[i]->dev == st.st_dev && ctx->pods[i]->ino == st.st_ino) {
+        *ret = ctx->pods[i];
+        return 0;
+    }
+    r = netns_open(path, &ns);
+    if (r < 0)
+        return r;
+    if (i < ctx->npods) {
+        netns_free(ctx->pods[i]);
+        ctx->pods[i] = ns;
+    } else {
+        *ARRAY_PUSH(ctx->pods, ctx->npods) = ns;
+    }
+    *ret = ns;
+    return 0;
+}
+
+struct link_info {
+    int ifindex;
+    bool has_mac;
+    uint8_t mac[6];
+};
+
+static int on_link_info(struct nl_msg *msg, void *arg)
+{
+    struct link_info *li = arg;
+    struct nlmsghdr *nlh = nlmsg_hdr(msg);
+    struct nlattr *tb[IFLA_MAX + 1];
+    struct ifinfomsg *ifi;
+
+    if (nlh->nlmsg_type != RTM_NEWLINK || !nlmsg_valid_hdr(nlh, sizeof(*ifi)))
+        return NL_SKIP;
+    ifi = nlmsg_data(nlh);
+    if (nlmsg_parse(nlh, sizeof(*ifi), tb, IFLA_MAX, NULL) < 0)
+        return NL_SKIP;
+    li->ifindex = ifi->ifi_index;
+    if (tb[IFLA_ADDRESS] && nla_len(tb[IFLA_ADDRESS]) == 6) {
+        li->has_mac = true;
+        memcpy(li->mac, nla_data(tb[IFLA_ADDRESS]), 6);
+    }
+    return NL_OK;
+}
+
+/* One RTM_GETLINK by name in ns (a read: not counted as a write). */
+static int link_get(struct netns *ns, const char *ifname, struct link_info *ret, char **ret_kmsg)
+{
+    _cleanup_(nlmsg_freep) struct nl_msg *m = link_msg(RTM_GETLINK, 0, ifname, 0, 0);
+    struct link_info li = { 0 };
+    int r;
+
+    if (!m || nla_put_u32(m, IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS) < 0)
+        return -ENOMEM;
+    r = netns_request(ns, &m, 1, on_link_info, &li, NULL, ret_kmsg);
+    if (r < 0)
+        return r;
+    if (li.ifindex <= 0)
+        return -ENODEV;
+    *ret = li;
+    return 0;
+}
+
+/* The veth: host end in the node namespace (on the bridge, up), peer
+ * created directly in the pod namespace (its fd is open in pns for as long
+ * as the request is in flight), with MAC and MTU, up as well. */
+static struct nl_msg *veth_msg(const struct pod_attach_op *pa, int bridge_idx, int pod_fd)
+{
+    struct nl_msg *m = link_msg(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, pa->host_if, IFF_UP, IFF_UP);
+    struct ifinfomsg peer = {
+        .ifi_family = AF_UNSPEC,
+        .ifi_flags = IFF_UP,
+        .ifi_change = IFF_UP,
+    };
+    struct nlattr *li, *data, *pn;
+
+    if (!m)
+        return NULL;
+    if (nla_put_u32(m, IFLA_MASTER, (uint32_t)bridge_idx) < 0 ||
+        (pa->mtu && nla_put_u32(m, IFLA_MTU, pa->mtu) < 0) ||
+        !(li = nla_nest_start(m, IFLA_LINKINFO)) || nla_put_string(m, IFLA_INFO_KIND, "veth") < 0 ||
+        !(data = nla_nest_start(m, IFLA_INFO_DATA)) || !(pn = nla_nest_start(m, VETH_INFO_PEER)) ||
+        nlmsg_append(m, &peer, sizeof(peer), NLMSG_ALIGNTO) < 0 ||
+        nla_put_string(m, IFLA_IFNAME, pa->pod_if) < 0 ||
+        nla_put_u32(m, IFLA_NET_NS_FD, (uint32_t)pod_fd) < 0 ||
+        (pa->has_mac && nla_put(m, IFLA_ADDRESS, 6, pa->mac) < 0) ||
+        (pa->mtu && nla_put_u32(m, IFLA_MTU, pa->mtu) < 0)) {
+        nlmsg_free(m);
+        return NULL;
+    }
+    nla_nest_end(m, pn);
+    nla_nest_end(m, data);
+    nla_nest_end(m, li);
+    return m;
+}
+
+static int do_pod_attach(struct apply_ctx *ctx, struct op *op, char **ret_err)
+{
+    struct pod_attach_op *pa = &op->pa;
+    _cleanup_(nlmsg_freep) struct nl_msg *veth = NULL;
+    _cleanup_free_ char *kmsg = NULL;
+    struct batch b = { .n = 0 };
+    struct link_info pod = { 0 };
+    struct netns *pns;
+    unsigned br;
+    size_t failed = 0;
+    char what[128];
+    int r;
+
+#define ATTACH_FAIL(r_, k_, ...) \
+    fail(ret_err, (r_), (k_), "pod-attach %s in %s: " __VA_ARGS__)
+
+    r = pod_ns(ctx, pa->netns, &pns);
+    if (r < 0)
+        return ATTACH_FAIL(r, NULL, "pod netns", pa->pod_if, pa->netns ? pa->netns : "(none)");
+
+    if (pa->replace) {
+        r = link_del(ctx, ctx->node, pa->host_if, &kmsg);
+        if (r < 0)
+            return ATTACH_FAIL(r, kmsg, "removing stale %s", pa->pod_if, pa->netns, pa->host_if);
+        r = link_del(ctx, pns, pa->pod_if, &kmsg);
+        if (r < 0)
+            return ATTACH_FAIL(r, kmsg, "removing stale %s", pa->pod_if, pa->netns, pa->pod_if);
+    }
+
+    br = if_nametoindex(pa->bridge);
+    if (br == 0)
+        return ATTACH_FAIL(-ENODEV, NULL, "bridge %s", pa->pod_if, pa->netns, pa->bridge);
+
+    /* 1. the veth pair, one request */
+    veth = veth_msg(pa, (int)br, pns->fd);
+    if (!veth)
+        return ATTACH_FAIL(-ENOMEM, NULL, "building request", pa->pod_if, pa->netns);
+    r = send_write(ctx, ctx->node, veth, &kmsg);
+    if (r < 0)
+        return ATTACH_FAIL(r, kmsg, "veth %s on %s", pa->pod_if, pa->netns, pa->host_if,
+                           pa->bridge);
+
+    /* 2. the pod end's ifindex (and kernel-chosen MAC), one read */
+    r = link_get(pns, pa->pod_if, &pod, &kmsg);
+    if (r < 0) {
+        snprintf(what, sizeof(what), "reading back %s", pa->pod_if);
+        goto undo;
+    }
+
+    /* 3. addresses then routes, pipelined in one batch */
+    for (size_t i = 0; i < pa->naddrs && r >= 0; i++)
+        r = batch_add(&b, addr_msg(RTM_NEWADDR, NLM_F_CREATE | NLM_F_REPLACE, pod.ifindex,
+                                   &pa->addrs[i], IFA_F_NODAD));
+    for (size_t i = 0; i < pa->nroutes && r >= 0; i++)
+        r = batch_add(&b, route_msg(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE, pod.ifindex,
+                                    &pa->routes[i]));
+    if (r < 0) {
+        snprintf(what, sizeof(what), "building requests");
+        goto undo;
+    }
+    r = send_writes(ctx, pns, &b, &failed, &kmsg);
+    if (r < 0) {
+        char a[64], g[64];
+        if (failed < pa->naddrs) {
+            snprintf(what, sizeof(what), "address %s",
+                     ipaddr_format(&pa->addrs[failed], true, a, sizeof(a)));
+        } else if (failed - pa->naddrs < pa->nroutes) {
+            const struct route *rt = &pa->routes[failed - pa->naddrs];
+            snprintf(what, sizeof(what), "route %s%s%s", ipaddr_format(&rt->dst, true, a, sizeof(a)),
+                     rt->has_gw ? " via " : "", rt->has_gw ? ipaddr_format(&rt->gw, false, g, sizeof(g)) : "");
+        } else {
+            snprintf(what, sizeof(what), "configuring");
+        }
+        goto undo;
+    }
+    batch_free(&b);
+
+    if (!pa->has_mac && pod.has_mac) {
+        memcpy(pa->mac, pod.mac, 6);
+        pa->has_mac = true;
+    }
+    log_debug(pa->host_if, "attached %s in %s to %s", pa->pod_if, pa->netns, pa->bridge);
+    return 0;
+
+undo:
+    /* Deleting the host end removes the pod end with it: nothing is left
+     * half-done. */
+    batch_free(&b);
+    {
+        int u = link_del(ctx, ctx->node, pa->host_if, NULL);
+        if (u < 0)
+            log_warn(pa->host_if, "rollback of failed attach: %s", strerror(-u));
+    }
+    return ATTACH_FAIL(r, kmsg, "%s", pa->pod_if, pa->netns, what);
+#undef ATTACH_FAIL
+}
+
+static int do_pod_detach(struct apply_ctx *ctx, struct op *op, char **ret_err)
+{
+    struct pod_attach_op *pa = &op->pa;
+    _cleanup_(nlmsg_freep) struct nl_msg *m = link_msg(RTM_DELLINK, 0, pa->host_if, 0, 0);
+    _cleanup_free_ char *kmsg = NULL;
+    struct netns *pns;
+    int r;
+
+    if (!m)
+        return fail(ret_err, -ENOMEM, NULL, "pod-detach %s: building request", pa->host_if);
+    r = send_write(ctx, ctx->node, m, &kmsg);
+    if (r == 0)
+        return 0;
+    if (r != -ENODEV)
+        return fail(ret_err, r, kmsg, "pod-detach %s", pa->host_if);
+    free(TAKE_PTR(kmsg));
+
+    /* The host end is gone. If the pod netns still has the pod end (not
+     * ours any more, or left by a crash), remove it there. */
+    if (!pa->netns || pod_ns(ctx, pa->netns, &pns) < 0)
+        return 0;
+    r = link_del(ctx, pns, pa->pod_if, &kmsg);
+    if (r < 0)
+        return fail(ret_err, r, kmsg, "pod-detach %s in %s", pa->pod_if, pa->netns);
+    return 0;
+}
+
+/* ---- entry points ---- */
+
+void apply_ctx_init(struct apply_ctx *ctx, struct netns *node)
+{
+    memset(ctx, 0, sizeof(*ctx));
+    ctx->node = node;
+}
+
+void apply_ctx_done(struct apply_ctx *ctx)
+{
+    for (size_t i = 0; i < ctx->npods; i++)
+        netns_free(ctx->pods[i]);
+    free(ctx->pods);
+    ctx->pods = NULL;
+    ctx->npods = 0;
+}
+
+int apply_op(struct apply_ctx *ctx, struct op *op, char **ret_err)
+{
+    switch (op->type) {
+    case OP_BRIDGE_ADD:
+        return do_bridge_add(ctx, op, ret_err);
+    case OP_LINK_SET:
+        return do_link_set(ctx, op, ret_err);
+    case OP_LINK_DEL:
+        return do_link_del(ctx, op, ret_err);
+    case OP_ADDR_ADD:
+    case OP_ADDR_DEL:
+        return do_addr(ctx, op, ret_err);
+    case OP_POD_ATTACH:
+        return do_pod_attach(ctx, op, ret_err);
+    case OP_POD_DETACH:
+        return do_pod_detach(ctx, op, ret_err);
+    case OP_FORGET: /* inventory only: nothing to write */
+        return 0;
+    case _OP_TYPE_MAX:
+        break;
+    }
+    return fail(ret_err, -EINVAL, NULL, "op %d", (int)op->type);
+}

@@ -1,0 +1,24 @@
+/* apply.h - operations -> netlink writes. The only module that changes the
+ * kernel. Every write is counted, so tests and `make bench` can assert that
+ * a converged pass writes nothing. */
+#pragma once
+
+#include "live.h"
+#include "plan.h"
+
+struct apply_ctx {
+    struct netns *node;      /* borrowed: the node namespace */
+    struct netns **pods;     /* owned: pod namespaces opened so far */
+    size_t npods;
+    unsigned long writes;    /* netlink write requests sent */
+};
+
+void apply_ctx_init(struct apply_ctx *ctx, struct netns *node);
+void apply_ctx_done(struct apply_ctx *ctx);
+
+/* Run one operation. On failure returns -errno and sets *ret_err to a
+ * message naming the object and the kernel's reason (caller frees).
+ * OP_POD_ATTACH: when op->pa.has_mac is false, the kernel-chosen MAC of the
+ * pod interface is written to op->pa.mac and has_mac set.
+ * Idempotent where the kernel allows: deleting a missing link is success. */
+int apply_op(struct apply_ctx *ctx, struct op *op, char **ret_err);

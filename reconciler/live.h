@@ -1,0 +1,106 @@
+/* live.h - the observed kernel state of one network namespace, read with
+ * libnl-3. Only live.c reads netlink; only apply.c writes it. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "model.h"
+
+struct nl_sock;
+
+struct live_link {
+    int ifindex;
+    char name[IFNAMSIZ_PLUMBD];
+    char kind[16];   /* IFLA_INFO_KIND: "bridge", "veth", ""(physical) ... */
+    int master;      /* ifindex of master, 0 = none */
+    unsigned mtu;
+    unsigned flags;  /* IFF_UP, ... */
+    bool has_mac;
+    uint8_t mac[6];
+    int stp;         /* bridges: 0/1; -1 otherwise or unknown */
+    char *alias;     /* IFLA_IFALIAS (nmstate "description"), NULL if none */
+    int link;        /* IFLA_LINK: veth peer's ifindex (in the peer's netns) */
+    int group;       /* interface group */
+};
+
+struct live_addr {
+    int ifindex;
+    struct ipaddr addr; /* with prefix length */
+    unsigned flags;     /* IFA_F_* */
+};
+
+struct live_route {
+    int ifindex;        /* output interface, 0 = none */
+    struct ipaddr dst;  /* 0.0.0.0/0 = default */
+    bool has_gw;
+    struct ipaddr gw;
+    unsigned table;
+    unsigned protocol;
+    unsigned priority;
+};
+
+/* A snapshot of one namespace. */
+struct live_ns {
+    struct live_link *links;
+    size_t nlinks;
+    struct live_addr *addrs;
+    size_t naddrs;
+    struct live_route *routes; /* main table, unicast only */
+    size_t nroutes;
+};
+
+/* A handle on a network namespace with its own netlink request socket
+ * (a netlink socket belongs to the namespace it was created in). */
+struct netns {
+    char *path;          /* "/run/netns/x", "/proc/self/ns/net" for the node */
+    int fd;              /* open fd of the namespace file */
+    dev_t dev;
+    ino_t ino;           /* identity: a re-created netns has a new inode */
+    struct nl_sock *sk;  /* NETLINK_ROUTE socket living in that namespace */
+};
+
+/* Move this process into the namespace named (under /run/netns) or at path.
+ * Called once at start for --netns. Returns 0 or -errno. */
+int netns_enter(const char *name_or_path);
+
+/* Open a handle on the namespace at path; NULL path = the current (node)
+ * namespace. -ENOENT when the path does not exist. */
+int netns_open(const char *path, struct netns **ret);
+void netns_free(struct netns *ns);
+
+/* Resolve "name" to "/run/netns/name"; absolute paths are kept. Caller frees. */
+char *netns_path_resolve(const char *name_or_path);
+
+/* Dump links, addresses and main-table routes of the namespace.
+ * Retries on NLE_DUMP_INTR. Returns 0 or -errno. */
+int live_dump(struct netns *ns, struct live_ns *ret);
+void live_ns_free(struct live_ns *l);
+
+const struct live_link *live_find_link(const struct live_ns *l, const char *name);
+const struct live_link *live_find_ifindex(const struct live_ns *l, int ifindex);
+/* Is this address (addr+prefix) on ifindex? */
+bool live_has_addr(const struct live_ns *l, int ifindex, const struct ipaddr *a);
+
+/* ---- Netlink plumbing shared by live.c (reads) and apply.c (writes) ----
+ * Implemented in netns.c, which owns the sockets. */
+struct nl_msg;
+
+/* libnl's -NLE_* codes are not errno values (and collide with them): the one
+ * place that turns a libnl return code (negative or positive) into -errno. */
+int netns_nl_errno(int nlerr);
+
+/* Send n requests on ns's socket back to back (each sendmsg is processed by
+ * the kernel in order before the next), then read until every one has been
+ * answered (ACK, error, or end of dump). valid, when set, is called for each
+ * data message (dump entries, GET replies) and returns NL_OK/NL_SKIP.
+ * Returns 0, or the first failure as -errno; then *ret_failed (optional) is
+ * the index of the failing request and *ret_kmsg (optional, caller frees)
+ * the kernel's extended-ACK text or NULL. A dump that the kernel marked
+ * inconsistent (NLM_F_DUMP_INTR) returns -EAGAIN after being drained.
+ * Messages are not freed. Costs one round trip for the whole batch. */
+int netns_request(struct netns *ns, struct nl_msg **msgs, size_t n,
+                  int (*valid)(struct nl_msg *msg, void *arg), void *arg,
+                  size_t *ret_failed, char **ret_kmsg);

@@ -1,0 +1,98 @@
+/* load.h - YAML/JSON files -> generic document trees with file:line:column.
+ *
+ * The loader reads, it does not validate: it turns every document of every
+ * *.yaml / *.yml / *.json file under a directory into a tree of ynodes that
+ * remember where each node came from, expands `kind: List`, and reports
+ * parse errors as diagnostics. Meaning is given by validate.c. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+enum ynode_kind { YNODE_SCALAR, YNODE_MAP, YNODE_SEQ };
+
+struct ynode {
+    enum ynode_kind kind;
+    unsigned line, col; /* 1-based, where the node starts */
+    /* YNODE_SCALAR */
+    char *scalar;
+    bool quoted; /* written in quotes: "true" is a string, not a bool */
+    /* YNODE_MAP: keys[i] -> items[i]; YNODE_SEQ: items[i] */
+    size_t n;
+    char **keys;
+    struct ynode **keynodes; /* map only: positions of keys */
+    struct ynode **items;
+};
+
+/* One severity for every problem the loader and validator report. */
+enum diag_severity { DIAG_ERROR, DIAG_WARNING };
+
+struct diag {
+    enum diag_severity severity;
+    char *file;
+    unsigned line, col;
+    char *object; /* "Kind/name" or NULL when unknown */
+    char *msg;
+};
+
+struct diags {
+    struct diag *v;
+    size_t n;
+};
+void diags_add(struct diags *d, enum diag_severity sev, const char *file, unsigned line,
+               unsigned col, const char *object, const char *fmt, ...)
+    __attribute__((format(printf, 7, 8)));
+size_t diags_count(const struct diags *d, enum diag_severity sev);
+void diags_print(const struct diags *d, FILE *f); /* file:line:col: [warning: ]obj: msg */
+void diags_clear(struct diags *d);
+
+struct doc {
+    char *file;           /* path as found (under the config dir) */
+    unsigned index;       /* 0-based document index within the file */
+    unsigned line, col;   /* where the document (or List item) starts */
+    char rev[17];         /* content hash of this document's canonical form */
+    struct ynode *root;   /* a mapping for a well-formed object */
+};
+
+struct docset {
+    struct doc *v;
+    size_t n;
+};
+
+/* Loader limits (issue 5 "Safety against bad input"). */
+#define LOAD_MAX_FILE_BYTES (4u << 20)
+#define LOAD_MAX_DEPTH 64
+#define LOAD_MAX_NODES_PER_FILE 200000 /* bounds alias expansion too */
+#define LOAD_MAX_DOCS_PER_FILE 10000
+
+/* Parse one file (any number of documents). Appends to out and diags.
+ * Returns 0 when the file parsed cleanly, -EINVAL when it had errors
+ * (documents before the error are still appended), -errno on I/O error. */
+int load_file(const char *path, struct docset *out, struct diags *diags);
+
+/* Parse a buffer as if it were file `name` (used by tests and load_file). */
+int load_buffer(const char *name, const char *buf, size_t len, struct docset *out,
+                struct diags *diags);
+
+/* Walk dir recursively: every .yaml, .yml and .json file, names starting with '.'
+ * skipped (but symlinks followed, so ConfigMap ..data and git-sync links
+ * work), editor droppings (*.swp, *~, 4913, #*#) ignored, files in sorted
+ * order. A missing dir is -ENOENT; an empty one yields no docs. */
+int load_dir(const char *dir, struct docset *out, struct diags *diags);
+
+/* Should this directory entry name be considered at all? */
+bool load_name_wanted(const char *name, bool is_dir);
+
+void docset_free(struct docset *s);
+void ynode_free(struct ynode *n);
+
+/* Tree access helpers; all accept NULL and return NULL when absent. */
+const struct ynode *ynode_get(const struct ynode *map, const char *key);
+/* Dotted path through maps: ynode_path(root, "metadata.name"). */
+const struct ynode *ynode_path(const struct ynode *root, const char *path);
+const char *ynode_str(const struct ynode *n); /* scalar text or NULL */
+/* Interpret a scalar: bool true/false (yes/no/on/off, unquoted only for YAML 1.1
+ * words), integers. Return 0 or -EINVAL when not of that type. */
+int ynode_bool(const struct ynode *n, bool *ret);
+int ynode_int(const struct ynode *n, long long *ret);

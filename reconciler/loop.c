@@ -1,0 +1,342 @@
+/* loop.c - the daemon: one single-threaded epoll loop that owns every fd.
+ *
+ *   inotify   config dir (every directory below it, and its parent) and
+ *             /run/netns: "the set may have changed" -> settle, then a pass
+ *   netlink   link/address/route events of the node namespace -> a pass
+ *             soon (drift repair); ENOBUFS -> a full resync
+ *   timerfd   the settle/debounce deadline; a second one is the periodic
+ *             resync safety net
+ *   signalfd  SIGTERM/SIGINT stop, SIGHUP full reload
+ *
+ * No polling: an idle converged daemon sleeps in epoll_wait. */
+#include <dirent.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/inotify.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+
+#include "log.h"
+#include "loop.h"
+
+#define RUN_NETNS "/run/netns"
+#define INOTIFY_MASK                                                                               \
+    (IN_CREATE | IN_DELETE | IN_MODIFY | IN_CLOSE_WRITE | IN_MOVED_FROM | IN_MOVED_TO |           \
+     IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR)
+
+enum { SRC_INOTIFY = 1, SRC_NETLINK, SRC_TIMER, SRC_RESYNC, SRC_SIGNAL };
+
+struct loop {
+    struct reconciler *r;
+    const struct loop_opts *opts;
+    int ep, ino, nl, timer, resync, sig;
+    bool pending;          /* a pass is scheduled on `timer` */
+    uint64_t due;          /* its deadline (monotonic usec) */
+    enum gen_trigger trig;
+    bool stop;
+    unsigned netns_retries;
+};
+
+static int arm_timer(int fd, uint64_t usec_from_now, uint64_t interval_usec)
+{
+    struct itimerspec its = {0};
+    if (usec_from_now == 0 && interval_usec == 0) {
+        /* disarm */
+    } else {
+        uint64_t v = usec_from_now ? usec_from_now : 1;
+        its.it_value.tv_sec = (time_t)(v / 1000000);
+        its.it_value.tv_nsec = (long)(v % 1000000) * 1000;
+        its.it_interval.tv_sec = (time_t)(interval_usec / 1000000);
+        its.it_interval.tv_nsec = (long)(interval_usec % 1000000) * 1000;
+    }
+    return timerfd_settime(fd, 0, &its, NULL) < 0 ? -errno : 0;
+}
+
+/* Ask for a pass in `delay` usec, unless one is due sooner already. */
+static void schedule(struct loop *l, enum gen_trigger trig, uint64_t delay)
+{
+    uint64_t due = now_usec() + delay;
+    if (l->pending && l->due <= due) {
+        if (trig == TRIG_FILE)
+            l->trig = TRIG_FILE; /* a file change names the pass */
+        return;
+    }
+    if (!l->pending || trig == TRIG_FILE || l->trig != TRIG_FILE)
+        l->trig = trig;
+    l->pending = true;
+    l->due = due;
+    arm_timer(l->timer, delay, 0);
+}
+
+/* Watch dir and every directory below it (following symlinks, which is how
+ * ConfigMap ..data and git-sync links swap whole trees). Adding a watch on
+ * an already watched inode is harmless: the kernel returns the same wd. */
+static void watch_tree(struct loop *l, const char *dir, int depth)
+{
+    if (depth > 16)
+        return;
+    if (inotify_add_watch(l->ino, dir, INOTIFY_MASK) < 0) {
+        if (errno != ENOENT && errno != ENOTDIR)
+            log_warn("watch", "cannot watch %s: %s", dir, strerror(errno));
+        return;
+    }
+    DIR *dp = opendir(dir);
+    if (!dp)
+        return;
+    struct dirent *de;
+    while ((de = readdir(dp))) {
+        if (streq(de->d_name, ".") || streq(de->d_name, ".."))
+            continue;
+        _cleanup_free_ char *p = xasprintf("%s/%s", dir, de->d_name);
+        struct stat st;
+        if (stat(p, &st) == 0 && S_ISDIR(st.st_mode))
+            watch_tree(l, p, depth + 1);
+    }
+    closedir(dp);
+}
+
+static void watch_all(struct loop *l)
+{
+    _cleanup_free_ char *parent = xstrdup(l->r->config_dir);
+    char *slash = strrchr(parent, '/');
+    /* The parent tells us when the config dir itself is removed/recreated. */
+    if (slash && slash != parent) {
+        *slash = 0;
+        inotify_add_watch(l->ino, parent, IN_CREATE | IN_MOVED_TO | IN_DELETE | IN_MOVED_FROM |
+                                              IN_ONLYDIR);
+    }
+    watch_tree(l, l->r->config_dir, 0);
+    mkdir_p(RUN_NETNS, 0755);
+    if (inotify_add_watch(l->ino, RUN_NETNS, IN_CREATE | IN_DELETE | IN_MOVED_TO |
+                                                 IN_MOVED_FROM | IN_ONLYDIR) < 0)
+        log_warn("watch", "cannot watch %s: %s", RUN_NETNS, strerror(errno));
+}
+
+static void on_inotify(struct loop *l)
+{
+    char buf[16384] __attribute__((aligned(__alignof__(struct inotify_event))));
+    bool overflow = false, any = false;
+    for (;;) {
+        ssize_t n = read(l->ino, buf, sizeof(buf));
+        if (n <= 0)
+            break;
+        for (char *p = buf; p < buf + n;) {
+            struct inotify_event *ev = (struct inotify_event *)p;
+            if (ev->mask & IN_Q_OVERFLOW)
+                overflow = true;
+            any = true;
+            p += sizeof(*ev) + ev->len;
+        }
+    }
+    if (overflow)
+        log_warn("watch", "inotify queue overflowed: rescanning everything");
+    if (any) {
+        watch_all(l); /* new directories, recreated config dir */
+        schedule(l, TRIG_FILE, (uint64_t)l->opts->settle_ms * 1000);
+    }
+}
+
+static int netlink_monitor_open(void)
+{
+    int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_ROUTE);
+    if (fd < 0)
+        return -errno;
+    struct sockaddr_nl sa = {
+        .nl_family = AF_NETLINK,
+        .nl_groups = RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR | RTMGRP_IPV4_ROUTE |
+                     RTMGRP_IPV6_ROUTE,
+    };
+    int sz = 4 << 20;
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+        int e = -errno;
+        close(fd);
+        return e;
+    }
+    return fd;
+}
+
+static void on_netlink(struct loop *l)
+{
+    char buf[65536];
+    bool any = false, overrun = false;
+    for (;;) {
+        ssize_t n = recv(l->nl, buf, sizeof(buf), 0);
+        if (n < 0) {
+            if (errno == ENOBUFS) {
+                overrun = true;
+                continue;
+            }
+            break;
+        }
+        if (n == 0)
+            break;
+        any = true;
+    }
+    if (overrun) {
+        log_warn("netlink", "event buffer overrun: full resync");
+        schedule(l, TRIG_RESYNC, 0);
+    } else if (any)
+        schedule(l, TRIG_DRIFT, (uint64_t)l->opts->drift_ms * 1000);
+}
+
+static void run_pass(struct loop *l)
+{
+    struct pass_result res;
+    enum gen_trigger trig = l->trig;
+    l->pending = false;
+    uint64_t t0 = now_usec();
+    int rc = reconcile_pass(l->r, trig, false, NULL, &res);
+    uint64_t dt = now_usec() - t0;
+    if (rc < 0) {
+        log_error("reconciler", "pass failed: %s; retrying in 5s", strerror(-rc));
+        schedule(l, TRIG_RESYNC, 5000000);
+        return;
+    }
+    if (res.nops)
+        log_info("reconciler",
+                 "pass (%s): %zu operations, %lu netlink writes, %zu failed, %zu objects "
+                 "(%zu available, %zu pending, %zu failing) in %.1f ms",
+                 gen_trigger_to_string(trig), res.nops, res.writes, res.nfailed_ops,
+                 res.nobjects, res.navailable, res.npending, res.nfailing, (double)dt / 1000.0);
+    else
+        log_debug("reconciler", "pass (%s): converged, %zu objects in %.1f ms",
+                  gen_trigger_to_string(trig), res.nobjects, (double)dt / 1000.0);
+    /* A netns file exists but is not mounted yet (`ip netns add` creates
+     * the file, then bind-mounts it; the mount makes no inotify event).
+     * Retry with backoff, giving up after ~30 s. */
+    if (res.retry_netns && l->netns_retries < 40) {
+        uint64_t delay = 50000ULL << (l->netns_retries < 6 ? l->netns_retries : 6);
+        l->netns_retries++;
+        schedule(l, TRIG_RESYNC, delay);
+    } else if (!res.retry_netns)
+        l->netns_retries = 0;
+}
+
+static void on_signal(struct loop *l)
+{
+    struct signalfd_siginfo si;
+    while (read(l->sig, &si, sizeof(si)) == sizeof(si)) {
+        if (si.ssi_signo == SIGHUP) {
+            log_info("daemon", "SIGHUP: full reload");
+            watch_all(l);
+            l->r->diag_hash = 0;
+            schedule(l, TRIG_RESYNC, 0);
+        } else {
+            log_info("daemon", "signal %u: stopping", si.ssi_signo);
+            l->stop = true;
+        }
+    }
+}
+
+static int add_fd(struct loop *l, int fd, uint32_t tag)
+{
+    struct epoll_event ev = {.events = EPOLLIN, .data.u32 = tag};
+    return epoll_ctl(l->ep, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
+}
+
+int loop_run(struct reconciler *r, const struct loop_opts *opts)
+{
+    struct loop l = {.r = r, .opts = opts, .ep = -1, .ino = -1, .nl = -1, .timer = -1,
+                     .resync = -1, .sig = -1};
+    sigset_t mask;
+    int rc = 0;
+
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGHUP);
+    sigprocmask(SIG_BLOCK, &mask, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    l.ep = epoll_create1(EPOLL_CLOEXEC);
+    l.sig = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+    l.timer = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+    l.resync = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+    l.ino = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+    if (l.ep < 0 || l.sig < 0 || l.timer < 0 || l.resync < 0) {
+        rc = -errno;
+        log_error("daemon", "cannot set up the event loop: %s", strerror(errno));
+        goto out;
+    }
+    if (l.ino < 0)
+        log_warn("watch", "inotify unavailable (%s): relying on the resync timer",
+                 strerror(errno));
+    /* Subscribe to netlink events before the first dump (the first pass),
+     * so nothing is missed between the two. */
+    l.nl = netlink_monitor_open();
+    if (l.nl < 0) {
+        rc = l.nl;
+        log_error("daemon", "cannot subscribe to netlink events: %s", strerror(-rc));
+        goto out;
+    }
+    if ((rc = add_fd(&l, l.sig, SRC_SIGNAL)) < 0 || (rc = add_fd(&l, l.timer, SRC_TIMER)) < 0 ||
+        (rc = add_fd(&l, l.resync, SRC_RESYNC)) < 0 || (rc = add_fd(&l, l.nl, SRC_NETLINK)) < 0 ||
+        (l.ino >= 0 && (rc = add_fd(&l, l.ino, SRC_INOTIFY)) < 0))
+        goto out;
+    if (l.ino >= 0)
+        watch_all(&l);
+    arm_timer(l.resync, (uint64_t)opts->resync_s * 1000000, (uint64_t)opts->resync_s * 1000000);
+
+    log_info("daemon", "started: config %s, state %s, node %s", r->config_dir, r->state_dir,
+             r->node_name);
+    l.trig = TRIG_START;
+    run_pass(&l);
+    if (opts->on_ready)
+        opts->on_ready();
+
+    while (!l.stop) {
+        struct epoll_event evs[8];
+        int n = epoll_wait(l.ep, evs, ARRAY_SIZE(evs), -1);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            rc = -errno;
+            break;
+        }
+        for (int i = 0; i < n; i++) {
+            uint64_t x;
+            switch (evs[i].data.u32) {
+            case SRC_INOTIFY:
+                on_inotify(&l);
+                break;
+            case SRC_NETLINK:
+                on_netlink(&l);
+                break;
+            case SRC_SIGNAL:
+                on_signal(&l);
+                break;
+            case SRC_RESYNC:
+                while (read(l.resync, &x, sizeof(x)) > 0)
+                    ;
+                schedule(&l, TRIG_RESYNC, 0);
+                break;
+            case SRC_TIMER:
+                while (read(l.timer, &x, sizeof(x)) > 0)
+                    ;
+                break;
+            }
+        }
+        /* Work happens at a safe point: after all ready events are read. */
+        if (!l.stop && l.pending && now_usec() >= l.due)
+            run_pass(&l);
+    }
+out:
+    if (l.ep >= 0)
+        close(l.ep);
+    if (l.ino >= 0)
+        close(l.ino);
+    if (l.nl >= 0)
+        close(l.nl);
+    if (l.timer >= 0)
+        close(l.timer);
+    if (l.resync >= 0)
+        close(l.resync);
+    if (l.sig >= 0)
+        close(l.sig);
+    return rc;
+}

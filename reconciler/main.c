@@ -1,0 +1,337 @@
+/* main.c - the plumbd command line (DESIGN.md "CLI contract").
+ *
+ *   plumbd [--config-dir DIR] [--state-dir DIR] [--netns NAME|PATH]
+ *          [--node-name N] [options] <command> [args]
+ *
+ * Exit codes: 0 success; 1 an object failed or is pending (apply), a check
+ * failed (validate) or a runtime error; 2 usage error; 4 `plan` has
+ * pending operations. */
+#include <fcntl.h>
+#include <getopt.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "load.h"
+#include "log.h"
+#include "loop.h"
+#include "reconcile.h"
+
+#define VERSION "0.1.0"
+
+struct opts {
+    const char *config_dir;
+    const char *state_dir;
+    const char *netns;
+    char node_name[256];
+    bool allow_empty;
+    const char *output;
+    struct loop_opts loop;
+};
+
+static void usage(FILE *f)
+{
+    fputs("usage: plumbd [options] <command> [args]\n"
+          "\n"
+          "commands:\n"
+          "  run             daemon: watch, converge, repair drift until SIGTERM\n"
+          "  apply           converge once; exit 0 when every object is Available\n"
+          "  plan            print the operations apply would run; exit 0 none, 4 some\n"
+          "  status [-o table|yaml|json]  one line per object\n"
+          "  history [-o table|json]      journal generations, newest first\n"
+          "  validate PATH...  check files or directories; exit 1 on any error\n"
+          "\n"
+          "options:\n"
+          "  --config-dir DIR   desired-state files (default /etc/plumbd/desired.d)\n"
+          "  --state-dir DIR    database and status files (default /var/lib/plumbd)\n"
+          "  --netns NAME|PATH  the node is this network namespace\n"
+          "  --node-name N      this node's name for nodeSelector (default: hostname)\n"
+          "  --allow-empty      an empty or missing config dir may prune everything\n"
+          "  --settle-ms MS     wait after file events before converging (default 200)\n"
+          "  --resync-s S       periodic full resync interval (default 300)\n"
+          "  -o, --output FMT   output format for status/history\n"
+          "  -v, --verbose      debug logging\n"
+          "  --version, -h/--help\n",
+          f);
+}
+
+/* Serialize writers (apply, run) on <state-dir>/lock. */
+static int lock_state(const char *state_dir)
+{
+    int rc = mkdir_p(state_dir, 0700);
+    if (rc < 0)
+        return rc;
+    _cleanup_free_ char *p = xasprintf("%s/lock", state_dir);
+    int fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return -errno;
+    if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+        if (errno != EWOULDBLOCK) {
+            close(fd);
+            return -errno;
+        }
+        log_warn("state", "waiting for another plumbd holding %s", p);
+        if (flock(fd, LOCK_EX) < 0) {
+            close(fd);
+            return -errno;
+        }
+    }
+    return fd; /* held until exit */
+}
+
+static int cmd_validate(int argc, char **argv)
+{
+    struct docset docs = {0};
+    struct diags diags = {0};
+    struct desired d = {0};
+    int rc = 0;
+    if (argc < 1) {
+        fprintf(stderr, "plumbd validate: no PATH given\n");
+        return 2;
+    }
+    for (int i = 0; i < argc; i++) {
+        struct stat st;
+        if (stat(argv[i], &st) < 0) {
+            fprintf(stderr, "%s: %s\n", argv[i], strerror(errno));
+            rc = 1;
+            continue;
+        }
+        int k = S_ISDIR(st.st_mode) ? load_dir(argv[i], &docs, &diags)
+                                    : load_file(argv[i], &docs, &diags);
+        if (k < 0 && k != -EINVAL) {
+            fprintf(stderr, "%s: %s\n", argv[i], strerror(-k));
+            rc = 1;
+        }
+    }
+    validate_docs(&docs, &d);
+    diags_print(&diags, stdout);
+    diags_print(&d.diags, stdout);
+    size_t nerr = diags_count(&diags, DIAG_ERROR) + diags_count(&d.diags, DIAG_ERROR);
+    size_t nwarn = diags_count(&diags, DIAG_WARNING) + diags_count(&d.diags, DIAG_WARNING);
+    size_t nobj = d.npolicies + d.nnads + d.npods + d.nnodes;
+    fprintf(stderr, "%zu objects valid, %zu invalid, %zu errors, %zu warnings\n", nobj,
+            d.ninvalid, nerr, nwarn);
+    if (nerr)
+        rc = 1;
+    desired_free(&d);
+    docset_free(&docs);
+    diags_clear(&diags);
+    return rc;
+}
+
+static int cmd_status(const struct opts *o)
+{
+    struct store *s;
+    int rc = store_open(o->state_dir, true, &s);
+    if (rc == -ENOENT) {
+        fprintf(stderr, "plumbd: no state in %s yet (nothing applied)\n", o->state_dir);
+        return 1;
+    }
+    if (rc < 0)
+        return 1;
+    struct objstatus *v = NULL;
+    size_t n = 0;
+    rc = store_status_list(s, &v, &n);
+    if (rc >= 0)
+        rc = status_print(stdout, v, n, o->output ? o->output : "table");
+    objstatus_list_free(v, n);
+    store_close(s);
+    if (rc == -EINVAL) {
+        fprintf(stderr, "plumbd: unknown output format '%s'\n", o->output);
+        return 2;
+    }
+    return rc < 0 ? 1 : 0;
+}
+
+static int cmd_history(const struct opts *o)
+{
+    struct store *s;
+    int rc = store_open(o->state_dir, true, &s);
+    if (rc == -ENOENT) {
+        fprintf(stderr, "plumbd: no state in %s yet (nothing applied)\n", o->state_dir);
+        return 1;
+    }
+    if (rc < 0)
+        return 1;
+    struct gen_row *v = NULL;
+    size_t n = 0;
+    rc = store_history(s, 100, &v, &n);
+    if (rc >= 0 && o->output && streq(o->output, "json")) {
+        printf("[");
+        for (size_t i = 0; i < n; i++)
+            printf("%s{\"id\":%lld,\"started\":%lld,\"ended\":%lld,\"trigger\":\"%s\","
+                   "\"ops\":%d,\"outcome\":\"%s\"}",
+                   i ? "," : "", (long long)v[i].id, (long long)v[i].started,
+                   (long long)v[i].ended, v[i].trigger ? v[i].trigger : "", v[i].nops,
+                   v[i].outcome ? v[i].outcome : "");
+        printf("]\n");
+    } else if (rc >= 0) {
+        printf("%-6s  %-20s  %-8s  %4s  %-8s  %s\n", "GEN", "STARTED", "TRIGGER", "OPS", "OUTCOME",
+               "OBJECTS");
+        for (size_t i = 0; i < n; i++) {
+            char t[32];
+            time_t tt = (time_t)v[i].started;
+            struct tm tm;
+            gmtime_r(&tt, &tm);
+            strftime(t, sizeof(t), "%Y-%m-%dT%H:%M:%SZ", &tm);
+            printf("%-6lld  %-20s  %-8s  %4d  %-8s  %s\n", (long long)v[i].id, t,
+                   v[i].trigger ? v[i].trigger : "", v[i].nops, v[i].outcome ? v[i].outcome : "",
+                   v[i].objects ? v[i].objects : "");
+        }
+    }
+    gen_rows_free(v, n);
+    store_close(s);
+    return rc < 0 ? 1 : 0;
+}
+
+static int cmd_converge(const struct opts *o, const char *cmd)
+{
+    bool dry = streq(cmd, "plan"), daemon = streq(cmd, "run");
+    _cleanup_close_ int lock = -1;
+    if (!dry) {
+        lock = lock_state(o->state_dir);
+        if (lock < 0) {
+            log_error("state", "cannot lock %s: %s", o->state_dir, strerror(-lock));
+            return 1;
+        }
+    }
+    struct reconciler r = {
+        .config_dir = o->config_dir,
+        .state_dir = o->state_dir,
+        .node_name = o->node_name,
+        .allow_empty = o->allow_empty,
+    };
+    int rc = reconciler_init(&r, false);
+    if (rc < 0) {
+        reconciler_done(&r);
+        return 1;
+    }
+    if (daemon) {
+        rc = loop_run(&r, &o->loop);
+        reconciler_done(&r);
+        return rc < 0 ? 1 : 0;
+    }
+    struct pass_result res;
+    rc = reconcile_pass(&r, TRIG_MANUAL, dry, stdout, &res);
+    reconciler_done(&r);
+    if (rc < 0)
+        return 1;
+    if (res.refused)
+        return 1;
+    if (dry)
+        return res.nops ? 4 : 0;
+    printf("applied %zu operations, %lu netlink writes; %zu objects: %zu available, %zu pending, "
+           "%zu failing\n",
+           res.nops, res.writes, res.nobjects, res.navailable, res.npending, res.nfailing);
+    return res.nfailing || res.npending ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+    struct opts o = {
+        .config_dir = "/etc/plumbd/desired.d",
+        .state_dir = "/var/lib/plumbd",
+        .loop = {.settle_ms = 200, .drift_ms = 10, .resync_s = 300},
+    };
+    enum { OPT_CONFIG = 256, OPT_STATE, OPT_NETNS, OPT_NODE, OPT_ALLOW_EMPTY, OPT_SETTLE,
+           OPT_RESYNC, OPT_VERSION };
+    static const struct option longopts[] = {
+        {"config-dir", required_argument, NULL, OPT_CONFIG},
+        {"state-dir", required_argument, NULL, OPT_STATE},
+        {"netns", required_argument, NULL, OPT_NETNS},
+        {"node-name", required_argument, NULL, OPT_NODE},
+        {"allow-empty", no_argument, NULL, OPT_ALLOW_EMPTY},
+        {"settle-ms", required_argument, NULL, OPT_SETTLE},
+        {"resync-s", required_argument, NULL, OPT_RESYNC},
+        {"output", required_argument, NULL, 'o'},
+        {"verbose", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, OPT_VERSION},
+        {0},
+    };
+    if (gethostname(o.node_name, sizeof(o.node_name) - 1) < 0)
+        snprintf(o.node_name, sizeof(o.node_name), "localhost");
+
+    /* Options may come before or after the command word. */
+    int c;
+    while ((c = getopt_long(argc, argv, "o:vh", longopts, NULL)) != -1) {
+        char *end;
+        unsigned long v;
+        switch (c) {
+        case OPT_CONFIG:
+            o.config_dir = optarg;
+            break;
+        case OPT_STATE:
+            o.state_dir = optarg;
+            break;
+        case OPT_NETNS:
+            o.netns = optarg;
+            break;
+        case OPT_NODE:
+            snprintf(o.node_name, sizeof(o.node_name), "%s", optarg);
+            break;
+        case OPT_ALLOW_EMPTY:
+            o.allow_empty = true;
+            break;
+        case OPT_SETTLE:
+        case OPT_RESYNC:
+            errno = 0;
+            v = strtoul(optarg, &end, 10);
+            if (errno || *end || v > 86400000) {
+                fprintf(stderr, "plumbd: invalid number '%s'\n", optarg);
+                return 2;
+            }
+            if (c == OPT_SETTLE)
+                o.loop.settle_ms = (unsigned)v;
+            else
+                o.loop.resync_s = v ? (unsigned)v : 1;
+            break;
+        case 'o':
+            o.output = optarg;
+            break;
+        case 'v':
+            log_max_level = LOG_DEBUG;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        case OPT_VERSION:
+            printf("plumbd %s\n", VERSION);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (optind >= argc) {
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[optind];
+    int nargs = argc - optind - 1;
+    char **args = argv + optind + 1;
+
+    if (streq(cmd, "validate"))
+        return cmd_validate(nargs, args);
+    if (nargs > 0) {
+        fprintf(stderr, "plumbd %s: unexpected argument '%s'\n", cmd, args[0]);
+        return 2;
+    }
+    if (streq(cmd, "status"))
+        return cmd_status(&o);
+    if (streq(cmd, "history"))
+        return cmd_history(&o);
+    if (!streq(cmd, "run") && !streq(cmd, "apply") && !streq(cmd, "plan")) {
+        fprintf(stderr, "plumbd: unknown command '%s'\n", cmd);
+        usage(stderr);
+        return 2;
+    }
+    if (o.netns) {
+        int rc = netns_enter(o.netns);
+        if (rc < 0) {
+            log_error("netns", "cannot enter network namespace %s: %s", o.netns, strerror(-rc));
+            return 1;
+        }
+    }
+    return cmd_converge(&o, cmd);
+}

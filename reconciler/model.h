@@ -1,0 +1,176 @@
+/* model.h - the desired state: typed objects built by validate.c from the
+ * loader's documents. Pure data, no kernel, no SQLite. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "load.h"
+#include "util.h"
+
+/* An IP prefix or address. family is AF_INET or AF_INET6. */
+struct ipaddr {
+    int family;
+    uint8_t bytes[16];
+    uint8_t prefix; /* prefix length; 32/128 for a plain address */
+};
+
+/* "192.168.255.100/24" or "fe80::1/64"; a bare address gets a full-length
+ * prefix unless default_prefix >= 0. Returns 0 or -EINVAL. */
+int ipaddr_parse(const char *s, int default_prefix, struct ipaddr *ret);
+/* "a.b.c.d/p" (with_prefix) or "a.b.c.d"; buf >= 64 bytes. */
+char *ipaddr_format(const struct ipaddr *a, bool with_prefix, char *buf, size_t len);
+bool ipaddr_equal(const struct ipaddr *a, const struct ipaddr *b); /* addr+prefix */
+bool ipaddr_same_host(const struct ipaddr *a, const struct ipaddr *b); /* addr only */
+/* Is addr inside subnet (subnet's prefix)? Families must match. */
+bool ipaddr_in_subnet(const struct ipaddr *addr, const struct ipaddr *subnet);
+/* Compare two addresses of the same family as big-endian integers. */
+int ipaddr_cmp(const struct ipaddr *a, const struct ipaddr *b);
+
+int mac_parse(const char *s, uint8_t ret[6]); /* "c2:b0:57:49:47:f1" */
+char *mac_format(const uint8_t mac[6], char *buf, size_t len); /* buf >= 18 */
+
+enum obj_kind { OBJ_POLICY, OBJ_NAD, OBJ_POD, OBJ_NODE, _OBJ_KIND_MAX };
+const char *obj_kind_to_string(enum obj_kind k); /* "NodeNetworkConfigurationPolicy" */
+int obj_kind_from_string(const char *s);        /* -EINVAL when unknown */
+
+/* Identity and provenance common to every object. */
+struct object {
+    enum obj_kind kind;
+    char *ns;   /* namespace; "" for cluster-scoped kinds (policy, node) */
+    char *name;
+    char *file; /* where it came from */
+    unsigned line, col;
+    char rev[17];   /* content hash of its document */
+    bool prune;     /* annotation plumbd/prune, default true */
+    struct diags warnings; /* keys accepted but not implemented, etc. */
+};
+/* "Kind/ns/name" or "Kind/name"; buf >= 256. */
+const char *object_id(const struct object *o, char *buf, size_t len);
+
+struct label {
+    char *key;
+    char *value;
+};
+
+enum iface_type { IFACE_LINUX_BRIDGE, IFACE_ETHERNET, IFACE_UNKNOWN };
+enum iface_state { IFSTATE_UP, IFSTATE_DOWN, IFSTATE_ABSENT, IFSTATE_IGNORE };
+
+struct ip_config {
+    int enabled;      /* -1 unset, 0, 1 */
+    bool has_address; /* "address:" present: the list is authoritative */
+    struct ipaddr *addr;
+    size_t naddr;
+};
+
+/* One entry of desiredState.interfaces. */
+struct iface {
+    char name[IFNAMSIZ_PLUMBD];
+    enum iface_type type;
+    enum iface_state state;
+    unsigned line, col;
+    int mtu;            /* 0 = not set */
+    char *description;  /* NULL = not set */
+    int stp;            /* -1 unset, 0 off, 1 on (linux-bridge) */
+    bool has_ports;     /* bridge.port present: the list is authoritative */
+    char (*ports)[IFNAMSIZ_PLUMBD];
+    size_t nports;
+    struct ip_config ipv4, ipv6;
+};
+
+struct policy {
+    struct object obj;
+    struct label *selector; /* spec.nodeSelector; empty selects every node */
+    size_t nselector;
+    struct iface *ifaces;
+    size_t nifaces;
+};
+
+struct route {
+    struct ipaddr dst; /* 0.0.0.0/0 for default */
+    bool has_gw;
+    struct ipaddr gw;
+};
+
+/* host-local range (one per NAD in the skeleton). */
+struct ipam_range {
+    struct ipaddr subnet;
+    struct ipaddr start, end; /* first/last allocatable, computed when absent */
+    bool has_gateway;
+    struct ipaddr gateway; /* never allocated */
+};
+
+enum ipam_type { IPAM_NONE, IPAM_HOST_LOCAL };
+
+struct nad {
+    struct object obj;
+    char *cni_name;     /* config "name", default the NAD name */
+    char *cni_type;     /* "bridge" */
+    char bridge[IFNAMSIZ_PLUMBD];
+    int mtu;            /* 0 = not set */
+    bool macspoofchk;
+    enum ipam_type ipam_type;
+    struct ipam_range range;
+    struct route *routes;
+    size_t nroutes;
+};
+
+/* One network selection element of the pod annotation. */
+struct attachment {
+    char *nad_ns;   /* default: the pod's namespace */
+    char *nad_name;
+    char ifname[IFNAMSIZ_PLUMBD]; /* requested or net<N> by position */
+    bool has_mac;
+    uint8_t mac[6];
+    struct ipaddr *ips; /* requested addresses (with prefix) */
+    size_t nips;
+};
+
+struct pod {
+    struct object obj;
+    char *netns; /* absolute path: /run/netns/<name> by default */
+    struct attachment *att;
+    size_t natt;
+};
+
+struct node {
+    struct object obj;
+    struct label *labels;
+    size_t nlabels;
+};
+
+/* Everything desired, from one load of the config dir. */
+struct desired {
+    struct policy *policies;
+    size_t npolicies;
+    struct nad *nads;
+    size_t nnads;
+    struct pod *pods;
+    size_t npods;
+    struct node *nodes;
+    size_t nnodes;
+    /* Documents that failed validation: identity known (kind/ns/name) so
+     * their last good state can be kept, with the errors. */
+    struct object *invalid;
+    size_t ninvalid;
+    struct diags diags; /* every error and warning, file:line:col */
+};
+
+/* Build the desired model from loaded documents. Never fails as a whole:
+ * bad documents land in d->invalid and d->diags. */
+void validate_docs(const struct docset *docs, struct desired *ret);
+void desired_free(struct desired *d);
+
+/* Parse the k8s.v1.cni.cncf.io/networks annotation (JSON list or
+ * "ns/name@ifname, ..." short form). pod_ns is the default namespace.
+ * On error returns -EINVAL with a message in *ret_err (caller frees). */
+int annotation_parse(const char *text, const char *pod_ns, struct attachment **ret_att,
+                     size_t *ret_n, char **ret_err);
+void attachments_free(struct attachment *a, size_t n);
+
+/* Does a policy's nodeSelector match these labels? Empty selector matches. */
+bool selector_matches(const struct label *sel, size_t nsel, const struct label *labels,
+                      size_t nlabels);
+
+const struct nad *desired_find_nad(const struct desired *d, const char *ns, const char *name);

@@ -1,0 +1,196 @@
+/* plan.h - the planner: desired + observed + owned -> ordered operations.
+ *
+ * Pure: no netlink, no SQLite, no clock. Everything it needs is passed in,
+ * so it is unit-tested directly, including "plan after apply is empty". */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "live.h"
+#include "model.h"
+
+/* ---- What plumbd owns (read from the store's inventory) ---------------- */
+
+/* A kernel link plumbd created or changed, with the before-image of what it
+ * changed so a prune can put it back. */
+struct owned_link {
+    char *owner;                  /* object id: "NodeNetworkConfigurationPolicy/x" */
+    char ifname[IFNAMSIZ_PLUMBD];
+    bool created;                 /* plumbd created it: prune deletes it */
+    /* before-image, valid when !created */
+    char before_master[IFNAMSIZ_PLUMBD]; /* "" = had no master */
+    unsigned before_mtu;
+    bool before_up;
+    char *before_alias;           /* NULL = none */
+    int before_stp;               /* bridges: -1 unknown */
+};
+
+/* An address plumbd added to a node interface. */
+struct owned_addr {
+    char *owner;
+    char ifname[IFNAMSIZ_PLUMBD];
+    struct ipaddr addr;
+};
+
+/* One pod attachment plumbd made. */
+struct owned_attach {
+    char *owner;                  /* "Pod/ns/name" */
+    char pod_if[IFNAMSIZ_PLUMBD];
+    char host_if[IFNAMSIZ_PLUMBD];
+    char bridge[IFNAMSIZ_PLUMBD];
+    char *netns;                  /* path */
+    char *network;                /* IPAM pool key (CNI network name) */
+    uint8_t mac[6];
+    struct ipaddr *addrs;
+    size_t naddrs;
+};
+
+/* An IPAM allocation. */
+struct allocation {
+    char *network;
+    struct ipaddr ip;
+    char *owner;                  /* "Pod/ns/name" */
+    char ifname[IFNAMSIZ_PLUMBD];
+};
+
+struct inventory {
+    struct owned_link *links;
+    size_t nlinks;
+    struct owned_addr *addrs;
+    size_t naddrs;
+    struct owned_attach *attach;
+    size_t nattach;
+    struct allocation *allocs;
+    size_t nallocs;
+};
+void inventory_free(struct inventory *inv);
+
+/* ---- Operations --------------------------------------------------------- */
+
+enum op_type {
+    OP_BRIDGE_ADD, /* create bridge ifname (mtu, stp, alias from set mask) */
+    OP_LINK_SET,   /* change fields in `set` of ifname */
+    OP_LINK_DEL,   /* delete ifname */
+    OP_ADDR_ADD,   /* add addr to ifname */
+    OP_ADDR_DEL,   /* remove addr from ifname */
+    OP_POD_ATTACH, /* veth pair, pod side in netns, addresses, routes */
+    OP_POD_DETACH, /* remove host veth (and pod side), release addresses */
+    OP_FORGET,     /* no kernel write: drop the inventory row of a link (or of
+                    * addr when addr.family != 0) that no longer exists */
+    _OP_TYPE_MAX
+};
+const char *op_type_to_string(enum op_type t);
+
+/* Fields of OP_LINK_SET / OP_BRIDGE_ADD */
+enum {
+    LS_MTU = 1 << 0,
+    LS_UP = 1 << 1,     /* bring up (up=true) or down */
+    LS_MASTER = 1 << 2, /* master = "" means release (nomaster) */
+    LS_STP = 1 << 3,
+    LS_ALIAS = 1 << 4,  /* alias NULL means clear */
+};
+
+struct pod_attach_op {
+    char *netns;                  /* pod netns path */
+    char pod_if[IFNAMSIZ_PLUMBD];
+    char host_if[IFNAMSIZ_PLUMBD];
+    char bridge[IFNAMSIZ_PLUMBD];
+    char *network;                /* IPAM pool key */
+    bool has_mac;
+    uint8_t mac[6];
+    unsigned mtu;                 /* 0 = kernel default */
+    struct ipaddr *addrs;
+    size_t naddrs;
+    struct route *routes;
+    size_t nroutes;
+    bool replace;                 /* remove a stale pod-side/host-side first */
+};
+
+struct op {
+    enum op_type type;
+    char *owner;                  /* object id that wants this op */
+    char ifname[IFNAMSIZ_PLUMBD];
+    unsigned set;                 /* LS_* */
+    unsigned mtu;
+    bool up;
+    char master[IFNAMSIZ_PLUMBD];
+    int stp;
+    char *alias;
+    struct ipaddr addr;           /* OP_ADDR_* */
+    struct pod_attach_op pa;      /* OP_POD_ATTACH / OP_POD_DETACH */
+    bool record_before;           /* first change to a link we did not create */
+    bool forget;                  /* after success, drop ifname's inventory row
+                                   * (prune/restore of a link) */
+};
+
+/* One line describing the op, e.g. "link-set ens19 master=br-1 up" */
+char *op_describe(const struct op *op);
+
+/* ---- Object conditions -------------------------------------------------- */
+
+enum condition {
+    COND_AVAILABLE,
+    COND_PROGRESSING,
+    COND_FAILING,
+    COND_PENDING,
+    COND_NOT_MATCHING,
+    COND_DEGRADED,
+    COND_ABORTED,
+    _COND_MAX
+};
+const char *condition_to_string(enum condition c);
+int condition_from_string(const char *s);
+
+struct objstatus {
+    char *id;       /* object id */
+    enum obj_kind kind;
+    char *ns;
+    char *name;
+    char *file;
+    char rev[17];
+    enum condition cond;
+    char *reason;   /* CamelCase: SuccessfullyConfigured, NetnsMissing, ... */
+    char *message;
+    int64_t since;  /* wall time of last transition, set by the store */
+    char *network_status; /* pods: Multus network-status JSON, or NULL */
+};
+void objstatus_free_fields(struct objstatus *s);
+
+/* ---- The plan ----------------------------------------------------------- */
+
+struct plan_input {
+    const struct desired *desired;
+    const struct label *node_labels; /* labels of this node (from its Node) */
+    size_t nnode_labels;
+    const struct live_ns *node;      /* node namespace snapshot */
+    /* Per desired pod (same index as desired->pods): snapshot of its netns,
+     * or NULL when the netns does not exist. */
+    const struct live_ns *const *pod_live;
+    const struct inventory *inv;
+};
+
+struct plan {
+    struct op *ops;
+    size_t nops;
+    struct objstatus *status; /* one per desired object (not nodes) */
+    size_t nstatus;
+};
+
+/* Build the ordered op list and the planned condition of every object.
+ * Ordering: bridge creation, port enslaving, link settings, addresses, pod
+ * attachments; removals before additions of the same name, prunes in
+ * reverse dependency order. Returns 0 or -ENOMEM. */
+int plan_build(const struct plan_input *in, struct plan *ret);
+void plan_free(struct plan *p);
+
+/* Host-side veth name for a pod attachment: "pl" + 12 hex digits of a hash
+ * of pod id and pod ifname; stable across runs, 14 characters. */
+void plan_host_ifname(const char *pod_id, const char *pod_if, char ret[IFNAMSIZ_PLUMBD]);
+
+/* Pick the addresses for one attachment: requested ips (validated against
+ * the range and the allocations), an existing allocation for (owner, ifname),
+ * or the next free address. ret_err explains a refusal (caller frees). */
+int plan_pick_addresses(const struct nad *nad, const struct attachment *att,
+                        const char *owner, const struct inventory *inv,
+                        struct ipaddr **ret_addrs, size_t *ret_n, char **ret_err);

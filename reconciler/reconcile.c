@@ -1,0 +1,567 @@
+/* reconcile.c - one convergence pass.
+ *
+ *   load (config dir) -> validate -> observe (node + pod namespaces)
+ *   -> plan -> journal intents (one transaction) -> kernel writes
+ *   -> journal outcomes, inventory, status (one transaction) -> status files
+ *
+ * The intents are committed before the first kernel write (write-ahead), so
+ * a pass killed in the middle leaves a record of what may have been done. */
+#include <jansson.h>
+#include <sys/stat.h>
+
+#include "load.h"
+#include "log.h"
+#include "reconcile.h"
+
+int reconciler_init(struct reconciler *r, bool readonly)
+{
+    int rc = store_open(r->state_dir, readonly, &r->store);
+    if (rc < 0)
+        return rc;
+    rc = netns_open(NULL, &r->node);
+    if (rc < 0) {
+        log_error("reconciler", "cannot open the node namespace: %s", strerror(-rc));
+        return rc;
+    }
+    apply_ctx_init(&r->actx, r->node);
+    return 0;
+}
+
+void reconciler_done(struct reconciler *r)
+{
+    apply_ctx_done(&r->actx);
+    for (size_t i = 0; i < r->npodns; i++)
+        netns_free(r->podns[i]);
+    free(r->podns);
+    r->podns = NULL;
+    r->npodns = 0;
+    netns_free(r->node);
+    r->node = NULL;
+    store_close(r->store);
+    r->store = NULL;
+}
+
+/* A handle on the pod namespace at path, reusing the cached one unless the
+ * namespace was re-created (new inode). -ENOENT when it does not exist. */
+static int podns_get(struct reconciler *r, const char *path, struct netns **ret)
+{
+    struct stat st;
+    if (stat(path, &st) < 0)
+        return -errno;
+    for (size_t i = 0; i < r->npodns; i++) {
+        struct netns *ns = r->podns[i];
+        if (!streq(ns->path, path))
+            continue;
+        if (ns->dev == st.st_dev && ns->ino == st.st_ino) {
+            *ret = ns;
+            return 0;
+        }
+        netns_free(ns);
+        r->podns[i] = r->podns[--r->npodns];
+        break;
+    }
+    struct netns *ns;
+    int rc = netns_open(path, &ns);
+    if (rc < 0)
+        return rc;
+    *ARRAY_PUSH(r->podns, r->npodns) = ns;
+    *ret = ns;
+    return 0;
+}
+
+/* Drop cached pod namespaces no desired pod uses any more. */
+static void podns_gc(struct reconciler *r, const struct desired *d)
+{
+    for (size_t i = 0; i < r->npodns;) {
+        bool used = false;
+        for (size_t j = 0; j < d->npods && !used; j++)
+            used = streq(d->pods[j].netns, r->podns[i]->path);
+        if (used) {
+            i++;
+            continue;
+        }
+        netns_free(r->podns[i]);
+        r->podns[i] = r->podns[--r->npodns];
+    }
+}
+
+static void node_labels(const struct reconciler *r, const struct desired *d,
+                        struct label **ret, size_t *ret_n)
+{
+    struct label *v = NULL;
+    size_t n = 0;
+    struct label *h = ARRAY_PUSH(v, n);
+    h->key = xstrdup("kubernetes.io/hostname");
+    h->value = xstrdup(r->node_name);
+    for (size_t i = 0; i < d->nnodes; i++) {
+        if (!streq(d->nodes[i].obj.name, r->node_name))
+            continue;
+        for (size_t j = 0; j < d->nodes[i].nlabels; j++) {
+            struct label *l = ARRAY_PUSH(v, n);
+            l->key = xstrdup(d->nodes[i].labels[j].key);
+            l->value = xstrdup(d->nodes[i].labels[j].value);
+        }
+    }
+    *ret = v;
+    *ret_n = n;
+}
+
+static void labels_free(struct label *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(v[i].key);
+        free(v[i].value);
+    }
+    free(v);
+}
+
+/* Print diagnostics once per distinct set (the daemon re-loads often). */
+static void report_diags(struct reconciler *r, const struct diags *d)
+{
+    uint64_t h = HASH64_SEED;
+    for (size_t i = 0; i < d->n; i++)
+        h = hash64(d->v[i].msg, strlen(d->v[i].msg), hash64(d->v[i].file, strlen(d->v[i].file), h));
+    if (h == r->diag_hash)
+        return;
+    r->diag_hash = h;
+    diags_print(d, stderr);
+}
+
+/* Multus-style network-status of a pod, from the inventory. */
+static char *network_status(const struct pod *pod, const char *id, const struct inventory *inv)
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; i < pod->natt; i++) {
+        const struct attachment *att = &pod->att[i];
+        for (size_t j = 0; j < inv->nattach; j++) {
+            const struct owned_attach *a = &inv->attach[j];
+            if (!streq(a->owner, id) || !streq(a->pod_if, att->ifname))
+                continue;
+            char buf[64], m[18];
+            json_t *ips = json_array();
+            for (size_t k = 0; k < a->naddrs; k++)
+                json_array_append_new(ips, json_string(ipaddr_format(&a->addrs[k], false, buf,
+                                                                     sizeof(buf))));
+            char *name = xasprintf("%s/%s", att->nad_ns, att->nad_name);
+            json_array_append_new(arr, json_pack("{s:s, s:s, s:o, s:s, s:b, s:{}}", "name", name,
+                                                 "interface", a->pod_if, "ips", ips, "mac",
+                                                 mac_format(a->mac, m, sizeof(m)), "default", 0,
+                                                 "dns"));
+            free(name);
+        }
+    }
+    char *s = json_dumps(arr, JSON_COMPACT);
+    json_decref(arr);
+    return s;
+}
+
+static bool inventory_has_alloc(const struct inventory *inv, const char *owner, const char *ifname)
+{
+    for (size_t i = 0; i < inv->nallocs; i++)
+        if (streq(inv->allocs[i].owner, owner) && streq(inv->allocs[i].ifname, ifname))
+            return true;
+    return false;
+}
+
+/* Before the kernel write: record what must be known if we die after it. */
+static int prewrite(struct reconciler *r, const struct op *op, const struct live_ns *node,
+                    const struct inventory *inv, char **ret_err)
+{
+    if (op->type == OP_LINK_SET && op->record_before) {
+        const struct live_link *l = live_find_link(node, op->ifname);
+        if (!l)
+            return 0;
+        const struct live_link *m = live_find_ifindex(node, l->master);
+        struct owned_link ol = {
+            .owner = op->owner,
+            .created = false,
+            .before_mtu = l->mtu,
+            .before_up = l->flags & 1 /* IFF_UP */,
+            .before_alias = l->alias,
+            .before_stp = l->stp,
+        };
+        snprintf(ol.ifname, sizeof(ol.ifname), "%s", op->ifname);
+        snprintf(ol.before_master, sizeof(ol.before_master), "%s", m ? m->name : "");
+        return store_link_put(r->store, &ol);
+    }
+    if (op->type == OP_POD_ATTACH) {
+        for (size_t i = 0; i < op->pa.naddrs; i++) {
+            struct allocation al = {.network = op->pa.network, .ip = op->pa.addrs[i],
+                                    .owner = op->owner};
+            snprintf(al.ifname, sizeof(al.ifname), "%s", op->pa.pod_if);
+            int rc = store_alloc_put(r->store, &al);
+            if (rc < 0) {
+                char a[64];
+                *ret_err = xasprintf("cannot reserve %s in %s: %s",
+                                     ipaddr_format(&al.ip, false, a, sizeof(a)), al.network,
+                                     strerror(-rc));
+                return rc;
+            }
+        }
+    }
+    (void)inv;
+    return 0;
+}
+
+/* After the kernel write: the inventory follows what was done. */
+static int postwrite(struct reconciler *r, const struct op *op, bool ok,
+                     const struct inventory *inv)
+{
+    if (!ok) {
+        if (op->type == OP_POD_ATTACH && !inventory_has_alloc(inv, op->owner, op->pa.pod_if))
+            return store_alloc_release(r->store, op->owner, op->pa.pod_if);
+        return 0;
+    }
+    switch (op->type) {
+    case OP_BRIDGE_ADD: {
+        struct owned_link ol = {.owner = op->owner, .created = true, .before_stp = -1};
+        snprintf(ol.ifname, sizeof(ol.ifname), "%s", op->ifname);
+        return store_link_put(r->store, &ol);
+    }
+    case OP_LINK_SET:
+    case OP_LINK_DEL:
+        return op->forget ? store_link_forget(r->store, op->ifname) : 0;
+    case OP_ADDR_ADD: {
+        struct owned_addr oa = {.owner = op->owner, .addr = op->addr};
+        snprintf(oa.ifname, sizeof(oa.ifname), "%s", op->ifname);
+        return store_addr_put(r->store, &oa);
+    }
+    case OP_ADDR_DEL:
+        return store_addr_forget(r->store, op->ifname, &op->addr);
+    case OP_FORGET:
+        return op->addr.family ? store_addr_forget(r->store, op->ifname, &op->addr)
+                               : store_link_forget(r->store, op->ifname);
+    case OP_POD_ATTACH: {
+        struct owned_attach oa = {
+            .owner = op->owner, .netns = op->pa.netns, .network = op->pa.network,
+            .addrs = op->pa.addrs, .naddrs = op->pa.naddrs,
+        };
+        snprintf(oa.pod_if, sizeof(oa.pod_if), "%s", op->pa.pod_if);
+        snprintf(oa.host_if, sizeof(oa.host_if), "%s", op->pa.host_if);
+        snprintf(oa.bridge, sizeof(oa.bridge), "%s", op->pa.bridge);
+        memcpy(oa.mac, op->pa.mac, 6);
+        return store_attach_put(r->store, &oa);
+    }
+    case OP_POD_DETACH: {
+        int rc = store_attach_forget(r->store, op->owner, op->pa.pod_if);
+        if (rc >= 0)
+            rc = store_alloc_release(r->store, op->owner, op->pa.pod_if);
+        return rc;
+    }
+    case _OP_TYPE_MAX:
+        break;
+    }
+    return 0;
+}
+
+/* Kernel writes for the plan, journalled. Updates statuses of objects whose
+ * ops failed. */
+static int run_ops(struct reconciler *r, enum gen_trigger trig, struct plan *p,
+                   const struct live_ns *node, const struct inventory *inv,
+                   struct pass_result *res)
+{
+    int64_t gen = 0;
+    int rc;
+    char **errs = xcalloc(p->nops, sizeof(char *));
+    bool *failed = xcalloc(p->nops, sizeof(bool));
+
+    /* Write-ahead: every intent and the pre-write records in one commit. */
+    _cleanup_free_ char *objects = NULL;
+    {
+        size_t len = 0;
+        objects = xstrdup("");
+        for (size_t i = 0; i < p->nops; i++) {
+            if (strstr(objects, p->ops[i].owner))
+                continue;
+            char *o = xasprintf("%s%s%s", objects, len ? " " : "", p->ops[i].owner);
+            free(objects);
+            objects = o;
+            len = strlen(o);
+        }
+    }
+    rc = store_begin(r->store);
+    if (rc < 0)
+        goto out;
+    rc = store_gen_begin(r->store, trig, objects, &gen);
+    for (size_t i = 0; rc >= 0 && i < p->nops; i++) {
+        _cleanup_free_ char *d = op_describe(&p->ops[i]);
+        rc = store_op_intent(r->store, gen, (int)i, p->ops[i].owner, d, "");
+        if (rc >= 0 && prewrite(r, &p->ops[i], node, inv, &errs[i]) < 0)
+            failed[i] = true;
+    }
+    if (rc < 0) {
+        store_rollback(r->store);
+        goto out;
+    }
+    rc = store_commit(r->store);
+    if (rc < 0)
+        goto out;
+
+    unsigned long w0 = r->actx.writes;
+    for (size_t i = 0; i < p->nops; i++) {
+        struct op *op = &p->ops[i];
+        bool skip = failed[i];
+        /* An object is one transaction: after its first failure, none of
+         * its later ops run. */
+        for (size_t j = 0; j < i && !skip; j++)
+            skip = failed[j] && streq(p->ops[j].owner, op->owner);
+        if (skip) {
+            failed[i] = true;
+            if (!errs[i])
+                errs[i] = xstrdup("skipped: an earlier operation of this object failed");
+            continue;
+        }
+        if (op->type == OP_FORGET)
+            continue;
+        _cleanup_free_ char *d = op_describe(op);
+        int k = apply_op(&r->actx, op, &errs[i]);
+        if (k < 0) {
+            failed[i] = true;
+            if (!errs[i])
+                errs[i] = xstrdup(strerror(-k));
+            log_error(op->owner, "%s: %s", d, errs[i]);
+        } else
+            log_info(op->owner, "%s", d);
+    }
+    res->writes = r->actx.writes - w0;
+
+    rc = store_begin(r->store);
+    if (rc < 0)
+        goto out;
+    size_t nfailed = 0;
+    for (size_t i = 0; i < p->nops; i++) {
+        if (failed[i])
+            nfailed++;
+        store_op_state(r->store, gen, (int)i, failed[i] ? OPST_FAILED : OPST_DONE, errs[i]);
+        rc = postwrite(r, &p->ops[i], !failed[i], inv);
+        if (rc < 0)
+            break;
+    }
+    if (rc >= 0)
+        rc = store_gen_end(r->store, gen, nfailed ? "failed" : "applied", (int)p->nops);
+    if (rc < 0) {
+        store_rollback(r->store);
+        goto out;
+    }
+    rc = store_commit(r->store);
+    res->nfailed_ops = nfailed;
+
+    /* Objects whose ops failed are Failing with the first error. */
+    for (size_t s = 0; s < p->nstatus; s++) {
+        struct objstatus *st = &p->status[s];
+        for (size_t i = 0; i < p->nops; i++) {
+            if (!failed[i] || !streq(p->ops[i].owner, st->id))
+                continue;
+            _cleanup_free_ char *d = op_describe(&p->ops[i]);
+            free(st->reason);
+            free(st->message);
+            st->cond = COND_FAILING;
+            st->reason = xstrdup("FailedToConfigure");
+            st->message = xasprintf("%s: %s", d, errs[i]);
+            break;
+        }
+        if (st->cond == COND_PROGRESSING) {
+            st->cond = COND_AVAILABLE;
+            free(st->reason);
+            st->reason = xstrdup("SuccessfullyConfigured");
+            free(st->message);
+            st->message = xstrdup("");
+        }
+    }
+out:
+    for (size_t i = 0; i < p->nops; i++)
+        free(errs[i]);
+    free(errs);
+    free(failed);
+    return rc;
+}
+
+/* Store statuses (dropping those of objects that are gone) and mirror them
+ * to files. */
+static int publish_status(struct reconciler *r, struct plan *p, const struct desired *d)
+{
+    struct inventory inv = {0};
+    int rc = store_inventory_load(r->store, &inv);
+    if (rc < 0)
+        return rc;
+    for (size_t i = 0; i < d->npods; i++) {
+        char id[256];
+        object_id(&d->pods[i].obj, id, sizeof(id));
+        for (size_t s = 0; s < p->nstatus; s++)
+            if (streq(p->status[s].id, id) && !p->status[s].network_status)
+                p->status[s].network_status = network_status(&d->pods[i], id, &inv);
+    }
+    inventory_free(&inv);
+
+    struct objstatus *old = NULL;
+    size_t nold = 0;
+    rc = store_status_list(r->store, &old, &nold);
+    if (rc < 0)
+        return rc;
+    rc = store_begin(r->store);
+    for (size_t i = 0; rc >= 0 && i < nold; i++) {
+        bool keep = false;
+        for (size_t s = 0; s < p->nstatus && !keep; s++)
+            keep = streq(p->status[s].id, old[i].id);
+        if (!keep)
+            rc = store_status_delete(r->store, old[i].id);
+    }
+    for (size_t s = 0; rc >= 0 && s < p->nstatus; s++)
+        rc = store_status_put(r->store, &p->status[s]);
+    if (rc < 0)
+        store_rollback(r->store);
+    else
+        rc = store_commit(r->store);
+    objstatus_list_free(old, nold);
+    if (rc < 0)
+        return rc;
+
+    /* Files carry the stored `since`. */
+    rc = store_status_list(r->store, &old, &nold);
+    if (rc < 0)
+        return rc;
+    rc = status_write_files(r->state_dir, old, nold);
+    objstatus_list_free(old, nold);
+    return rc;
+}
+
+int reconcile_pass(struct reconciler *r, enum gen_trigger trig, bool dry_run, FILE *plan_out,
+                   struct pass_result *ret)
+{
+    struct docset docs = {0};
+    struct diags ldiags = {0};
+    struct desired d = {0};
+    struct live_ns node = {0};
+    struct live_ns *podlive = NULL;
+    const struct live_ns **podptr = NULL;
+    struct inventory inv = {0};
+    struct label *labels = NULL;
+    size_t nlabels = 0;
+    struct plan p = {0};
+    struct pass_result res = {0};
+    int rc;
+
+    rc = load_dir(r->config_dir, &docs, &ldiags);
+    if (rc < 0 && rc != -EINVAL && rc != -ENOENT) {
+        log_error("config", "cannot read %s: %s", r->config_dir, strerror(-rc));
+        goto out;
+    }
+    bool empty_source = rc == -ENOENT || (docs.n == 0 && ldiags.n == 0);
+    validate_docs(&docs, &d);
+    /* Loader diagnostics first, then the validator's. */
+    for (size_t i = 0; i < d.diags.n; i++) {
+        struct diag *g = &d.diags.v[i];
+        diags_add(&ldiags, g->severity, g->file, g->line, g->col, g->object, "%s", g->msg);
+    }
+    report_diags(r, &ldiags);
+
+    rc = store_inventory_load(r->store, &inv);
+    if (rc < 0)
+        goto out;
+    if (empty_source && !r->allow_empty &&
+        (inv.nlinks || inv.naddrs || inv.nattach || inv.nallocs)) {
+        log_error("config",
+                  "%s is %s: refusing to prune everything plumbd manages (EmptySource); "
+                  "pass --allow-empty to allow it",
+                  r->config_dir, rc == -ENOENT ? "missing" : "empty");
+        res.refused = true;
+        rc = 0;
+        goto out;
+    }
+
+    rc = live_dump(r->node, &node);
+    if (rc < 0) {
+        log_error("node", "cannot read the node's links: %s", strerror(-rc));
+        goto out;
+    }
+    if (!dry_run && (!r->live_cached)) {
+        if (store_begin(r->store) >= 0) {
+            if (store_live_put(r->store, &node) >= 0)
+                store_commit(r->store);
+            else
+                store_rollback(r->store);
+        }
+        r->live_cached = true;
+    }
+    podlive = xcalloc(d.npods ? d.npods : 1, sizeof(*podlive));
+    podptr = xcalloc(d.npods ? d.npods : 1, sizeof(*podptr));
+    for (size_t i = 0; i < d.npods; i++) {
+        struct netns *ns = NULL;
+        int k = podns_get(r, d.pods[i].netns, &ns);
+        if (k < 0) {
+            if (k != -ENOENT)
+                res.retry_netns = true;
+            continue;
+        }
+        if (live_dump(ns, &podlive[i]) < 0)
+            continue;
+        podptr[i] = &podlive[i];
+    }
+    podns_gc(r, &d);
+    node_labels(r, &d, &labels, &nlabels);
+
+    struct plan_input in = {
+        .desired = &d,
+        .node_labels = labels,
+        .nnode_labels = nlabels,
+        .node = &node,
+        .pod_live = podptr,
+        .inv = &inv,
+    };
+    rc = plan_build(&in, &p);
+    if (rc < 0)
+        goto out;
+    res.nops = p.nops;
+
+    if (dry_run) {
+        for (size_t i = 0; i < p.nops; i++) {
+            _cleanup_free_ char *s = op_describe(&p.ops[i]);
+            fprintf(plan_out, "%s\n", s);
+        }
+    } else {
+        if (p.nops) {
+            rc = run_ops(r, trig, &p, &node, &inv, &res);
+            if (rc < 0)
+                goto out;
+            r->live_cached = false; /* re-cache the node after our writes */
+        }
+        rc = publish_status(r, &p, &d);
+        if (rc < 0)
+            goto out;
+    }
+    for (size_t s = 0; s < p.nstatus; s++) {
+        res.nobjects++;
+        switch (p.status[s].cond) {
+        case COND_AVAILABLE:
+        case COND_NOT_MATCHING:
+            res.navailable++;
+            break;
+        case COND_PENDING:
+        case COND_PROGRESSING:
+            res.npending++;
+            break;
+        case COND_FAILING:
+        case COND_DEGRADED:
+        case COND_ABORTED:
+            res.nfailing++;
+            break;
+        case _COND_MAX:
+            break;
+        }
+    }
+    rc = 0;
+out:
+    *ret = res;
+    plan_free(&p);
+    labels_free(labels, nlabels);
+    inventory_free(&inv);
+    for (size_t i = 0; podlive && i < d.npods; i++)
+        live_ns_free(&podlive[i]);
+    free(podlive);
+    free(podptr);
+    live_ns_free(&node);
+    desired_free(&d);
+    docset_free(&docs);
+    diags_clear(&ldiags);
+    return rc;
+}

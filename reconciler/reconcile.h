@@ -1,0 +1,55 @@
+/* reconcile.h - one convergence pass, shared by `apply`, `plan` and the
+ * daemon: load -> validate -> observe -> plan -> journal + apply -> status. */
+#pragma once
+
+#include <stdio.h>
+
+#include "apply.h"
+#include "live.h"
+#include "store.h"
+
+struct reconciler {
+    /* configuration (borrowed) */
+    const char *config_dir;
+    const char *state_dir;
+    const char *node_name;
+    bool allow_empty;          /* an empty/missing config dir may prune everything */
+    /* owned */
+    struct store *store;
+    struct netns *node;        /* the node namespace */
+    struct netns **podns;      /* pod namespaces opened so far (cache) */
+    size_t npodns;
+    struct apply_ctx actx;
+    uint64_t diag_hash;        /* last printed diagnostics, to avoid repeats */
+    bool live_cached;
+};
+
+struct pass_result {
+    size_t nops;               /* operations planned */
+    size_t nfailed_ops;
+    unsigned long writes;      /* netlink write requests sent */
+    size_t nobjects;
+    size_t navailable;
+    size_t npending;
+    size_t nfailing;           /* Failing, Aborted, Degraded */
+    bool refused;              /* the pass refused to run (empty source) */
+    bool retry_netns;          /* a pod netns file exists but is not a namespace yet
+                                * (`ip netns add` creates, then mounts) */
+};
+
+/* Open the store (read-write unless readonly) and the node namespace. */
+int reconciler_init(struct reconciler *r, bool readonly);
+void reconciler_done(struct reconciler *r);
+
+/* Run one pass. dry_run: plan only, print the ops to plan_out, change
+ * nothing (no kernel writes, no database writes). Returns 0 or -errno for
+ * a pass that could not run at all (objects failing is not an error). */
+int reconcile_pass(struct reconciler *r, enum gen_trigger trig, bool dry_run, FILE *plan_out,
+                   struct pass_result *ret);
+
+/* status.c: mirror object status as YAML files under <state-dir>/status/,
+ * and print it for `plumbd status`. */
+int status_write_files(const char *state_dir, const struct objstatus *st, size_t n);
+char *status_to_yaml(const struct objstatus *s);
+/* "table", "yaml" or "json" */
+int status_print(FILE *f, const struct objstatus *st, size_t n, const char *format);

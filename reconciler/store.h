@@ -1,0 +1,95 @@
+/* store.h - SQLite state: inventory, IPAM allocations, object status, the
+ * live cache and the journal. The only module that includes sqlite3.h.
+ *
+ * The database is <state-dir>/plumbd.db in WAL mode with a busy timeout.
+ * The schema lives in state/NNN_*.sql, embedded at build time and applied
+ * in order (PRAGMA user_version = number of the last applied migration). */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "live.h"
+#include "plan.h"
+
+struct store;
+
+/* Open (creating dir and db if needed) and migrate. readonly opens without
+ * migrating or writing (for plan/status/history); a missing db then gives
+ * -ENOENT. Errors are logged with sqlite3_errmsg. */
+int store_open(const char *state_dir, bool readonly, struct store **ret);
+void store_close(struct store *s);
+
+/* Explicit transactions: the caller groups a whole pass or batch. */
+int store_begin(struct store *s);
+int store_commit(struct store *s);
+int store_rollback(struct store *s);
+
+/* ---- inventory ---- */
+int store_inventory_load(struct store *s, struct inventory *ret);
+int store_link_put(struct store *s, const struct owned_link *l);      /* upsert by ifname */
+int store_link_forget(struct store *s, const char *ifname);
+int store_addr_put(struct store *s, const struct owned_addr *a);
+int store_addr_forget(struct store *s, const char *ifname, const struct ipaddr *a);
+int store_attach_put(struct store *s, const struct owned_attach *a);  /* upsert by owner+pod_if */
+int store_attach_forget(struct store *s, const char *owner, const char *pod_if);
+
+/* ---- IPAM ---- */
+/* -EEXIST when ip is already allocated in network to someone else
+ * (re-reserving one's own address is success). */
+int store_alloc_put(struct store *s, const struct allocation *a);
+int store_alloc_release(struct store *s, const char *owner, const char *ifname);
+
+/* ---- status ---- */
+/* Upsert; `since` is kept when cond/reason are unchanged, else set to now. */
+int store_status_put(struct store *s, const struct objstatus *st);
+int store_status_delete(struct store *s, const char *id);
+int store_status_list(struct store *s, struct objstatus **ret, size_t *ret_n);
+void objstatus_list_free(struct objstatus *v, size_t n);
+
+/* ---- live cache ---- */
+/* Replace the cached snapshot of the node namespace (links, addresses). */
+int store_live_put(struct store *s, const struct live_ns *l);
+
+/* ---- journal ---- */
+enum gen_trigger { TRIG_MANUAL, TRIG_FILE, TRIG_DRIFT, TRIG_RESYNC, TRIG_ROLLBACK, TRIG_START };
+const char *gen_trigger_to_string(enum gen_trigger t);
+
+enum op_state { OPST_INTENT, OPST_DONE, OPST_UNDONE, OPST_FAILED };
+
+int store_gen_begin(struct store *s, enum gen_trigger trig, const char *objects, int64_t *ret_gen);
+/* Write-ahead: op recorded with its description and inverse before the write. */
+int store_op_intent(struct store *s, int64_t gen, int seq, const char *owner, const char *op,
+                    const char *inverse);
+int store_op_state(struct store *s, int64_t gen, int seq, enum op_state st, const char *error);
+int store_gen_end(struct store *s, int64_t gen, const char *outcome, int nops);
+
+struct gen_row {
+    int64_t id;
+    int64_t started, ended;
+    char *trigger;
+    char *objects;
+    int nops;
+    char *outcome;
+};
+int store_history(struct store *s, int limit, struct gen_row **ret, size_t *ret_n);
+void gen_rows_free(struct gen_row *v, size_t n);
+
+/* "intent", "done", "undone", "failed" (the journal_ops.state column). */
+const char *op_state_to_string(enum op_state st);
+
+/* One journal_ops row. */
+struct op_row {
+    int seq;
+    char *owner;
+    char *op;
+    char *inverse;
+    enum op_state state;
+    char *error; /* NULL when none */
+};
+/* Ops of generation gen ordered by seq (an unknown gen yields none). */
+int store_gen_ops(struct store *s, int64_t gen, struct op_row **ret, size_t *ret_n);
+void op_rows_free(struct op_row *v, size_t n);
+/* Newest generation without an outcome (killed mid-pass): its id, or
+ * -ENOENT when every generation was ended. */
+int store_gen_unfinished(struct store *s, int64_t *ret_gen);

@@ -1,0 +1,259 @@
+/* util.c - small helpers shared by every module: allocation that aborts on
+ * OOM, growable arrays, FNV-1a content hashing, clocks, atomic file writes,
+ * mkdir -p and interface-name checks. See util.h for the contracts. */
+#include "util.h"
+
+#include <ctype.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+
+static void __attribute__((noreturn)) oom(void)
+{
+    static const char m[] = "plumbd: out of memory\n";
+    ssize_t r = write(STDERR_FILENO, m, sizeof(m) - 1);
+    (void)r;
+    abort();
+}
+
+void *xmalloc(size_t n)
+{
+    void *p = malloc(n ? n : 1);
+    if (!p)
+        oom();
+    return p;
+}
+
+void *xcalloc(size_t n, size_t size)
+{
+    void *p = calloc(n ? n : 1, size ? size : 1);
+    if (!p)
+        oom();
+    return p;
+}
+
+void *xrealloc(void *p, size_t n)
+{
+    void *q = realloc(p, n ? n : 1);
+    if (!q)
+        oom();
+    return q;
+}
+
+char *xstrdup(const char *s)
+{
+    char *p = strdup(s);
+    if (!p)
+        oom();
+    return p;
+}
+
+char *xstrndup(const char *s, size_t n)
+{
+    char *p = strndup(s, n);
+    if (!p)
+        oom();
+    return p;
+}
+
+char *xasprintf(const char *fmt, ...)
+{
+    va_list ap;
+    char *s;
+    int r;
+
+    va_start(ap, fmt);
+    r = vasprintf(&s, fmt, ap);
+    va_end(ap);
+    if (r < 0)
+        oom();
+    return s;
+}
+
+/* Grows the array by exactly one element with realloc (glibc grows large
+ * blocks in place or with mremap, so this is amortised cheap) and zeroes the
+ * new slot. Exact sizing means callers may build arrays with any allocator
+ * of ours and keep pushing. Aborts on size overflow or OOM. */
+void *array_push(void *arr_ptr, size_t *n, size_t sz)
+{
+    void **arr = arr_ptr;
+    char *p;
+
+    if (sz == 0 || *n >= SIZE_MAX / sz - 1)
+        oom();
+    p = xrealloc(*arr, (*n + 1) * sz);
+    memset(p + *n * sz, 0, sz);
+    *arr = p;
+    return p + (*n)++ * sz;
+}
+
+/* FNV-1a over len bytes, starting from seed (HASH64_SEED for a fresh hash;
+ * a previous result to continue hashing a stream). */
+uint64_t hash64(const void *data, size_t len, uint64_t seed)
+{
+    const unsigned char *p = data;
+    uint64_t h = seed;
+
+    for (size_t i = 0; i < len; i++) {
+        h ^= p[i];
+        h *= 0x100000001b3ULL;
+    }
+    return h;
+}
+
+void hash64_hex(uint64_t h, char ret_hex[17])
+{
+    static const char hex[] = "0123456789abcdef";
+
+    for (int i = 15; i >= 0; i--) {
+        ret_hex[i] = hex[h & 0xf];
+        h >>= 4;
+    }
+    ret_hex[16] = '\0';
+}
+
+uint64_t now_usec(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+int64_t now_wall(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec;
+}
+
+static int write_all(int fd, const char *data, size_t len)
+{
+    while (len > 0) {
+        ssize_t k = write(fd, data, len);
+        if (k < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        data += k;
+        len -= (size_t)k;
+    }
+    return 0;
+}
+
+/* Creates "DIR/.BASE.tmp.XXXXXXXXXXXXXXXX" (dot-prefixed so the config
+ * loader and most globbing tools ignore it) with O_EXCL, writes, fsyncs,
+ * renames over path, then fsyncs the directory (best effort). The temp file
+ * is unlinked on every error path. Mode 0644. Cost: two fsyncs. */
+int write_file_atomic(const char *path, const char *data, size_t len)
+{
+    _cleanup_free_ char *dir = NULL, *tmp = NULL;
+    _cleanup_close_ int fd = -1;
+    const char *slash, *base;
+    int r;
+
+    if (!path || !*path || (!data && len > 0))
+        return -EINVAL;
+    slash = strrchr(path, '/');
+    base = slash ? slash + 1 : path;
+    if (!*base)
+        return -EISDIR;
+    dir = slash ? xstrndup(path, slash == path ? 1 : (size_t)(slash - path)) : xstrdup(".");
+
+    for (int attempt = 0; attempt < 16 && fd < 0; attempt++) {
+        uint64_t rnd;
+        char hex[17];
+
+        if (getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK) != sizeof(rnd))
+            rnd = hash64(&attempt, sizeof(attempt), now_usec() ^ (uint64_t)getpid());
+        hash64_hex(rnd, hex);
+        free(tmp);
+        tmp = xasprintf("%.*s.%s.tmp.%s", (int)(base - path), path, base, hex);
+        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY, 0644);
+        if (fd < 0 && errno != EEXIST)
+            return -errno;
+    }
+    if (fd < 0)
+        return -EEXIST;
+
+    r = write_all(fd, data, len);
+    if (r == 0 && fsync(fd) < 0)
+        r = -errno;
+    if (r == 0) {
+        int cfd = TAKE_FD(fd);
+        if (close(cfd) < 0 && errno != EINTR)
+            r = -errno;
+    }
+    if (r == 0 && rename(tmp, path) < 0)
+        r = -errno;
+    if (r < 0) {
+        (void)unlink(tmp);
+        return r;
+    }
+
+    /* Make the rename itself durable; failure here does not undo it. */
+    {
+        _cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd >= 0)
+            (void)fsync(dfd);
+    }
+    return 0;
+}
+
+/* mkdir -p: creates every missing component with mode; existing
+ * directories are fine, an existing non-directory is -ENOTDIR. */
+int mkdir_p(const char *path, unsigned mode)
+{
+    _cleanup_free_ char *p = NULL;
+    struct stat st;
+
+    if (!path || !*path)
+        return -EINVAL;
+    p = xstrdup(path);
+    for (char *s = p + 1;; s++) {
+        bool end = *s == '\0';
+        if (*s != '/' && !end)
+            continue;
+        *s = '\0';
+        if (mkdir(p, mode) < 0) {
+            if (errno != EEXIST)
+                return -errno;
+            if (stat(p, &st) < 0)
+                return -errno;
+            if (!S_ISDIR(st.st_mode))
+                return -ENOTDIR;
+        }
+        if (end)
+            break;
+        *s = '/';
+        while (s[1] == '/')
+            s++;
+        if (s[1] == '\0')
+            break;
+    }
+    return 0;
+}
+
+/* Mirrors the kernel's dev_valid_name(): 1..15 bytes, not "." or "..", and
+ * no '/', ':' or whitespace (':' is rejected by the kernel too: it was the
+ * old alias separator). */
+bool ifname_valid(const char *s)
+{
+    size_t len;
+
+    if (!s)
+        return false;
+    len = strlen(s);
+    if (len == 0 || len >= IFNAMSIZ_PLUMBD)
+        return false;
+    if (streq(s, ".") || streq(s, ".."))
+        return false;
+    for (const char *c = s; *c; c++)
+        if (*c == '/' || *c == ':' || isspace((unsigned char)*c))
+            return false;
+    return true;
+}

@@ -1,0 +1,91 @@
+/* util.h - small helpers shared by every module: cleanup attributes,
+ * ownership transfer, string helpers, content hashing.
+ *
+ * Conventions (see STYLE.md): functions that can fail return a negative
+ * errno; output parameters are named ret_* and are untouched on failure. */
+#pragma once
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define IFNAMSIZ_PLUMBD 16 /* kernel IFNAMSIZ: 15 bytes + NUL */
+
+/* Hand a pointer out of a cleanup scope: returns it and clears the source. */
+#define TAKE_PTR(p)                                                            \
+    ({                                                                         \
+        __typeof__(p) _tp = (p);                                               \
+        (p) = NULL;                                                            \
+        _tp;                                                                   \
+    })
+
+#define TAKE_FD(fd)                                                            \
+    ({                                                                         \
+        int _tf = (fd);                                                        \
+        (fd) = -1;                                                             \
+        _tf;                                                                   \
+    })
+
+static inline void freep(void *p) { free(*(void **)p); }
+static inline void closep(int *fd)
+{
+    if (*fd >= 0)
+        close(*fd);
+}
+static inline void fclosep(FILE **f)
+{
+    if (*f)
+        fclose(*f);
+}
+#define _cleanup_(f) __attribute__((cleanup(f)))
+#define _cleanup_free_ _cleanup_(freep)
+#define _cleanup_close_ _cleanup_(closep)
+#define _cleanup_fclose_ _cleanup_(fclosep)
+
+static inline bool streq(const char *a, const char *b)
+{
+    return a && b && strcmp(a, b) == 0;
+}
+static inline bool streq_ptr(const char *a, const char *b)
+{
+    if (!a || !b)
+        return a == b;
+    return strcmp(a, b) == 0;
+}
+
+/* xmalloc family: abort on OOM (a daemon that cannot allocate a few bytes
+ * cannot do anything useful; failing loudly beats corrupt state). */
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t size);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Grow *arr (of *n elements of size sz) by one zeroed element; returns it. */
+void *array_push(void *arr_ptr, size_t *n, size_t sz);
+#define ARRAY_PUSH(arr, n) ((__typeof__(arr))array_push(&(arr), &(n), sizeof(*(arr))))
+
+/* FNV-1a 64-bit; used for content revisions and deterministic names. */
+uint64_t hash64(const void *data, size_t len, uint64_t seed);
+#define HASH64_SEED 0xcbf29ce484222325ULL
+/* 16 lowercase hex digits + NUL */
+void hash64_hex(uint64_t h, char ret_hex[17]);
+
+/* Monotonic clock in microseconds; wall clock in seconds. */
+uint64_t now_usec(void);
+int64_t now_wall(void);
+
+/* Write data to path atomically (temp file in the same directory, fsync,
+ * rename). Returns 0 or -errno. */
+int write_file_atomic(const char *path, const char *data, size_t len);
+int mkdir_p(const char *path, unsigned mode);
+
+/* Valid kernel interface name: 1..15 bytes, no '/', ':' or whitespace, not "." or "..". */
+bool ifname_valid(const char *s);

@@ -1,0 +1,1001 @@
+/* validate.c - loader documents -> the typed desired model (model.h).
+ *
+ * Each document is checked on its own: a bad one becomes an entry of
+ * desired->invalid (so its last good kernel state is kept, not pruned) plus
+ * `file:line:col` diagnostics, and every other object carries on. Keys that
+ * are valid for the kind but not implemented yet are accepted with a warning
+ * naming the key, never silently dropped. */
+#include <arpa/inet.h>
+#include <jansson.h>
+#include <stdarg.h>
+
+#include "model.h"
+#include "util.h"
+
+#define ANNOT_NETWORKS "k8s.v1.cni.cncf.io/networks"
+#define ANNOT_NETNS "plumbd/netns"
+#define ANNOT_PRUNE "plumbd/prune"
+
+static const char *const kind_names[_OBJ_KIND_MAX] = {
+    [OBJ_POLICY] = "NodeNetworkConfigurationPolicy",
+    [OBJ_NAD] = "NetworkAttachmentDefinition",
+    [OBJ_POD] = "Pod",
+    [OBJ_NODE] = "Node",
+};
+
+const char *obj_kind_to_string(enum obj_kind k)
+{
+    return k < _OBJ_KIND_MAX ? kind_names[k] : "Unknown";
+}
+
+int obj_kind_from_string(const char *s)
+{
+    for (int k = 0; k < _OBJ_KIND_MAX; k++)
+        if (streq(s, kind_names[k]))
+            return k;
+    return -EINVAL;
+}
+
+const char *object_id(const struct object *o, char *buf, size_t len)
+{
+    if (o->ns && o->ns[0])
+        snprintf(buf, len, "%s/%s/%s", obj_kind_to_string(o->kind), o->ns, o->name);
+    else
+        snprintf(buf, len, "%s/%s", obj_kind_to_string(o->kind), o->name);
+    return buf;
+}
+
+bool selector_matches(const struct label *sel, size_t nsel, const struct label *labels,
+                      size_t nlabels)
+{
+    for (size_t i = 0; i < nsel; i++) {
+        bool found = false;
+        for (size_t j = 0; j < nlabels && !found; j++)
+            found = streq(sel[i].key, labels[j].key) && streq(sel[i].value, labels[j].value);
+        if (!found)
+            return false;
+    }
+    return true;
+}
+
+const struct nad *desired_find_nad(const struct desired *d, const char *ns, const char *name)
+{
+    for (size_t i = 0; i < d->nnads; i++)
+        if (streq(d->nads[i].obj.ns, ns) && streq(d->nads[i].obj.name, name))
+            return &d->nads[i];
+    return NULL;
+}
+
+/* ---- validation context ------------------------------------------------ */
+
+struct vctx {
+    struct desired *d;
+    const struct doc *doc;
+    char id[256];   /* object id for messages */
+    unsigned errors;
+    struct diags *warnings; /* the object's own warning list */
+};
+
+static void verr(struct vctx *c, const struct ynode *at, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void verr(struct vctx *c, const struct ynode *at, const char *fmt, ...)
+{
+    va_list ap;
+    _cleanup_free_ char *msg = NULL;
+    va_start(ap, fmt);
+    if (vasprintf(&msg, fmt, ap) < 0)
+        abort();
+    va_end(ap);
+    unsigned line = at ? at->line : c->doc->line, col = at ? at->col : c->doc->col;
+    diags_add(&c->d->diags, DIAG_ERROR, c->doc->file, line, col, c->id[0] ? c->id : NULL, "%s",
+              msg);
+    c->errors++;
+}
+
+static void vwarn(struct vctx *c, const struct ynode *at, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void vwarn(struct vctx *c, const struct ynode *at, const char *fmt, ...)
+{
+    va_list ap;
+    _cleanup_free_ char *msg = NULL;
+    va_start(ap, fmt);
+    if (vasprintf(&msg, fmt, ap) < 0)
+        abort();
+    va_end(ap);
+    unsigned line = at ? at->line : c->doc->line, col = at ? at->col : c->doc->col;
+    diags_add(&c->d->diags, DIAG_WARNING, c->doc->file, line, col, c->id[0] ? c->id : NULL,
+              "%s", msg);
+    if (c->warnings)
+        diags_add(c->warnings, DIAG_WARNING, c->doc->file, line, col, NULL, "%s", msg);
+}
+
+/* Warn about every key of map not in `known` (NULL-terminated). `where` is
+ * the dotted path for the message. */
+static void check_keys(struct vctx *c, const struct ynode *map, const char *where,
+                       const char *const *known)
+{
+    if (!map || map->kind != YNODE_MAP)
+        return;
+    for (size_t i = 0; i < map->n; i++) {
+        bool ok = false;
+        for (const char *const *k = known; *k && !ok; k++)
+            ok = streq(map->keys[i], *k);
+        if (!ok)
+            vwarn(c, map->keynodes[i], "%s%s%s is not implemented yet; ignored", where,
+                  where[0] ? "." : "", map->keys[i]);
+    }
+}
+
+static const char *get_str(struct vctx *c, const struct ynode *map, const char *key,
+                           bool required, const char *where)
+{
+    const struct ynode *n = ynode_get(map, key);
+    if (!n) {
+        if (required)
+            verr(c, map, "%s%s%s is required", where, where[0] ? "." : "", key);
+        return NULL;
+    }
+    if (n->kind != YNODE_SCALAR) {
+        verr(c, n, "%s%s%s must be a string", where, where[0] ? "." : "", key);
+        return NULL;
+    }
+    return n->scalar;
+}
+
+/* -1 when absent, 0/1, or -2 on a type error (reported). */
+static int get_bool(struct vctx *c, const struct ynode *map, const char *key, const char *where)
+{
+    const struct ynode *n = ynode_get(map, key);
+    bool b;
+    if (!n)
+        return -1;
+    if (ynode_bool(n, &b) < 0) {
+        verr(c, n, "%s.%s must be true or false", where, key);
+        return -2;
+    }
+    return b;
+}
+
+static struct label *parse_labels(struct vctx *c, const struct ynode *map, const char *where,
+                                  size_t *ret_n)
+{
+    struct label *v = NULL;
+    size_t n = 0;
+    *ret_n = 0;
+    if (!map)
+        return NULL;
+    if (map->kind != YNODE_MAP) {
+        verr(c, map, "%s must be a map of strings", where);
+        return NULL;
+    }
+    for (size_t i = 0; i < map->n; i++) {
+        if (map->items[i]->kind != YNODE_SCALAR) {
+            verr(c, map->items[i], "%s.%s must be a string", where, map->keys[i]);
+            continue;
+        }
+        struct label *l = ARRAY_PUSH(v, n);
+        l->key = xstrdup(map->keys[i]);
+        l->value = xstrdup(map->items[i]->scalar);
+    }
+    *ret_n = n;
+    return v;
+}
+
+static void labels_free(struct label *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(v[i].key);
+        free(v[i].value);
+    }
+    free(v);
+}
+
+/* ---- NodeNetworkConfigurationPolicy ------------------------------------- */
+
+static void parse_ip_config(struct vctx *c, const struct ynode *n, int family, const char *where,
+                            struct ip_config *ret)
+{
+    static const char *const known[] = {"enabled", "address", "dhcp", "autoconf", NULL};
+    ret->enabled = -1;
+    if (!n)
+        return;
+    if (n->kind != YNODE_MAP) {
+        verr(c, n, "%s must be a map", where);
+        return;
+    }
+    check_keys(c, n, where, known);
+    int en = get_bool(c, n, "enabled", where);
+    if (en >= 0)
+        ret->enabled = en;
+    int dhcp = get_bool(c, n, "dhcp", where);
+    if (dhcp == 1)
+        vwarn(c, ynode_get(n, "dhcp"), "%s.dhcp is not implemented yet; no lease is requested",
+              where);
+    int ac = get_bool(c, n, "autoconf", where);
+    if (ac == 1)
+        vwarn(c, ynode_get(n, "autoconf"), "%s.autoconf is not implemented yet; ignored", where);
+
+    const struct ynode *addrs = ynode_get(n, "address");
+    if (!addrs)
+        return;
+    if (addrs->kind != YNODE_SEQ) {
+        verr(c, addrs, "%s.address must be a list", where);
+        return;
+    }
+    ret->has_address = true;
+    for (size_t i = 0; i < addrs->n; i++) {
+        const struct ynode *a = addrs->items[i];
+        static const char *const akeys[] = {"ip", "prefix-length", NULL};
+        check_keys(c, a, "address", akeys);
+        const char *ip = get_str(c, a, "ip", true, "address");
+        long long plen;
+        const struct ynode *pl = ynode_get(a, "prefix-length");
+        if (!ip)
+            continue;
+        if (!pl || ynode_int(pl, &plen) < 0) {
+            verr(c, pl ? pl : a, "%s.address[%zu].prefix-length must be an integer", where, i);
+            continue;
+        }
+        struct ipaddr addr;
+        if (ipaddr_parse(ip, -1, &addr) < 0 || addr.family != family || strchr(ip, '/')) {
+            verr(c, ynode_get(a, "ip"), "%s.address[%zu].ip: '%s' is not an IPv%d address", where,
+                 i, ip, family == AF_INET ? 4 : 6);
+            continue;
+        }
+        if (plen < 0 || plen > (family == AF_INET ? 32 : 128)) {
+            verr(c, pl, "%s.address[%zu].prefix-length %lld is out of range", where, i, plen);
+            continue;
+        }
+        addr.prefix = (uint8_t)plen;
+        *ARRAY_PUSH(ret->addr, ret->naddr) = addr;
+    }
+}
+
+static void parse_iface(struct vctx *c, const struct ynode *n, struct iface *ret)
+{
+    static const char *const known[] = {"name", "type", "state", "mtu", "description",
+                                        "bridge", "ipv4", "ipv6", NULL};
+    ret->stp = -1;
+    ret->line = n->line;
+    ret->col = n->col;
+    if (n->kind != YNODE_MAP) {
+        verr(c, n, "interfaces entry must be a map");
+        return;
+    }
+    check_keys(c, n, "interface", known);
+    const char *name = get_str(c, n, "name", true, "interface");
+    if (name) {
+        if (!ifname_valid(name))
+            verr(c, ynode_get(n, "name"),
+                 "interface name '%s' is invalid (1-15 bytes, no '/' or whitespace)", name);
+        else
+            snprintf(ret->name, sizeof(ret->name), "%s", name);
+    }
+    const char *state = get_str(c, n, "state", false, "interface");
+    ret->state = IFSTATE_UP;
+    if (state) {
+        if (streq(state, "up"))
+            ret->state = IFSTATE_UP;
+        else if (streq(state, "down"))
+            ret->state = IFSTATE_DOWN;
+        else if (streq(state, "absent"))
+            ret->state = IFSTATE_ABSENT;
+        else if (streq(state, "ignore"))
+            ret->state = IFSTATE_IGNORE;
+        else
+            verr(c, ynode_get(n, "state"), "%s: state '%s' is not one of up, down, absent, ignore",
+                 ret->name, state);
+    }
+    const char *type = get_str(c, n, "type", false, "interface");
+    if (!type)
+        ret->type = IFACE_UNKNOWN;
+    else if (streq(type, "linux-bridge"))
+        ret->type = IFACE_LINUX_BRIDGE;
+    else if (streq(type, "ethernet"))
+        ret->type = IFACE_ETHERNET;
+    else {
+        ret->type = IFACE_UNKNOWN;
+        if (ret->state != IFSTATE_ABSENT && ret->state != IFSTATE_IGNORE)
+            verr(c, ynode_get(n, "type"), "%s: interface type '%s' is not supported yet",
+                 ret->name, type);
+    }
+    if (!type && ret->state == IFSTATE_UP)
+        verr(c, n, "%s: type is required unless state is absent or ignore", ret->name);
+
+    const struct ynode *mtu = ynode_get(n, "mtu");
+    if (mtu) {
+        long long v;
+        if (ynode_int(mtu, &v) < 0 || v < 68 || v > 65535)
+            verr(c, mtu, "%s.mtu must be an integer between 68 and 65535", ret->name);
+        else
+            ret->mtu = (int)v;
+    }
+    const char *descr = get_str(c, n, "description", false, ret->name);
+    if (descr)
+        ret->description = xstrdup(descr);
+
+    const struct ynode *br = ynode_get(n, "bridge");
+    if (br) {
+        static const char *const bkeys[] = {"options", "port", NULL};
+        static const char *const okeys[] = {"stp", NULL};
+        static const char *const skeys[] = {"enabled", NULL};
+        static const char *const pkeys[] = {"name", NULL};
+        if (ret->type != IFACE_LINUX_BRIDGE)
+            verr(c, br, "%s: bridge: is only valid for type linux-bridge", ret->name);
+        check_keys(c, br, "bridge", bkeys);
+        const struct ynode *opts = ynode_get(br, "options");
+        check_keys(c, opts, "bridge.options", okeys);
+        const struct ynode *stp = ynode_get(opts, "stp");
+        check_keys(c, stp, "bridge.options.stp", skeys);
+        int en = get_bool(c, stp, "enabled", "bridge.options.stp");
+        if (en >= 0)
+            ret->stp = en;
+        const struct ynode *ports = ynode_get(br, "port");
+        if (ports && ports->kind != YNODE_SEQ)
+            verr(c, ports, "%s.bridge.port must be a list", ret->name);
+        else if (ports) {
+            ret->has_ports = true;
+            for (size_t i = 0; i < ports->n; i++) {
+                check_keys(c, ports->items[i], "bridge.port", pkeys);
+                const char *pn = get_str(c, ports->items[i], "name", true, "bridge.port");
+                if (!pn)
+                    continue;
+                if (!ifname_valid(pn)) {
+                    verr(c, ports->items[i], "bridge port name '%s' is invalid", pn);
+                    continue;
+                }
+                if (streq(pn, ret->name)) {
+                    verr(c, ports->items[i], "%s cannot be a port of itself", pn);
+                    continue;
+                }
+                char(*slot)[IFNAMSIZ_PLUMBD] = ARRAY_PUSH(ret->ports, ret->nports);
+                snprintf(*slot, IFNAMSIZ_PLUMBD, "%s", pn);
+            }
+        }
+    }
+    parse_ip_config(c, ynode_get(n, "ipv4"), AF_INET, "ipv4", &ret->ipv4);
+    parse_ip_config(c, ynode_get(n, "ipv6"), AF_INET6, "ipv6", &ret->ipv6);
+}
+
+static void iface_free(struct iface *f)
+{
+    free(f->description);
+    free(f->ports);
+    free(f->ipv4.addr);
+    free(f->ipv6.addr);
+}
+
+/* spec.desiredState (or a bare nmstate document) -> interfaces. */
+static void parse_desired_state(struct vctx *c, const struct ynode *ds, struct policy *p)
+{
+    static const char *const known[] = {"interfaces", NULL};
+    if (!ds)
+        return;
+    if (ds->kind != YNODE_MAP) {
+        verr(c, ds, "desiredState must be a map");
+        return;
+    }
+    check_keys(c, ds, "desiredState", known);
+    const struct ynode *ifs = ynode_get(ds, "interfaces");
+    if (ifs && ifs->kind != YNODE_SEQ) {
+        verr(c, ifs, "desiredState.interfaces must be a list");
+        return;
+    }
+    for (size_t i = 0; ifs && i < ifs->n; i++) {
+        struct iface f = {0};
+        parse_iface(c, ifs->items[i], &f);
+        for (size_t j = 0; j < p->nifaces; j++)
+            if (f.name[0] && streq(p->ifaces[j].name, f.name))
+                verr(c, ifs->items[i], "interface %s is listed twice", f.name);
+        *ARRAY_PUSH(p->ifaces, p->nifaces) = f;
+    }
+}
+
+static void policy_free(struct policy *p)
+{
+    labels_free(p->selector, p->nselector);
+    for (size_t i = 0; i < p->nifaces; i++)
+        iface_free(&p->ifaces[i]);
+    free(p->ifaces);
+}
+
+/* ---- NetworkAttachmentDefinition ---------------------------------------- */
+
+static const char *json_str(json_t *o, const char *key)
+{
+    json_t *v = json_object_get(o, key);
+    return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+static int parse_ipam(struct vctx *c, const struct ynode *at, json_t *ipam, struct nad *nad)
+{
+    const char *type = json_str(ipam, "type");
+    if (!ipam || json_object_size(ipam) == 0) {
+        nad->ipam_type = IPAM_NONE;
+        return 0;
+    }
+    if (!streq(type, "host-local")) {
+        verr(c, at, "ipam type '%s' is not supported yet (host-local is)", type ? type : "");
+        return -EINVAL;
+    }
+    nad->ipam_type = IPAM_HOST_LOCAL;
+    json_t *src = ipam;
+    json_t *ranges = json_object_get(ipam, "ranges");
+    if (ranges) {
+        json_t *set = json_array_get(ranges, 0);
+        src = json_array_get(set, 0);
+        if (!json_is_object(src)) {
+            verr(c, at, "ipam.ranges must be a list of lists of ranges");
+            return -EINVAL;
+        }
+        if (json_array_size(ranges) > 1 || json_array_size(set) > 1)
+            vwarn(c, at, "ipam.ranges: only the first range is used so far; the others are ignored");
+    }
+    const char *subnet = json_str(src, "subnet");
+    if (!subnet || ipaddr_parse(subnet, -1, &nad->range.subnet) < 0 || !strchr(subnet, '/')) {
+        verr(c, at, "ipam.subnet '%s' is not a CIDR prefix", subnet ? subnet : "(missing)");
+        return -EINVAL;
+    }
+    struct {
+        const char *key;
+        struct ipaddr *dst;
+        bool *flag;
+    } opt[] = {
+        {"rangeStart", &nad->range.start, NULL},
+        {"rangeEnd", &nad->range.end, NULL},
+        {"gateway", &nad->range.gateway, &nad->range.has_gateway},
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(opt); i++) {
+        const char *s = json_str(src, opt[i].key);
+        if (!s)
+            continue;
+        if (ipaddr_parse(s, nad->range.subnet.prefix, opt[i].dst) < 0 ||
+            !ipaddr_in_subnet(opt[i].dst, &nad->range.subnet)) {
+            verr(c, at, "ipam.%s '%s' is not an address inside %s", opt[i].key, s, subnet);
+            return -EINVAL;
+        }
+        opt[i].dst->prefix = nad->range.subnet.prefix;
+        if (opt[i].flag)
+            *opt[i].flag = true;
+    }
+    json_t *routes = json_object_get(ipam, "routes");
+    size_t i;
+    json_t *r;
+    json_array_foreach(routes, i, r) {
+        const char *dst = json_str(r, "dst"), *gw = json_str(r, "gw");
+        struct route rt = {0};
+        if (!dst || ipaddr_parse(dst, -1, &rt.dst) < 0) {
+            verr(c, at, "ipam.routes[%zu].dst '%s' is not a CIDR prefix", i, dst ? dst : "");
+            return -EINVAL;
+        }
+        if (gw) {
+            if (ipaddr_parse(gw, -1, &rt.gw) < 0 || rt.gw.family != rt.dst.family) {
+                verr(c, at, "ipam.routes[%zu].gw '%s' is not an address", i, gw);
+                return -EINVAL;
+            }
+            rt.has_gw = true;
+        }
+        *ARRAY_PUSH(nad->routes, nad->nroutes) = rt;
+    }
+    static const char *const known[] = {"type", "subnet", "rangeStart", "rangeEnd", "gateway",
+                                        "routes", "ranges", "dataDir", NULL};
+    const char *k;
+    json_t *v;
+    json_object_foreach(ipam, k, v) {
+        bool ok = false;
+        for (const char *const *q = known; *q && !ok; q++)
+            ok = streq(k, *q);
+        if (!ok)
+            vwarn(c, at, "ipam.%s is not implemented yet; ignored", k);
+    }
+    return 0;
+}
+
+static int parse_nad_config(struct vctx *c, const struct ynode *at, const char *text,
+                            struct nad *nad)
+{
+    json_error_t jerr;
+    json_t *root = json_loads(text, 0, &jerr);
+    int r = 0;
+    if (!root) {
+        verr(c, at, "spec.config is not valid JSON: %s (config line %d, column %d)", jerr.text,
+             jerr.line, jerr.column);
+        return -EINVAL;
+    }
+    json_t *conf = root;
+    json_t *plugins = json_object_get(root, "plugins");
+    if (plugins) {
+        conf = json_array_get(plugins, 0);
+        if (!json_is_object(conf)) {
+            verr(c, at, "spec.config.plugins must be a non-empty list");
+            r = -EINVAL;
+            goto out;
+        }
+        if (json_array_size(plugins) > 1)
+            vwarn(c, at, "spec.config.plugins: only the first plugin is applied so far");
+    }
+    if (!json_is_object(conf)) {
+        verr(c, at, "spec.config must be a JSON object");
+        r = -EINVAL;
+        goto out;
+    }
+    const char *name = json_str(root, "name");
+    nad->cni_name = xstrdup(name ? name : nad->obj.name);
+    const char *type = json_str(conf, "type");
+    nad->cni_type = xstrdup(type ? type : "");
+    if (!streq(type, "bridge")) {
+        verr(c, at, "CNI type '%s' is not supported (UnsupportedType): plumbd implements bridge",
+             type ? type : "(missing)");
+        r = -EINVAL;
+        goto out;
+    }
+    const char *br = json_str(conf, "bridge");
+    if (!br)
+        br = "cni0";
+    if (!ifname_valid(br)) {
+        verr(c, at, "bridge name '%s' is invalid", br);
+        r = -EINVAL;
+        goto out;
+    }
+    snprintf(nad->bridge, sizeof(nad->bridge), "%s", br);
+    json_t *mtu = json_object_get(conf, "mtu");
+    if (mtu) {
+        if (!json_is_integer(mtu) || json_integer_value(mtu) < 68 ||
+            json_integer_value(mtu) > 65535) {
+            verr(c, at, "mtu must be an integer between 68 and 65535");
+            r = -EINVAL;
+            goto out;
+        }
+        nad->mtu = (int)json_integer_value(mtu);
+    }
+    nad->macspoofchk = json_is_true(json_object_get(conf, "macspoofchk"));
+    if (nad->macspoofchk)
+        vwarn(c, at, "macspoofchk is not implemented yet; frames with other source MACs are not "
+                     "dropped");
+    static const char *const known[] = {"cniVersion", "name", "type", "bridge", "mtu",
+                                        "macspoofchk", "ipam", "preserveDefaultVlan", NULL};
+    const char *k;
+    json_t *v;
+    json_object_foreach(conf, k, v) {
+        bool ok = false;
+        for (const char *const *q = known; *q && !ok; q++)
+            ok = streq(k, *q);
+        /* A key set to false/0/"" asks for the default: nothing to warn. */
+        if (!ok && !json_is_false(v) && !json_is_null(v))
+            vwarn(c, at, "%s is not implemented yet; ignored", k);
+    }
+    if (json_is_true(json_object_get(conf, "preserveDefaultVlan")))
+        vwarn(c, at, "preserveDefaultVlan is not implemented yet; ignored");
+    r = parse_ipam(c, at, json_object_get(conf, "ipam"), nad);
+out:
+    json_decref(root);
+    return r;
+}
+
+static void nad_free(struct nad *n)
+{
+    free(n->cni_name);
+    free(n->cni_type);
+    free(n->routes);
+}
+
+/* ---- Pod annotation ------------------------------------------------------ */
+
+void attachments_free(struct attachment *a, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(a[i].nad_ns);
+        free(a[i].nad_name);
+        free(a[i].ips);
+    }
+    free(a);
+}
+
+static char *trim(char *s)
+{
+    while (*s == ' ' || *s == '\t' || *s == '\n')
+        s++;
+    size_t n = strlen(s);
+    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\n'))
+        s[--n] = 0;
+    return s;
+}
+
+/* One "ns/name@ifname" element of the short form. */
+static int parse_short_element(char *el, const char *pod_ns, struct attachment *ret, char **ret_err)
+{
+    char *at = strchr(el, '@');
+    if (at) {
+        *at++ = 0;
+        if (!ifname_valid(at)) {
+            *ret_err = xasprintf("interface name '%s' is invalid", at);
+            return -EINVAL;
+        }
+        snprintf(ret->ifname, sizeof(ret->ifname), "%s", at);
+    }
+    char *slash = strchr(el, '/');
+    if (slash) {
+        *slash++ = 0;
+        ret->nad_ns = xstrdup(el);
+        ret->nad_name = xstrdup(slash);
+    } else {
+        ret->nad_ns = xstrdup(pod_ns);
+        ret->nad_name = xstrdup(el);
+    }
+    if (!ret->nad_name[0] || !ret->nad_ns[0] || strchr(ret->nad_name, '/')) {
+        *ret_err = xstrdup("network name must be 'name' or 'namespace/name'");
+        return -EINVAL;
+    }
+    return 0;
+}
+
+static int parse_json_element(json_t *o, size_t idx, const char *pod_ns, struct attachment *ret,
+                              char **ret_err)
+{
+    if (!json_is_object(o)) {
+        *ret_err = xasprintf("element %zu is not an object", idx);
+        return -EINVAL;
+    }
+    const char *name = json_str(o, "name");
+    if (!name || !name[0]) {
+        *ret_err = xasprintf("element %zu has no \"name\"", idx);
+        return -EINVAL;
+    }
+    const char *ns = json_str(o, "namespace");
+    ret->nad_ns = xstrdup(ns && ns[0] ? ns : pod_ns);
+    ret->nad_name = xstrdup(name);
+    const char *ifn = json_str(o, "interface");
+    if (ifn) {
+        if (!ifname_valid(ifn)) {
+            *ret_err = xasprintf("element %zu: interface name '%s' is invalid (1-15 bytes, no "
+                                 "'/' or whitespace)", idx, ifn);
+            return -EINVAL;
+        }
+        snprintf(ret->ifname, sizeof(ret->ifname), "%s", ifn);
+    }
+    const char *mac = json_str(o, "mac");
+    if (json_object_get(o, "mac")) {
+        if (!mac || mac_parse(mac, ret->mac) < 0) {
+            *ret_err = xasprintf("element %zu: mac '%s' is not a MAC address", idx,
+                                 mac ? mac : "?");
+            return -EINVAL;
+        }
+        if (ret->mac[0] & 1) {
+            *ret_err = xasprintf("element %zu: mac %s is a multicast address", idx, mac);
+            return -EINVAL;
+        }
+        ret->has_mac = true;
+    }
+    json_t *ips = json_object_get(o, "ips");
+    if (ips && !json_is_array(ips)) {
+        *ret_err = xasprintf("element %zu: ips must be a list", idx);
+        return -EINVAL;
+    }
+    size_t i;
+    json_t *ip;
+    json_array_foreach(ips, i, ip) {
+        const char *s = json_string_value(ip);
+        struct ipaddr a;
+        if (!s || ipaddr_parse(s, -1, &a) < 0) {
+            *ret_err = xasprintf("element %zu: ips[%zu] '%s' is not an IP address", idx, i,
+                                 s ? s : "?");
+            return -EINVAL;
+        }
+        if (!strchr(s, '/'))
+            a.prefix = 0; /* bare address: the range's prefix is used */
+        *ARRAY_PUSH(ret->ips, ret->nips) = a;
+    }
+    return 0;
+}
+
+int annotation_parse(const char *text, const char *pod_ns, struct attachment **ret_att,
+                     size_t *ret_n, char **ret_err)
+{
+    struct attachment *v = NULL;
+    size_t n = 0;
+    int r = 0;
+    *ret_err = NULL;
+    _cleanup_free_ char *copy = xstrdup(text);
+    char *t = trim(copy);
+
+    if (t[0] == '[') {
+        json_error_t jerr;
+        json_t *root = json_loads(t, 0, &jerr);
+        if (!root || !json_is_array(root)) {
+            *ret_err = root ? xstrdup("must be a JSON list")
+                            : xasprintf("invalid JSON: %s (column %d)", jerr.text, jerr.column);
+            json_decref(root);
+            return -EINVAL;
+        }
+        size_t i;
+        json_t *o;
+        json_array_foreach(root, i, o) {
+            r = parse_json_element(o, i, pod_ns, ARRAY_PUSH(v, n), ret_err);
+            if (r < 0)
+                break;
+        }
+        json_decref(root);
+    } else if (t[0]) {
+        char *save = NULL;
+        for (char *el = strtok_r(t, ",", &save); el; el = strtok_r(NULL, ",", &save)) {
+            el = trim(el);
+            if (!el[0])
+                continue;
+            r = parse_short_element(el, pod_ns, ARRAY_PUSH(v, n), ret_err);
+            if (r < 0)
+                break;
+        }
+    }
+    /* Names as Multus picks them: requested wins, else net<position>. */
+    if (r >= 0 && n > 1000) {
+        *ret_err = xasprintf("%zu networks requested; at most 1000 per pod", n);
+        r = -EINVAL;
+    }
+    for (size_t i = 0; r >= 0 && i < n; i++) {
+        if (!v[i].ifname[0])
+            snprintf(v[i].ifname, sizeof(v[i].ifname), "net%u", (unsigned)((i + 1) % 100000u));
+        for (size_t j = 0; j < i; j++)
+            if (streq(v[i].ifname, v[j].ifname) && r >= 0) {
+                *ret_err = xasprintf("interface %s is requested twice", v[i].ifname);
+                r = -EINVAL;
+            }
+    }
+    if (r < 0) {
+        attachments_free(v, n);
+        return r;
+    }
+    *ret_att = v;
+    *ret_n = n;
+    return 0;
+}
+
+/* ---- documents --------------------------------------------------------- */
+
+static void object_init(struct vctx *c, struct object *o, enum obj_kind kind, const char *ns,
+                        const char *name)
+{
+    o->kind = kind;
+    o->ns = xstrdup(ns ? ns : "");
+    o->name = xstrdup(name);
+    o->file = xstrdup(c->doc->file);
+    o->line = c->doc->line;
+    o->col = c->doc->col;
+    memcpy(o->rev, c->doc->rev, sizeof(o->rev));
+    o->prune = true;
+}
+
+static void object_free(struct object *o)
+{
+    free(o->ns);
+    free(o->name);
+    free(o->file);
+    diags_clear(&o->warnings);
+}
+
+static bool object_exists(const struct desired *d, const struct object *o)
+{
+#define SCAN(arr, cnt)                                                                             \
+    for (size_t i = 0; i < d->cnt; i++)                                                            \
+        if (d->arr[i].obj.kind == o->kind && streq(d->arr[i].obj.ns, o->ns) &&                     \
+            streq(d->arr[i].obj.name, o->name))                                                    \
+            return true;
+    SCAN(policies, npolicies)
+    SCAN(nads, nnads)
+    SCAN(pods, npods)
+    SCAN(nodes, nnodes)
+#undef SCAN
+    for (size_t i = 0; i < d->ninvalid; i++)
+        if (d->invalid[i].kind == o->kind && streq(d->invalid[i].ns, o->ns) &&
+            streq(d->invalid[i].name, o->name))
+            return true;
+    return false;
+}
+
+static const struct ynode *annotation(const struct ynode *root, const char *key)
+{
+    return ynode_get(ynode_path(root, "metadata.annotations"), key);
+}
+
+static void validate_one(struct desired *d, const struct doc *doc)
+{
+    struct vctx c = {.d = d, .doc = doc};
+    const struct ynode *root = doc->root;
+
+    if (!root || root->kind != YNODE_MAP) {
+        verr(&c, root, "document is not a map");
+        return;
+    }
+    const char *kind = ynode_str(ynode_get(root, "kind"));
+    const char *api = ynode_str(ynode_get(root, "apiVersion"));
+    const char *name = ynode_str(ynode_path(root, "metadata.name"));
+    const char *ns = ynode_str(ynode_path(root, "metadata.namespace"));
+    bool bare = !kind && (ynode_get(root, "interfaces") || ynode_get(root, "routes") ||
+                          ynode_get(root, "dns-resolver"));
+    int k;
+    _cleanup_free_ char *bare_name = NULL;
+
+    if (bare) {
+        /* A bare nmstate state file: a policy for every node, named after
+         * the file (and the document index when there are several). */
+        const char *base = strrchr(doc->file, '/');
+        base = base ? base + 1 : doc->file;
+        bare_name = doc->index ? xasprintf("%s#%u", base, doc->index) : xstrdup(base);
+        name = bare_name;
+        k = OBJ_POLICY;
+    } else {
+        if (!kind) {
+            verr(&c, root, "kind is missing");
+            return;
+        }
+        k = obj_kind_from_string(kind);
+        if (k < 0) {
+            verr(&c, ynode_get(root, "kind"), "unknown kind '%s'", kind);
+            return;
+        }
+        static const char *const apis[_OBJ_KIND_MAX][3] = {
+            [OBJ_POLICY] = {"nmstate.io/v1", "nmstate.io/v1beta1", NULL},
+            [OBJ_NAD] = {"k8s.cni.cncf.io/v1", NULL},
+            [OBJ_POD] = {"v1", NULL},
+            [OBJ_NODE] = {"v1", NULL},
+        };
+        bool api_ok = false;
+        for (size_t i = 0; apis[k][i] && !api_ok; i++)
+            api_ok = streq(api, apis[k][i]);
+        if (!name || !name[0]) {
+            verr(&c, root, "%s: metadata.name is required", kind);
+            return;
+        }
+        if (!api_ok) {
+            snprintf(c.id, sizeof(c.id), "%s/%s", kind, name);
+            verr(&c, ynode_get(root, "apiVersion") ?: root, "apiVersion '%s' is not supported for %s",
+                 api ? api : "(missing)", kind);
+            return;
+        }
+    }
+    if (k == OBJ_NAD || k == OBJ_POD)
+        ns = ns && ns[0] ? ns : "default";
+    else
+        ns = "";
+
+    struct object probe = {.kind = k, .ns = (char *)ns, .name = (char *)name};
+    object_id(&probe, c.id, sizeof(c.id));
+    if (object_exists(d, &probe)) {
+        verr(&c, root, "duplicate object %s: the first definition is used", c.id);
+        return;
+    }
+
+    const struct ynode *prune = annotation(root, ANNOT_PRUNE);
+    bool prune_v = true;
+    if (prune && (!prune->scalar || !(streq(prune->scalar, "false") || streq(prune->scalar, "true"))))
+        verr(&c, prune, "annotation %s must be \"true\" or \"false\"", ANNOT_PRUNE);
+    else if (prune)
+        prune_v = streq(prune->scalar, "true");
+
+    switch ((enum obj_kind)k) {
+    case OBJ_POLICY: {
+        struct policy p = {0};
+        object_init(&c, &p.obj, k, ns, name);
+        c.warnings = &p.obj.warnings;
+        p.obj.prune = prune_v;
+        if (bare) {
+            static const char *const known[] = {"interfaces", NULL};
+            check_keys(&c, root, "", known);
+            parse_desired_state(&c, root, &p);
+        } else {
+            static const char *const known[] = {"nodeSelector", "desiredState", NULL};
+            const struct ynode *spec = ynode_get(root, "spec");
+            check_keys(&c, spec, "spec", known);
+            p.selector = parse_labels(&c, ynode_get(spec, "nodeSelector"), "spec.nodeSelector",
+                                      &p.nselector);
+            parse_desired_state(&c, ynode_get(spec, "desiredState"), &p);
+        }
+        if (c.errors) {
+            *ARRAY_PUSH(d->invalid, d->ninvalid) = p.obj;
+            policy_free(&p);
+        } else
+            *ARRAY_PUSH(d->policies, d->npolicies) = p;
+        return;
+    }
+    case OBJ_NAD: {
+        struct nad n = {0};
+        object_init(&c, &n.obj, k, ns, name);
+        c.warnings = &n.obj.warnings;
+        n.obj.prune = prune_v;
+        const struct ynode *cfg = ynode_path(root, "spec.config");
+        if (!cfg || cfg->kind != YNODE_SCALAR)
+            verr(&c, cfg ? cfg : root, "spec.config must be a string holding the CNI config");
+        else
+            parse_nad_config(&c, cfg, cfg->scalar, &n);
+        if (c.errors) {
+            *ARRAY_PUSH(d->invalid, d->ninvalid) = n.obj;
+            nad_free(&n);
+        } else
+            *ARRAY_PUSH(d->nads, d->nnads) = n;
+        return;
+    }
+    case OBJ_POD: {
+        struct pod p = {0};
+        object_init(&c, &p.obj, k, ns, name);
+        c.warnings = &p.obj.warnings;
+        p.obj.prune = prune_v;
+        const struct ynode *nn = annotation(root, ANNOT_NETNS);
+        const char *netns = ynode_str(nn);
+        if (netns && (!netns[0] || (netns[0] != '/' && (strchr(netns, '/') || streq(netns, ".") ||
+                                                         streq(netns, "..")))))
+            verr(&c, nn, "annotation %s must be a name under /run/netns or an absolute path",
+                 ANNOT_NETNS);
+        else if (netns && netns[0] == '/')
+            p.netns = xstrdup(netns);
+        else
+            p.netns = xasprintf("/run/netns/%s", netns ? netns : name);
+        const struct ynode *an = annotation(root, ANNOT_NETWORKS);
+        if (an) {
+            _cleanup_free_ char *err = NULL;
+            if (an->kind != YNODE_SCALAR)
+                verr(&c, an, "annotation %s must be a string", ANNOT_NETWORKS);
+            else if (annotation_parse(an->scalar, ns, &p.att, &p.natt, &err) < 0)
+                verr(&c, an, "annotation %s: %s", ANNOT_NETWORKS, err);
+        }
+        if (c.errors) {
+            *ARRAY_PUSH(d->invalid, d->ninvalid) = p.obj;
+            free(p.netns);
+            attachments_free(p.att, p.natt);
+        } else
+            *ARRAY_PUSH(d->pods, d->npods) = p;
+        return;
+    }
+    case OBJ_NODE: {
+        struct node n = {0};
+        object_init(&c, &n.obj, k, ns, name);
+        c.warnings = &n.obj.warnings;
+        n.labels = parse_labels(&c, ynode_path(root, "metadata.labels"), "metadata.labels",
+                                &n.nlabels);
+        if (c.errors) {
+            *ARRAY_PUSH(d->invalid, d->ninvalid) = n.obj;
+            labels_free(n.labels, n.nlabels);
+        } else
+            *ARRAY_PUSH(d->nodes, d->nnodes) = n;
+        return;
+    }
+    case _OBJ_KIND_MAX:
+        break;
+    }
+}
+
+void validate_docs(const struct docset *docs, struct desired *ret)
+{
+    for (size_t i = 0; i < docs->n; i++)
+        validate_one(ret, &docs->v[i]);
+}
+
+void desired_free(struct desired *d)
+{
+    if (!d)
+        return;
+    for (size_t i = 0; i < d->npolicies; i++) {
+        object_free(&d->policies[i].obj);
+        policy_free(&d->policies[i]);
+    }
+    for (size_t i = 0; i < d->nnads; i++) {
+        object_free(&d->nads[i].obj);
+        nad_free(&d->nads[i]);
+    }
+    for (size_t i = 0; i < d->npods; i++) {
+        object_free(&d->pods[i].obj);
+        free(d->pods[i].netns);
+        attachments_free(d->pods[i].att, d->pods[i].natt);
+    }
+    for (size_t i = 0; i < d->nnodes; i++) {
+        object_free(&d->nodes[i].obj);
+        labels_free(d->nodes[i].labels, d->nodes[i].nlabels);
+    }
+    for (size_t i = 0; i < d->ninvalid; i++)
+        object_free(&d->invalid[i]);
+    free(d->policies);
+    free(d->nads);
+    free(d->pods);
+    free(d->nodes);
+    free(d->invalid);
+    diags_clear(&d->diags);
+    memset(d, 0, sizeof(*d));
+}
