@@ -474,15 +474,13 @@ static int link_get(struct netns *ns, const char *ifname, struct link_info *ret,
 
 /* The veth: host end in the node namespace (on the bridge, up), peer
  * created directly in the pod namespace (its fd is open in pns for as long
- * as the request is in flight), with MAC and MTU, up as well. */
+ * as the request is in flight), with MAC and MTU. */
 static struct nl_msg *veth_msg(const struct pod_attach_op *pa, int bridge_idx, int pod_fd)
 {
     struct nl_msg *m = link_msg(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, pa->host_if, IFF_UP, IFF_UP);
-    struct ifinfomsg peer = {
-        .ifi_family = AF_UNSPEC,
-        .ifi_flags = IFF_UP,
-        .ifi_change = IFF_UP,
-    };
+    /* The peer cannot be brought up in this request: the kernel opens it
+     * before the pair is linked (veth_open fails with ENOTCONN). */
+    struct ifinfomsg peer = { .ifi_family = AF_UNSPEC };
     struct nlattr *li, *data, *pn;
 
     if (!m)
@@ -554,7 +552,9 @@ static int do_pod_attach(struct apply_ctx *ctx, struct op *op, char **ret_err)
         goto undo;
     }
 
-    /* 3. addresses then routes, pipelined in one batch */
+    /* 3. pod end up, its addresses, then routes (whose gateway needs the
+     * up link's prefix route), pipelined in one batch */
+    r = batch_add(&b, link_msg(RTM_NEWLINK, 0, pa->pod_if, IFF_UP, IFF_UP));
     for (size_t i = 0; i < pa->naddrs && r >= 0; i++)
         r = batch_add(&b, addr_msg(RTM_NEWADDR, NLM_F_CREATE | NLM_F_REPLACE, pod.ifindex,
                                    &pa->addrs[i], IFA_F_NODAD));
@@ -568,11 +568,13 @@ static int do_pod_attach(struct apply_ctx *ctx, struct op *op, char **ret_err)
     r = send_writes(ctx, pns, &b, &failed, &kmsg);
     if (r < 0) {
         char a[64], g[64];
-        if (failed < pa->naddrs) {
+        if (failed == 0) {
+            snprintf(what, sizeof(what), "setting %s up", pa->pod_if);
+        } else if (failed - 1 < pa->naddrs) {
             snprintf(what, sizeof(what), "address %s",
-                     ipaddr_format(&pa->addrs[failed], true, a, sizeof(a)));
-        } else if (failed - pa->naddrs < pa->nroutes) {
-            const struct route *rt = &pa->routes[failed - pa->naddrs];
+                     ipaddr_format(&pa->addrs[failed - 1], true, a, sizeof(a)));
+        } else if (failed - 1 - pa->naddrs < pa->nroutes) {
+            const struct route *rt = &pa->routes[failed - 1 - pa->naddrs];
             snprintf(what, sizeof(what), "route %s%s%s", ipaddr_format(&rt->dst, true, a, sizeof(a)),
                      rt->has_gw ? " via " : "", rt->has_gw ? ipaddr_format(&rt->gw, false, g, sizeof(g)) : "");
         } else {

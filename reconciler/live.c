@@ -221,7 +221,8 @@ static void live_links_clear(struct live_ns *l)
     l->nlinks = 0;
 }
 
-/* One dump with retries. `reset` discards a partial result before a retry. */
+/* One dump, retried (from scratch: a partial result is discarded) while the
+ * kernel reports it inconsistent. */
 static int dump_one(struct netns *ns, int type, int (*cb)(struct nl_msg *, void *),
                     struct live_ns *l)
 {

@@ -9,6 +9,7 @@
 #include <jansson.h>
 #include <stdarg.h>
 
+#include "ipam.h"
 #include "model.h"
 #include "util.h"
 
@@ -457,6 +458,13 @@ static int parse_ipam(struct vctx *c, const struct ynode *at, json_t *ipam, stru
         opt[i].dst->prefix = nad->range.subnet.prefix;
         if (opt[i].flag)
             *opt[i].flag = true;
+    }
+    /* host-local's default: the gateway is the subnet's first address, and
+     * it is never handed out. */
+    if (!nad->range.has_gateway) {
+        nad->range.gateway = nad->range.subnet;
+        ipaddr_add(&nad->range.gateway, 1);
+        nad->range.has_gateway = true;
     }
     json_t *routes = json_object_get(ipam, "routes");
     size_t i;

@@ -1,0 +1,577 @@
+/* test_store.c - unit tests of store.c against a real SQLite database in a
+ * throwaway state directory: open/migrate/reopen, inventory round trips,
+ * IPAM conflicts, status `since` handling, journal and history, read-only
+ * and version errors, transactions and the live cache.
+ *
+ * The test (not plumbd) opens the database directly with sqlite3 to look at
+ * and tamper with it (user_version, since, row counts). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <ftw.h>
+#include <sqlite3.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include "embedded.h"
+#include "store.h"
+
+struct fixture {
+    char root[64]; /* mkdtemp */
+    char dir[128]; /* root/state (does not exist before store_open) */
+    char db[160];
+};
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st, (void)flag, (void)ftw;
+    return remove(path);
+}
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof(*f));
+
+    if (!f)
+        return -1;
+    snprintf(f->root, sizeof(f->root), "/tmp/plumbd-test-store-XXXXXX");
+    if (!mkdtemp(f->root))
+        return -1;
+    snprintf(f->dir, sizeof(f->dir), "%s/state/sub", f->root);
+    snprintf(f->db, sizeof(f->db), "%s/plumbd.db", f->dir);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+
+    nftw(f->root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    free(f);
+    return 0;
+}
+
+static struct store *open_rw(struct fixture *f)
+{
+    struct store *s = NULL;
+    assert_int_equal(store_open(f->dir, false, &s), 0);
+    assert_non_null(s);
+    return s;
+}
+
+/* Run SQL directly on the database file; returns the first column of the
+ * first row as an integer (or 0 when there is none). */
+static long long sql_int(struct fixture *f, const char *sql)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    long long v = 0;
+    int rc;
+
+    assert_int_equal(sqlite3_open_v2(f->db, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+    sqlite3_busy_timeout(db, 5000);
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        v = sqlite3_column_int64(st, 0);
+    else
+        assert_int_equal(rc, SQLITE_DONE);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return v;
+}
+
+static int nmigrations(void)
+{
+    int n = 0;
+    while (embedded_migrations[n].name)
+        n++;
+    return n;
+}
+
+static struct ipaddr P(const char *s)
+{
+    struct ipaddr a;
+    assert_int_equal(ipaddr_parse(s, -1, &a), 0);
+    return a;
+}
+
+static void test_open_migrate_reopen(void **state)
+{
+    struct fixture *f = *state;
+    struct stat st;
+    struct store *s;
+
+    s = open_rw(f);
+    assert_int_equal(stat(f->dir, &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0700);
+    store_close(s);
+    assert_true(nmigrations() >= 1);
+    assert_int_equal(sql_int(f, "PRAGMA user_version"), nmigrations());
+    assert_int_equal(sql_int(f, "SELECT count(*) FROM sqlite_master WHERE type='table' AND "
+                                "name IN ('owned_links','owned_addrs','attachments',"
+                                "'ipam_allocations','object_status','live_links','live_addrs',"
+                                "'generations','journal_ops')"),
+                     9);
+
+    /* reopening is idempotent: nothing re-applied, data kept */
+    s = open_rw(f);
+    assert_int_equal(store_link_put(s, &(struct owned_link){.owner = "P/x", .ifname = "br-1",
+                                                            .created = true}),
+                     0);
+    store_close(s);
+    s = open_rw(f);
+    store_close(s);
+    assert_int_equal(sql_int(f, "PRAGMA user_version"), nmigrations());
+    assert_int_equal(sql_int(f, "SELECT count(*) FROM owned_links"), 1);
+
+    /* the journal mode sticks to the file */
+    {
+        sqlite3 *db;
+        sqlite3_stmt *q;
+        assert_int_equal(sqlite3_open_v2(f->db, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+        assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &q, NULL), SQLITE_OK);
+        assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+        assert_string_equal((const char *)sqlite3_column_text(q, 0), "wal");
+        sqlite3_finalize(q);
+        sqlite3_close(db);
+    }
+}
+
+/* Migrations are numbered 001, 002, ... with no gap, so user_version (the
+ * count applied) is also the number of the last one. */
+static void test_migration_names(void **state)
+{
+    (void)state;
+    for (int i = 0; embedded_migrations[i].name; i++) {
+        char want[16];
+        snprintf(want, sizeof(want), "%03d_", i + 1);
+        assert_memory_equal(embedded_migrations[i].name, want, 4);
+        assert_non_null(strstr(embedded_migrations[i].name, ".sql"));
+    }
+}
+
+static void test_readonly(void **state)
+{
+    struct fixture *f = *state;
+    struct store *s = (struct store *)0x1, *ro = NULL;
+    struct objstatus *v = NULL;
+    size_t n = 99;
+
+    assert_int_equal(store_open(f->dir, true, &s), -ENOENT);
+    assert_ptr_equal(s, (struct store *)0x1); /* untouched */
+    assert_int_equal(access(f->dir, F_OK), -1); /* read-only creates nothing */
+
+    s = open_rw(f);
+    assert_int_equal(store_status_put(s, &(struct objstatus){.id = "Pod/a/b", .kind = OBJ_POD,
+                                                             .cond = COND_AVAILABLE}),
+                     0);
+    assert_int_equal(store_open(f->dir, true, &ro), 0); /* while the daemon has it open */
+    assert_int_equal(store_status_list(ro, &v, &n), 0);
+    assert_int_equal(n, 1);
+    objstatus_list_free(v, n);
+    assert_int_equal(store_status_delete(ro, "Pod/a/b"), -EROFS);
+    store_close(ro);
+    store_close(s);
+
+    /* and after the daemon is gone (WAL files checkpointed away) */
+    assert_int_equal(store_open(f->dir, true, &ro), 0);
+    assert_int_equal(store_status_list(ro, &v, &n), 0);
+    assert_int_equal(n, 1);
+    objstatus_list_free(v, n);
+    store_close(ro);
+}
+
+static void test_future_version(void **state)
+{
+    struct fixture *f = *state;
+    struct store *s = open_rw(f);
+
+    store_close(s);
+    sql_int(f, "PRAGMA user_version = 999");
+    s = (struct store *)0x1;
+    assert_int_equal(store_open(f->dir, false, &s), -EPROTO);
+    assert_int_equal(store_open(f->dir, true, &s), -EPROTO);
+    assert_ptr_equal(s, (struct store *)0x1);
+    assert_int_equal(sql_int(f, "PRAGMA user_version"), 999); /* not touched */
+}
+
+static void test_not_a_database(void **state)
+{
+    struct fixture *f = *state;
+    struct store *s = NULL;
+    FILE *fp;
+
+    store_close(open_rw(f));
+    fp = fopen(f->db, "w");
+    assert_non_null(fp);
+    for (int i = 0; i < 200; i++)
+        fputs("this is not an sqlite database, ", fp);
+    fclose(fp);
+    assert_int_equal(store_open(f->dir, false, &s), -EUCLEAN);
+    assert_null(s);
+}
+
+static void test_inventory_roundtrip(void **state)
+{
+    struct fixture *f = *state;
+    struct store *s = open_rw(f);
+    struct inventory inv = {0};
+    struct ipaddr pod_addrs[] = {P("192.168.255.100/24"), P("fd00::64/64")};
+
+    assert_int_equal(store_link_put(s, &(struct owned_link){.owner = "NNCP/br", .ifname = "br-1",
+                                                            .created = true}),
+                     0);
+    assert_int_equal(store_link_put(s, &(struct owned_link){.owner = "NNCP/br",
+                                                            .ifname = "ens19",
+                                                            .before_master = "",
+                                                            .before_mtu = 1500,
+                                                            .before_up = true,
+                                                            .before_alias = "uplink",
+                                                            .before_stp = -1}),
+                     0);
+    assert_int_equal(store_addr_put(s, &(struct owned_addr){.owner = "NNCP/br", .ifname = "br-1",
+                                                            .addr = P("10.9.0.1/24")}),
+                     0);
+    assert_int_equal(store_addr_put(s, &(struct owned_addr){.owner = "NNCP/br", .ifname = "br-1",
+                                                            .addr = P("10.8.0.1/24")}),
+                     0);
+    assert_int_equal(store_attach_put(s, &(struct owned_attach){
+                                             .owner = "Pod/default/multus-demo",
+                                             .pod_if = "net1",
+                                             .host_if = "pl0123456789ab",
+                                             .bridge = "br-1",
+                                             .netns = "/run/netns/multus-demo",
+                                             .network = "linux-bridge-br-1",
+                                             .mac = {0xc2, 0xb0, 0x57, 0x49, 0x47, 0xf1},
+                                             .addrs = pod_addrs,
+                                             .naddrs = 2}),
+                     0);
+    /* host_if is unique across attachments */
+    assert_int_equal(store_attach_put(s, &(struct owned_attach){.owner = "Pod/default/other",
+                                                                .pod_if = "net1",
+                                                                .host_if = "pl0123456789ab"}),
+                     -EEXIST);
+
+    assert_int_equal(store_inventory_load(s, &inv), 0);
+    assert_int_equal(inv.nlinks, 2);
+    assert_string_equal(inv.links[0].ifname, "br-1");
+    assert_true(inv.links[0].created);
+    assert_string_equal(inv.links[0].owner, "NNCP/br");
+    assert_string_equal(inv.links[1].ifname, "ens19");
+    assert_false(inv.links[1].created);
+    assert_string_equal(inv.links[1].before_master, "");
+    assert_int_equal(inv.links[1].before_mtu, 1500);
+    assert_true(inv.links[1].before_up);
+    assert_string_equal(inv.links[1].before_alias, "uplink");
+    assert_int_equal(inv.links[1].before_stp, -1);
+    assert_int_equal(inv.naddrs, 2);
+    assert_true(ipaddr_equal(&inv.addrs[0].addr, &(struct ipaddr){0}) == false);
+    assert_string_equal(inv.addrs[0].ifname, "br-1");
+    assert_int_equal(inv.nattach, 1);
+    assert_string_equal(inv.attach[0].host_if, "pl0123456789ab");
+    assert_string_equal(inv.attach[0].bridge, "br-1");
+    assert_string_equal(inv.attach[0].netns, "/run/netns/multus-demo");
+    assert_string_equal(inv.attach[0].network, "linux-bridge-br-1");
+    assert_memory_equal(inv.attach[0].mac, ((uint8_t[]){0xc2, 0xb0, 0x57, 0x49, 0x47, 0xf1}), 6);
+    assert_int_equal(inv.attach[0].naddrs, 2);
+    assert_true(ipaddr_equal(&inv.attach[0].addrs[0], &pod_addrs[0]));
+    assert_true(ipaddr_equal(&inv.attach[0].addrs[1], &pod_addrs[1]));
+    inventory_free(&inv);
+    assert_int_equal(inv.nlinks, 0);
+
+    /* upsert replaces the before-image */
+    assert_int_equal(store_link_put(s, &(struct owned_link){.owner = "NNCP/br2",
+                                                            .ifname = "ens19",
+                                                            .before_master = "br-0",
+                                                            .before_stp = 1}),
+                     0);
+    /* forget */
+    assert_int_equal(store_link_forget(s, "br-1"), 0);
+    assert_int_equal(store_link_forget(s, "nope"), 0);
+    struct ipaddr a = P("10.9.0.1/24");
+    assert_int_equal(store_addr_forget(s, "br-1", &a), 0);
+    assert_int_equal(store_attach_forget(s, "Pod/default/multus-demo", "net1"), 0);
+
+    assert_int_equal(store_inventory_load(s, &inv), 0);
+    assert_int_equal(inv.nlinks, 1);
+    assert_string_equal(inv.links[0].owner, "NNCP/br2");
+    assert_string_equal(inv.links[0].before_master, "br-0");
+    assert_null(inv.links[0].before_alias);
+    assert_false(inv.links[0].before_up);
+    assert_int_equal(inv.links[0].before_stp, 1);
+    assert_int_equal(inv.naddrs, 1);
+    char buf[64];
+    assert_string_equal(ipaddr_format(&inv.addrs[0].addr, true, buf, sizeof(buf)), "10.8.0.1/24");
+    assert_int_equal(inv.nattach, 0);
+    inventory_free(&inv);
+    store_close(s);
+}
+
+static struct allocation A(const char *net, const char *ip, const char *owner, const char *ifn)
+{
+    struct allocation a = {.network = (char *)net, .ip = P(ip), .owner = (char *)owner};
+    snprintf(a.ifname, sizeof(a.ifname), "%s", ifn);
+    return a;
+}
+
+static void test_alloc(void **state)
+{
+    struct fixture *f = *state;
+    struct store *s = open_rw(f);
+    struct inventory inv = {0};
+    char buf[64];
+    struct allocation a;
+
+    a = A("n1", "192.168.255.10/24", "Pod/d/a", "net1");
+    assert_int_equal(store_alloc_put(s, &a), 0);
+    assert_int_equal(store_alloc_put(s, &a), 0); /* idempotent */
+    a = A("n1", "192.168.255.10/24", "Pod/d/b", "net1");
+    assert_int_equal(store_alloc_put(s, &a), -EEXIST); /* someone else's */
+    a = A("n1", "192.168.255.10/24", "Pod/d/a", "net2");
+    assert_int_equal(store_alloc_put(s, &a), -EEXIST); /* same pod, other interface */
+    a = A("n2", "192.168.255.10/24", "Pod/d/b", "net1");
+    assert_int_equal(store_alloc_put(s, &a), 0); /* another network */
+    a = A("n1", "192.168.255.9/24", "Pod/d/a", "net1");
+    assert_int_equal(store_alloc_put(s, &a), 0);
+    a = A("n1", "fd00::5/64", "Pod/d/a", "net1");
+    assert_int_equal(store_alloc_put(s, &a), 0);
+    a = A("n1", "192.168.255.100/24", "Pod/d/c", "net1");
+    assert_int_equal(store_alloc_put(s, &a), 0);
+    assert_int_equal(sql_int(f, "SELECT count(*) FROM ipam_allocations"), 5);
+
+    assert_int_equal(store_inventory_load(s, &inv), 0);
+    assert_int_equal(inv.nallocs, 5);
+    /* by network, then numerically (not as text), IPv4 before IPv6 */
+    const char *want[][3] = {
+        {"n1", "192.168.255.9/24", "Pod/d/a"},  {"n1", "192.168.255.10/24", "Pod/d/a"},
+        {"n1", "192.168.255.100/24", "Pod/d/c"}, {"n1", "fd00::5/64", "Pod/d/a"},
+        {"n2", "192.168.255.10/24", "Pod/d/b"},
+    };
+    for (size_t i = 0; i < 5; i++) {
+        assert_string_equal(inv.allocs[i].network, want[i][0]);
+        assert_string_equal(ipaddr_format(&inv.allocs[i].ip, true, buf, sizeof(buf)), want[i][1]);
+        assert_string_equal(inv.allocs[i].owner, want[i][2]);
+        assert_string_equal(inv.allocs[i].ifname, "net1");
+    }
+    inventory_free(&inv);
+
+    /* release drops every address of owner+ifname, nothing else */
+    assert_int_equal(store_alloc_release(s, "Pod/d/a", "net1"), 0);
+    assert_int_equal(store_alloc_release(s, "Pod/d/a", "net1"), 0);
+    assert_int_equal(sql_int(f, "SELECT count(*) FROM ipam_allocations"), 2);
+    a = A("n1", "192.168.255.10/24", "Pod/d/b", "net1");
+    assert_int_equal(store_alloc_put(s, &a), 0); /* free again */
+    store_close(s);
+}
+
+static void test_status(void **state)
+{
+    struct fixture *f = *state;
+    struct store *s = open_rw(f);
+    struct objstatus *v = NULL;
+    size_t n = 0;
+    struct objstatus st = {.id = "Pod/default/multus-demo",
+                           .kind = OBJ_POD,
+                           .ns = "default",
+                           .name = "multus-demo",
+                           .file = "/etc/plumbd/pod.yaml",
+                           .rev = "0123456789abcdef",
+                           .cond = COND_PENDING,
+                           .reason = "NetnsMissing",
+                           .message = "waiting",
+                           .since = 42};
+
+    assert_int_equal(store_status_put(s, &st), 0);
+    assert_true(sql_int(f, "SELECT since FROM object_status") > 1000000000); /* now, not 42 */
+    sql_int(f, "UPDATE object_status SET since = 1000");
+
+    /* same condition and reason: since kept, other fields updated */
+    st.message = "still waiting";
+    st.network_status = "[{\"name\":\"x\"}]";
+    assert_int_equal(store_status_put(s, &st), 0);
+    assert_int_equal(sql_int(f, "SELECT since FROM object_status"), 1000);
+    assert_int_equal(store_status_list(s, &v, &n), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(v[0].message, "still waiting");
+    assert_string_equal(v[0].network_status, "[{\"name\":\"x\"}]");
+    assert_string_equal(v[0].rev, "0123456789abcdef");
+    assert_int_equal(v[0].cond, COND_PENDING);
+    assert_int_equal(v[0].kind, OBJ_POD);
+    assert_int_equal(v[0].since, 1000);
+    objstatus_list_free(v, n);
+
+    /* reason changes: since moves */
+    st.reason = "Other";
+    assert_int_equal(store_status_put(s, &st), 0);
+    assert_true(sql_int(f, "SELECT since FROM object_status") > 1000000000);
+    sql_int(f, "UPDATE object_status SET since = 1000");
+    /* condition changes: since moves */
+    st.cond = COND_AVAILABLE;
+    assert_int_equal(store_status_put(s, &st), 0);
+    assert_true(sql_int(f, "SELECT since FROM object_status") > 1000000000);
+
+    /* list order: kind, ns, name */
+    assert_int_equal(store_status_put(s, &(struct objstatus){.id = "Pod/a/z", .kind = OBJ_POD,
+                                                             .ns = "a", .name = "z"}),
+                     0);
+    assert_int_equal(store_status_put(s, &(struct objstatus){.id = "NAD/z/a", .kind = OBJ_NAD,
+                                                             .ns = "z", .name = "a",
+                                                             .cond = COND_FAILING}),
+                     0);
+    assert_int_equal(store_status_list(s, &v, &n), 0);
+    assert_int_equal(n, 3);
+    assert_string_equal(v[0].id, "NAD/z/a"); /* "NetworkAttachmentDefinition" < "Pod" */
+    assert_int_equal(v[0].cond, COND_FAILING);
+    assert_string_equal(v[1].id, "Pod/a/z");
+    assert_string_equal(v[2].id, "Pod/default/multus-demo");
+    objstatus_list_free(v, n);
+
+    assert_int_equal(store_status_delete(s, "Pod/a/z"), 0);
+    assert_int_equal(sql_int(f, "SELECT count(*) FROM object_status"), 2);
+    assert_int_equal(store_status_put(s, &(struct objstatus){.id = "x", .cond = _COND_MAX}),
+                     -EINVAL);
+    store_close(s);
+}
+
+static void test_journal(void **state)
+{
+    struct fixture *f = *state;
+    struct store *s = open_rw(f);
+    struct gen_row *g = NULL;
+    struct op_row *o = NULL;
+    size_t n = 0;
+    int64_t g1, g2, g3, u = -1;
+
+    assert_int_equal(store_gen_unfinished(s, &u), -ENOENT);
+    assert_int_equal(store_gen_begin(s, TRIG_START, "a", &g1), 0);
+    assert_int_equal(store_op_intent(s, g1, 0, "NNCP/x", "bridge-add br-1", "link-del br-1"), 0);
+    assert_int_equal(store_op_intent(s, g1, 0, "NNCP/x", "dup", "dup"), -EEXIST);
+    assert_int_equal(store_op_intent(s, g1, 1, "NNCP/x", "link-set ens19 master=br-1",
+                                     "link-set ens19 nomaster"),
+                     0);
+    assert_int_equal(store_op_state(s, g1, 0, OPST_DONE, NULL), 0);
+    assert_int_equal(store_op_state(s, g1, 1, OPST_FAILED, "EBUSY"), 0);
+    assert_int_equal(store_op_state(s, g1, 7, OPST_DONE, NULL), -ENOENT);
+    assert_int_equal(store_op_intent(s, 999, 0, "x", "y", "z"), -EINVAL); /* no such gen */
+    assert_int_equal(store_gen_end(s, g1, "aborted", 2), 0);
+    assert_int_equal(store_gen_end(s, 999, "x", 0), -ENOENT);
+    assert_int_equal(store_gen_begin(s, TRIG_FILE, "b", &g2), 0);
+    assert_int_equal(store_gen_end(s, g2, "ok", 0), 0);
+    assert_int_equal(store_gen_begin(s, TRIG_DRIFT, "c", &g3), 0); /* left unfinished */
+    assert_true(g1 < g2 && g2 < g3);
+
+    assert_int_equal(store_gen_unfinished(s, &u), 0);
+    assert_int_equal(u, g3);
+
+    assert_int_equal(store_history(s, 2, &g, &n), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(g[0].id, g3);
+    assert_string_equal(g[0].trigger, "drift");
+    assert_null(g[0].outcome);
+    assert_int_equal(g[0].ended, 0);
+    assert_int_equal(g[1].id, g2);
+    assert_string_equal(g[1].outcome, "ok");
+    gen_rows_free(g, n);
+    assert_int_equal(store_history(s, 0, &g, &n), 0);
+    assert_int_equal(n, 3);
+    assert_int_equal(g[2].id, g1);
+    assert_string_equal(g[2].trigger, "start");
+    assert_string_equal(g[2].objects, "a");
+    assert_int_equal(g[2].nops, 2);
+    assert_true(g[2].started > 0 && g[2].ended >= g[2].started);
+    gen_rows_free(g, n);
+
+    assert_int_equal(store_gen_ops(s, g1, &o, &n), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(o[0].seq, 0);
+    assert_int_equal(o[0].state, OPST_DONE);
+    assert_string_equal(o[0].inverse, "link-del br-1");
+    assert_null(o[0].error);
+    assert_int_equal(o[1].state, OPST_FAILED);
+    assert_string_equal(o[1].error, "EBUSY");
+    op_rows_free(o, n);
+
+    store_close(s);
+    assert_int_equal(sql_int(f, "SELECT count(*) FROM journal_ops"), 2);
+
+    assert_string_equal(gen_trigger_to_string(TRIG_RESYNC), "resync");
+    assert_string_equal(gen_trigger_to_string(TRIG_ROLLBACK), "rollback");
+    assert_string_equal(gen_trigger_to_string(TRIG_MANUAL), "manual");
+    assert_string_equal(op_state_to_string(OPST_UNDONE), "undone");
+}
+
+static void test_transactions(void **state)
+{
+    struct fixture *f = *state;
+    struct store *s = open_rw(f);
+    struct allocation a = A("n1", "10.0.0.5/24", "Pod/d/a", "net1");
+
+    assert_int_equal(store_commit(s), -EINVAL);
+    assert_int_equal(store_rollback(s), 0);
+    assert_int_equal(store_begin(s), 0);
+    assert_int_equal(store_begin(s), -EBUSY);
+    assert_int_equal(store_alloc_put(s, &a), 0);
+    assert_int_equal(store_rollback(s), 0);
+    assert_int_equal(sql_int(f, "SELECT count(*) FROM ipam_allocations"), 0);
+
+    assert_int_equal(store_begin(s), 0);
+    assert_int_equal(store_alloc_put(s, &a), 0);
+    assert_int_equal(store_commit(s), 0);
+    assert_int_equal(sql_int(f, "SELECT count(*) FROM ipam_allocations"), 1);
+    store_close(s);
+}
+
+static void test_live_put(void **state)
+{
+    struct fixture *f = *state;
+    struct store *s = open_rw(f);
+    struct live_link links[] = {
+        {.ifindex = 1, .name = "lo", .mtu = 65536, .flags = 9},
+        {.ifindex = 5, .name = "br-1", .kind = "bridge", .mtu = 1500, .has_mac = true,
+         .mac = {2, 0, 0, 0, 0, 1}, .alias = "desc"},
+        {.ifindex = 5, .name = "br-1", .kind = "bridge"}, /* per-family duplicate */
+    };
+    struct live_addr addrs[] = {
+        {.ifindex = 1, .addr = P("127.0.0.1/8")},
+        {.ifindex = 5, .addr = P("192.168.255.1/24")},
+    };
+    struct live_ns l = {.links = links, .nlinks = 3, .addrs = addrs, .naddrs = 2};
+
+    assert_int_equal(store_live_put(s, &l), 0);
+    assert_int_equal(sql_int(f, "SELECT count(*) FROM live_links"), 2);
+    assert_int_equal(sql_int(f, "SELECT count(*) FROM live_addrs"), 2);
+    assert_int_equal(sql_int(f, "SELECT count(*) FROM live_addrs WHERE addr='192.168.255.1/24'"), 1);
+
+    l.nlinks = 1;
+    l.naddrs = 1;
+    assert_int_equal(store_begin(s), 0); /* also inside the caller's transaction */
+    assert_int_equal(store_live_put(s, &l), 0);
+    assert_int_equal(store_commit(s), 0);
+    assert_int_equal(sql_int(f, "SELECT count(*) FROM live_links"), 1);
+    assert_int_equal(sql_int(f, "SELECT count(*) FROM live_addrs"), 1);
+    store_close(s);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_open_migrate_reopen, setup, teardown),
+        cmocka_unit_test(test_migration_names),
+        cmocka_unit_test_setup_teardown(test_readonly, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_future_version, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_not_a_database, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_inventory_roundtrip, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_alloc, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_status, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_journal, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_transactions, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_live_put, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

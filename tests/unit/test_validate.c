@@ -1,0 +1,272 @@
+/* test_validate.c - documents -> desired model: the seed files, both
+ * annotation forms, and the errors and warnings an operator sees. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <arpa/inet.h>
+
+#include "model.h"
+
+static const char *seed_policy =
+    "apiVersion: nmstate.io/v1\n"
+    "kind: NodeNetworkConfigurationPolicy\n"
+    "metadata:\n"
+    "  name: linux-bridge-br1-ens19\n"
+    "spec:\n"
+    "  nodeSelector:\n"
+    "    linux-bridge-br1: \"true\"\n"
+    "  desiredState:\n"
+    "    interfaces:\n"
+    "      - name: br-1\n"
+    "        description: Linux bridge with ens19 as a port\n"
+    "        type: linux-bridge\n"
+    "        state: up\n"
+    "        ipv4:\n"
+    "          dhcp: true\n"
+    "          enabled: true\n"
+    "        bridge:\n"
+    "          options:\n"
+    "            stp:\n"
+    "              enabled: false\n"
+    "          port:\n"
+    "            - name: ens19\n";
+
+static const char *seed_nad =
+    "apiVersion: k8s.cni.cncf.io/v1\n"
+    "kind: NetworkAttachmentDefinition\n"
+    "metadata:\n"
+    "  name: linux-bridge-br-1\n"
+    "  namespace: default\n"
+    "spec:\n"
+    "  config: '{\n"
+    "    \"name\":\"br-1\", \"type\":\"bridge\", \"cniVersion\":\"0.3.1\", \"bridge\":\"br-1\",\n"
+    "    \"macspoofchk\":true,\n"
+    "    \"ipam\": { \"type\": \"host-local\", \"subnet\": \"192.168.255.0/24\",\n"
+    "      \"routes\": [ { \"dst\": \"0.0.0.0/0\", \"gw\": \"192.168.255.254\" } ] },\n"
+    "    \"preserveDefaultVlan\":false\n"
+    "  }'\n";
+
+static const char *seed_pod =
+    "apiVersion: v1\n"
+    "kind: Pod\n"
+    "metadata:\n"
+    "  name: multus-demo\n"
+    "  annotations:\n"
+    "    k8s.v1.cni.cncf.io/networks: '[\n"
+    "      { \"name\": \"linux-bridge-br-1\",\n"
+    "        \"ips\": [ \"192.168.255.100/24\" ],\n"
+    "        \"mac\": \"c2:b0:57:49:47:f1\"\n"
+    "      }]'\n";
+
+static void build(const char *yaml, struct desired *d)
+{
+    struct docset docs = {0};
+    struct diags diags = {0};
+    load_buffer("t.yaml", yaml, strlen(yaml), &docs, &diags);
+    assert_int_equal(diags_count(&diags, DIAG_ERROR), 0);
+    memset(d, 0, sizeof(*d));
+    validate_docs(&docs, d);
+    docset_free(&docs);
+    diags_clear(&diags);
+}
+
+static bool has_diag(const struct desired *d, enum diag_severity sev, const char *needle,
+                     unsigned line)
+{
+    for (size_t i = 0; i < d->diags.n; i++)
+        if (d->diags.v[i].severity == sev && strstr(d->diags.v[i].msg, needle) &&
+            (!line || d->diags.v[i].line == line))
+            return true;
+    return false;
+}
+
+static void test_seed_policy(void **state)
+{
+    (void)state;
+    struct desired d;
+    build(seed_policy, &d);
+    assert_int_equal(d.npolicies, 1);
+    const struct policy *p = &d.policies[0];
+    assert_int_equal(p->nselector, 1);
+    assert_string_equal(p->selector[0].key, "linux-bridge-br1");
+    assert_string_equal(p->selector[0].value, "true");
+    assert_int_equal(p->nifaces, 1);
+    assert_string_equal(p->ifaces[0].name, "br-1");
+    assert_int_equal(p->ifaces[0].type, IFACE_LINUX_BRIDGE);
+    assert_int_equal(p->ifaces[0].state, IFSTATE_UP);
+    assert_int_equal(p->ifaces[0].stp, 0);
+    assert_int_equal(p->ifaces[0].nports, 1);
+    assert_string_equal(p->ifaces[0].ports[0], "ens19");
+    assert_string_equal(p->ifaces[0].description, "Linux bridge with ens19 as a port");
+    assert_false(p->ifaces[0].ipv4.has_address);
+    /* ipv4.dhcp is accepted, and the warning names it, with its position */
+    assert_int_equal(p->obj.warnings.n, 1);
+    assert_non_null(strstr(p->obj.warnings.v[0].msg, "ipv4.dhcp"));
+    assert_int_equal(p->obj.warnings.v[0].line, 15);
+    assert_true(has_diag(&d, DIAG_WARNING, "ipv4.dhcp", 15));
+    desired_free(&d);
+}
+
+static void test_seed_nad_and_pod(void **state)
+{
+    (void)state;
+    struct desired d;
+    _cleanup_free_ char *all = xasprintf("%s---\n%s", seed_nad, seed_pod);
+    build(all, &d);
+    assert_int_equal(d.nnads, 1);
+    assert_int_equal(d.npods, 1);
+    const struct nad *n = &d.nads[0];
+    assert_string_equal(n->bridge, "br-1");
+    assert_string_equal(n->cni_name, "br-1");
+    assert_true(n->macspoofchk);
+    assert_int_equal(n->ipam_type, IPAM_HOST_LOCAL);
+    char buf[64];
+    assert_string_equal(ipaddr_format(&n->range.subnet, true, buf, sizeof(buf)), "192.168.255.0/24");
+    assert_int_equal(n->nroutes, 1);
+    assert_true(n->routes[0].has_gw);
+    assert_string_equal(ipaddr_format(&n->routes[0].gw, false, buf, sizeof(buf)), "192.168.255.254");
+    assert_true(has_diag(&d, DIAG_WARNING, "macspoofchk", 0));
+    /* preserveDefaultVlan:false asks for the default: no warning */
+    assert_false(has_diag(&d, DIAG_WARNING, "preserveDefaultVlan", 0));
+
+    const struct pod *p = &d.pods[0];
+    assert_string_equal(p->obj.ns, "default");
+    assert_string_equal(p->netns, "/run/netns/multus-demo");
+    assert_int_equal(p->natt, 1);
+    assert_string_equal(p->att[0].nad_ns, "default");
+    assert_string_equal(p->att[0].nad_name, "linux-bridge-br-1");
+    assert_string_equal(p->att[0].ifname, "net1");
+    assert_true(p->att[0].has_mac);
+    assert_int_equal(p->att[0].mac[0], 0xc2);
+    assert_int_equal(p->att[0].nips, 1);
+    assert_string_equal(ipaddr_format(&p->att[0].ips[0], true, buf, sizeof(buf)), "192.168.255.100/24");
+    assert_ptr_equal(desired_find_nad(&d, "default", "linux-bridge-br-1"), n);
+    desired_free(&d);
+}
+
+static void test_annotation_forms(void **state)
+{
+    (void)state;
+    struct attachment *a;
+    size_t n;
+    char *err;
+    assert_int_equal(annotation_parse(" other/a@eth9, b ,b", "ns1", &a, &n, &err), 0);
+    assert_int_equal(n, 3);
+    assert_string_equal(a[0].nad_ns, "other");
+    assert_string_equal(a[0].nad_name, "a");
+    assert_string_equal(a[0].ifname, "eth9");
+    assert_string_equal(a[1].nad_ns, "ns1");
+    assert_string_equal(a[1].ifname, "net2"); /* by position, like Multus */
+    assert_string_equal(a[2].ifname, "net3"); /* the same NAD twice: two interfaces */
+    attachments_free(a, n);
+
+    assert_int_equal(annotation_parse("[{\"name\":\"x\",\"namespace\":\"n2\",\"interface\":\"data0\"}]",
+                                      "ns1", &a, &n, &err), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(a[0].nad_ns, "n2");
+    assert_string_equal(a[0].ifname, "data0");
+    assert_false(a[0].has_mac);
+    attachments_free(a, n);
+
+    static const char *bad[] = {
+        "[{\"name\":\"x\",\"interface\":\"much-too-long-name\"}]",
+        "[{\"name\":\"x\",\"mac\":\"zz:00:00:00:00:00\"}]",
+        "[{\"name\":\"x\",\"mac\":\"01:00:5e:00:00:01\"}]",
+        "[{\"name\":\"x\",\"ips\":[\"300.1.1.1/24\"]}]",
+        "[{\"interface\":\"a\"}]",
+        "[{\"name\":\"x\",\"interface\":\"a\"},{\"name\":\"y\",\"interface\":\"a\"}]",
+        "x@bad/name",
+        "[{\"name\": ",
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+        err = NULL;
+        assert_int_equal(annotation_parse(bad[i], "ns", &a, &n, &err), -EINVAL);
+        assert_non_null(err);
+        free(err);
+    }
+}
+
+static void test_errors_positions(void **state)
+{
+    (void)state;
+    struct desired d;
+    build("apiVersion: v1\nkind: Gadget\nmetadata:\n  name: x\n"
+          "---\n"
+          "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  annotations:\n"
+          "    k8s.v1.cni.cncf.io/networks: '[{\"name\":\"n\",\"mac\":\"bad\"}]'\n"
+          "---\n"
+          "apiVersion: nmstate.io/v1\nkind: NodeNetworkConfigurationPolicy\nmetadata:\n  name: q\n"
+          "spec:\n  desiredState:\n    interfaces:\n    - name: bond0\n      type: bond\n",
+          &d);
+    assert_true(has_diag(&d, DIAG_ERROR, "unknown kind 'Gadget'", 2));
+    assert_true(has_diag(&d, DIAG_ERROR, "mac 'bad'", 11));
+    assert_true(has_diag(&d, DIAG_ERROR, "'bond' is not supported", 21));
+    assert_int_equal(d.npods, 0);
+    assert_int_equal(d.npolicies, 0);
+    /* invalid objects keep their identity so their kernel state is kept */
+    assert_int_equal(d.ninvalid, 2);
+    assert_string_equal(d.invalid[0].name, "p");
+    assert_string_equal(d.invalid[1].name, "q");
+    desired_free(&d);
+}
+
+static void test_duplicates_and_netns(void **state)
+{
+    (void)state;
+    struct desired d;
+    build("apiVersion: v1\nkind: Pod\nmetadata:\n  name: a\n  annotations:\n    plumbd/netns: other\n"
+          "---\n"
+          "apiVersion: v1\nkind: Pod\nmetadata:\n  name: a\n"
+          "---\n"
+          "apiVersion: v1\nkind: Pod\nmetadata:\n  name: b\n  namespace: x\n  annotations:\n"
+          "    plumbd/netns: ../etc\n",
+          &d);
+    assert_int_equal(d.npods, 1);
+    assert_string_equal(d.pods[0].netns, "/run/netns/other");
+    assert_true(has_diag(&d, DIAG_ERROR, "duplicate object Pod/default/a", 8));
+    assert_true(has_diag(&d, DIAG_ERROR, "plumbd/netns", 0));
+    desired_free(&d);
+}
+
+static void test_selector(void **state)
+{
+    (void)state;
+    struct label sel[] = {{"a", "1"}, {"b", "2"}};
+    struct label have[] = {{"b", "2"}, {"a", "1"}, {"c", "3"}};
+    assert_true(selector_matches(NULL, 0, NULL, 0));
+    assert_true(selector_matches(sel, 2, have, 3));
+    assert_false(selector_matches(sel, 2, have, 1));
+    struct label wrong[] = {{"a", "2"}, {"b", "2"}};
+    assert_false(selector_matches(sel, 2, wrong, 2));
+}
+
+static void test_bare_nmstate(void **state)
+{
+    (void)state;
+    struct desired d;
+    build("interfaces:\n- name: br9\n  type: linux-bridge\n  state: up\n"
+          "  ipv4:\n    enabled: true\n    address:\n    - ip: 10.9.0.1\n      prefix-length: 24\n",
+          &d);
+    assert_int_equal(d.npolicies, 1);
+    assert_string_equal(d.policies[0].obj.name, "t.yaml");
+    assert_int_equal(d.policies[0].nselector, 0);
+    assert_true(d.policies[0].ifaces[0].ipv4.has_address);
+    assert_int_equal(d.policies[0].ifaces[0].ipv4.addr[0].prefix, 24);
+    desired_free(&d);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_seed_policy),
+        cmocka_unit_test(test_seed_nad_and_pod),
+        cmocka_unit_test(test_annotation_forms),
+        cmocka_unit_test(test_errors_positions),
+        cmocka_unit_test(test_duplicates_and_netns),
+        cmocka_unit_test(test_selector),
+        cmocka_unit_test(test_bare_nmstate),
+    };
+    return cmocka_run_group_tests_name("validate", tests, NULL, NULL);
+}
