@@ -631,6 +631,69 @@ static int do_pod_detach(struct apply_ctx *ctx, struct op *op, char **ret_err)
     return 0;
 }
 
+/* Set the group of every existing host end (one pipelined batch per
+ * APPLY_MAX_BATCH), then delete the whole group with one request. An op
+ * whose host end is already gone takes the single path (pod-side cleanup). */
+int apply_detach_many(struct apply_ctx *ctx, struct op *const *ops, size_t n, char **ret_err)
+{
+    _cleanup_(nlmsg_freep) struct nl_msg *del = NULL;
+    _cleanup_free_ char *kmsg = NULL;
+    struct batch b = { .n = 0 };
+    size_t grouped = 0;
+    bool err_set = false;
+    int r = 0;
+
+    for (size_t i = 0; i < n && r >= 0; i++) {
+        struct nl_msg *m;
+        if (ops[i]->type != OP_POD_DETACH)
+            return fail(ret_err, -EINVAL, NULL, "detach-many: op %zu is %s", i,
+                        op_name(ops[i]->type));
+        if (if_nametoindex(ops[i]->pa.host_if) == 0) {
+            r = do_pod_detach(ctx, ops[i], ret_err);
+            err_set = r < 0;
+            continue;
+        }
+        m = link_msg(RTM_NEWLINK, 0, ops[i]->pa.host_if, 0, 0);
+        if (m && nla_put_u32(m, IFLA_GROUP, APPLY_DETACH_GROUP) < 0) {
+            nlmsg_free(m);
+            m = NULL;
+        }
+        r = batch_add(&b, m);
+        if (r >= 0 && b.n == ARRAY_SIZE(b.m)) {
+            r = send_writes(ctx, ctx->node, &b, NULL, &kmsg);
+            grouped += b.n;
+            batch_free(&b);
+        }
+    }
+    if (r >= 0 && b.n) {
+        r = send_writes(ctx, ctx->node, &b, NULL, &kmsg);
+        grouped += b.n;
+    }
+    batch_free(&b);
+    if (r == -ENODEV) /* one vanished meanwhile: fine */
+        r = 0;
+    if (r < 0 && !err_set)
+        fail(ret_err, r, kmsg, "pod-detach (batch)");
+    if (grouped == 0)
+        return r;
+
+    /* Even after a failure above: delete what was grouped, never leave it. */
+    del = nlmsg_alloc_simple(RTM_DELLINK, 0);
+    {
+        struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC };
+        if (!del || nlmsg_append(del, &ifi, sizeof(ifi), NLMSG_ALIGNTO) < 0 ||
+            nla_put_u32(del, IFLA_GROUP, APPLY_DETACH_GROUP) < 0)
+            return r < 0 ? r : fail(ret_err, -ENOMEM, NULL, "pod-detach (batch)");
+    }
+    free(TAKE_PTR(kmsg));
+    {
+        int k = send_write(ctx, ctx->node, del, &kmsg);
+        if (k < 0 && k != -ENODEV && r >= 0)
+            r = fail(ret_err, k, kmsg, "pod-detach (batch): deleting group");
+    }
+    return r;
+}
+
 /* ---- entry points ---- */
 
 void apply_ctx_init(struct apply_ctx *ctx, struct netns *node)

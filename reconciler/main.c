@@ -16,6 +16,7 @@
 #include "log.h"
 #include "loop.h"
 #include "reconcile.h"
+#include "show.h"
 
 #define VERSION "0.1.0"
 
@@ -37,6 +38,7 @@ static void usage(FILE *f)
           "  run             daemon: watch, converge, repair drift until SIGTERM\n"
           "  apply           converge once; exit 0 when every object is Available\n"
           "  plan            print the operations apply would run; exit 0 none, 4 some\n"
+          "  show [-o yaml|json]          live node state as nmstate YAML\n"
           "  status [-o table|yaml|json]  one line per object\n"
           "  history [-o table|json]      journal generations, newest first\n"
           "  validate PATH...  check files or directories; exit 1 on any error\n"
@@ -184,6 +186,28 @@ static int cmd_history(const struct opts *o)
     return rc < 0 ? 1 : 0;
 }
 
+static int cmd_show(const struct opts *o)
+{
+    struct netns *ns = NULL;
+    struct live_ns l = {0};
+    int rc = netns_open(NULL, &ns);
+    if (rc >= 0)
+        rc = live_dump(ns, &l);
+    if (rc >= 0) {
+        rc = show_print(stdout, &l, o->output ? o->output : "yaml");
+        if (rc == -EINVAL) {
+            fprintf(stderr, "plumbd: unknown output format '%s'\n", o->output);
+            live_ns_free(&l);
+            netns_free(ns);
+            return 2;
+        }
+    } else
+        log_error("show", "cannot read the node's state: %s", strerror(-rc));
+    live_ns_free(&l);
+    netns_free(ns);
+    return rc < 0 ? 1 : 0;
+}
+
 static int cmd_converge(const struct opts *o, const char *cmd)
 {
     bool dry = streq(cmd, "plan"), daemon = streq(cmd, "run");
@@ -321,7 +345,8 @@ int main(int argc, char **argv)
         return cmd_status(&o);
     if (streq(cmd, "history"))
         return cmd_history(&o);
-    if (!streq(cmd, "run") && !streq(cmd, "apply") && !streq(cmd, "plan")) {
+    if (!streq(cmd, "run") && !streq(cmd, "apply") && !streq(cmd, "plan") &&
+        !streq(cmd, "show")) {
         fprintf(stderr, "plumbd: unknown command '%s'\n", cmd);
         usage(stderr);
         return 2;
@@ -333,5 +358,7 @@ int main(int argc, char **argv)
             return 1;
         }
     }
+    if (streq(cmd, "show"))
+        return cmd_show(&o);
     return cmd_converge(&o, cmd);
 }

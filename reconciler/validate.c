@@ -292,8 +292,8 @@ static void parse_iface(struct vctx *c, const struct ynode *n, struct iface *ret
         ret->type = IFACE_UNKNOWN;
     else if (streq(type, "linux-bridge"))
         ret->type = IFACE_LINUX_BRIDGE;
-    else if (streq(type, "ethernet"))
-        ret->type = IFACE_ETHERNET;
+    else if (streq(type, "ethernet") || streq(type, "veth") || streq(type, "loopback"))
+        ret->type = IFACE_ETHERNET; /* an existing device: settings only */
     else {
         ret->type = IFACE_UNKNOWN;
         if (ret->state != IFSTATE_ABSENT && ret->state != IFSTATE_IGNORE)
@@ -306,8 +306,8 @@ static void parse_iface(struct vctx *c, const struct ynode *n, struct iface *ret
     const struct ynode *mtu = ynode_get(n, "mtu");
     if (mtu) {
         long long v;
-        if (ynode_int(mtu, &v) < 0 || v < 68 || v > 65535)
-            verr(c, mtu, "%s.mtu must be an integer between 68 and 65535", ret->name);
+        if (ynode_int(mtu, &v) < 0 || v < 68 || v > 16777215)
+            verr(c, mtu, "%s.mtu must be an integer between 68 and 16777215", ret->name);
         else
             ret->mtu = (int)v;
     }

@@ -588,6 +588,39 @@ static void test_pod_detach(void **state)
     assert_no_leftovers("pl0000000002", "net2");
 }
 
+static void test_detach_many(void **state)
+{
+    struct ipaddr addr[2] = { ip("192.168.255.105/24"), ip("192.168.255.106/24") };
+    _cleanup_free_ char *err = NULL;
+    struct op ops[3];
+    struct op *pp[3] = { &ops[0], &ops[1], &ops[2] };
+    unsigned long w0;
+    struct live_ns n, p;
+    (void)state;
+
+    attach_op(&ops[0], "net5", "pl0000000005", "br-1", NULL, &addr[0], 1, NULL, 0);
+    attach_op(&ops[1], "net6", "pl0000000006", "br-1", NULL, &addr[1], 1, NULL, 0);
+    assert_int_equal(run(&ops[0], &err), 0);
+    assert_int_equal(run(&ops[1], &err), 0);
+    attach_op(&ops[2], "net7", "pl0000000007", "br-1", NULL, NULL, 0, NULL, 0); /* never made */
+    for (int i = 0; i < 3; i++)
+        ops[i].type = OP_POD_DETACH;
+
+    w0 = ctx.writes;
+    assert_int_equal(apply_detach_many(&ctx, pp, 3, &err), 0);
+    /* 2 group moves + 1 group delete + the missing one: host and pod side */
+    assert_int_equal(ctx.writes - w0, 5);
+    assert_no_leftovers("pl0000000005", "net5");
+    assert_no_leftovers("pl0000000006", "net6");
+    n = dump(node);
+    p = dump(pod_ns());
+    assert_non_null(live_find_link(&n, "ens19")); /* nothing else went with them */
+    assert_non_null(live_find_link(&n, "br-1"));
+    assert_non_null(live_find_link(&p, "lo"));
+    live_ns_free(&n);
+    live_ns_free(&p);
+}
+
 static void test_link_del(void **state)
 {
     struct op op = { .type = OP_LINK_DEL };
@@ -627,6 +660,7 @@ int main(void)
         cmocka_unit_test(test_pod_attach_kernel_mac),
         cmocka_unit_test(test_pod_attach_failure),
         cmocka_unit_test(test_pod_detach),
+        cmocka_unit_test(test_detach_many),
         cmocka_unit_test(test_link_del),
     };
 

@@ -1,0 +1,231 @@
+/* show.c - `plumbd show`: the node's live state in nmstate's schema.
+ *
+ * The state is built once as a JSON tree (jansson) and printed either as
+ * JSON or as block YAML, so both outputs always agree. Feeding the YAML
+ * back as a desired-state file plans zero operations: every interface is
+ * shown with the type the validator accepts for an existing device, its
+ * state, MTU, description, addresses, and for bridges STP and ports. */
+#include <arpa/inet.h>
+#include <jansson.h>
+#include <net/if.h>
+
+#include "show.h"
+
+static const char *nm_type(const struct live_link *l)
+{
+    if (streq(l->kind, "bridge"))
+        return "linux-bridge";
+    if (streq(l->kind, "veth"))
+        return "veth";
+    if (streq(l->name, "lo"))
+        return "loopback";
+    if (!l->kind[0])
+        return "ethernet";
+    return l->kind; /* vxlan, macvlan, ...: shown as the kernel names them */
+}
+
+static json_t *ip_block(const struct live_ns *l, const struct live_link *k, int family)
+{
+    json_t *addrs = json_array();
+    for (size_t i = 0; i < l->naddrs; i++) {
+        const struct live_addr *a = &l->addrs[i];
+        char buf[64];
+        if (a->ifindex != k->ifindex || a->addr.family != family)
+            continue;
+        json_array_append_new(addrs, json_pack("{s:s, s:i}", "ip",
+                                               ipaddr_format(&a->addr, false, buf, sizeof(buf)),
+                                               "prefix-length", a->addr.prefix));
+    }
+    if (json_array_size(addrs) == 0) {
+        json_decref(addrs);
+        return json_pack("{s:b}", "enabled", 0);
+    }
+    return json_pack("{s:b, s:o}", "enabled", 1, "address", addrs);
+}
+
+json_t *show_build(const struct live_ns *l)
+{
+    json_t *ifaces = json_array();
+    /* Interfaces in name order, so the output is stable. */
+    const struct live_link **v = xcalloc(l->nlinks ? l->nlinks : 1, sizeof(*v));
+    for (size_t i = 0; i < l->nlinks; i++)
+        v[i] = &l->links[i];
+    for (size_t i = 1; i < l->nlinks; i++)
+        for (size_t j = i; j > 0 && strcmp(v[j - 1]->name, v[j]->name) > 0; j--) {
+            const struct live_link *t = v[j];
+            v[j] = v[j - 1];
+            v[j - 1] = t;
+        }
+    for (size_t i = 0; i < l->nlinks; i++) {
+        const struct live_link *k = v[i];
+        char mac[18];
+        json_t *o = json_pack("{s:s, s:s, s:s}", "name", k->name, "type", nm_type(k), "state",
+                              (k->flags & IFF_UP) ? "up" : "down");
+        if (k->has_mac)
+            json_object_set_new(o, "mac-address", json_string(mac_format(k->mac, mac, sizeof(mac))));
+        json_object_set_new(o, "mtu", json_integer(k->mtu));
+        if (k->alias)
+            json_object_set_new(o, "description", json_string(k->alias));
+        if (k->master) {
+            const struct live_link *m = live_find_ifindex(l, k->master);
+            if (m)
+                json_object_set_new(o, "controller", json_string(m->name));
+        }
+        json_object_set_new(o, "ipv4", ip_block(l, k, AF_INET));
+        json_object_set_new(o, "ipv6", ip_block(l, k, AF_INET6));
+        if (streq(k->kind, "bridge")) {
+            json_t *ports = json_array();
+            for (size_t j = 0; j < l->nlinks; j++)
+                if (v[j]->master == k->ifindex)
+                    json_array_append_new(ports, json_pack("{s:s}", "name", v[j]->name));
+            json_t *br = json_object();
+            if (k->stp >= 0)
+                json_object_set_new(br, "options",
+                                    json_pack("{s:{s:b}}", "stp", "enabled", k->stp));
+            json_object_set_new(br, "port", ports);
+            json_object_set_new(o, "bridge", br);
+        }
+        json_array_append_new(ifaces, o);
+    }
+    free(v);
+
+    json_t *routes = json_array();
+    for (size_t i = 0; i < l->nroutes; i++) {
+        const struct live_route *r = &l->routes[i];
+        const struct live_link *k = live_find_ifindex(l, r->ifindex);
+        char dst[64], gw[64];
+        json_t *o = json_pack("{s:s}", "destination", ipaddr_format(&r->dst, true, dst, sizeof(dst)));
+        if (k)
+            json_object_set_new(o, "next-hop-interface", json_string(k->name));
+        if (r->has_gw)
+            json_object_set_new(o, "next-hop-address",
+                                json_string(ipaddr_format(&r->gw, false, gw, sizeof(gw))));
+        json_object_set_new(o, "metric", json_integer(r->priority));
+        json_object_set_new(o, "table-id", json_integer(r->table));
+        json_array_append_new(routes, o);
+    }
+    return json_pack("{s:o, s:{s:o}, s:{s:{}}}", "interfaces", ifaces, "routes", "config", routes,
+                     "dns-resolver", "config");
+}
+
+/* A scalar that YAML would read back as something else (bool, number,
+ * null) or that needs escaping is written as a JSON string, which is also
+ * a YAML double-quoted scalar. */
+static bool plain_ok(const char *s)
+{
+    static const char *const special[] = {"true", "false", "yes", "no", "on", "off", "null",
+                                          "~", "y", "n", NULL};
+    if (!s[0] || strchr("-?:,[]{}#&*!|>'\"%@` ", s[0]))
+        return false;
+    for (const char *const *p = special; *p; p++)
+        if (strcasecmp(s, *p) == 0)
+            return false;
+    bool numeric = true;
+    for (const char *c = s; *c; c++) {
+        if (!(*c >= '0' && *c <= '9') && *c != '.' && *c != '-' && *c != '+' && *c != 'e' &&
+            *c != 'E' && *c != 'x')
+            numeric = false;
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+              strchr("-_./:", *c)))
+            return false;
+        if (*c == ':' && (c[1] == ' ' || c[1] == 0))
+            return false;
+    }
+    return !numeric;
+}
+
+static void emit_scalar(FILE *f, json_t *v)
+{
+    if (json_is_string(v) && plain_ok(json_string_value(v))) {
+        fputs(json_string_value(v), f);
+        return;
+    }
+    char *s = json_dumps(v, JSON_ENCODE_ANY);
+    fputs(s ? s : "null", f);
+    free(s);
+}
+
+static bool is_container(json_t *v)
+{
+    return (json_is_object(v) && json_object_size(v)) || (json_is_array(v) && json_array_size(v));
+}
+
+static void emit(FILE *f, json_t *v, int indent);
+
+/* "key: value" or "key:\n  nested" */
+static void emit_member(FILE *f, const char *key, json_t *val, int indent)
+{
+    fputs(key, f);
+    fputc(':', f);
+    if (is_container(val)) {
+        fputc('\n', f);
+        emit(f, val, json_is_array(val) ? indent : indent + 2);
+    } else {
+        fputc(' ', f);
+        if (json_is_object(val))
+            fputs("{}", f);
+        else if (json_is_array(val))
+            fputs("[]", f);
+        else
+            emit_scalar(f, val);
+        fputc('\n', f);
+    }
+}
+
+static void emit(FILE *f, json_t *v, int indent)
+{
+    const char *key;
+    json_t *val;
+    size_t i;
+    if (json_is_object(v)) {
+        json_object_foreach(v, key, val) {
+            fprintf(f, "%*s", indent, "");
+            emit_member(f, key, val, indent);
+        }
+    } else if (json_is_array(v)) {
+        json_array_foreach(v, i, val) {
+            fprintf(f, "%*s- ", indent, "");
+            if (json_is_object(val) && json_object_size(val)) {
+                bool first = true;
+                const char *k2;
+                json_t *v2;
+                json_object_foreach(val, k2, v2) {
+                    if (!first)
+                        fprintf(f, "%*s", indent + 2, "");
+                    first = false;
+                    emit_member(f, k2, v2, indent + 2);
+                }
+            } else if (is_container(val)) {
+                fputc('\n', f);
+                emit(f, val, indent + 2);
+            } else {
+                emit_scalar(f, val);
+                fputc('\n', f);
+            }
+        }
+    }
+}
+
+void yaml_emit(FILE *f, json_t *v)
+{
+    emit(f, v, 0);
+}
+
+int show_print(FILE *f, const struct live_ns *l, const char *format)
+{
+    json_t *root = show_build(l);
+    if (!root)
+        return -ENOMEM;
+    if (streq(format, "json")) {
+        char *s = json_dumps(root, JSON_INDENT(2));
+        fprintf(f, "%s\n", s);
+        free(s);
+    } else if (streq(format, "yaml"))
+        yaml_emit(f, root);
+    else {
+        json_decref(root);
+        return -EINVAL;
+    }
+    json_decref(root);
+    return 0;
+}
