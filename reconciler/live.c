@@ -9,6 +9,8 @@
  * (NLM_F_DUMP_INTR: the table changed under it) is retried. */
 #include "live.h"
 
+#include <fcntl.h>
+#include <sched.h>
 #include <arpa/inet.h>
 #include <net/if.h>
 #include <sys/socket.h>
@@ -65,23 +67,21 @@ static int parse_stp(struct nlattr *info_data)
     return nla_get_u32(tb[IFLA_BR_STP_STATE]) ? 1 : 0;
 }
 
-static int on_link(struct nl_msg *msg, void *arg)
+/* Parse an RTM_NEWLINK into *k (zeroed by the caller). false = not a link
+ * message we keep (per-family duplicates, malformed). */
+static bool parse_link(struct nlmsghdr *nlh, struct live_link *k)
 {
-    struct live_ns *l = arg;
-    struct nlmsghdr *nlh = nlmsg_hdr(msg);
     struct nlattr *tb[IFLA_MAX + 1];
     struct ifinfomsg *ifi;
-    struct live_link *k;
 
     if (nlh->nlmsg_type != RTM_NEWLINK || !nlmsg_valid_hdr(nlh, sizeof(*ifi)))
-        return NL_SKIP;
+        return false;
     ifi = nlmsg_data(nlh);
     if (ifi->ifi_family != AF_UNSPEC)
-        return NL_SKIP;
+        return false;
     if (nlmsg_parse(nlh, sizeof(*ifi), tb, IFLA_MAX, NULL) < 0 || !tb[IFLA_IFNAME])
-        return NL_SKIP;
+        return false;
 
-    k = ARRAY_PUSH(l->links, l->nlinks);
     k->ifindex = ifi->ifi_index;
     k->flags = ifi->ifi_flags;
     k->stp = -1;
@@ -108,59 +108,79 @@ static int on_link(struct nl_msg *msg, void *arg)
                 k->stp = parse_stp(li[IFLA_INFO_DATA]);
         }
     }
+    return true;
+}
+
+static int on_link(struct nl_msg *msg, void *arg)
+{
+    struct live_ns *l = arg;
+    struct live_link k = {0};
+
+    if (!parse_link(nlmsg_hdr(msg), &k))
+        return NL_SKIP;
+    *ARRAY_PUSH(l->links, l->nlinks) = k;
     return NL_OK;
 }
 
 /* ---- addresses ---- */
 
+/* Parse an RTM_NEWADDR or RTM_DELADDR. */
+static bool parse_addr(struct nlmsghdr *nlh, struct live_addr *a)
+{
+    struct nlattr *tb[IFA_MAX + 1];
+    struct ifaddrmsg *ifa;
+    struct nlattr *addr;
+
+    if ((nlh->nlmsg_type != RTM_NEWADDR && nlh->nlmsg_type != RTM_DELADDR) ||
+        !nlmsg_valid_hdr(nlh, sizeof(*ifa)))
+        return false;
+    ifa = nlmsg_data(nlh);
+    if (nlmsg_parse(nlh, sizeof(*ifa), tb, IFA_MAX, NULL) < 0)
+        return false;
+    /* IPv4: IFA_LOCAL is the address, IFA_ADDRESS the peer on p-t-p links. */
+    addr = ifa->ifa_family == AF_INET && tb[IFA_LOCAL] ? tb[IFA_LOCAL] : tb[IFA_ADDRESS];
+    if (!attr_ipaddr(addr, ifa->ifa_family, ifa->ifa_prefixlen, &a->addr))
+        return false;
+    a->ifindex = (int)ifa->ifa_index;
+    a->flags = attr_u32(tb[IFA_FLAGS], ifa->ifa_flags);
+    return true;
+}
+
 static int on_addr(struct nl_msg *msg, void *arg)
 {
     struct live_ns *l = arg;
-    struct nlmsghdr *nlh = nlmsg_hdr(msg);
-    struct nlattr *tb[IFA_MAX + 1];
-    struct ifaddrmsg *ifa;
     struct live_addr a = { 0 };
-    struct nlattr *addr;
 
-    if (nlh->nlmsg_type != RTM_NEWADDR || !nlmsg_valid_hdr(nlh, sizeof(*ifa)))
+    if (nlmsg_hdr(msg)->nlmsg_type != RTM_NEWADDR || !parse_addr(nlmsg_hdr(msg), &a))
         return NL_SKIP;
-    ifa = nlmsg_data(nlh);
-    if (nlmsg_parse(nlh, sizeof(*ifa), tb, IFA_MAX, NULL) < 0)
-        return NL_SKIP;
-    /* IPv4: IFA_LOCAL is the address, IFA_ADDRESS the peer on p-t-p links. */
-    addr = ifa->ifa_family == AF_INET && tb[IFA_LOCAL] ? tb[IFA_LOCAL] : tb[IFA_ADDRESS];
-    if (!attr_ipaddr(addr, ifa->ifa_family, ifa->ifa_prefixlen, &a.addr))
-        return NL_SKIP;
-    a.ifindex = (int)ifa->ifa_index;
-    a.flags = attr_u32(tb[IFA_FLAGS], ifa->ifa_flags);
     *ARRAY_PUSH(l->addrs, l->naddrs) = a;
     return NL_OK;
 }
 
 /* ---- routes ---- */
 
-static int on_route(struct nl_msg *msg, void *arg)
+/* Parse an RTM_NEWROUTE or RTM_DELROUTE of the main table (unicast). */
+static bool parse_route(struct nlmsghdr *nlh, struct live_route *ret)
 {
-    struct live_ns *l = arg;
-    struct nlmsghdr *nlh = nlmsg_hdr(msg);
     struct nlattr *tb[RTA_MAX + 1];
     struct rtmsg *rtm;
     struct live_route r = { 0 };
 
-    if (nlh->nlmsg_type != RTM_NEWROUTE || !nlmsg_valid_hdr(nlh, sizeof(*rtm)))
-        return NL_SKIP;
+    if ((nlh->nlmsg_type != RTM_NEWROUTE && nlh->nlmsg_type != RTM_DELROUTE) ||
+        !nlmsg_valid_hdr(nlh, sizeof(*rtm)))
+        return false;
     rtm = nlmsg_data(nlh);
     if ((rtm->rtm_family != AF_INET && rtm->rtm_family != AF_INET6) ||
         rtm->rtm_type != RTN_UNICAST || (rtm->rtm_flags & RTM_F_CLONED))
-        return NL_SKIP;
+        return false;
     if (nlmsg_parse(nlh, sizeof(*rtm), tb, RTA_MAX, NULL) < 0)
-        return NL_SKIP;
+        return false;
     r.table = attr_u32(tb[RTA_TABLE], rtm->rtm_table);
     if (r.table != RT_TABLE_MAIN)
-        return NL_SKIP;
+        return false;
     if (!attr_ipaddr(tb[RTA_DST], rtm->rtm_family, rtm->rtm_dst_len, &r.dst)) {
         if (tb[RTA_DST])
-            return NL_SKIP;
+            return false;
         r.dst.family = rtm->rtm_family; /* no RTA_DST: the default route */
         r.dst.prefix = 0;
     }
@@ -169,6 +189,17 @@ static int on_route(struct nl_msg *msg, void *arg)
     r.ifindex = (int)attr_u32(tb[RTA_OIF], 0);
     r.protocol = rtm->rtm_protocol;
     r.priority = attr_u32(tb[RTA_PRIORITY], 0);
+    *ret = r;
+    return true;
+}
+
+static int on_route(struct nl_msg *msg, void *arg)
+{
+    struct live_ns *l = arg;
+    struct live_route r;
+
+    if (nlmsg_hdr(msg)->nlmsg_type != RTM_NEWROUTE || !parse_route(nlmsg_hdr(msg), &r))
+        return NL_SKIP;
     *ARRAY_PUSH(l->routes, l->nroutes) = r;
     return NL_OK;
 }
@@ -324,4 +355,205 @@ bool live_has_addr(const struct live_ns *l, int ifindex, const struct ipaddr *a)
             return true;
     }
     return false;
+}
+
+/* ---- keeping a snapshot current from events ---- */
+
+static bool route_same(const struct live_route *a, const struct live_route *b)
+{
+    return a->ifindex == b->ifindex && a->priority == b->priority &&
+           ipaddr_equal(&a->dst, &b->dst) && a->has_gw == b->has_gw &&
+           (!a->has_gw || ipaddr_same_host(&a->gw, &b->gw));
+}
+
+bool live_apply_event(struct live_ns *l, struct nlmsghdr *nlh)
+{
+    switch (nlh->nlmsg_type) {
+    case RTM_NEWLINK: {
+        struct live_link k = {0};
+        if (!parse_link(nlh, &k))
+            return false;
+        for (size_t i = 0; i < l->nlinks; i++)
+            if (l->links[i].ifindex == k.ifindex) {
+                free(l->links[i].alias);
+                l->links[i] = k;
+                return true;
+            }
+        *ARRAY_PUSH(l->links, l->nlinks) = k;
+        return true;
+    }
+    case RTM_DELLINK: {
+        struct ifinfomsg *ifi;
+        if (!nlmsg_valid_hdr(nlh, sizeof(*ifi)))
+            return false;
+        ifi = nlmsg_data(nlh);
+        if (ifi->ifi_family != AF_UNSPEC)
+            return false;
+        int idx = ifi->ifi_index;
+        for (size_t i = 0; i < l->nlinks; i++)
+            if (l->links[i].ifindex == idx) {
+                free(l->links[i].alias);
+                l->links[i] = l->links[--l->nlinks];
+                break;
+            }
+        /* Its addresses and routes went with it. */
+        for (size_t i = 0; i < l->naddrs;)
+            if (l->addrs[i].ifindex == idx)
+                l->addrs[i] = l->addrs[--l->naddrs];
+            else
+                i++;
+        for (size_t i = 0; i < l->nroutes;)
+            if (l->routes[i].ifindex == idx)
+                l->routes[i] = l->routes[--l->nroutes];
+            else
+                i++;
+        return true;
+    }
+    case RTM_NEWADDR:
+    case RTM_DELADDR: {
+        struct live_addr a = {0};
+        if (!parse_addr(nlh, &a))
+            return false;
+        for (size_t i = 0; i < l->naddrs; i++)
+            if (l->addrs[i].ifindex == a.ifindex && ipaddr_equal(&l->addrs[i].addr, &a.addr)) {
+                if (nlh->nlmsg_type == RTM_NEWADDR)
+                    l->addrs[i] = a;
+                else
+                    l->addrs[i] = l->addrs[--l->naddrs];
+                return true;
+            }
+        if (nlh->nlmsg_type == RTM_NEWADDR)
+            *ARRAY_PUSH(l->addrs, l->naddrs) = a;
+        return true;
+    }
+    case RTM_NEWROUTE:
+    case RTM_DELROUTE: {
+        struct live_route r;
+        if (!parse_route(nlh, &r))
+            return false;
+        for (size_t i = 0; i < l->nroutes; i++)
+            if (route_same(&l->routes[i], &r)) {
+                if (nlh->nlmsg_type == RTM_NEWROUTE)
+                    l->routes[i] = r;
+                else
+                    l->routes[i] = l->routes[--l->nroutes];
+                return true;
+            }
+        if (nlh->nlmsg_type == RTM_NEWROUTE)
+            *ARRAY_PUSH(l->routes, l->nroutes) = r;
+        return true;
+    }
+    }
+    return false;
+}
+
+/* A raw NETLINK_ROUTE socket subscribed to link/address/route groups,
+ * created inside the namespace ns (switching there and back). */
+static int monitor_open(struct netns *ns)
+{
+    _cleanup_close_ int self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+    int fd, r = 0;
+
+    if (self < 0)
+        return -errno;
+    if (setns(ns->fd, CLONE_NEWNET) < 0)
+        return -errno;
+    fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_ROUTE);
+    if (fd < 0)
+        r = -errno;
+    if (setns(self, CLONE_NEWNET) < 0)
+        abort(); /* cannot get back to the node namespace: nothing is safe any more */
+    if (r < 0)
+        return r;
+    struct sockaddr_nl sa = {
+        .nl_family = AF_NETLINK,
+        .nl_groups = RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR | RTMGRP_IPV4_ROUTE |
+                     RTMGRP_IPV6_ROUTE,
+    };
+    int sz = 4 << 20;
+    /* SO_RCVBUFFORCE works as root and ignores rmem_max; fall back quietly. */
+    if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &sz, sizeof(sz)) < 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+        r = -errno;
+        close(fd);
+        return r;
+    }
+    return fd;
+}
+
+int live_watch_open(struct netns *ns, struct live_watch **ret)
+{
+    struct live_watch *w = xcalloc(1, sizeof(*w));
+    w->ns = ns;
+    /* Subscribe before the first dump, so nothing falls between them. */
+    w->fd = monitor_open(ns);
+    if (w->fd < 0) {
+        int r = w->fd;
+        free(w);
+        return r;
+    }
+    int r = live_watch_resync(w);
+    if (r < 0) {
+        live_watch_free(w);
+        return r;
+    }
+    *ret = w;
+    return 0;
+}
+
+int live_watch_resync(struct live_watch *w)
+{
+    struct live_ns fresh;
+    int r = live_dump(w->ns, &fresh);
+    if (r < 0) {
+        w->valid = false;
+        return r;
+    }
+    live_ns_free(&w->cache);
+    w->cache = fresh;
+    w->valid = true;
+    w->changes++;
+    return 0;
+}
+
+int live_watch_read(struct live_watch *w)
+{
+    char buf[65536] __attribute__((aligned(NLMSG_ALIGNTO)));
+    int events = 0;
+    for (;;) {
+        ssize_t n = recv(w->fd, buf, sizeof(buf), 0);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == ENOBUFS) {
+                /* Events were lost: the snapshot cannot be trusted until
+                 * the next full dump. */
+                w->valid = false;
+                w->overruns++;
+                continue;
+            }
+            break; /* EAGAIN: drained */
+        }
+        if (n == 0)
+            break;
+        for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, (size_t)n);
+             h = NLMSG_NEXT(h, n)) {
+            if (live_apply_event(&w->cache, h)) {
+                events++;
+                w->changes++;
+            }
+        }
+    }
+    return events;
+}
+
+void live_watch_free(struct live_watch *w)
+{
+    if (!w)
+        return;
+    if (w->fd >= 0)
+        close(w->fd);
+    live_ns_free(&w->cache);
+    free(w);
 }

@@ -104,3 +104,29 @@ int netns_nl_errno(int nlerr);
 int netns_request(struct netns *ns, struct nl_msg **msgs, size_t n,
                   int (*valid)(struct nl_msg *msg, void *arg), void *arg,
                   size_t *ret_failed, char **ret_kmsg);
+
+/* ---- snapshots kept current from netlink events (the daemon) ---- */
+
+struct nlmsghdr;
+
+/* Apply one RTM_{NEW,DEL}{LINK,ADDR,ROUTE} message to a snapshot. Returns
+ * true when the message was one we track. */
+bool live_apply_event(struct live_ns *l, struct nlmsghdr *nlh);
+
+/* A namespace's snapshot plus the event socket that keeps it current. */
+struct live_watch {
+    struct netns *ns;        /* borrowed */
+    int fd;                  /* monitor socket, non-blocking, in ns */
+    struct live_ns cache;
+    bool valid;              /* false after an overrun until a resync */
+    unsigned long changes;   /* bumped by every applied event or resync */
+    unsigned long overruns;
+};
+
+/* Subscribe to ns's events, then dump it. */
+int live_watch_open(struct netns *ns, struct live_watch **ret);
+/* Drain pending events into the cache; returns how many applied. */
+int live_watch_read(struct live_watch *w);
+/* Replace the cache with a fresh dump. */
+int live_watch_resync(struct live_watch *w);
+void live_watch_free(struct live_watch *w);

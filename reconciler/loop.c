@@ -10,8 +10,6 @@
  *
  * No polling: an idle converged daemon sleeps in epoll_wait. */
 #include <dirent.h>
-#include <linux/netlink.h>
-#include <linux/rtnetlink.h>
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/inotify.h>
@@ -28,17 +26,18 @@
     (IN_CREATE | IN_DELETE | IN_MODIFY | IN_CLOSE_WRITE | IN_MOVED_FROM | IN_MOVED_TO |           \
      IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR)
 
-enum { SRC_INOTIFY = 1, SRC_NETLINK, SRC_TIMER, SRC_RESYNC, SRC_SIGNAL };
+enum { SRC_INOTIFY = 1, SRC_TIMER, SRC_RESYNC, SRC_SIGNAL };
 
 struct loop {
     struct reconciler *r;
     const struct loop_opts *opts;
-    int ep, ino, nl, timer, resync, sig;
+    int ep, ino, timer, resync, sig;
     bool pending;          /* a pass is scheduled on `timer` */
     uint64_t due;          /* its deadline (monotonic usec) */
     enum gen_trigger trig;
     bool stop;
     unsigned netns_retries;
+    unsigned fail_retries;
 };
 
 static int arm_timer(int fd, uint64_t usec_from_now, uint64_t interval_usec)
@@ -140,47 +139,18 @@ static void on_inotify(struct loop *l)
     }
 }
 
-static int netlink_monitor_open(void)
+/* Events on a namespace watch (the node's or a pod's): the snapshot takes
+ * them in at once; a pass follows shortly (drift repair). An overrun means
+ * events were lost: the next pass dumps afresh. */
+static void on_watch(struct loop *l, struct live_watch *w)
 {
-    int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_ROUTE);
-    if (fd < 0)
-        return -errno;
-    struct sockaddr_nl sa = {
-        .nl_family = AF_NETLINK,
-        .nl_groups = RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR | RTMGRP_IPV4_ROUTE |
-                     RTMGRP_IPV6_ROUTE,
-    };
-    int sz = 4 << 20;
-    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
-    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-        int e = -errno;
-        close(fd);
-        return e;
-    }
-    return fd;
-}
-
-static void on_netlink(struct loop *l)
-{
-    char buf[65536];
-    bool any = false, overrun = false;
-    for (;;) {
-        ssize_t n = recv(l->nl, buf, sizeof(buf), 0);
-        if (n < 0) {
-            if (errno == ENOBUFS) {
-                overrun = true;
-                continue;
-            }
-            break;
-        }
-        if (n == 0)
-            break;
-        any = true;
-    }
-    if (overrun) {
-        log_warn("netlink", "event buffer overrun: full resync");
+    unsigned long overruns = w->overruns;
+    int n = live_watch_read(w);
+    if (w->overruns != overruns) {
+        log_warn("netlink", "%s: event buffer overrun: full resync", w->ns->path);
+        reconciler_invalidate(l->r);
         schedule(l, TRIG_RESYNC, 0);
-    } else if (any)
+    } else if (n > 0)
         schedule(l, TRIG_DRIFT, (uint64_t)l->opts->drift_ms * 1000);
 }
 
@@ -215,6 +185,15 @@ static void run_pass(struct loop *l)
         schedule(l, TRIG_RESYNC, delay);
     } else if (!res.retry_netns)
         l->netns_retries = 0;
+    /* Kernel writes that failed are retried with backoff (200 ms doubling
+     * to 60 s): a failure during drift is often a transition (a bridge
+     * being deleted still shows up for a moment). */
+    if (res.nfailed_ops) {
+        unsigned shift = l->fail_retries < 9 ? l->fail_retries : 9;
+        l->fail_retries++;
+        schedule(l, TRIG_DRIFT, 200000ULL << shift > 60000000ULL ? 60000000ULL : 200000ULL << shift);
+    } else
+        l->fail_retries = 0;
 }
 
 static void on_signal(struct loop *l)
@@ -225,6 +204,7 @@ static void on_signal(struct loop *l)
             log_info("daemon", "SIGHUP: full reload");
             watch_all(l);
             l->r->diag_hash = 0;
+            reconciler_invalidate(l->r);
             schedule(l, TRIG_RESYNC, 0);
         } else {
             log_info("daemon", "signal %u: stopping", si.ssi_signo);
@@ -235,13 +215,13 @@ static void on_signal(struct loop *l)
 
 static int add_fd(struct loop *l, int fd, uint32_t tag)
 {
-    struct epoll_event ev = {.events = EPOLLIN, .data.u32 = tag};
+    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = tag};
     return epoll_ctl(l->ep, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
 }
 
 int loop_run(struct reconciler *r, const struct loop_opts *opts)
 {
-    struct loop l = {.r = r, .opts = opts, .ep = -1, .ino = -1, .nl = -1, .timer = -1,
+    struct loop l = {.r = r, .opts = opts, .ep = -1, .ino = -1, .timer = -1,
                      .resync = -1, .sig = -1};
     sigset_t mask;
     int rc = 0;
@@ -266,18 +246,17 @@ int loop_run(struct reconciler *r, const struct loop_opts *opts)
     if (l.ino < 0)
         log_warn("watch", "inotify unavailable (%s): relying on the resync timer",
                  strerror(errno));
-    /* Subscribe to netlink events before the first dump (the first pass),
-     * so nothing is missed between the two. */
-    l.nl = netlink_monitor_open();
-    if (l.nl < 0) {
-        rc = l.nl;
-        log_error("daemon", "cannot subscribe to netlink events: %s", strerror(-rc));
-        goto out;
-    }
     if ((rc = add_fd(&l, l.sig, SRC_SIGNAL)) < 0 || (rc = add_fd(&l, l.timer, SRC_TIMER)) < 0 ||
-        (rc = add_fd(&l, l.resync, SRC_RESYNC)) < 0 || (rc = add_fd(&l, l.nl, SRC_NETLINK)) < 0 ||
+        (rc = add_fd(&l, l.resync, SRC_RESYNC)) < 0 ||
         (l.ino >= 0 && (rc = add_fd(&l, l.ino, SRC_INOTIFY)) < 0))
         goto out;
+    /* Subscribe to the node's netlink events before its first dump, so
+     * nothing is missed between the two. */
+    rc = reconciler_watch_start(r, l.ep);
+    if (rc < 0) {
+        log_error("daemon", "cannot watch the node's netlink events: %s", strerror(-rc));
+        goto out;
+    }
     if (l.ino >= 0)
         watch_all(&l);
     arm_timer(l.resync, (uint64_t)opts->resync_s * 1000000, (uint64_t)opts->resync_s * 1000000);
@@ -300,12 +279,15 @@ int loop_run(struct reconciler *r, const struct loop_opts *opts)
         }
         for (int i = 0; i < n; i++) {
             uint64_t x;
-            switch (evs[i].data.u32) {
+            /* Our own sources carry small tags; namespace watches carry
+             * their struct live_watch pointer. */
+            if (evs[i].data.u64 >= 4096) {
+                on_watch(&l, evs[i].data.ptr);
+                continue;
+            }
+            switch (evs[i].data.u64) {
             case SRC_INOTIFY:
                 on_inotify(&l);
-                break;
-            case SRC_NETLINK:
-                on_netlink(&l);
                 break;
             case SRC_SIGNAL:
                 on_signal(&l);
@@ -313,6 +295,7 @@ int loop_run(struct reconciler *r, const struct loop_opts *opts)
             case SRC_RESYNC:
                 while (read(l.resync, &x, sizeof(x)) > 0)
                     ;
+                reconciler_invalidate(r); /* the safety net re-dumps */
                 schedule(&l, TRIG_RESYNC, 0);
                 break;
             case SRC_TIMER:
@@ -330,8 +313,6 @@ out:
         close(l.ep);
     if (l.ino >= 0)
         close(l.ino);
-    if (l.nl >= 0)
-        close(l.nl);
     if (l.timer >= 0)
         close(l.timer);
     if (l.resync >= 0)

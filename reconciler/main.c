@@ -224,6 +224,7 @@ static int cmd_converge(const struct opts *o, const char *cmd)
         .state_dir = o->state_dir,
         .node_name = o->node_name,
         .allow_empty = o->allow_empty,
+        .epfd = -1,
     };
     int rc = reconciler_init(&r, false);
     if (rc < 0) {

@@ -7,6 +7,7 @@
  * The intents are committed before the first kernel write (write-ahead), so
  * a pass killed in the middle leaves a record of what may have been done. */
 #include <jansson.h>
+#include <sys/epoll.h>
 #include <sys/stat.h>
 
 #include "load.h"
@@ -27,11 +28,19 @@ int reconciler_init(struct reconciler *r, bool readonly)
     return 0;
 }
 
+static void podent_free(struct podent *e)
+{
+    live_watch_free(e->w); /* closing the fd also drops it from epoll */
+    netns_free(e->ns);
+}
+
 void reconciler_done(struct reconciler *r)
 {
     apply_ctx_done(&r->actx);
+    live_watch_free(r->node_watch);
+    r->node_watch = NULL;
     for (size_t i = 0; i < r->npodns; i++)
-        netns_free(r->podns[i]);
+        podent_free(&r->podns[i]);
     free(r->podns);
     r->podns = NULL;
     r->npodns = 0;
@@ -41,31 +50,75 @@ void reconciler_done(struct reconciler *r)
     r->store = NULL;
 }
 
+static int watch_register(struct reconciler *r, struct live_watch *w)
+{
+    if (r->epfd < 0)
+        return 0;
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = w};
+    return epoll_ctl(r->epfd, EPOLL_CTL_ADD, w->fd, &ev) < 0 ? -errno : 0;
+}
+
+int reconciler_watch_start(struct reconciler *r, int epfd)
+{
+    r->watching = true;
+    r->epfd = epfd;
+    int rc = live_watch_open(r->node, &r->node_watch);
+    if (rc < 0)
+        return rc;
+    return watch_register(r, r->node_watch);
+}
+
+void reconciler_invalidate(struct reconciler *r)
+{
+    if (r->node_watch)
+        r->node_watch->valid = false;
+    for (size_t i = 0; i < r->npodns; i++)
+        if (r->podns[i].w)
+            r->podns[i].w->valid = false;
+}
+
+/* A current snapshot from a watch: drain its events, re-dump if it lost
+ * some. */
+static int watch_current(struct live_watch *w)
+{
+    live_watch_read(w);
+    return w->valid ? 0 : live_watch_resync(w);
+}
+
 /* A handle on the pod namespace at path, reusing the cached one unless the
  * namespace was re-created (new inode). -ENOENT when it does not exist. */
-static int podns_get(struct reconciler *r, const char *path, struct netns **ret)
+static int podns_get(struct reconciler *r, const char *path, struct podent **ret)
 {
     struct stat st;
     if (stat(path, &st) < 0)
         return -errno;
     for (size_t i = 0; i < r->npodns; i++) {
-        struct netns *ns = r->podns[i];
-        if (!streq(ns->path, path))
+        struct podent *e = &r->podns[i];
+        if (!streq(e->ns->path, path))
             continue;
-        if (ns->dev == st.st_dev && ns->ino == st.st_ino) {
-            *ret = ns;
+        if (e->ns->dev == st.st_dev && e->ns->ino == st.st_ino) {
+            *ret = e;
             return 0;
         }
-        netns_free(ns);
+        podent_free(e);
         r->podns[i] = r->podns[--r->npodns];
         break;
     }
-    struct netns *ns;
-    int rc = netns_open(path, &ns);
+    struct podent e = {0};
+    int rc = netns_open(path, &e.ns);
     if (rc < 0)
         return rc;
-    *ARRAY_PUSH(r->podns, r->npodns) = ns;
-    *ret = ns;
+    if (r->watching) {
+        rc = live_watch_open(e.ns, &e.w);
+        if (rc >= 0)
+            rc = watch_register(r, e.w);
+        if (rc < 0) {
+            podent_free(&e);
+            return rc;
+        }
+    }
+    *ARRAY_PUSH(r->podns, r->npodns) = e;
+    *ret = &r->podns[r->npodns - 1];
     return 0;
 }
 
@@ -75,12 +128,12 @@ static void podns_gc(struct reconciler *r, const struct desired *d)
     for (size_t i = 0; i < r->npodns;) {
         bool used = false;
         for (size_t j = 0; j < d->npods && !used; j++)
-            used = streq(d->pods[j].netns, r->podns[i]->path);
+            used = streq(d->pods[j].netns, r->podns[i].ns->path);
         if (used) {
             i++;
             continue;
         }
-        netns_free(r->podns[i]);
+        podent_free(&r->podns[i]);
         r->podns[i] = r->podns[--r->npodns];
     }
 }
@@ -376,6 +429,35 @@ out:
     return rc;
 }
 
+/* The live cache in SQLite follows the node's snapshot: from the watch
+ * when it changed since last written; in one-shot mode a fresh dump after
+ * writes (or on first use). */
+static void store_live_cache(struct reconciler *r, bool wrote)
+{
+    struct live_ns fresh = {0};
+    const struct live_ns *l = NULL;
+    if (r->node_watch) {
+        if (r->node_watch->changes == r->live_stored)
+            return;
+        l = &r->node_watch->cache;
+    } else {
+        if (!wrote && r->live_cached)
+            return;
+        if (live_dump(r->node, &fresh) < 0)
+            return;
+        l = &fresh;
+    }
+    if (store_begin(r->store) >= 0) {
+        if (store_live_put(r->store, l) >= 0 && store_commit(r->store) >= 0) {
+            r->live_cached = true;
+            if (r->node_watch)
+                r->live_stored = r->node_watch->changes;
+        } else
+            store_rollback(r->store);
+    }
+    live_ns_free(&fresh);
+}
+
 /* Store statuses (dropping those of objects that are gone) and mirror them
  * to files. */
 static int publish_status(struct reconciler *r, struct plan *p, const struct desired *d)
@@ -469,33 +551,37 @@ int reconcile_pass(struct reconciler *r, enum gen_trigger trig, bool dry_run, FI
         goto out;
     }
 
-    rc = live_dump(r->node, &node);
+    /* The node's snapshot: kept current from events in daemon mode, a
+     * fresh dump otherwise. */
+    const struct live_ns *nodep = &node;
+    if (r->node_watch) {
+        rc = watch_current(r->node_watch);
+        nodep = &r->node_watch->cache;
+    } else
+        rc = live_dump(r->node, &node);
     if (rc < 0) {
         log_error("node", "cannot read the node's links: %s", strerror(-rc));
         goto out;
     }
-    if (!dry_run && (!r->live_cached)) {
-        if (store_begin(r->store) >= 0) {
-            if (store_live_put(r->store, &node) >= 0)
-                store_commit(r->store);
-            else
-                store_rollback(r->store);
-        }
-        r->live_cached = true;
-    }
     podlive = xcalloc(d.npods ? d.npods : 1, sizeof(*podlive));
     podptr = xcalloc(d.npods ? d.npods : 1, sizeof(*podptr));
     for (size_t i = 0; i < d.npods; i++) {
-        struct netns *ns = NULL;
-        int k = podns_get(r, d.pods[i].netns, &ns);
+        struct podent *e = NULL;
+        int k = podns_get(r, d.pods[i].netns, &e);
         if (k < 0) {
             if (k != -ENOENT)
                 res.retry_netns = true;
             continue;
         }
-        if (live_dump(ns, &podlive[i]) < 0)
-            continue;
-        podptr[i] = &podlive[i];
+        if (e->w) {
+            if (watch_current(e->w) < 0)
+                continue;
+            podptr[i] = &e->w->cache;
+        } else {
+            if (live_dump(e->ns, &podlive[i]) < 0)
+                continue;
+            podptr[i] = &podlive[i];
+        }
     }
     podns_gc(r, &d);
     node_labels(r, &d, &labels, &nlabels);
@@ -504,7 +590,7 @@ int reconcile_pass(struct reconciler *r, enum gen_trigger trig, bool dry_run, FI
         .desired = &d,
         .node_labels = labels,
         .nnode_labels = nlabels,
-        .node = &node,
+        .node = nodep,
         .pod_live = podptr,
         .inv = &inv,
     };
@@ -520,11 +606,19 @@ int reconcile_pass(struct reconciler *r, enum gen_trigger trig, bool dry_run, FI
         }
     } else {
         if (p.nops) {
-            rc = run_ops(r, trig, &p, &node, &inv, &res);
+            rc = run_ops(r, trig, &p, nodep, &inv, &res);
             if (rc < 0)
                 goto out;
-            r->live_cached = false; /* re-cache the node after our writes */
+            /* Our own writes' events are queued by now (the kernel sends
+             * them before the ACK): take them in, so they do not look like
+             * drift and the snapshots stay current. */
+            if (r->node_watch)
+                live_watch_read(r->node_watch);
+            for (size_t i = 0; i < r->npodns; i++)
+                if (r->podns[i].w)
+                    live_watch_read(r->podns[i].w);
         }
+        store_live_cache(r, p.nops > 0);
         rc = publish_status(r, &p, &d);
         if (rc < 0)
             goto out;

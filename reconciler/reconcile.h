@@ -17,11 +17,23 @@ struct reconciler {
     /* owned */
     struct store *store;
     struct netns *node;        /* the node namespace */
-    struct netns **podns;      /* pod namespaces opened so far (cache) */
+    struct podent *podns;      /* pod namespaces opened so far (cache) */
     size_t npodns;
+    /* Daemon mode: snapshots kept current from netlink events instead of a
+     * dump per pass. epfd >= 0 is the loop's epoll, where watch fds are
+     * registered with data.ptr = the struct live_watch. */
+    bool watching;
+    int epfd;
+    struct live_watch *node_watch;
+    unsigned long live_stored;  /* node_watch->changes last written to SQLite */
     struct apply_ctx actx;
     uint64_t diag_hash;        /* last printed diagnostics, to avoid repeats */
     bool live_cached;
+};
+
+struct podent {
+    struct netns *ns;
+    struct live_watch *w;      /* daemon mode only */
 };
 
 struct pass_result {
@@ -40,6 +52,12 @@ struct pass_result {
 /* Open the store (read-write unless readonly) and the node namespace. */
 int reconciler_init(struct reconciler *r, bool readonly);
 void reconciler_done(struct reconciler *r);
+
+/* Daemon mode: open the node's event watch and register it (and every pod
+ * watch opened later) with epfd. */
+int reconciler_watch_start(struct reconciler *r, int epfd);
+/* Forget the trust in every snapshot: the next pass dumps afresh. */
+void reconciler_invalidate(struct reconciler *r);
 
 /* Run one pass. dry_run: plan only, print the ops to plan_out, change
  * nothing (no kernel writes, no database writes). Returns 0 or -errno for
