@@ -248,7 +248,9 @@ static int cmd_converge(const struct opts *o, const char *cmd)
     printf("applied %zu operations, %lu netlink writes; %zu objects: %zu available, %zu pending, "
            "%zu failing\n",
            res.nops, res.writes, res.nobjects, res.navailable, res.npending, res.nfailing);
-    return res.nfailing || res.npending ? 1 : 0;
+    if (res.nconfig_errors)
+        fprintf(stderr, "plumbd: %zu configuration errors (see above)\n", res.nconfig_errors);
+    return res.nfailing || res.npending || res.nconfig_errors ? 1 : 0;
 }
 
 int main(int argc, char **argv)

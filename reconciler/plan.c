@@ -103,6 +103,9 @@ char *op_describe(const struct op *op)
         return xasprintf("%s %s %s  # %s", op_type_to_string(op->type), op->ifname,
                          ipaddr_format(&op->addr, true, a, sizeof(a)), op->owner);
     case OP_FORGET:
+        if (op->pa.pod_if[0])
+            return xasprintf("forget attachment %s host=%s (kept: prune false)  # %s",
+                             op->pa.pod_if, op->pa.host_if, op->owner);
         if (op->addr.family)
             return xasprintf("forget %s %s (gone)  # %s", op->ifname,
                              ipaddr_format(&op->addr, true, a, sizeof(a)), op->owner);
@@ -229,6 +232,7 @@ static struct objstatus *status_add(struct builder *b, const struct object *o, e
     memcpy(s->rev, o->rev, sizeof(s->rev));
     s->cond = c;
     s->reason = xstrdup(reason);
+    s->no_prune = !o->prune;
     va_start(ap, fmt);
     if (vasprintf(&s->message, fmt, ap) < 0)
         abort();
@@ -457,8 +461,7 @@ static void plan_policies(struct builder *b)
         bool pending = ob.n > 0;
         opbuf_take(&b->out, &ob);
         if (pending)
-            status_add(b, &p->obj, COND_PROGRESSING, "ConfigurationProgressing",
-                       "applying the desired state");
+            status_add(b, &p->obj, COND_PROGRESSING, "ConfigurationProgressing", "%s", "");
         else
             status_add(b, &p->obj, COND_AVAILABLE, "SuccessfullyConfigured", "%s", "");
     }
@@ -687,7 +690,8 @@ static int pick_addresses(const struct nad *nad, const struct attachment *att, c
             if (streq(allocs[l][j].network, net) &&
                 allocs[l][j].ip.family == range.subnet.family)
                 *ARRAY_PUSH(taken, ntaken) = allocs[l][j].ip;
-    qsort(taken, ntaken, sizeof(*taken), cmp_ip);
+    if (ntaken)
+        qsort(taken, ntaken, sizeof(*taken), cmp_ip);
     struct ipaddr ip;
     int r = ipam_next_free(&range, taken, ntaken, &ip);
     free(taken);
@@ -875,8 +879,7 @@ static void plan_pod(struct builder *b, size_t idx)
     bool progressing = ob.n > 0;
     opbuf_take(&b->out, &ob);
     if (progressing)
-        status_add(b, &pod->obj, COND_PROGRESSING, "AttachmentProgressing",
-                   "attaching networks");
+        status_add(b, &pod->obj, COND_PROGRESSING, "AttachmentProgressing", "%s", "");
     else
         status_add(b, &pod->obj, COND_AVAILABLE, "SuccessfullyConfigured", "%s", "");
 }
@@ -955,6 +958,27 @@ int plan_build(const struct plan_input *in, struct plan *ret)
         if (o->kind != OBJ_NODE)
             status_add(&b, o, COND_FAILING, "InvalidConfiguration", "%s:%u:%u: %s", o->file,
                        o->line, o->col, first);
+    }
+    /* Gone objects with plumbd/prune: "false": let go of what they own,
+     * leave the kernel as it is. */
+    for (size_t k = 0; k < in->nkeep_owners; k++) {
+        const char *owner = in->keep_owners[k];
+        const struct inventory *inv = in->inv;
+        *ARRAY_PUSH(b.active, b.nactive) = xstrdup(owner);
+        for (size_t i = 0; i < inv->naddrs; i++)
+            if (streq(inv->addrs[i].owner, owner))
+                opbuf_push(&b.out, OP_FORGET, owner, inv->addrs[i].ifname, PH_FORGET)->addr =
+                    inv->addrs[i].addr;
+        for (size_t i = 0; i < inv->nlinks; i++)
+            if (streq(inv->links[i].owner, owner))
+                opbuf_push(&b.out, OP_FORGET, owner, inv->links[i].ifname, PH_FORGET);
+        for (size_t i = 0; i < inv->nattach; i++)
+            if (streq(inv->attach[i].owner, owner)) {
+                struct op *op = opbuf_push(&b.out, OP_FORGET, owner, inv->attach[i].host_if,
+                                           PH_FORGET);
+                snprintf(op->pa.pod_if, sizeof(op->pa.pod_if), "%s", inv->attach[i].pod_if);
+                snprintf(op->pa.host_if, sizeof(op->pa.host_if), "%s", inv->attach[i].host_if);
+            }
     }
     plan_policies(&b);
     plan_prune_links(&b);

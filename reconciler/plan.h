@@ -77,7 +77,8 @@ enum op_type {
     OP_POD_ATTACH, /* veth pair, pod side in netns, addresses, routes */
     OP_POD_DETACH, /* remove host veth (and pod side), release addresses */
     OP_FORGET,     /* no kernel write: drop the inventory row of a link (or of
-                    * addr when addr.family != 0) that no longer exists */
+                    * addr when addr.family != 0, or of the attachment and
+                    * its addresses when pa.pod_if is set) */
     _OP_TYPE_MAX
 };
 const char *op_type_to_string(enum op_type t);
@@ -154,6 +155,7 @@ struct objstatus {
     char *message;
     int64_t since;  /* wall time of last transition, set by the store */
     char *network_status; /* pods: Multus network-status JSON, or NULL */
+    bool no_prune;  /* annotation plumbd/prune: "false" */
 };
 void objstatus_free_fields(struct objstatus *s);
 
@@ -168,6 +170,10 @@ struct plan_input {
      * or NULL when the netns does not exist. */
     const struct live_ns *const *pod_live;
     const struct inventory *inv;
+    /* Objects that are gone but carried plumbd/prune: "false": what they
+     * own is left in the kernel and only forgotten (OP_FORGET). */
+    char *const *keep_owners;
+    size_t nkeep_owners;
 };
 
 struct plan {

@@ -208,6 +208,21 @@ static char *network_status(const struct pod *pod, const char *id, const struct 
     return s;
 }
 
+static bool desired_has_id(const struct desired *d, const char *id)
+{
+    char buf[256];
+#define HAS(arr, cnt, field)                                                                       \
+    for (size_t i = 0; i < d->cnt; i++)                                                            \
+        if (streq(object_id(&d->arr[i] field, buf, sizeof(buf)), id))                              \
+            return true;
+    HAS(policies, npolicies, .obj)
+    HAS(nads, nnads, .obj)
+    HAS(pods, npods, .obj)
+    HAS(invalid, ninvalid, )
+#undef HAS
+    return false;
+}
+
 static bool inventory_has_alloc(const struct inventory *inv, const char *owner, const char *ifname)
 {
     for (size_t i = 0; i < inv->nallocs; i++)
@@ -282,6 +297,10 @@ static int postwrite(struct reconciler *r, const struct op *op, bool ok,
     case OP_ADDR_DEL:
         return store_addr_forget(r->store, op->ifname, &op->addr);
     case OP_FORGET:
+        if (op->pa.pod_if[0]) {
+            int rc = store_attach_forget(r->store, op->owner, op->pa.pod_if);
+            return rc < 0 ? rc : store_alloc_release(r->store, op->owner, op->pa.pod_if);
+        }
         return op->addr.family ? store_addr_forget(r->store, op->ifname, &op->addr)
                                : store_link_forget(r->store, op->ifname);
     case OP_POD_ATTACH: {
@@ -414,11 +433,9 @@ static int run_ops(struct reconciler *r, enum gen_trigger trig, struct plan *p,
             break;
         }
         if (st->cond == COND_PROGRESSING) {
-            st->cond = COND_AVAILABLE;
+            st->cond = COND_AVAILABLE; /* the message keeps the warnings */
             free(st->reason);
             st->reason = xstrdup("SuccessfullyConfigured");
-            free(st->message);
-            st->message = xstrdup("");
         }
     }
 out:
@@ -536,6 +553,7 @@ int reconcile_pass(struct reconciler *r, enum gen_trigger trig, bool dry_run, FI
         diags_add(&ldiags, g->severity, g->file, g->line, g->col, g->object, "%s", g->msg);
     }
     report_diags(r, &ldiags);
+    res.nconfig_errors = diags_count(&ldiags, DIAG_ERROR);
 
     rc = store_inventory_load(r->store, &inv);
     if (rc < 0)
@@ -586,6 +604,22 @@ int reconcile_pass(struct reconciler *r, enum gen_trigger trig, bool dry_run, FI
     podns_gc(r, &d);
     node_labels(r, &d, &labels, &nlabels);
 
+    /* Objects gone since the last pass that said plumbd/prune: "false". */
+    char **keep = NULL;
+    size_t nkeep = 0;
+    {
+        struct objstatus *old = NULL;
+        size_t nold = 0;
+        if (store_status_list(r->store, &old, &nold) >= 0)
+            for (size_t i = 0; i < nold; i++) {
+                if (!old[i].no_prune || desired_has_id(&d, old[i].id))
+                    continue;
+                *ARRAY_PUSH(keep, nkeep) = xstrdup(old[i].id);
+                log_info(old[i].id, "removed with plumbd/prune: \"false\": its kernel state is "
+                                    "left as it is");
+            }
+        objstatus_list_free(old, nold);
+    }
     struct plan_input in = {
         .desired = &d,
         .node_labels = labels,
@@ -593,8 +627,13 @@ int reconcile_pass(struct reconciler *r, enum gen_trigger trig, bool dry_run, FI
         .node = nodep,
         .pod_live = podptr,
         .inv = &inv,
+        .keep_owners = keep,
+        .nkeep_owners = nkeep,
     };
     rc = plan_build(&in, &p);
+    for (size_t i = 0; i < nkeep; i++)
+        free(keep[i]);
+    free(keep);
     if (rc < 0)
         goto out;
     res.nops = p.nops;

@@ -44,6 +44,7 @@ struct pass_result {
     size_t navailable;
     size_t npending;
     size_t nfailing;           /* Failing, Aborted, Degraded */
+    size_t nconfig_errors;     /* file:line:col errors in the config dir */
     bool refused;              /* the pass refused to run (empty source) */
     bool retry_netns;          /* a pod netns file exists but is not a namespace yet
                                 * (`ip netns add` creates, then mounts) */

@@ -109,19 +109,20 @@ static const struct {
                                      " FROM ipam_allocations ORDER BY network, ipkey"},
     [ST_STATUS_PUT] = {"status-put",
                        "INSERT INTO object_status(id, kind, ns, name, file, rev, condition,"
-                       " reason, message, since, network_status)"
-                       " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)"
+                       " reason, message, since, network_status, prune)"
+                       " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12)"
                        " ON CONFLICT(id) DO UPDATE SET kind=excluded.kind, ns=excluded.ns,"
                        " name=excluded.name, file=excluded.file, rev=excluded.rev,"
                        " condition=excluded.condition, reason=excluded.reason,"
                        " message=excluded.message, network_status=excluded.network_status,"
+                       " prune=excluded.prune,"
                        " since=CASE WHEN object_status.condition IS excluded.condition"
                        " AND object_status.reason IS excluded.reason"
                        " THEN object_status.since ELSE excluded.since END"},
     [ST_STATUS_DELETE] = {"status-delete", "DELETE FROM object_status WHERE id=?1"},
     [ST_STATUS_LIST] = {"status-list",
                         "SELECT id, kind, ns, name, file, rev, condition, reason, message, since,"
-                        " network_status FROM object_status ORDER BY kind, ns, name, id"},
+                        " network_status, prune FROM object_status ORDER BY kind, ns, name, id"},
     [ST_LIVE_CLEAR_ADDRS] = {"live-clear-addrs", "DELETE FROM live_addrs"},
     [ST_LIVE_CLEAR_LINKS] = {"live-clear-links", "DELETE FROM live_links"},
     [ST_LIVE_LINK] = {"live-link",
@@ -946,9 +947,9 @@ int store_status_put(struct store *s, const struct objstatus *st)
         return -EINVAL;
     cond = condition_to_string(st->cond);
     kind = obj_kind_to_string(st->kind);
-    return min_zero(run(s, ST_STATUS_PUT, "tttttttttIt", st->id, kind, st->ns, st->name,
+    return min_zero(run(s, ST_STATUS_PUT, "tttttttttItI", st->id, kind, st->ns, st->name,
                         st->file, st->rev, cond, st->reason, st->message,
-                        (int64_t)now_wall(), st->network_status));
+                        (int64_t)now_wall(), st->network_status, (int64_t)!st->no_prune));
 }
 
 int store_status_delete(struct store *s, const char *id)
@@ -992,6 +993,7 @@ int store_status_list(struct store *s, struct objstatus **ret, size_t *ret_n)
         o->message = col_dup(st, 8);
         o->since = sqlite3_column_int64(st, 9);
         o->network_status = col_dup(st, 10);
+        o->no_prune = sqlite3_column_int64(st, 11) == 0;
     }
     r = step_end(s, st, rc);
     if (r < 0) {

@@ -32,6 +32,8 @@ struct world {
     struct label labels[1];
     int next_ifindex;
     struct plan p;
+    char **keep;
+    size_t nkeep;
 };
 
 static void add_link(struct live_ns *ns, int *ifx, const char *name, const char *kind, int master,
@@ -73,7 +75,9 @@ static void world_init(struct world *w, const char *yaml, bool labelled)
 static void plan(struct world *w)
 {
     plan_free(&w->p);
-    struct plan_input in = {&w->d, w->labels, 1, &w->node, w->podptr, &w->inv};
+    struct plan_input in = {.desired = &w->d, .node_labels = w->labels, .nnode_labels = 1,
+                            .node = &w->node, .pod_live = w->podptr, .inv = &w->inv,
+                            .keep_owners = w->keep, .nkeep_owners = w->nkeep};
     assert_int_equal(plan_build(&in, &w->p), 0);
 }
 
@@ -386,6 +390,35 @@ static void test_foreign_untouched_and_conflict(void **state)
     world_free(&w);
 }
 
+/* A policy removed with plumbd/prune: "false": nothing is deleted or
+ * restored, its inventory rows are only forgotten. */
+static void test_removed_without_prune(void **state)
+{
+    (void)state;
+    struct world w;
+    _cleanup_free_ char *y = xasprintf("%s%s", policy_yaml, nad_yaml);
+    world_init(&w, y, true);
+    plan(&w);
+    simulate(&w);
+    desired_free(&w.d);
+    struct docset docs = {0};
+    struct diags diags = {0};
+    load_buffer("t.yaml", nad_yaml, strlen(nad_yaml), &docs, &diags);
+    validate_docs(&docs, &w.d);
+    docset_free(&docs);
+    diags_clear(&diags);
+    char *keep[] = {"NodeNetworkConfigurationPolicy/pol"};
+    w.keep = keep;
+    w.nkeep = 1;
+    plan(&w);
+    assert_int_equal(w.p.nops, 2); /* br-1 and ens19 rows */
+    for (size_t i = 0; i < w.p.nops; i++)
+        assert_int_equal(w.p.ops[i].type, OP_FORGET);
+    w.keep = NULL;
+    w.nkeep = 0;
+    world_free(&w);
+}
+
 static void test_host_ifname(void **state)
 {
     (void)state;
@@ -409,6 +442,7 @@ int main(void)
         cmocka_unit_test(test_not_matching_and_prune),
         cmocka_unit_test(test_pod_removed_detaches),
         cmocka_unit_test(test_foreign_untouched_and_conflict),
+        cmocka_unit_test(test_removed_without_prune),
         cmocka_unit_test(test_host_ifname),
     };
     return cmocka_run_group_tests_name("plan", tests, NULL, NULL);
