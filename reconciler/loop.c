@@ -8,7 +8,9 @@
  *             resync safety net
  *   signalfd  SIGTERM/SIGINT stop, SIGHUP full reload
  *
- * No polling: an idle converged daemon sleeps in epoll_wait. */
+ * No polling: an idle converged daemon sleeps in epoll_wait. Only when
+ * inotify cannot be used (limits exhausted) does a 2 s rescan timer run,
+ * until the watches can be placed again. */
 #include <dirent.h>
 #include <signal.h>
 #include <sys/epoll.h>
@@ -26,7 +28,7 @@
     (IN_CREATE | IN_DELETE | IN_MODIFY | IN_CLOSE_WRITE | IN_MOVED_FROM | IN_MOVED_TO |           \
      IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR)
 
-enum { SRC_INOTIFY = 1, SRC_TIMER, SRC_RESYNC, SRC_SIGNAL };
+enum { SRC_INOTIFY = 1, SRC_TIMER, SRC_RESYNC, SRC_SIGNAL, SRC_POLL };
 
 struct loop {
     struct reconciler *r;
@@ -38,6 +40,11 @@ struct loop {
     bool stop;
     unsigned netns_retries;
     unsigned fail_retries;
+    bool settling;         /* a burst of file events is being absorbed */
+    uint64_t burst_start;
+    bool poll_fallback;    /* inotify unusable or a watch failed: rescan on a timer */
+    bool watch_failed;     /* the last watch_all could not place every watch */
+    int poll;              /* timerfd of the polling fallback */
 };
 
 static int arm_timer(int fd, uint64_t usec_from_now, uint64_t interval_usec)
@@ -55,6 +62,39 @@ static int arm_timer(int fd, uint64_t usec_from_now, uint64_t interval_usec)
     return timerfd_settime(fd, 0, &its, NULL) < 0 ? -errno : 0;
 }
 
+/* File events settle: each one pushes the pass back by the settle delay
+ * (a burst of writes, a rename dance, a slow copy), but never beyond this
+ * many settle delays after the first event of the burst. */
+#define SETTLE_MAX_FACTOR 10
+
+static void arm_due(struct loop *l)
+{
+    uint64_t now = now_usec();
+    arm_timer(l->timer, l->due > now ? l->due - now : 1, 0);
+}
+
+/* File events: a sliding settle window. */
+static void schedule_file(struct loop *l)
+{
+    uint64_t now = now_usec(), settle = (uint64_t)l->opts->settle_ms * 1000;
+    if (!l->settling) {
+        l->settling = true;
+        l->burst_start = now;
+    }
+    uint64_t due = now + settle, cap = l->burst_start + settle * SETTLE_MAX_FACTOR;
+    if (due > cap)
+        due = cap;
+    /* A sooner pass (drift) already scheduled is kept: it reads the files too. */
+    if (l->pending && l->due <= due && l->trig != TRIG_FILE) {
+        l->trig = TRIG_FILE;
+        return;
+    }
+    l->trig = TRIG_FILE;
+    l->pending = true;
+    l->due = due;
+    arm_due(l);
+}
+
 /* Ask for a pass in `delay` usec, unless one is due sooner already. */
 static void schedule(struct loop *l, enum gen_trigger trig, uint64_t delay)
 {
@@ -68,7 +108,24 @@ static void schedule(struct loop *l, enum gen_trigger trig, uint64_t delay)
         l->trig = trig;
     l->pending = true;
     l->due = due;
-    arm_timer(l->timer, delay, 0);
+    arm_due(l);
+}
+
+#define POLL_FALLBACK_S 2
+
+static int arm_timer(int fd, uint64_t usec_from_now, uint64_t interval_usec);
+
+static void set_poll_fallback(struct loop *l, bool on)
+{
+    if (on == l->poll_fallback)
+        return;
+    l->poll_fallback = on;
+    if (on)
+        arm_timer(l->poll, POLL_FALLBACK_S * 1000000ULL, POLL_FALLBACK_S * 1000000ULL);
+    else {
+        arm_timer(l->poll, 0, 0);
+        log_info("watch", "inotify watches restored; polling stopped");
+    }
 }
 
 /* Watch dir and every directory below it (following symlinks, which is how
@@ -79,7 +136,15 @@ static void watch_tree(struct loop *l, const char *dir, int depth)
     if (depth > 16)
         return;
     if (inotify_add_watch(l->ino, dir, INOTIFY_MASK) < 0) {
-        if (errno != ENOENT && errno != ENOTDIR)
+        if (errno == ENOSPC || errno == EMFILE || errno == ENOMEM) {
+            /* inotify limits exhausted: rescan on a timer until a watch
+             * can be placed again. */
+            if (!l->poll_fallback)
+                log_warn("watch", "cannot watch %s: %s; polling every %u s until the "
+                                  "watch can be placed",
+                         dir, strerror(errno), POLL_FALLBACK_S);
+            l->watch_failed = true;
+        } else if (errno != ENOENT && errno != ENOTDIR)
             log_warn("watch", "cannot watch %s: %s", dir, strerror(errno));
         return;
     }
@@ -98,8 +163,12 @@ static void watch_tree(struct loop *l, const char *dir, int depth)
     closedir(dp);
 }
 
+/* (Re)place every watch; enter or leave the polling fallback. */
 static void watch_all(struct loop *l)
 {
+    if (l->ino < 0)
+        return;
+    l->watch_failed = false;
     _cleanup_free_ char *parent = xstrdup(l->r->config_dir);
     char *slash = strrchr(parent, '/');
     /* The parent tells us when the config dir itself is removed/recreated. */
@@ -111,8 +180,11 @@ static void watch_all(struct loop *l)
     watch_tree(l, l->r->config_dir, 0);
     mkdir_p(RUN_NETNS, 0755);
     if (inotify_add_watch(l->ino, RUN_NETNS, IN_CREATE | IN_DELETE | IN_MOVED_TO |
-                                                 IN_MOVED_FROM | IN_ONLYDIR) < 0)
+                                                 IN_MOVED_FROM | IN_ONLYDIR) < 0) {
         log_warn("watch", "cannot watch %s: %s", RUN_NETNS, strerror(errno));
+        l->watch_failed = true;
+    }
+    set_poll_fallback(l, l->watch_failed);
 }
 
 static void on_inotify(struct loop *l)
@@ -135,7 +207,7 @@ static void on_inotify(struct loop *l)
         log_warn("watch", "inotify queue overflowed: rescanning everything");
     if (any) {
         watch_all(l); /* new directories, recreated config dir */
-        schedule(l, TRIG_FILE, (uint64_t)l->opts->settle_ms * 1000);
+        schedule_file(l);
     }
 }
 
@@ -159,6 +231,7 @@ static void run_pass(struct loop *l)
     struct pass_result res;
     enum gen_trigger trig = l->trig;
     l->pending = false;
+    l->settling = false;
     uint64_t t0 = now_usec();
     int rc = reconcile_pass(l->r, trig, false, NULL, &res);
     uint64_t dt = now_usec() - t0;
@@ -185,6 +258,9 @@ static void run_pass(struct loop *l)
         schedule(l, TRIG_RESYNC, delay);
     } else if (!res.retry_netns)
         l->netns_retries = 0;
+    /* An object backing off (Degraded) is retried when its backoff ends. */
+    if (res.wake_in_usec)
+        schedule(l, TRIG_DRIFT, res.wake_in_usec);
     /* Kernel writes that failed are retried with backoff (200 ms doubling
      * to 60 s): a failure during drift is often a transition (a bridge
      * being deleted still shows up for a moment). */
@@ -221,7 +297,7 @@ static int add_fd(struct loop *l, int fd, uint32_t tag)
 
 int loop_run(struct reconciler *r, const struct loop_opts *opts)
 {
-    struct loop l = {.r = r, .opts = opts, .ep = -1, .ino = -1, .timer = -1,
+    struct loop l = {.r = r, .opts = opts, .ep = -1, .ino = -1, .timer = -1, .poll = -1,
                      .resync = -1, .sig = -1};
     sigset_t mask;
     int rc = 0;
@@ -237,17 +313,20 @@ int loop_run(struct reconciler *r, const struct loop_opts *opts)
     l.sig = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
     l.timer = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
     l.resync = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+    l.poll = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
     l.ino = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
-    if (l.ep < 0 || l.sig < 0 || l.timer < 0 || l.resync < 0) {
+    if (l.ep < 0 || l.sig < 0 || l.timer < 0 || l.resync < 0 || l.poll < 0) {
         rc = -errno;
         log_error("daemon", "cannot set up the event loop: %s", strerror(errno));
         goto out;
     }
-    if (l.ino < 0)
-        log_warn("watch", "inotify unavailable (%s): relying on the resync timer",
-                 strerror(errno));
+    if (l.ino < 0 && l.poll >= 0) {
+        log_warn("watch", "inotify unavailable (%s): polling every %u s", strerror(errno),
+                 POLL_FALLBACK_S);
+        set_poll_fallback(&l, true);
+    }
     if ((rc = add_fd(&l, l.sig, SRC_SIGNAL)) < 0 || (rc = add_fd(&l, l.timer, SRC_TIMER)) < 0 ||
-        (rc = add_fd(&l, l.resync, SRC_RESYNC)) < 0 ||
+        (rc = add_fd(&l, l.resync, SRC_RESYNC)) < 0 || (rc = add_fd(&l, l.poll, SRC_POLL)) < 0 ||
         (l.ino >= 0 && (rc = add_fd(&l, l.ino, SRC_INOTIFY)) < 0))
         goto out;
     /* Subscribe to the node's netlink events before its first dump, so
@@ -298,6 +377,12 @@ int loop_run(struct reconciler *r, const struct loop_opts *opts)
                 reconciler_invalidate(r); /* the safety net re-dumps */
                 schedule(&l, TRIG_RESYNC, 0);
                 break;
+            case SRC_POLL:
+                while (read(l.poll, &x, sizeof(x)) > 0)
+                    ;
+                watch_all(&l); /* try to get the watches back */
+                schedule(&l, TRIG_FILE, 0);
+                break;
             case SRC_TIMER:
                 while (read(l.timer, &x, sizeof(x)) > 0)
                     ;
@@ -317,6 +402,8 @@ out:
         close(l.timer);
     if (l.resync >= 0)
         close(l.resync);
+    if (l.poll >= 0)
+        close(l.poll);
     if (l.sig >= 0)
         close(l.sig);
     return rc;

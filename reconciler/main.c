@@ -26,6 +26,7 @@ struct opts {
     const char *netns;
     char node_name[256];
     bool allow_empty;
+    unsigned flap_limit, flap_backoff_s;
     const char *output;
     struct loop_opts loop;
 };
@@ -51,6 +52,9 @@ static void usage(FILE *f)
           "  --allow-empty      an empty or missing config dir may prune everything\n"
           "  --settle-ms MS     wait after file events before converging (default 200)\n"
           "  --resync-s S       periodic full resync interval (default 300)\n"
+          "  --flap-limit N     repairs of one change per minute before backing off\n"
+          "                     and reporting Degraded (default 10, max 63)\n"
+          "  --flap-backoff-s S how long a Degraded object is left alone (default 60)\n"
           "  -o, --output FMT   output format for status/history\n"
           "  -v, --verbose      debug logging\n"
           "  --version, -h/--help\n",
@@ -224,6 +228,8 @@ static int cmd_converge(const struct opts *o, const char *cmd)
         .state_dir = o->state_dir,
         .node_name = o->node_name,
         .allow_empty = o->allow_empty,
+        .flap_limit = o->flap_limit,
+        .flap_backoff_s = o->flap_backoff_s,
         .epfd = -1,
     };
     int rc = reconciler_init(&r, false);
@@ -261,7 +267,7 @@ int main(int argc, char **argv)
         .loop = {.settle_ms = 200, .drift_ms = 10, .resync_s = 300},
     };
     enum { OPT_CONFIG = 256, OPT_STATE, OPT_NETNS, OPT_NODE, OPT_ALLOW_EMPTY, OPT_SETTLE,
-           OPT_RESYNC, OPT_VERSION };
+           OPT_RESYNC, OPT_VERSION, OPT_FLAP_LIMIT, OPT_FLAP_BACKOFF };
     static const struct option longopts[] = {
         {"config-dir", required_argument, NULL, OPT_CONFIG},
         {"state-dir", required_argument, NULL, OPT_STATE},
@@ -270,6 +276,8 @@ int main(int argc, char **argv)
         {"allow-empty", no_argument, NULL, OPT_ALLOW_EMPTY},
         {"settle-ms", required_argument, NULL, OPT_SETTLE},
         {"resync-s", required_argument, NULL, OPT_RESYNC},
+        {"flap-limit", required_argument, NULL, OPT_FLAP_LIMIT},
+        {"flap-backoff-s", required_argument, NULL, OPT_FLAP_BACKOFF},
         {"output", required_argument, NULL, 'o'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
@@ -302,6 +310,8 @@ int main(int argc, char **argv)
             break;
         case OPT_SETTLE:
         case OPT_RESYNC:
+        case OPT_FLAP_LIMIT:
+        case OPT_FLAP_BACKOFF:
             errno = 0;
             v = strtoul(optarg, &end, 10);
             if (errno || *end || v > 86400000) {
@@ -310,8 +320,12 @@ int main(int argc, char **argv)
             }
             if (c == OPT_SETTLE)
                 o.loop.settle_ms = (unsigned)v;
-            else
+            else if (c == OPT_RESYNC)
                 o.loop.resync_s = v ? (unsigned)v : 1;
+            else if (c == OPT_FLAP_LIMIT)
+                o.flap_limit = v ? (unsigned)v : 1;
+            else
+                o.flap_backoff_s = v ? (unsigned)v : 1;
             break;
         case 'o':
             o.output = optarg;

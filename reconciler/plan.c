@@ -46,7 +46,7 @@ static const char *const cond_names[_COND_MAX] = {
     [COND_AVAILABLE] = "Available", [COND_PROGRESSING] = "Progressing",
     [COND_FAILING] = "Failing",     [COND_PENDING] = "Pending",
     [COND_NOT_MATCHING] = "NotMatching", [COND_DEGRADED] = "Degraded",
-    [COND_ABORTED] = "Aborted",
+    [COND_ABORTED] = "Aborted",     [COND_STALLED] = "Stalled",
 };
 
 const char *condition_to_string(enum condition c)
@@ -152,6 +152,19 @@ void plan_free(struct plan *p)
         objstatus_free_fields(&p->status[i]);
     free(p->status);
     memset(p, 0, sizeof(*p));
+}
+
+void plan_drop_owner(struct plan *p, const char *owner)
+{
+    size_t j = 0;
+    for (size_t i = 0; i < p->nops; i++) {
+        if (streq(p->ops[i].owner, owner)) {
+            op_free_fields(&p->ops[i]);
+            continue;
+        }
+        p->ops[j++] = p->ops[i];
+    }
+    p->nops = j;
 }
 
 /* ---- builder ------------------------------------------------------------ */
@@ -949,15 +962,30 @@ int plan_build(const struct plan_input *in, struct plan *ret)
         const char *first = "invalid configuration";
         char id[256];
         object_id(o, id, sizeof(id));
-        for (size_t j = 0; j < d->diags.n; j++)
+        unsigned line = o->line, col = o->col;
+        bool found = false;
+        for (size_t j = 0; j < d->diags.n && !found; j++)
             if (d->diags.v[j].severity == DIAG_ERROR && streq(d->diags.v[j].object, id)) {
                 first = d->diags.v[j].msg;
-                break;
+                line = d->diags.v[j].line;
+                col = d->diags.v[j].col;
+                found = true;
+            }
+        /* An object kept because its file no longer parses: name the
+         * file's error. */
+        for (size_t j = 0; j < d->diags.n && !found; j++)
+            if (d->diags.v[j].severity == DIAG_ERROR && !d->diags.v[j].object &&
+                streq(d->diags.v[j].file, o->file)) {
+                first = d->diags.v[j].msg;
+                line = d->diags.v[j].line;
+                col = d->diags.v[j].col;
+                found = true;
             }
         set_active(&b, o);
         if (o->kind != OBJ_NODE)
-            status_add(&b, o, COND_FAILING, "InvalidConfiguration", "%s:%u:%u: %s", o->file,
-                       o->line, o->col, first);
+            status_add(&b, o, COND_FAILING, "InvalidConfiguration",
+                       "%s:%u:%u: %s (the last good revision stays applied)", o->file, line, col,
+                       first);
     }
     /* Gone objects with plumbd/prune: "false": let go of what they own,
      * leave the kernel as it is. */

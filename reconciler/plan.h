@@ -138,6 +138,7 @@ enum condition {
     COND_NOT_MATCHING,
     COND_DEGRADED,
     COND_ABORTED,
+    COND_STALLED, /* nothing is converged: e.g. the config source is empty */
     _COND_MAX
 };
 const char *condition_to_string(enum condition c);
@@ -189,6 +190,8 @@ struct plan {
  * reverse dependency order. Returns 0 or -ENOMEM. */
 int plan_build(const struct plan_input *in, struct plan *ret);
 void plan_free(struct plan *p);
+/* Drop every op of owner from the plan (its status is the caller's). */
+void plan_drop_owner(struct plan *p, const char *owner);
 
 /* Host-side veth name for a pod attachment: "pl" + 12 hex digits of a hash
  * of pod id and pod ifname; stable across runs, 14 characters. */

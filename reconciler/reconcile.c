@@ -39,6 +39,13 @@ void reconciler_done(struct reconciler *r)
     apply_ctx_done(&r->actx);
     live_watch_free(r->node_watch);
     r->node_watch = NULL;
+    for (size_t i = 0; i < r->nflaps; i++) {
+        free(r->flaps[i].owner);
+        free(r->flaps[i].what);
+    }
+    free(r->flaps);
+    r->flaps = NULL;
+    r->nflaps = 0;
     for (size_t i = 0; i < r->npodns; i++)
         podent_free(&r->podns[i]);
     free(r->podns);
@@ -220,6 +227,16 @@ static bool desired_has_id(const struct desired *d, const char *id)
     HAS(pods, npods, .obj)
     HAS(invalid, ninvalid, )
 #undef HAS
+    return false;
+}
+
+/* Did the loader or validator report an error for this file that is not
+ * tied to a known object (the file, or part of it, does not parse)? */
+static bool file_has_errors(const struct diags *dg, const char *file)
+{
+    for (size_t i = 0; file && i < dg->n; i++)
+        if (dg->v[i].severity == DIAG_ERROR && !dg->v[i].object && streq(dg->v[i].file, file))
+            return true;
     return false;
 }
 
@@ -475,6 +492,115 @@ static void store_live_cache(struct reconciler *r, bool wrote)
     live_ns_free(&fresh);
 }
 
+/* The source is empty or missing and pruning everything was refused:
+ * every known object says so, and keeps its kernel state. */
+static int mark_stalled(struct reconciler *r, const char *why)
+{
+    struct objstatus *v = NULL;
+    size_t n = 0;
+    int rc = store_status_list(r->store, &v, &n);
+    if (rc < 0)
+        return rc;
+    rc = store_begin(r->store);
+    for (size_t i = 0; rc >= 0 && i < n; i++) {
+        if (v[i].cond == COND_STALLED)
+            continue;
+        v[i].cond = COND_STALLED;
+        free(v[i].reason);
+        v[i].reason = xstrdup("EmptySource");
+        free(v[i].message);
+        v[i].message = xasprintf("the config dir %s is %s: nothing is pruned until it has "
+                                 "content again (or --allow-empty is given)",
+                                 r->config_dir, why);
+        rc = store_status_put(r->store, &v[i]);
+    }
+    if (rc < 0)
+        store_rollback(r->store);
+    else
+        rc = store_commit(r->store);
+    objstatus_list_free(v, n);
+    if (rc < 0)
+        return rc;
+    rc = store_status_list(r->store, &v, &n);
+    if (rc >= 0)
+        rc = status_write_files(r->state_dir, v, n);
+    objstatus_list_free(v, n);
+    return rc;
+}
+
+static struct flap *flap_get(struct reconciler *r, const char *owner, const char *what)
+{
+    for (size_t i = 0; i < r->nflaps; i++)
+        if (streq(r->flaps[i].owner, owner) && streq(r->flaps[i].what, what))
+            return &r->flaps[i];
+    struct flap *f = ARRAY_PUSH(r->flaps, r->nflaps);
+    f->owner = xstrdup(owner);
+    f->what = xstrdup(what);
+    return f;
+}
+
+/* Fighting another manager: count drift repairs per (object, change); an
+ * object that repaired the same change more than FLAP_LIMIT times within
+ * FLAP_WINDOW backs off for FLAP_BACKOFF (its ops are dropped, whatever
+ * the trigger) and reports Degraded naming the change it keeps making. */
+static void flap_filter(struct reconciler *r, enum gen_trigger trig, struct plan *p,
+                        struct pass_result *res)
+{
+    uint64_t now = now_usec();
+    unsigned limit = r->flap_limit ? r->flap_limit : 10;
+    uint64_t backoff = (r->flap_backoff_s ? r->flap_backoff_s : 60) * 1000000ULL;
+    if (limit >= FLAP_HISTORY)
+        limit = FLAP_HISTORY - 1;
+
+    if (trig == TRIG_DRIFT)
+        for (size_t i = 0; i < p->nops; i++) {
+            if (p->ops[i].type == OP_FORGET)
+                continue;
+            _cleanup_free_ char *what = op_describe(&p->ops[i]);
+            struct flap *f = flap_get(r, p->ops[i].owner, what);
+            while (f->n && now - f->t[0] > FLAP_WINDOW_USEC) {
+                memmove(f->t, f->t + 1, (f->n - 1) * sizeof(f->t[0]));
+                f->n--;
+            }
+            if (f->n == ARRAY_SIZE(f->t)) {
+                memmove(f->t, f->t + 1, (f->n - 1) * sizeof(f->t[0]));
+                f->n--;
+            }
+            f->t[f->n++] = now;
+            if (f->n > limit && f->degraded_until <= now) {
+                f->degraded_until = now + backoff;
+                f->n = 0; /* after the backoff, count afresh */
+                log_warn(f->owner, "repaired the same change more than %u times within %llu s "
+                                   "(%s): another manager keeps undoing it; backing off for "
+                                   "%llu s",
+                         limit, FLAP_WINDOW_USEC / 1000000, what,
+                         (unsigned long long)(backoff / 1000000));
+            }
+        }
+    for (size_t i = 0; i < r->nflaps; i++) {
+        struct flap *f = &r->flaps[i];
+        if (f->degraded_until <= now)
+            continue;
+        uint64_t wake = f->degraded_until - now + 1000;
+        if (!res->wake_in_usec || wake < res->wake_in_usec)
+            res->wake_in_usec = wake;
+        plan_drop_owner(p, f->owner);
+        for (size_t s = 0; s < p->nstatus; s++) {
+            struct objstatus *st = &p->status[s];
+            if (!streq(st->id, f->owner) || st->cond == COND_DEGRADED)
+                continue;
+            st->cond = COND_DEGRADED;
+            free(st->reason);
+            st->reason = xstrdup("FightingAnotherManager");
+            free(st->message);
+            st->message = xasprintf("changed back more than %u times within %llu s: %s; not "
+                                    "repairing for %llu s more",
+                                    limit, FLAP_WINDOW_USEC / 1000000, f->what,
+                                    (unsigned long long)((f->degraded_until - now) / 1000000 + 1));
+        }
+    }
+}
+
 /* Store statuses (dropping those of objects that are gone) and mirror them
  * to files. */
 static int publish_status(struct reconciler *r, struct plan *p, const struct desired *d)
@@ -547,10 +673,17 @@ int reconcile_pass(struct reconciler *r, enum gen_trigger trig, bool dry_run, FI
     }
     bool empty_source = rc == -ENOENT || (docs.n == 0 && ldiags.n == 0);
     validate_docs(&docs, &d);
-    /* Loader diagnostics first, then the validator's. */
+    /* Loader diagnostics first, then the validator's; the planner sees
+     * both (it names a file's parse error in the status of the objects
+     * that file held). */
+    size_t nload = ldiags.n;
     for (size_t i = 0; i < d.diags.n; i++) {
         struct diag *g = &d.diags.v[i];
         diags_add(&ldiags, g->severity, g->file, g->line, g->col, g->object, "%s", g->msg);
+    }
+    for (size_t i = 0; i < nload; i++) {
+        struct diag *g = &ldiags.v[i];
+        diags_add(&d.diags, g->severity, g->file, g->line, g->col, g->object, "%s", g->msg);
     }
     report_diags(r, &ldiags);
     res.nconfig_errors = diags_count(&ldiags, DIAG_ERROR);
@@ -565,7 +698,7 @@ int reconcile_pass(struct reconciler *r, enum gen_trigger trig, bool dry_run, FI
                   "pass --allow-empty to allow it",
                   r->config_dir, rc == -ENOENT ? "missing" : "empty");
         res.refused = true;
-        rc = 0;
+        rc = mark_stalled(r, rc == -ENOENT ? "missing" : "empty");
         goto out;
     }
 
@@ -604,7 +737,9 @@ int reconcile_pass(struct reconciler *r, enum gen_trigger trig, bool dry_run, FI
     podns_gc(r, &d);
     node_labels(r, &d, &labels, &nlabels);
 
-    /* Objects gone since the last pass that said plumbd/prune: "false". */
+    /* What the last pass knew: objects gone since then that said
+     * plumbd/prune: "false" are let go of; objects whose file no longer
+     * parses are kept at their last good state. */
     char **keep = NULL;
     size_t nkeep = 0;
     {
@@ -612,7 +747,21 @@ int reconcile_pass(struct reconciler *r, enum gen_trigger trig, bool dry_run, FI
         size_t nold = 0;
         if (store_status_list(r->store, &old, &nold) >= 0)
             for (size_t i = 0; i < nold; i++) {
-                if (!old[i].no_prune || desired_has_id(&d, old[i].id))
+                if (desired_has_id(&d, old[i].id))
+                    continue;
+                if (file_has_errors(&ldiags, old[i].file)) {
+                    struct object *o = ARRAY_PUSH(d.invalid, d.ninvalid);
+                    o->kind = old[i].kind;
+                    o->ns = xstrdup(old[i].ns ? old[i].ns : "");
+                    o->name = xstrdup(old[i].name);
+                    o->file = xstrdup(old[i].file);
+                    memcpy(o->rev, old[i].rev, sizeof(o->rev));
+                    o->prune = !old[i].no_prune;
+                    log_debug(old[i].id, "%s does not parse: kept at its last good state",
+                              old[i].file);
+                    continue;
+                }
+                if (!old[i].no_prune)
                     continue;
                 *ARRAY_PUSH(keep, nkeep) = xstrdup(old[i].id);
                 log_info(old[i].id, "removed with plumbd/prune: \"false\": its kernel state is "
@@ -644,6 +793,9 @@ int reconcile_pass(struct reconciler *r, enum gen_trigger trig, bool dry_run, FI
             fprintf(plan_out, "%s\n", s);
         }
     } else {
+        flap_filter(r, trig, &p, &res);
+        if (trig == TRIG_DRIFT)
+            r->repairs += p.nops;
         if (p.nops) {
             rc = run_ops(r, trig, &p, nodep, &inv, &res);
             if (rc < 0)
@@ -676,6 +828,7 @@ int reconcile_pass(struct reconciler *r, enum gen_trigger trig, bool dry_run, FI
         case COND_FAILING:
         case COND_DEGRADED:
         case COND_ABORTED:
+        case COND_STALLED:
             res.nfailing++;
             break;
         case _COND_MAX:

@@ -14,6 +14,9 @@ struct reconciler {
     const char *state_dir;
     const char *node_name;
     bool allow_empty;          /* an empty/missing config dir may prune everything */
+    unsigned flap_limit;       /* repairs of one change per minute before backing off
+                                * (0 = default 10, at most FLAP_HISTORY - 1) */
+    unsigned flap_backoff_s;   /* how long to back off (0 = default 60) */
     /* owned */
     struct store *store;
     struct netns *node;        /* the node namespace */
@@ -26,9 +29,27 @@ struct reconciler {
     int epfd;
     struct live_watch *node_watch;
     unsigned long live_stored;  /* node_watch->changes last written to SQLite */
+    /* Flap detection: repairs of the same change per object (drift passes),
+     * and the objects backing off because something keeps undoing them. */
+    struct flap *flaps;
+    size_t nflaps;
+    unsigned long repairs;     /* drift repairs done (ops run by drift passes) */
     struct apply_ctx actx;
     uint64_t diag_hash;        /* last printed diagnostics, to avoid repeats */
     bool live_cached;
+};
+
+/* Same repair more than flap_limit times in FLAP_WINDOW: the object backs
+ * off for flap_backoff_s and reports Degraded. */
+#define FLAP_WINDOW_USEC (60ULL * 1000000ULL)
+#define FLAP_HISTORY 64
+
+struct flap {
+    char *owner;
+    char *what;                /* the repair, as op_describe() says it */
+    uint64_t t[FLAP_HISTORY];  /* recent repair times, oldest first */
+    unsigned n;
+    uint64_t degraded_until;   /* monotonic usec; 0 = not backing off */
 };
 
 struct podent {
@@ -44,6 +65,8 @@ struct pass_result {
     size_t navailable;
     size_t npending;
     size_t nfailing;           /* Failing, Aborted, Degraded */
+    uint64_t wake_in_usec;     /* a pass is needed again after this long
+                                * (a backoff ends); 0 = no need */
     size_t nconfig_errors;     /* file:line:col errors in the config dir */
     bool refused;              /* the pass refused to run (empty source) */
     bool retry_netns;          /* a pod netns file exists but is not a namespace yet
