@@ -30,7 +30,7 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 DEPS := build-essential pkg-config libyaml-dev libnl-3-dev libnl-route-3-dev \
         libsqlite3-dev libjansson-dev libnftables-dev libcmocka-dev iproute2 \
         iputils-ping nftables sqlite3 dnsmasq-base containernetworking-plugins \
-        valgrind procps
+        valgrind procps systemd groff-base
 
 VALGRIND ?= valgrind --leak-check=full --error-exitcode=1 --errors-for-leak-kinds=definite,indirect -q
 # Unit tests left out of check-valgrind (space-separated names, e.g. a slow
@@ -73,6 +73,14 @@ demo: deps
 	@$(MAKE) --no-print-directory all
 	PLUMBD=$(abspath $(BIN)) tools/demo.sh
 
+# make bench [BENCH_N="100 1000"]: plumbd vs the CNI reference plugins and the
+# ip -batch floor in throwaway namespaces; JSON in bench/results/ (tools/bench.sh).
+BENCH_N ?= 100 1000
+.PHONY: bench
+bench: deps
+	@$(MAKE) --no-print-directory all
+	PLUMBD=$(abspath $(BIN)) tools/bench.sh $(BENCH_N)
+
 check-asan:
 	@$(MAKE) --no-print-directory BUILD=build-asan BIN=build-asan/plumbd OPT=-O1 \
 	  SAN='-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined' \
@@ -107,3 +115,50 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libplumbd.a | $(BUILD)
 
 clean:
 	rm -rf build build-asan plumbd
+
+# ---- install and Debian package (dist/, examples/) ---------------------------
+# make install [PREFIX=/usr/local] [DESTDIR=/scratch]: binary, plumbd(8), the
+# systemd unit (ExecStart rewritten to $(SBINDIR)), bash completion, the seed
+# examples and the Kubernetes manifests under $(DOCDIR).
+# make deb: build/plumbd_<version>_<arch>.deb with dpkg-deb (PREFIX=/usr).
+PREFIX      ?= /usr/local
+SBINDIR     ?= $(PREFIX)/sbin
+MANDIR      ?= $(PREFIX)/share/man
+DOCDIR      ?= $(PREFIX)/share/doc/plumbd
+UNITDIR     ?= $(PREFIX)/lib/systemd/system
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+SYSCONFDIR  ?= /etc
+VERSION     := $(shell sed -n 's/^\#define VERSION "\(.*\)"/\1/p' reconciler/main.c)
+DEB_ARCH    := $(shell dpkg --print-architecture 2>/dev/null || echo amd64)
+DEB_ROOT    := $(BUILD)/deb-root
+DEB         := $(BUILD)/plumbd_$(VERSION)_$(DEB_ARCH).deb
+
+.PHONY: install deb deploy-configmap
+
+install: $(BIN)
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(UNITDIR) \
+	  $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(DOCDIR)/deploy \
+	  $(DESTDIR)$(SYSCONFDIR)/plumbd/desired.d
+	install -m 0755 $(BIN) $(DESTDIR)$(SBINDIR)/plumbd
+	install -m 0644 dist/plumbd.8 $(DESTDIR)$(MANDIR)/man8/plumbd.8
+	sed 's|/usr/sbin/plumbd|$(SBINDIR)/plumbd|g' dist/plumbd.service \
+	  >$(DESTDIR)$(UNITDIR)/plumbd.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/plumbd.service
+	install -m 0644 dist/plumbd.bash-completion $(DESTDIR)$(BASHCOMPDIR)/plumbd
+	install -m 0644 examples/*.yml $(DESTDIR)$(DOCDIR)/examples/
+	install -m 0644 examples/deploy/*.yaml examples/deploy/README.md $(DESTDIR)$(DOCDIR)/deploy/
+
+deb: $(BIN)
+	rm -rf $(DEB_ROOT) $(DEB)
+	$(MAKE) --no-print-directory -o $(BIN) install DESTDIR=$(abspath $(DEB_ROOT)) PREFIX=/usr \
+	  UNITDIR=/lib/systemd/system
+	gzip -9n $(DEB_ROOT)/usr/share/man/man8/plumbd.8
+	install -d $(DEB_ROOT)/DEBIAN
+	sed -e 's/@VERSION@/$(VERSION)/' -e 's/@ARCH@/$(DEB_ARCH)/' \
+	  -e "s/@SIZE@/$$(du -sk $(DEB_ROOT) | cut -f1)/" dist/deb/control >$(DEB_ROOT)/DEBIAN/control
+	dpkg-deb --root-owner-group -Zxz --build $(DEB_ROOT) $(DEB)
+
+# examples/deploy/configmap.yaml is generated from the seed files (checked in
+# too; tests/e2e/package_deploy.sh fails when the two differ).
+deploy-configmap:
+	sh examples/deploy/gen-configmap.sh examples/*.yml >examples/deploy/configmap.yaml

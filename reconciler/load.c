@@ -18,6 +18,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <jansson.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <sys/stat.h>
@@ -75,6 +76,22 @@ void diags_print(const struct diags *d, FILE *f)
                 x->severity == DIAG_WARNING ? "warning: " : "", x->object ? x->object : "",
                 x->object ? ": " : "", x->msg);
     }
+}
+
+void diags_print_json(const struct diags *d, FILE *f)
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; d && i < d->n; i++) {
+        const struct diag *x = &d->v[i];
+        json_array_append_new(
+            arr, json_pack("{s:s?, s:I, s:I, s:s, s:s?, s:s}", "file", x->file, "line",
+                           (json_int_t)x->line, "column", (json_int_t)x->col, "severity",
+                           x->severity == DIAG_WARNING ? "warning" : "error", "object",
+                           x->object, "message", x->msg ? x->msg : ""));
+    }
+    json_dumpf(arr, f, JSON_COMPACT);
+    fputc('\n', f);
+    json_decref(arr);
 }
 
 void diags_clear(struct diags *d)
@@ -946,6 +963,22 @@ struct walk {
 
 #define LOAD_MAX_DIR_DEPTH 32
 
+bool load_strict_modes = true;
+
+/* StrictModes: may someone other than the owner write it? */
+static bool mode_insecure(const struct stat *st)
+{
+    return load_strict_modes && (st->st_mode & (S_IWGRP | S_IWOTH));
+}
+
+static void diag_insecure(struct diags *diags, const char *path, const struct stat *st)
+{
+    diags_add(diags, DIAG_ERROR, path, 1, 1, NULL,
+              "refused: %s is group- or world-writable (mode %04o); run chmod go-w on it, or "
+              "pass --insecure-config",
+              S_ISDIR(st->st_mode) ? "directory" : "file", (unsigned)(st->st_mode & 07777));
+}
+
 static int cmp_str(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
@@ -1016,6 +1049,11 @@ static int walk_dir(struct walk *w, const char *dir, const struct stat *st, unsi
                       strerror(errno));
             continue;
         }
+        if ((S_ISDIR(cst.st_mode) || (S_ISREG(cst.st_mode) && load_name_wanted(names[i], false))) &&
+            mode_insecure(&cst)) {
+            diag_insecure(w->diags, path, &cst);
+            continue;
+        }
         if (S_ISDIR(cst.st_mode)) {
             if (depth >= LOAD_MAX_DIR_DEPTH) {
                 diags_add(w->diags, DIAG_WARNING, path, 1, 1, NULL,
@@ -1053,6 +1091,13 @@ int load_dir(const char *dir, struct docset *out, struct diags *diags)
         return -errno;
     if (!S_ISDIR(st.st_mode))
         return -ENOTDIR;
+    if (mode_insecure(&st)) {
+        diag_insecure(diags, dir, &st);
+        log_error(dir, "refusing a group- or world-writable config directory (mode %04o); "
+                       "run chmod go-w on it, or pass --insecure-config",
+                  (unsigned)(st.st_mode & 07777));
+        return -EPERM;
+    }
     r = walk_dir(&w, dir, &st, 0);
     free(w.seen);
     return r;

@@ -45,6 +45,9 @@ void diags_add(struct diags *d, enum diag_severity sev, const char *file, unsign
     __attribute__((format(printf, 7, 8)));
 size_t diags_count(const struct diags *d, enum diag_severity sev);
 void diags_print(const struct diags *d, FILE *f); /* file:line:col: [warning: ]obj: msg */
+/* A JSON array of {file, line, column, severity ("error"|"warning"),
+ * object (null when unknown), message}, one line, newline-terminated. */
+void diags_print_json(const struct diags *d, FILE *f);
 void diags_clear(struct diags *d);
 
 struct doc {
@@ -75,10 +78,20 @@ int load_file(const char *path, struct docset *out, struct diags *diags);
 int load_buffer(const char *name, const char *buf, size_t len, struct docset *out,
                 struct diags *diags);
 
+/* sshd StrictModes: when true (the default), load_dir refuses a config
+ * directory, subdirectory or file that is group- or world-writable (after
+ * following symlinks), because whoever can write it can rewire the node. The
+ * CLI flag --insecure-config sets it to false. load_file (explicit paths,
+ * `plumbd validate FILE`) does not check. */
+extern bool load_strict_modes;
+
 /* Walk dir recursively: every .yaml, .yml and .json file, names starting with '.'
  * skipped (but symlinks followed, so ConfigMap ..data and git-sync links
  * work), editor droppings (*.swp, *~, 4913, #*#) ignored, files in sorted
- * order. A missing dir is -ENOENT; an empty one yields no docs. */
+ * order. A missing dir is -ENOENT; an empty one yields no docs. With
+ * load_strict_modes, a group/world-writable dir is -EPERM (logged and in
+ * diags, nothing read), and a writable subdirectory or file is skipped
+ * with an error diag whose file is its path. */
 int load_dir(const char *dir, struct docset *out, struct diags *diags);
 
 /* Should this directory entry name be considered at all? */

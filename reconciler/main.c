@@ -16,6 +16,7 @@
 #include "log.h"
 #include "loop.h"
 #include "reconcile.h"
+#include "schema.h"
 #include "show.h"
 
 #define VERSION "0.1.0"
@@ -26,7 +27,7 @@ struct opts {
     const char *netns;
     char node_name[256];
     bool allow_empty;
-    unsigned flap_limit, flap_backoff_s;
+    unsigned flap_limit, flap_backoff_s, history_keep;
     const char *output;
     struct loop_opts loop;
 };
@@ -55,6 +56,8 @@ static void usage(FILE *f)
           "  --flap-limit N     repairs of one change per minute before backing off\n"
           "                     and reporting Degraded (default 10, max 63)\n"
           "  --flap-backoff-s S how long a Degraded object is left alone (default 60)\n"
+          "  --history N        journal generations kept (default 100)\n"
+          "  --insecure-config  accept group- or world-writable config files and dirs\n"
           "  -o, --output FMT   output format for status/history\n"
           "  -v, --verbose      debug logging\n"
           "  --version, -h/--help\n",
@@ -85,12 +88,93 @@ static int lock_state(const char *state_dir)
     return fd; /* held until exit */
 }
 
-static int cmd_validate(int argc, char **argv)
+/* Cross-object references `plumbd validate` can check without a kernel,
+ * as warnings: a Pod's networks name NADs among the validated files, and a
+ * NAD's bridge is created by a policy among them (the daemon would also
+ * accept a bridge that already exists on the node; the CLI cannot see it). */
+static void validate_references(const struct desired *d, struct diags *out)
+{
+    char id[256];
+    for (size_t i = 0; i < d->npods; i++) {
+        const struct pod *p = &d->pods[i];
+        for (size_t j = 0; j < p->natt; j++) {
+            const struct attachment *a = &p->att[j];
+            bool found = desired_find_nad(d, a->nad_ns, a->nad_name) != NULL;
+            for (size_t k = 0; k < d->ninvalid && !found; k++)
+                found = d->invalid[k].kind == OBJ_NAD && streq(d->invalid[k].ns, a->nad_ns) &&
+                        streq(d->invalid[k].name, a->nad_name);
+            if (!found)
+                diags_add(out, DIAG_WARNING, p->obj.file, p->obj.line, p->obj.col,
+                          object_id(&p->obj, id, sizeof(id)),
+                          "network %s/%s: no NetworkAttachmentDefinition %s/%s in these files",
+                          a->nad_ns, a->nad_name, a->nad_ns, a->nad_name);
+        }
+    }
+    for (size_t i = 0; i < d->nnads; i++) {
+        const struct nad *n = &d->nads[i];
+        bool found = false;
+        for (size_t j = 0; j < d->npolicies && !found; j++)
+            for (size_t k = 0; k < d->policies[j].nifaces && !found; k++) {
+                const struct iface *f = &d->policies[j].ifaces[k];
+                found = f->type == IFACE_LINUX_BRIDGE && f->state != IFSTATE_ABSENT &&
+                        streq(f->name, n->bridge);
+            }
+        if (!found)
+            diags_add(out, DIAG_WARNING, n->obj.file, n->obj.line, n->obj.col,
+                      object_id(&n->obj, id, sizeof(id)),
+                      "no policy in these files creates bridge %s", n->bridge);
+    }
+}
+
+/* Order for `validate` output: by file, line, column; stable otherwise. */
+static int diag_cmp(const void *a, const void *b)
+{
+    const struct diag *x = *(const struct diag *const *)a, *y = *(const struct diag *const *)b;
+    int c = strcmp(x->file ? x->file : "", y->file ? y->file : "");
+    if (c)
+        return c;
+    if (x->line != y->line)
+        return x->line < y->line ? -1 : 1;
+    if (x->col != y->col)
+        return x->col < y->col ? -1 : 1;
+    return x < y ? -1 : x > y; /* the array's own order */
+}
+
+static void diags_sort(struct diags *d)
+{
+    if (d->n < 2)
+        return;
+    const struct diag **idx = xcalloc(d->n, sizeof(*idx));
+    for (size_t i = 0; i < d->n; i++)
+        idx[i] = &d->v[i];
+    qsort(idx, d->n, sizeof(*idx), diag_cmp);
+    struct diag *v = xcalloc(d->n, sizeof(*v));
+    for (size_t i = 0; i < d->n; i++)
+        v[i] = *idx[i];
+    free(idx);
+    free(d->v);
+    d->v = v;
+}
+
+/* plumbd validate PATH...: files or directories (walked like the config
+ * dir, StrictModes included), no kernel. One line per problem, sorted by
+ * file and position,
+ * FILE:LINE:COL: [warning: ]Kind/name: message, or with -o json one JSON
+ * array; a summary on stderr. Exit 0 clean or warnings only, 1 on any
+ * error, 2 on usage error. */
+static int cmd_validate(const char *output, int argc, char **argv)
 {
     struct docset docs = {0};
-    struct diags diags = {0};
+    struct diags all = {0};
     struct desired d = {0};
     int rc = 0;
+    bool json = false;
+    if (output && streq(output, "json"))
+        json = true;
+    else if (output && !streq(output, "text")) {
+        fprintf(stderr, "plumbd validate: unknown output format '%s' (text or json)\n", output);
+        return 2;
+    }
     if (argc < 1) {
         fprintf(stderr, "plumbd validate: no PATH given\n");
         return 2;
@@ -98,22 +182,27 @@ static int cmd_validate(int argc, char **argv)
     for (int i = 0; i < argc; i++) {
         struct stat st;
         if (stat(argv[i], &st) < 0) {
-            fprintf(stderr, "%s: %s\n", argv[i], strerror(errno));
-            rc = 1;
+            diags_add(&all, DIAG_ERROR, argv[i], 1, 1, NULL, "%s", strerror(errno));
             continue;
         }
-        int k = S_ISDIR(st.st_mode) ? load_dir(argv[i], &docs, &diags)
-                                    : load_file(argv[i], &docs, &diags);
-        if (k < 0 && k != -EINVAL) {
-            fprintf(stderr, "%s: %s\n", argv[i], strerror(-k));
-            rc = 1;
-        }
+        size_t before = all.n;
+        int k = S_ISDIR(st.st_mode) ? load_dir(argv[i], &docs, &all)
+                                    : load_file(argv[i], &docs, &all);
+        if (k < 0 && all.n == before) /* most failures are diagnostics already */
+            diags_add(&all, DIAG_ERROR, argv[i], 1, 1, NULL, "%s", strerror(-k));
     }
     validate_docs(&docs, &d);
-    diags_print(&diags, stdout);
-    diags_print(&d.diags, stdout);
-    size_t nerr = diags_count(&diags, DIAG_ERROR) + diags_count(&d.diags, DIAG_ERROR);
-    size_t nwarn = diags_count(&diags, DIAG_WARNING) + diags_count(&d.diags, DIAG_WARNING);
+    for (size_t i = 0; i < d.diags.n; i++) {
+        const struct diag *g = &d.diags.v[i];
+        diags_add(&all, g->severity, g->file, g->line, g->col, g->object, "%s", g->msg);
+    }
+    validate_references(&d, &all);
+    diags_sort(&all);
+    if (json)
+        diags_print_json(&all, stdout);
+    else
+        diags_print(&all, stdout);
+    size_t nerr = diags_count(&all, DIAG_ERROR), nwarn = diags_count(&all, DIAG_WARNING);
     size_t nobj = d.npolicies + d.nnads + d.npods + d.nnodes;
     fprintf(stderr, "%zu objects valid, %zu invalid, %zu errors, %zu warnings\n", nobj,
             d.ninvalid, nerr, nwarn);
@@ -121,7 +210,7 @@ static int cmd_validate(int argc, char **argv)
         rc = 1;
     desired_free(&d);
     docset_free(&docs);
-    diags_clear(&diags);
+    diags_clear(&all);
     return rc;
 }
 
@@ -230,6 +319,7 @@ static int cmd_converge(const struct opts *o, const char *cmd)
         .allow_empty = o->allow_empty,
         .flap_limit = o->flap_limit,
         .flap_backoff_s = o->flap_backoff_s,
+        .history_keep = o->history_keep,
         .epfd = -1,
     };
     int rc = reconciler_init(&r, false);
@@ -265,9 +355,11 @@ int main(int argc, char **argv)
         .config_dir = "/etc/plumbd/desired.d",
         .state_dir = "/var/lib/plumbd",
         .loop = {.settle_ms = 200, .drift_ms = 10, .resync_s = 300},
+        .history_keep = 100,
     };
     enum { OPT_CONFIG = 256, OPT_STATE, OPT_NETNS, OPT_NODE, OPT_ALLOW_EMPTY, OPT_SETTLE,
-           OPT_RESYNC, OPT_VERSION, OPT_FLAP_LIMIT, OPT_FLAP_BACKOFF };
+           OPT_RESYNC, OPT_VERSION, OPT_FLAP_LIMIT, OPT_FLAP_BACKOFF, OPT_HISTORY,
+           OPT_INSECURE };
     static const struct option longopts[] = {
         {"config-dir", required_argument, NULL, OPT_CONFIG},
         {"state-dir", required_argument, NULL, OPT_STATE},
@@ -278,12 +370,15 @@ int main(int argc, char **argv)
         {"resync-s", required_argument, NULL, OPT_RESYNC},
         {"flap-limit", required_argument, NULL, OPT_FLAP_LIMIT},
         {"flap-backoff-s", required_argument, NULL, OPT_FLAP_BACKOFF},
+        {"history", required_argument, NULL, OPT_HISTORY},
+        {"insecure-config", no_argument, NULL, OPT_INSECURE},
         {"output", required_argument, NULL, 'o'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, OPT_VERSION},
         {0},
     };
+    atexit(schema_cache_free); /* valgrind-clean exits */
     if (gethostname(o.node_name, sizeof(o.node_name) - 1) < 0)
         snprintf(o.node_name, sizeof(o.node_name), "localhost");
 
@@ -308,10 +403,14 @@ int main(int argc, char **argv)
         case OPT_ALLOW_EMPTY:
             o.allow_empty = true;
             break;
+        case OPT_INSECURE:
+            load_strict_modes = false;
+            break;
         case OPT_SETTLE:
         case OPT_RESYNC:
         case OPT_FLAP_LIMIT:
         case OPT_FLAP_BACKOFF:
+        case OPT_HISTORY:
             errno = 0;
             v = strtoul(optarg, &end, 10);
             if (errno || *end || v > 86400000) {
@@ -322,6 +421,8 @@ int main(int argc, char **argv)
                 o.loop.settle_ms = (unsigned)v;
             else if (c == OPT_RESYNC)
                 o.loop.resync_s = v ? (unsigned)v : 1;
+            else if (c == OPT_HISTORY)
+                o.history_keep = v ? (unsigned)v : 1;
             else if (c == OPT_FLAP_LIMIT)
                 o.flap_limit = v ? (unsigned)v : 1;
             else
@@ -353,7 +454,7 @@ int main(int argc, char **argv)
     char **args = argv + optind + 1;
 
     if (streq(cmd, "validate"))
-        return cmd_validate(nargs, args);
+        return cmd_validate(o.output, nargs, args);
     if (nargs > 0) {
         fprintf(stderr, "plumbd %s: unexpected argument '%s'\n", cmd, args[0]);
         return 2;

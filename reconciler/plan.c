@@ -17,7 +17,9 @@
 #include <stdarg.h>
 
 #include "ipam.h"
+#include "journal.h"
 #include "plan.h"
+#include "store.h"
 
 enum phase {
     PH_POD_DETACH,
@@ -133,12 +135,7 @@ void objstatus_free_fields(struct objstatus *s);
 
 static void op_free_fields(struct op *op)
 {
-    free(op->owner);
-    free(op->alias);
-    free(op->pa.netns);
-    free(op->pa.network);
-    free(op->pa.addrs);
-    free(op->pa.routes);
+    op_clear(op);
 }
 
 void plan_free(struct plan *p)
@@ -192,6 +189,8 @@ struct builder {
     size_t nclaims;
     char **active; /* ids of objects whose owned state must be kept */
     size_t nactive;
+    char **frozen; /* of those, the ones kept exactly as they are (pinned) */
+    size_t nfrozen;
 };
 
 static struct op *opbuf_push(struct opbuf *b, enum op_type type, const char *owner,
@@ -266,6 +265,8 @@ static void set_active(struct builder *b, const struct object *o)
     char id[256];
     *ARRAY_PUSH(b->active, b->nactive) = xstrdup(object_id(o, id, sizeof(id)));
 }
+
+static bool pinned(struct builder *b, const struct object *o);
 
 static bool is_active(const struct builder *b, const char *owner)
 {
@@ -436,6 +437,8 @@ static void plan_policies(struct builder *b)
                        "the node's labels do not match spec.nodeSelector");
             continue;
         }
+        if (pinned(b, &p->obj))
+            continue;
         /* Keep what this policy owns while it is planned, even if it fails:
          * a broken revision must not tear down the last good one. */
         set_active(b, &p->obj);
@@ -480,11 +483,38 @@ static void plan_policies(struct builder *b)
     }
 }
 
+static bool is_frozen(const struct builder *b, const char *owner)
+{
+    for (size_t i = 0; i < b->nfrozen; i++)
+        if (streq(b->frozen[i], owner))
+            return true;
+    return false;
+}
+
+/* If the object's current revision is pinned (rolled back), report the pin,
+ * freeze the object and return true: it plans nothing. */
+static bool pinned(struct builder *b, const struct object *o)
+{
+    char id[256];
+    object_id(o, id, sizeof(id));
+    for (size_t i = 0; i < b->in->npins; i++) {
+        const struct pin *p = &b->in->pins[i];
+        if (!streq(p->owner, id) || !streq(p->rev, o->rev))
+            continue;
+        set_active(b, o);
+        *ARRAY_PUSH(b->frozen, b->nfrozen) = xstrdup(id);
+        status_add(b, o, p->cond, p->reason, "%s (revision %s is pinned until its file changes)",
+                   p->message ? p->message : "", p->rev);
+        return true;
+    }
+    return false;
+}
+
 /* The valid, node-matching policy with this id, or NULL. */
 static const struct policy *active_policy(const struct builder *b, const char *id)
 {
     const struct desired *d = b->in->desired;
-    if (!is_active(b, id))
+    if (!is_active(b, id) || is_frozen(b, id))
         return NULL;
     for (size_t i = 0; i < d->npolicies; i++) {
         char buf[256];
@@ -673,7 +703,8 @@ static int pick_addresses(const struct nad *nad, const struct attachment *att, c
                                              "(%s)",
                                              ipaddr_format(&ip, false, a1, sizeof(a1)), al->owner,
                                              al->ifname);
-                        goto fail;
+                        free(out);
+                        return -EEXIST;
                     }
                 }
             *ARRAY_PUSH(out, nout) = ip;
@@ -781,6 +812,8 @@ static void plan_pod(struct builder *b, size_t idx)
     const struct inventory *inv = b->in->inv;
     char id[256];
     object_id(&pod->obj, id, sizeof(id));
+    if (pinned(b, &pod->obj))
+        return;
     set_active(b, &pod->obj);
 
     struct opbuf ob = {0};
@@ -813,10 +846,23 @@ static void plan_pod(struct builder *b, size_t idx)
         char *err = NULL;
         const struct allocation *lists[3] = {inv->allocs, b->extra, mine};
         size_t nl[3] = {inv->nallocs, b->nextra, nmine};
-        if (pick_addresses(nad, att, id, lists, nl, 3, &addrs, &naddrs, &err) < 0) {
+        int k = pick_addresses(nad, att, id, lists, nl, 3, &addrs, &naddrs, &err);
+        if (k < 0) {
             cond = COND_FAILING;
-            reason = "AddressUnavailable";
+            reason = k == -EEXIST ? "Conflict" : "AddressUnavailable";
             msg = xasprintf("%s: %s", att->ifname, err);
+            /* Name the holder's file too, when it is a pod in this config. */
+            for (size_t q = 0; k == -EEXIST && q < b->in->desired->npods; q++) {
+                const struct pod *o = &b->in->desired->pods[q];
+                char oid[256];
+                object_id(&o->obj, oid, sizeof(oid));
+                if (o != pod && strstr(err, oid)) {
+                    char *m = xasprintf("%s, defined in %s", msg, o->obj.file);
+                    free(msg);
+                    msg = m;
+                    break;
+                }
+            }
             free(err);
             break;
         }
@@ -903,6 +949,8 @@ static bool attach_wanted(const struct builder *b, const char *owner, const char
 {
     if (!is_active(b, owner))
         return false;
+    if (is_frozen(b, owner))
+        return true;
     const struct desired *d = b->in->desired;
     for (size_t i = 0; i < d->npods; i++) {
         char id[256];
@@ -1032,6 +1080,9 @@ int plan_build(const struct plan_input *in, struct plan *ret)
     for (size_t i = 0; i < b.nactive; i++)
         free(b.active[i]);
     free(b.active);
+    for (size_t i = 0; i < b.nfrozen; i++)
+        free(b.frozen[i]);
+    free(b.frozen);
     *ret = p;
     return 0;
 }

@@ -10,6 +10,8 @@
 #include "live.h"
 #include "model.h"
 
+struct pin; /* store.h */
+
 /* ---- What plumbd owns (read from the store's inventory) ---------------- */
 
 /* A kernel link plumbd created or changed, with the before-image of what it
@@ -157,6 +159,8 @@ struct objstatus {
     int64_t since;  /* wall time of last transition, set by the store */
     char *network_status; /* pods: Multus network-status JSON, or NULL */
     bool no_prune;  /* annotation plumbd/prune: "false" */
+    int64_t first_seen; /* wall time plumbd first saw the object (store) */
+    char *source;   /* where its revision came from (git-sync commit), or NULL */
 };
 void objstatus_free_fields(struct objstatus *s);
 
@@ -175,6 +179,10 @@ struct plan_input {
      * own is left in the kernel and only forgotten (OP_FORGET). */
     char *const *keep_owners;
     size_t nkeep_owners;
+    /* Rolled-back revisions: an object whose current revision is pinned
+     * plans nothing and keeps its kernel state (reported as the pin says). */
+    const struct pin *pins;
+    size_t npins;
 };
 
 struct plan {

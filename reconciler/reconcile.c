@@ -10,6 +10,7 @@
 #include <sys/epoll.h>
 #include <sys/stat.h>
 
+#include "journal.h"
 #include "load.h"
 #include "log.h"
 #include "reconcile.h"
@@ -234,10 +235,63 @@ static bool desired_has_id(const struct desired *d, const char *id)
  * tied to a known object (the file, or part of it, does not parse)? */
 static bool file_has_errors(const struct diags *dg, const char *file)
 {
-    for (size_t i = 0; file && i < dg->n; i++)
-        if (dg->v[i].severity == DIAG_ERROR && !dg->v[i].object && streq(dg->v[i].file, file))
+    for (size_t i = 0; file && i < dg->n; i++) {
+        const struct diag *g = &dg->v[i];
+        if (g->severity != DIAG_ERROR || g->object)
+            continue;
+        size_t len = strlen(g->file);
+        /* A refused directory covers the files below it. */
+        if (streq(g->file, file) || (strncmp(g->file, file, len) == 0 && file[len] == '/'))
             return true;
+    }
     return false;
+}
+
+/* Conflicts go to the older object: sort policies and pods by when plumbd
+ * first saw them (objects new in this pass last), then by file order. */
+struct aged {
+    int64_t first_seen;
+    size_t index;
+};
+
+static int cmp_aged(const void *a, const void *b)
+{
+    const struct aged *x = a, *y = b;
+    if (x->first_seen != y->first_seen)
+        return x->first_seen < y->first_seen ? -1 : 1;
+    return x->index < y->index ? -1 : x->index > y->index;
+}
+
+static int64_t first_seen_of(const struct object *o, const struct objstatus *old, size_t nold)
+{
+    char id[256];
+    object_id(o, id, sizeof(id));
+    for (size_t i = 0; i < nold; i++)
+        if (streq(old[i].id, id) && old[i].first_seen)
+            return old[i].first_seen;
+    return INT64_MAX;
+}
+
+#define SORT_BY_AGE(arr, cnt, type)                                                                \
+    do {                                                                                           \
+        struct aged *ag = xcalloc(cnt ? cnt : 1, sizeof(*ag));                                     \
+        type *copy = xcalloc(cnt ? cnt : 1, sizeof(type));                                         \
+        for (size_t i = 0; i < cnt; i++)                                                           \
+            ag[i] = (struct aged){first_seen_of(&arr[i].obj, old, nold), i};                       \
+        qsort(ag, cnt, sizeof(*ag), cmp_aged);                                                     \
+        for (size_t i = 0; i < cnt; i++)                                                           \
+            copy[i] = arr[ag[i].index];                                                            \
+        memcpy(arr, copy, cnt * sizeof(type));                                                     \
+        free(copy);                                                                                \
+        free(ag);                                                                                  \
+    } while (0)
+
+static void order_by_age(struct desired *d, const struct objstatus *old, size_t nold)
+{
+    if (d->npolicies > 1)
+        SORT_BY_AGE(d->policies, d->npolicies, struct policy);
+    if (d->npods > 1)
+        SORT_BY_AGE(d->pods, d->npods, struct pod);
 }
 
 static bool inventory_has_alloc(const struct inventory *inv, const char *owner, const char *ifname)
@@ -295,6 +349,9 @@ static int postwrite(struct reconciler *r, const struct op *op, bool ok,
     if (!ok) {
         if (op->type == OP_POD_ATTACH && !inventory_has_alloc(inv, op->owner, op->pa.pod_if))
             return store_alloc_release(r->store, op->owner, op->pa.pod_if);
+        /* The before-image recorded for a first change that never happened. */
+        if (op->type == OP_LINK_SET && op->record_before)
+            return store_link_forget(r->store, op->ifname);
         return 0;
     }
     switch (op->type) {
@@ -343,38 +400,79 @@ static int postwrite(struct reconciler *r, const struct op *op, bool ok,
     return 0;
 }
 
-/* Kernel writes for the plan, journalled. Updates statuses of objects whose
- * ops failed. */
+/* An errno that says the kernel was in the middle of something (a link
+ * vanishing during drift): retry later rather than pin the revision. */
+static bool error_transient(int e)
+{
+    return e == ENODEV || e == ENOENT || e == ENXIO || e == EAGAIN || e == EBUSY ||
+           e == ENOBUFS || e == EINTR || e == ETIMEDOUT || e == EEXIST;
+}
+
+/* A fresh node snapshot after our writes: the watch's (drained) or a dump. */
+static int snapshot_after(struct reconciler *r, struct live_ns *fresh, const struct live_ns **ret)
+{
+    if (r->node_watch) {
+        int rc = watch_current(r->node_watch);
+        *ret = &r->node_watch->cache;
+        return rc;
+    }
+    int rc = live_dump(r->node, fresh);
+    *ret = fresh;
+    return rc;
+}
+
+static const char *owner_rev(const struct plan *p, const char *owner)
+{
+    for (size_t s = 0; s < p->nstatus; s++)
+        if (streq(p->status[s].id, owner))
+            return p->status[s].rev;
+    return "";
+}
+
+/* Kernel writes for the plan, journalled write-ahead with their inverses.
+ * Each object is a transaction: when one of its ops fails, or the kernel
+ * does not show what a policy asked for (read-back verification), its done
+ * ops are undone in reverse order, the object is Failing with the reason,
+ * and its revision is pinned (not retried until its file changes) unless
+ * the failure looks transient. */
 static int run_ops(struct reconciler *r, enum gen_trigger trig, struct plan *p,
                    const struct live_ns *node, const struct inventory *inv,
                    struct pass_result *res)
 {
+    size_t n = p->nops;
     int64_t gen = 0;
     int rc;
-    char **errs = xcalloc(p->nops, sizeof(char *));
-    bool *failed = xcalloc(p->nops, sizeof(bool));
+    char **errs = xcalloc(n, sizeof(char *));
+    int *err_no = xcalloc(n, sizeof(int));
+    bool *failed = xcalloc(n, sizeof(bool)), *undone = xcalloc(n, sizeof(bool));
+    struct op *inverses = xcalloc(n, sizeof(struct op));
+    bool *has_inv = xcalloc(n, sizeof(bool));
+    char **reasons = xcalloc(n, sizeof(char *)); /* per op: why its object was rolled back */
+    struct live_ns fresh = {0};
 
-    /* Write-ahead: every intent and the pre-write records in one commit. */
-    _cleanup_free_ char *objects = NULL;
-    {
-        size_t len = 0;
-        objects = xstrdup("");
-        for (size_t i = 0; i < p->nops; i++) {
-            if (strstr(objects, p->ops[i].owner))
-                continue;
-            char *o = xasprintf("%s%s%s", objects, len ? " " : "", p->ops[i].owner);
-            free(objects);
-            objects = o;
-            len = strlen(o);
-        }
+    /* The objects involved, for history. */
+    _cleanup_free_ char *objects = xstrdup("");
+    for (size_t i = 0; i < n; i++) {
+        if (strstr(objects, p->ops[i].owner))
+            continue;
+        char *o = xasprintf("%s%s%s", objects, objects[0] ? " " : "", p->ops[i].owner);
+        free(objects);
+        objects = o;
     }
+
+    /* Write-ahead: every op with its inverse, and the pre-write records
+     * (before-images, address reservations), in one commit. */
     rc = store_begin(r->store);
     if (rc < 0)
         goto out;
     rc = store_gen_begin(r->store, trig, objects, &gen);
-    for (size_t i = 0; rc >= 0 && i < p->nops; i++) {
-        _cleanup_free_ char *d = op_describe(&p->ops[i]);
-        rc = store_op_intent(r->store, gen, (int)i, p->ops[i].owner, d, "");
+    for (size_t i = 0; rc >= 0 && i < n; i++) {
+        _cleanup_free_ char *js = op_to_json(&p->ops[i]);
+        _cleanup_free_ char *ijs = NULL;
+        has_inv[i] = op_inverse(&p->ops[i], node, inv, &inverses[i]) >= 0;
+        if (has_inv[i])
+            ijs = op_to_json(&inverses[i]);
+        rc = store_op_intent(r->store, gen, (int)i, p->ops[i].owner, js, ijs ? ijs : "");
         if (rc >= 0 && prewrite(r, &p->ops[i], node, inv, &errs[i]) < 0)
             failed[i] = true;
     }
@@ -387,11 +485,9 @@ static int run_ops(struct reconciler *r, enum gen_trigger trig, struct plan *p,
         goto out;
 
     unsigned long w0 = r->actx.writes;
-    for (size_t i = 0; i < p->nops; i++) {
+    for (size_t i = 0; i < n; i++) {
         struct op *op = &p->ops[i];
         bool skip = failed[i];
-        /* An object is one transaction: after its first failure, none of
-         * its later ops run. */
         for (size_t j = 0; j < i && !skip; j++)
             skip = failed[j] && streq(p->ops[j].owner, op->owner);
         if (skip) {
@@ -406,28 +502,101 @@ static int run_ops(struct reconciler *r, enum gen_trigger trig, struct plan *p,
         int k = apply_op(&r->actx, op, &errs[i]);
         if (k < 0) {
             failed[i] = true;
+            err_no[i] = -k;
             if (!errs[i])
                 errs[i] = xstrdup(strerror(-k));
             log_error(op->owner, "%s: %s", d, errs[i]);
         } else
             log_info(op->owner, "%s", d);
     }
+
+    /* Read-back verification of the policies that went through. */
+    const struct live_ns *after = NULL;
+    bool any_policy = false;
+    for (size_t i = 0; i < n && !any_policy; i++)
+        any_policy = !failed[i] && strncmp(p->ops[i].owner, "NodeNetworkConfigurationPolicy/",
+                                           31) == 0;
+    if (any_policy && snapshot_after(r, &fresh, &after) >= 0)
+        for (size_t i = 0; i < n; i++) {
+            struct op *op = &p->ops[i];
+            char *msg = NULL;
+            if (failed[i] || strncmp(op->owner, "NodeNetworkConfigurationPolicy/", 31) != 0 ||
+                op_verify(op, after, &msg))
+                continue;
+            /* Blame the first mismatching op of the object. */
+            bool known = false;
+            for (size_t j = 0; j < n && !known; j++)
+                known = reasons[j] && streq(p->ops[j].owner, op->owner);
+            if (!known) {
+                reasons[i] = xstrdup("VerificationFailed");
+                free(errs[i]);
+                errs[i] = msg;
+                failed[i] = true;
+                log_error(op->owner, "verification failed: %s", msg);
+            } else
+                free(msg);
+        }
+
+    /* Undo, in reverse order, the done ops of every object that failed. */
+    for (size_t i = n; i-- > 0;) {
+        bool owner_failed = false;
+        for (size_t j = 0; j < n && !owner_failed; j++)
+            owner_failed = failed[j] && streq(p->ops[j].owner, p->ops[i].owner);
+        if (!owner_failed || !has_inv[i] || p->ops[i].type == OP_FORGET)
+            continue;
+        /* Ops that failed themselves changed nothing (pod attach cleans up
+         * after itself), except a verification failure: the write went in. */
+        if (failed[i] && !streq(reasons[i], "VerificationFailed"))
+            continue;
+        _cleanup_free_ char *d = op_describe(&inverses[i]);
+        _cleanup_free_ char *e = NULL;
+        if (apply_op(&r->actx, &inverses[i], &e) < 0)
+            log_error(p->ops[i].owner, "undo %s: %s", d, e ? e : "failed");
+        else {
+            undone[i] = true;
+            log_info(p->ops[i].owner, "undo: %s", d);
+        }
+    }
     res->writes = r->actx.writes - w0;
 
+    /* Outcomes, inventory, pins: one commit. */
     rc = store_begin(r->store);
     if (rc < 0)
         goto out;
     size_t nfailed = 0;
-    for (size_t i = 0; i < p->nops; i++) {
+    for (size_t i = 0; rc >= 0 && i < n; i++) {
+        enum op_state st = undone[i] ? OPST_UNDONE : failed[i] ? OPST_FAILED : OPST_DONE;
         if (failed[i])
             nfailed++;
-        store_op_state(r->store, gen, (int)i, failed[i] ? OPST_FAILED : OPST_DONE, errs[i]);
-        rc = postwrite(r, &p->ops[i], !failed[i], inv);
-        if (rc < 0)
-            break;
+        store_op_state(r->store, gen, (int)i, st, errs[i]);
+        bool took_effect = !failed[i] || streq(reasons[i], "VerificationFailed");
+        rc = postwrite(r, &p->ops[i], took_effect, inv);
+        if (rc >= 0 && undone[i])
+            rc = postwrite(r, &inverses[i], true, inv);
+    }
+    /* Pin the revisions rolled back for a lasting reason. Only a pass that
+     * applies revisions (a file change, a manual apply, the start) judges
+     * them: a repair failing during drift says nothing about the file. */
+    bool judging = trig == TRIG_FILE || trig == TRIG_MANUAL || trig == TRIG_START;
+    for (size_t i = 0; judging && rc >= 0 && i < n; i++) {
+        if (!failed[i] || !errs[i] || streq(errs[i], "skipped: an earlier operation of this "
+                                                      "object failed"))
+            continue;
+        if (!reasons[i] && error_transient(err_no[i]))
+            continue;
+        _cleanup_free_ char *d = op_describe(&p->ops[i]);
+        _cleanup_free_ char *m = xasprintf("%s: %s; rolled back by generation %lld", d, errs[i],
+                                           (long long)gen);
+        struct pin pin = {.owner = p->ops[i].owner, .cond = COND_FAILING,
+                          .reason = reasons[i] ? reasons[i] : "FailedToConfigure",
+                          .message = m, .gen = gen};
+        snprintf(pin.rev, sizeof(pin.rev), "%s", owner_rev(p, p->ops[i].owner));
+        rc = store_pin_put(r->store, &pin);
     }
     if (rc >= 0)
-        rc = store_gen_end(r->store, gen, nfailed ? "failed" : "applied", (int)p->nops);
+        rc = store_gen_end(r->store, gen, nfailed ? "failed" : "applied", (int)n);
+    if (rc >= 0 && r->history_keep)
+        rc = store_gen_trim(r->store, (int)r->history_keep);
     if (rc < 0) {
         store_rollback(r->store);
         goto out;
@@ -435,18 +604,22 @@ static int run_ops(struct reconciler *r, enum gen_trigger trig, struct plan *p,
     rc = store_commit(r->store);
     res->nfailed_ops = nfailed;
 
-    /* Objects whose ops failed are Failing with the first error. */
+    /* Statuses: Failing with the first error, else Available. */
     for (size_t s = 0; s < p->nstatus; s++) {
         struct objstatus *st = &p->status[s];
-        for (size_t i = 0; i < p->nops; i++) {
+        for (size_t i = 0; i < n; i++) {
             if (!failed[i] || !streq(p->ops[i].owner, st->id))
                 continue;
             _cleanup_free_ char *d = op_describe(&p->ops[i]);
+            bool rolled = false;
+            for (size_t j = 0; j < n && !rolled; j++)
+                rolled = undone[j] && streq(p->ops[j].owner, st->id);
             free(st->reason);
             free(st->message);
             st->cond = COND_FAILING;
-            st->reason = xstrdup("FailedToConfigure");
-            st->message = xasprintf("%s: %s", d, errs[i]);
+            st->reason = xstrdup(reasons[i] ? reasons[i] : "FailedToConfigure");
+            st->message = xasprintf("%s: %s%s", d, errs[i],
+                                    rolled ? "; the object's changes were rolled back" : "");
             break;
         }
         if (st->cond == COND_PROGRESSING) {
@@ -456,10 +629,20 @@ static int run_ops(struct reconciler *r, enum gen_trigger trig, struct plan *p,
         }
     }
 out:
-    for (size_t i = 0; i < p->nops; i++)
+    for (size_t i = 0; i < n; i++) {
         free(errs[i]);
+        free(reasons[i]);
+        if (has_inv[i])
+            op_clear(&inverses[i]);
+    }
     free(errs);
+    free(err_no);
     free(failed);
+    free(undone);
+    free(inverses);
+    free(has_inv);
+    free(reasons);
+    live_ns_free(&fresh);
     return rc;
 }
 
@@ -664,6 +847,8 @@ int reconcile_pass(struct reconciler *r, enum gen_trigger trig, bool dry_run, FI
     size_t nlabels = 0;
     struct plan p = {0};
     struct pass_result res = {0};
+    char **keep = NULL;
+    size_t nkeep = 0;
     int rc;
 
     rc = load_dir(r->config_dir, &docs, &ldiags);
@@ -688,6 +873,37 @@ int reconcile_pass(struct reconciler *r, enum gen_trigger trig, bool dry_run, FI
     report_diags(r, &ldiags);
     res.nconfig_errors = diags_count(&ldiags, DIAG_ERROR);
 
+    /* What the last pass knew: objects gone since then that said
+     * plumbd/prune: "false" are let go of; objects whose file no longer
+     * parses are kept at their last good state. */
+    struct objstatus *old = NULL;
+    size_t nold = 0;
+    {
+        if (store_status_list(r->store, &old, &nold) >= 0)
+            for (size_t i = 0; i < nold; i++) {
+                if (desired_has_id(&d, old[i].id))
+                    continue;
+                if (file_has_errors(&ldiags, old[i].file)) {
+                    struct object *o = ARRAY_PUSH(d.invalid, d.ninvalid);
+                    o->kind = old[i].kind;
+                    o->ns = xstrdup(old[i].ns ? old[i].ns : "");
+                    o->name = xstrdup(old[i].name);
+                    o->file = xstrdup(old[i].file);
+                    memcpy(o->rev, old[i].rev, sizeof(o->rev));
+                    o->prune = !old[i].no_prune;
+                    log_debug(old[i].id, "%s does not parse: kept at its last good state",
+                              old[i].file);
+                    continue;
+                }
+                if (!old[i].no_prune)
+                    continue;
+                *ARRAY_PUSH(keep, nkeep) = xstrdup(old[i].id);
+                log_info(old[i].id, "removed with plumbd/prune: \"false\": its kernel state is "
+                                    "left as it is");
+            }
+    }
+    order_by_age(&d, old, nold);
+    objstatus_list_free(old, nold);
     rc = store_inventory_load(r->store, &inv);
     if (rc < 0)
         goto out;
@@ -737,38 +953,9 @@ int reconcile_pass(struct reconciler *r, enum gen_trigger trig, bool dry_run, FI
     podns_gc(r, &d);
     node_labels(r, &d, &labels, &nlabels);
 
-    /* What the last pass knew: objects gone since then that said
-     * plumbd/prune: "false" are let go of; objects whose file no longer
-     * parses are kept at their last good state. */
-    char **keep = NULL;
-    size_t nkeep = 0;
-    {
-        struct objstatus *old = NULL;
-        size_t nold = 0;
-        if (store_status_list(r->store, &old, &nold) >= 0)
-            for (size_t i = 0; i < nold; i++) {
-                if (desired_has_id(&d, old[i].id))
-                    continue;
-                if (file_has_errors(&ldiags, old[i].file)) {
-                    struct object *o = ARRAY_PUSH(d.invalid, d.ninvalid);
-                    o->kind = old[i].kind;
-                    o->ns = xstrdup(old[i].ns ? old[i].ns : "");
-                    o->name = xstrdup(old[i].name);
-                    o->file = xstrdup(old[i].file);
-                    memcpy(o->rev, old[i].rev, sizeof(o->rev));
-                    o->prune = !old[i].no_prune;
-                    log_debug(old[i].id, "%s does not parse: kept at its last good state",
-                              old[i].file);
-                    continue;
-                }
-                if (!old[i].no_prune)
-                    continue;
-                *ARRAY_PUSH(keep, nkeep) = xstrdup(old[i].id);
-                log_info(old[i].id, "removed with plumbd/prune: \"false\": its kernel state is "
-                                    "left as it is");
-            }
-        objstatus_list_free(old, nold);
-    }
+    struct pin *pins = NULL;
+    size_t npins = 0;
+    store_pin_list(r->store, &pins, &npins);
     struct plan_input in = {
         .desired = &d,
         .node_labels = labels,
@@ -778,11 +965,25 @@ int reconcile_pass(struct reconciler *r, enum gen_trigger trig, bool dry_run, FI
         .inv = &inv,
         .keep_owners = keep,
         .nkeep_owners = nkeep,
+        .pins = pins,
+        .npins = npins,
     };
     rc = plan_build(&in, &p);
-    for (size_t i = 0; i < nkeep; i++)
-        free(keep[i]);
-    free(keep);
+    /* A pin lasts while its revision does: a changed file (or a removed
+     * object) frees it. */
+    if (!dry_run && rc >= 0)
+        for (size_t i = 0; i < npins; i++) {
+            bool same = false;
+            for (size_t s = 0; s < p.nstatus && !same; s++)
+                same = streq(p.status[s].id, pins[i].owner) &&
+                       streq(p.status[s].rev, pins[i].rev);
+            if (!same) {
+                log_info(pins[i].owner, "revision %s is no longer current: unpinned",
+                         pins[i].rev);
+                store_pin_delete(r->store, pins[i].owner);
+            }
+        }
+    pins_free(pins, npins);
     if (rc < 0)
         goto out;
     res.nops = p.nops;
@@ -838,6 +1039,9 @@ int reconcile_pass(struct reconciler *r, enum gen_trigger trig, bool dry_run, FI
     rc = 0;
 out:
     *ret = res;
+    for (size_t i = 0; i < nkeep; i++)
+        free(keep[i]);
+    free(keep);
     plan_free(&p);
     labels_free(labels, nlabels);
     inventory_free(&inv);

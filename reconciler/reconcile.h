@@ -17,6 +17,7 @@ struct reconciler {
     unsigned flap_limit;       /* repairs of one change per minute before backing off
                                 * (0 = default 10, at most FLAP_HISTORY - 1) */
     unsigned flap_backoff_s;   /* how long to back off (0 = default 60) */
+    unsigned history_keep;     /* generations kept in the journal (0 = all) */
     /* owned */
     struct store *store;
     struct netns *node;        /* the node namespace */

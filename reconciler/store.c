@@ -10,6 +10,7 @@
  * place, errno_from_sqlite(); sqlite3_errmsg() is logged where it happens. */
 #include <errno.h>
 #include <sqlite3.h>
+#include <time.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -57,6 +58,12 @@ enum stmt_id {
     ST_HISTORY,
     ST_GEN_OPS,
     ST_GEN_UNFINISHED,
+    ST_GEN_OUTCOME,
+    ST_GEN_SOURCE,
+    ST_GEN_TRIM,
+    ST_PIN_PUT,
+    ST_PIN_DELETE,
+    ST_PIN_LIST,
     _ST_MAX
 };
 
@@ -109,20 +116,22 @@ static const struct {
                                      " FROM ipam_allocations ORDER BY network, ipkey"},
     [ST_STATUS_PUT] = {"status-put",
                        "INSERT INTO object_status(id, kind, ns, name, file, rev, condition,"
-                       " reason, message, since, network_status, prune)"
-                       " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12)"
+                       " reason, message, since, network_status, prune, first_seen, source)"
+                       " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?14,?13)"
                        " ON CONFLICT(id) DO UPDATE SET kind=excluded.kind, ns=excluded.ns,"
                        " name=excluded.name, file=excluded.file, rev=excluded.rev,"
                        " condition=excluded.condition, reason=excluded.reason,"
                        " message=excluded.message, network_status=excluded.network_status,"
-                       " prune=excluded.prune,"
+                       " prune=excluded.prune, source=excluded.source,"
+                       " first_seen=coalesce(object_status.first_seen, excluded.first_seen),"
                        " since=CASE WHEN object_status.condition IS excluded.condition"
                        " AND object_status.reason IS excluded.reason"
                        " THEN object_status.since ELSE excluded.since END"},
     [ST_STATUS_DELETE] = {"status-delete", "DELETE FROM object_status WHERE id=?1"},
     [ST_STATUS_LIST] = {"status-list",
                         "SELECT id, kind, ns, name, file, rev, condition, reason, message, since,"
-                        " network_status, prune FROM object_status ORDER BY kind, ns, name, id"},
+                        " network_status, prune, first_seen, source FROM object_status"
+                        " ORDER BY kind, ns, name, id"},
     [ST_LIVE_CLEAR_ADDRS] = {"live-clear-addrs", "DELETE FROM live_addrs"},
     [ST_LIVE_CLEAR_LINKS] = {"live-clear-links", "DELETE FROM live_links"},
     [ST_LIVE_LINK] = {"live-link",
@@ -143,6 +152,15 @@ static const struct {
                                " FROM generations ORDER BY id DESC LIMIT ?1"},
     [ST_GEN_OPS] = {"gen-ops", "SELECT seq, owner, op, inverse, state, error FROM journal_ops"
                                " WHERE gen=?1 ORDER BY seq"},
+    [ST_GEN_OUTCOME] = {"gen-outcome", "UPDATE generations SET outcome=?2 WHERE id=?1"},
+    [ST_GEN_SOURCE] = {"gen-source", "UPDATE generations SET source=?2 WHERE id=?1"},
+    [ST_GEN_TRIM] = {"gen-trim", "DELETE FROM generations WHERE id <= (SELECT max(id) FROM"
+                                 " generations) - ?1 AND ended IS NOT NULL"},
+    [ST_PIN_PUT] = {"pin-put", "INSERT OR REPLACE INTO pins(owner, rev, condition, reason,"
+                               " message, gen, created) VALUES(?1,?2,?3,?4,?5,?6,?7)"},
+    [ST_PIN_DELETE] = {"pin-delete", "DELETE FROM pins WHERE owner=?1"},
+    [ST_PIN_LIST] = {"pin-list", "SELECT owner, rev, condition, reason, message, gen FROM pins"
+                                 " ORDER BY owner"},
     [ST_GEN_UNFINISHED] = {"gen-unfinished",
                            "SELECT id FROM generations WHERE ended IS NULL"
                            " ORDER BY id DESC LIMIT 1"},
@@ -947,9 +965,15 @@ int store_status_put(struct store *s, const struct objstatus *st)
         return -EINVAL;
     cond = condition_to_string(st->cond);
     kind = obj_kind_to_string(st->kind);
-    return min_zero(run(s, ST_STATUS_PUT, "tttttttttItI", st->id, kind, st->ns, st->name,
+    /* first_seen in microseconds: objects seen in two passes within one
+     * second still have an order (the older wins a conflict). */
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int64_t usec = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+    return min_zero(run(s, ST_STATUS_PUT, "tttttttttItItI", st->id, kind, st->ns, st->name,
                         st->file, st->rev, cond, st->reason, st->message,
-                        (int64_t)now_wall(), st->network_status, (int64_t)!st->no_prune));
+                        (int64_t)now_wall(), st->network_status, (int64_t)!st->no_prune,
+                        st->source, usec));
 }
 
 int store_status_delete(struct store *s, const char *id)
@@ -994,6 +1018,8 @@ int store_status_list(struct store *s, struct objstatus **ret, size_t *ret_n)
         o->since = sqlite3_column_int64(st, 9);
         o->network_status = col_dup(st, 10);
         o->no_prune = sqlite3_column_int64(st, 11) == 0;
+        o->first_seen = sqlite3_column_int64(st, 12);
+        o->source = col_dup(st, 13);
     }
     r = step_end(s, st, rc);
     if (r < 0) {
@@ -1017,7 +1043,9 @@ void objstatus_free_fields(struct objstatus *st)
     free(st->reason);
     free(st->message);
     free(st->network_status);
+    free(st->source);
     st->id = st->ns = st->name = st->file = st->reason = st->message = st->network_status = NULL;
+    st->source = NULL;
 }
 
 void objstatus_list_free(struct objstatus *v, size_t n)
@@ -1252,4 +1280,76 @@ int store_gen_unfinished(struct store *s, int64_t *ret_gen)
         return store_err(s, rc, "gen-unfinished");
     *ret_gen = sqlite3_column_int64(st, 0);
     return 0;
+}
+
+/* ---- generations: outcome, source, retention; pins ---------------------- */
+
+int store_gen_outcome(struct store *s, int64_t gen, const char *outcome)
+{
+    int r = run(s, ST_GEN_OUTCOME, "It", gen, outcome);
+    return r < 0 ? r : r == 0 ? -ENOENT : 0;
+}
+
+int store_gen_source(struct store *s, int64_t gen, const char *source)
+{
+    return min_zero(run(s, ST_GEN_SOURCE, "It", gen, source));
+}
+
+/* Keep the newest `keep` generations (unfinished ones are never dropped:
+ * start-up recovery needs them); journal rows go with them (cascade). */
+int store_gen_trim(struct store *s, int keep)
+{
+    return min_zero(run(s, ST_GEN_TRIM, "i", keep > 0 ? keep : 1));
+}
+
+int store_pin_put(struct store *s, const struct pin *p)
+{
+    return min_zero(run(s, ST_PIN_PUT, "tttttII", p->owner, p->rev,
+                        condition_to_string(p->cond), p->reason, p->message, p->gen,
+                        (int64_t)now_wall()));
+}
+
+int store_pin_delete(struct store *s, const char *owner)
+{
+    return min_zero(run(s, ST_PIN_DELETE, "t", owner));
+}
+
+int store_pin_list(struct store *s, struct pin **ret, size_t *ret_n)
+{
+    _cleanup_reset_ sqlite3_stmt *st = NULL;
+    struct pin *v = NULL;
+    size_t n = 0;
+    int rc, r;
+
+    r = query(s, ST_PIN_LIST, &st, "");
+    if (r < 0)
+        return r;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct pin *p = ARRAY_PUSH(v, n);
+        int c = condition_from_string(col_str(st, 2));
+        p->owner = col_dup(st, 0);
+        snprintf(p->rev, sizeof(p->rev), "%s", col_str(st, 1));
+        p->cond = c < 0 ? COND_FAILING : (enum condition)c;
+        p->reason = col_dup(st, 3);
+        p->message = col_dup(st, 4);
+        p->gen = sqlite3_column_int64(st, 5);
+    }
+    r = step_end(s, st, rc);
+    if (r < 0) {
+        pins_free(v, n);
+        return r;
+    }
+    *ret = v;
+    *ret_n = n;
+    return 0;
+}
+
+void pins_free(struct pin *v, size_t n)
+{
+    for (size_t i = 0; v && i < n; i++) {
+        free(v[i].owner);
+        free(v[i].reason);
+        free(v[i].message);
+    }
+    free(v);
 }

@@ -93,3 +93,22 @@ void op_rows_free(struct op_row *v, size_t n);
 /* Newest generation without an outcome (killed mid-pass): its id, or
  * -ENOENT when every generation was ended. */
 int store_gen_unfinished(struct store *s, int64_t *ret_gen);
+
+/* ---- generations: outcome, source, retention ---- */
+int store_gen_outcome(struct store *s, int64_t gen, const char *outcome);
+int store_gen_source(struct store *s, int64_t gen, const char *source);
+int store_gen_trim(struct store *s, int keep);
+
+/* ---- pinned revisions (not retried until the file changes) ---- */
+struct pin {
+    char *owner;
+    char rev[17];
+    enum condition cond;   /* Failing or Aborted */
+    char *reason;
+    char *message;
+    int64_t gen;
+};
+int store_pin_put(struct store *s, const struct pin *p);
+int store_pin_delete(struct store *s, const char *owner);
+int store_pin_list(struct store *s, struct pin **ret, size_t *ret_n);
+void pins_free(struct pin *v, size_t n);

@@ -11,6 +11,7 @@
 
 #include "ipam.h"
 #include "model.h"
+#include "schema.h"
 #include "util.h"
 
 #define ANNOT_NETWORKS "k8s.v1.cni.cncf.io/networks"
@@ -110,22 +111,26 @@ static void vwarn(struct vctx *c, const struct ynode *at, const char *fmt, ...)
         diags_add(c->warnings, DIAG_WARNING, c->doc->file, line, col, NULL, "%s", msg);
 }
 
-/* Warn about every key of map not in `known` (NULL-terminated). `where` is
- * the dotted path for the message. */
-static void check_keys(struct vctx *c, const struct ynode *map, const char *where,
-                       const char *const *known)
+/* schema_report_fn: schema problems become the object's diagnostics. */
+static void schema_report(void *userdata, enum diag_severity sev, const struct ynode *at,
+                          const char *msg)
 {
-    if (!map || map->kind != YNODE_MAP)
-        return;
-    for (size_t i = 0; i < map->n; i++) {
-        bool ok = false;
-        for (const char *const *k = known; *k && !ok; k++)
-            ok = streq(map->keys[i], *k);
-        if (!ok)
-            vwarn(c, map->keynodes[i], "%s%s%s is not implemented yet; ignored", where,
-                  where[0] ? "." : "", map->keys[i]);
-    }
+    struct vctx *c = userdata;
+    if (sev == DIAG_ERROR)
+        verr(c, at, "%s", msg);
+    else
+        vwarn(c, at, "%s", msg);
 }
+
+/* The schema (schema/NAME.yaml, embedded) of each kind; bare nmstate files
+ * use nmstate.yaml. Structure, types, ranges and the list of implemented
+ * keys live there; this file checks meaning (addresses, names, conflicts). */
+static const char *const kind_schema[_OBJ_KIND_MAX] = {
+    [OBJ_POLICY] = "nodenetworkconfigurationpolicy.yaml",
+    [OBJ_NAD] = "networkattachmentdefinition.yaml",
+    [OBJ_POD] = "pod.yaml",
+    [OBJ_NODE] = "node.yaml",
+};
 
 static const char *get_str(struct vctx *c, const struct ynode *map, const char *key,
                            bool required, const char *where)
@@ -196,7 +201,6 @@ static void labels_free(struct label *v, size_t n)
 static void parse_ip_config(struct vctx *c, const struct ynode *n, int family, const char *where,
                             struct ip_config *ret)
 {
-    static const char *const known[] = {"enabled", "address", "dhcp", "autoconf", NULL};
     ret->enabled = -1;
     if (!n)
         return;
@@ -204,17 +208,10 @@ static void parse_ip_config(struct vctx *c, const struct ynode *n, int family, c
         verr(c, n, "%s must be a map", where);
         return;
     }
-    check_keys(c, n, where, known);
     int en = get_bool(c, n, "enabled", where);
     if (en >= 0)
         ret->enabled = en;
-    int dhcp = get_bool(c, n, "dhcp", where);
-    if (dhcp == 1)
-        vwarn(c, ynode_get(n, "dhcp"), "%s.dhcp is not implemented yet; no lease is requested",
-              where);
-    int ac = get_bool(c, n, "autoconf", where);
-    if (ac == 1)
-        vwarn(c, ynode_get(n, "autoconf"), "%s.autoconf is not implemented yet; ignored", where);
+    /* dhcp and autoconf: warned about by the schema (x-plumbd-unimplemented) */
 
     const struct ynode *addrs = ynode_get(n, "address");
     if (!addrs)
@@ -226,8 +223,6 @@ static void parse_ip_config(struct vctx *c, const struct ynode *n, int family, c
     ret->has_address = true;
     for (size_t i = 0; i < addrs->n; i++) {
         const struct ynode *a = addrs->items[i];
-        static const char *const akeys[] = {"ip", "prefix-length", NULL};
-        check_keys(c, a, "address", akeys);
         const char *ip = get_str(c, a, "ip", true, "address");
         long long plen;
         const struct ynode *pl = ynode_get(a, "prefix-length");
@@ -254,8 +249,6 @@ static void parse_ip_config(struct vctx *c, const struct ynode *n, int family, c
 
 static void parse_iface(struct vctx *c, const struct ynode *n, struct iface *ret)
 {
-    static const char *const known[] = {"name", "type", "state", "mtu", "description",
-                                        "bridge", "ipv4", "ipv6", NULL};
     ret->stp = -1;
     ret->line = n->line;
     ret->col = n->col;
@@ -263,7 +256,6 @@ static void parse_iface(struct vctx *c, const struct ynode *n, struct iface *ret
         verr(c, n, "interfaces entry must be a map");
         return;
     }
-    check_keys(c, n, "interface", known);
     const char *name = get_str(c, n, "name", true, "interface");
     if (name) {
         if (!ifname_valid(name))
@@ -317,17 +309,9 @@ static void parse_iface(struct vctx *c, const struct ynode *n, struct iface *ret
 
     const struct ynode *br = ynode_get(n, "bridge");
     if (br) {
-        static const char *const bkeys[] = {"options", "port", NULL};
-        static const char *const okeys[] = {"stp", NULL};
-        static const char *const skeys[] = {"enabled", NULL};
-        static const char *const pkeys[] = {"name", NULL};
         if (ret->type != IFACE_LINUX_BRIDGE)
             verr(c, br, "%s: bridge: is only valid for type linux-bridge", ret->name);
-        check_keys(c, br, "bridge", bkeys);
-        const struct ynode *opts = ynode_get(br, "options");
-        check_keys(c, opts, "bridge.options", okeys);
-        const struct ynode *stp = ynode_get(opts, "stp");
-        check_keys(c, stp, "bridge.options.stp", skeys);
+        const struct ynode *stp = ynode_path(br, "options.stp");
         int en = get_bool(c, stp, "enabled", "bridge.options.stp");
         if (en >= 0)
             ret->stp = en;
@@ -337,7 +321,6 @@ static void parse_iface(struct vctx *c, const struct ynode *n, struct iface *ret
         else if (ports) {
             ret->has_ports = true;
             for (size_t i = 0; i < ports->n; i++) {
-                check_keys(c, ports->items[i], "bridge.port", pkeys);
                 const char *pn = get_str(c, ports->items[i], "name", true, "bridge.port");
                 if (!pn)
                     continue;
@@ -369,14 +352,12 @@ static void iface_free(struct iface *f)
 /* spec.desiredState (or a bare nmstate document) -> interfaces. */
 static void parse_desired_state(struct vctx *c, const struct ynode *ds, struct policy *p)
 {
-    static const char *const known[] = {"interfaces", NULL};
     if (!ds)
         return;
     if (ds->kind != YNODE_MAP) {
         verr(c, ds, "desiredState must be a map");
         return;
     }
-    check_keys(c, ds, "desiredState", known);
     const struct ynode *ifs = ynode_get(ds, "interfaces");
     if (ifs && ifs->kind != YNODE_SEQ) {
         verr(c, ifs, "desiredState.interfaces must be a list");
@@ -485,18 +466,7 @@ static int parse_ipam(struct vctx *c, const struct ynode *at, json_t *ipam, stru
         }
         *ARRAY_PUSH(nad->routes, nad->nroutes) = rt;
     }
-    static const char *const known[] = {"type", "subnet", "rangeStart", "rangeEnd", "gateway",
-                                        "routes", "ranges", "dataDir", NULL};
-    const char *k;
-    json_t *v;
-    json_object_foreach(ipam, k, v) {
-        bool ok = false;
-        for (const char *const *q = known; *q && !ok; q++)
-            ok = streq(k, *q);
-        if (!ok)
-            vwarn(c, at, "ipam.%s is not implemented yet; ignored", k);
-    }
-    return 0;
+    return 0; /* keys plumbd ignores: warned about by the schema */
 }
 
 static int parse_nad_config(struct vctx *c, const struct ynode *at, const char *text,
@@ -556,24 +526,9 @@ static int parse_nad_config(struct vctx *c, const struct ynode *at, const char *
         }
         nad->mtu = (int)json_integer_value(mtu);
     }
+    /* macspoofchk, preserveDefaultVlan and the other bridge keys plumbd
+     * does not act on are warned about by the schema (cni-bridge.yaml). */
     nad->macspoofchk = json_is_true(json_object_get(conf, "macspoofchk"));
-    if (nad->macspoofchk)
-        vwarn(c, at, "macspoofchk is not implemented yet; frames with other source MACs are not "
-                     "dropped");
-    static const char *const known[] = {"cniVersion", "name", "type", "bridge", "mtu",
-                                        "macspoofchk", "ipam", "preserveDefaultVlan", NULL};
-    const char *k;
-    json_t *v;
-    json_object_foreach(conf, k, v) {
-        bool ok = false;
-        for (const char *const *q = known; *q && !ok; q++)
-            ok = streq(k, *q);
-        /* A key set to false/0/"" asks for the default: nothing to warn. */
-        if (!ok && !json_is_false(v) && !json_is_null(v))
-            vwarn(c, at, "%s is not implemented yet; ignored", k);
-    }
-    if (json_is_true(json_object_get(conf, "preserveDefaultVlan")))
-        vwarn(c, at, "preserveDefaultVlan is not implemented yet; ignored");
     r = parse_ipam(c, at, json_object_get(conf, "ipam"), nad);
 out:
     json_decref(root);
@@ -872,6 +827,19 @@ static void validate_one(struct desired *d, const struct doc *doc)
         return;
     }
 
+    /* Structure first: a document that does not match its schema is not
+     * interpreted any further (its meaning could be anything). */
+    struct object whole = {0};
+    object_init(&c, &whole, k, ns, name);
+    c.warnings = &whole.warnings;
+    int r = schema_validate(bare ? "nmstate.yaml" : kind_schema[k], root, "", schema_report, &c);
+    if (r < 0)
+        verr(&c, root, "internal error: no schema for %s", bare ? "nmstate" : kind);
+    if (c.errors) {
+        *ARRAY_PUSH(d->invalid, d->ninvalid) = whole;
+        return;
+    }
+
     const struct ynode *prune = annotation(root, ANNOT_PRUNE);
     bool prune_v = true;
     if (prune && (!prune->scalar || !(streq(prune->scalar, "false") || streq(prune->scalar, "true"))))
@@ -882,17 +850,13 @@ static void validate_one(struct desired *d, const struct doc *doc)
     switch ((enum obj_kind)k) {
     case OBJ_POLICY: {
         struct policy p = {0};
-        object_init(&c, &p.obj, k, ns, name);
+        p.obj = whole; /* takes the schema warnings */
         c.warnings = &p.obj.warnings;
         p.obj.prune = prune_v;
         if (bare) {
-            static const char *const known[] = {"interfaces", NULL};
-            check_keys(&c, root, "", known);
             parse_desired_state(&c, root, &p);
         } else {
-            static const char *const known[] = {"nodeSelector", "desiredState", NULL};
             const struct ynode *spec = ynode_get(root, "spec");
-            check_keys(&c, spec, "spec", known);
             p.selector = parse_labels(&c, ynode_get(spec, "nodeSelector"), "spec.nodeSelector",
                                       &p.nselector);
             parse_desired_state(&c, ynode_get(spec, "desiredState"), &p);
@@ -906,7 +870,7 @@ static void validate_one(struct desired *d, const struct doc *doc)
     }
     case OBJ_NAD: {
         struct nad n = {0};
-        object_init(&c, &n.obj, k, ns, name);
+        n.obj = whole; /* takes the schema warnings */
         c.warnings = &n.obj.warnings;
         n.obj.prune = prune_v;
         const struct ynode *cfg = ynode_path(root, "spec.config");
@@ -923,7 +887,7 @@ static void validate_one(struct desired *d, const struct doc *doc)
     }
     case OBJ_POD: {
         struct pod p = {0};
-        object_init(&c, &p.obj, k, ns, name);
+        p.obj = whole; /* takes the schema warnings */
         c.warnings = &p.obj.warnings;
         p.obj.prune = prune_v;
         const struct ynode *nn = annotation(root, ANNOT_NETNS);
@@ -954,7 +918,7 @@ static void validate_one(struct desired *d, const struct doc *doc)
     }
     case OBJ_NODE: {
         struct node n = {0};
-        object_init(&c, &n.obj, k, ns, name);
+        n.obj = whole; /* takes the schema warnings */
         c.warnings = &n.obj.warnings;
         n.labels = parse_labels(&c, ynode_path(root, "metadata.labels"), "metadata.labels",
                                 &n.nlabels);

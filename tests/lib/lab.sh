@@ -314,3 +314,289 @@ proc_gone() { ! proc_alive "$1"; }
 
 # has_addr NETNS IF CIDR : IF in NETNS carries exactly CIDR (e.g. 10.0.0.1/24).
 has_addr() { ip -n "$1" -o addr show dev "$2" 2>/dev/null | grep -qF " inet $3 "; }
+
+# ---- helpers of the reconcile_* tests (issue 3) ------------------------------
+
+# lab_bridge_policy NAME BRIDGE [mtu=N] [addr=A/P] [port=IF]... [prune=false]
+# : print a NodeNetworkConfigurationPolicy (selecting the lab's worker-1
+# label) that creates BRIDGE up, STP off, with those settings.
+lab_bridge_policy() {
+    local name=$1 br=$2 mtu="" addrs=() ports=() prune="" kv
+    shift 2
+    for kv in "$@"; do
+        case $kv in
+            mtu=*) mtu=${kv#mtu=} ;;
+            addr=*) addrs+=("${kv#addr=}") ;;
+            port=*) ports+=("${kv#port=}") ;;
+            prune=*) prune=${kv#prune=} ;;
+        esac
+    done
+    echo "apiVersion: nmstate.io/v1"
+    echo "kind: NodeNetworkConfigurationPolicy"
+    echo "metadata:"
+    echo "  name: $name"
+    if [ -n "$prune" ]; then
+        echo "  annotations:"
+        echo "    plumbd/prune: \"$prune\""
+    fi
+    echo "spec:"
+    echo "  nodeSelector:"
+    echo "    linux-bridge-br1: \"true\""
+    echo "  desiredState:"
+    echo "    interfaces:"
+    echo "      - name: $br"
+    echo "        type: linux-bridge"
+    echo "        state: up"
+    [ -n "$mtu" ] && echo "        mtu: $mtu"
+    if [ ${#addrs[@]} -gt 0 ]; then
+        echo "        ipv4:"
+        echo "          enabled: true"
+        echo "          address:"
+        for kv in "${addrs[@]}"; do
+            echo "            - ip: ${kv%/*}"
+            echo "              prefix-length: ${kv#*/}"
+        done
+    fi
+    echo "        bridge:"
+    echo "          options:"
+    echo "            stp:"
+    echo "              enabled: false"
+    if [ ${#ports[@]} -gt 0 ]; then
+        echo "          port:"
+        for kv in "${ports[@]}"; do echo "            - name: $kv"; done
+    fi
+}
+
+# lab_nad NAME BRIDGE SUBNET : print a bridge + host-local NAD (namespace
+# default, CNI network name NAME).
+lab_nad() {
+    cat <<EON
+apiVersion: k8s.cni.cncf.io/v1
+kind: NetworkAttachmentDefinition
+metadata:
+  name: $1
+  namespace: default
+spec:
+  config: '{"cniVersion":"0.3.1","name":"$1","type":"bridge","bridge":"$2","ipam":{"type":"host-local","subnet":"$3"}}'
+EON
+}
+
+# link_image NETNS IF : one normalised JSON line describing IF (master, mtu,
+# operstate, flags, addresses without lifetimes/DAD flags, IPv4 routes via
+# IF), for before/after comparisons; "absent" when IF does not exist.
+link_image() {
+    python3 - "$1" "$2" <<'EOP'
+import json, subprocess, sys
+ns, dev = sys.argv[1:3]
+def ipj(*args):
+    out = subprocess.run(["ip", "-n", ns, "-j", *args], capture_output=True, text=True).stdout
+    return json.loads(out) if out.strip() else []
+link = ipj("link", "show", "dev", dev)
+if not link:
+    print("absent")
+    sys.exit(0)
+link = link[0]
+addr = ipj("addr", "show", "dev", dev)
+addrs = sorted("%s %s/%s scope %s" % (a["family"], a["local"], a["prefixlen"], a.get("scope"))
+               for a in (addr[0].get("addr_info", []) if addr else []))
+routes = sorted("%s proto %s scope %s src %s" % (r.get("dst"), r.get("protocol"), r.get("scope"),
+                                               r.get("prefsrc")) for r in ipj("-4", "route", "show", "dev", dev))
+print(json.dumps({"master": link.get("master"), "mtu": link.get("mtu"),
+                  "operstate": link.get("operstate"), "flags": sorted(link.get("flags", [])),
+                  "addresses": addrs, "routes4": routes}, sort_keys=True))
+EOP
+}
+# image_is NETNS IF IMAGE (for wait_for)
+image_is() { [ "$(link_image "$1" "$2")" = "$3" ]; }
+
+# pod_net1_is NETNS CIDR MAC : net1 in NETNS is up with MAC and CIDR.
+pod_net1_is() {
+    local l
+    l=$(ip -n "$1" -o link show dev net1 2>/dev/null) || return 1
+    # (no `| grep -q` here: under pipefail an early grep exit can SIGPIPE the writer)
+    [[ $l == *[\<,]UP[,\>]* ]] || return 1
+    [[ $l == *"link/ether $3 "* ]] || return 1
+    l=$(ip -n "$1" -o -4 addr show dev net1 2>/dev/null)
+    [[ $l == *" inet $2 "* ]]
+}
+
+# heal_start / heal_wait LIMIT_MS CMD... : time how long CMD takes to start
+# succeeding, polled every 10 ms from heal_start (call it right after the
+# drift command). Sets HEAL_MS; returns 1 when LIMIT_MS passed first.
+heal_start() { HEAL_T0=${EPOCHREALTIME/[.,]/}; }
+heal_wait() {
+    local limit=$1 now
+    shift
+    while :; do
+        if "$@" >/dev/null 2>&1; then
+            now=${EPOCHREALTIME/[.,]/}
+            HEAL_MS=$(((now - HEAL_T0) / 1000))
+            return 0
+        fi
+        now=${EPOCHREALTIME/[.,]/}
+        if [ $(((now - HEAL_T0) / 1000)) -ge "$limit" ]; then
+            HEAL_MS=$(((now - HEAL_T0) / 1000))
+            return 1
+        fi
+        sleep 0.01
+    done
+}
+
+# node_veths : names of the veths in the node netns other than ens19.
+node_veths() {
+    ip -n "$NODE" -o link show type veth 2>/dev/null |
+        awk -F': ' '{ sub(/@.*/, "", $2); if ($2 != "ens19") print $2 }'
+}
+
+# ---- helpers of the watch_* tests (issue 5: file sources) --------------------
+# A step reproduces one writer pattern against a running daemon:
+#   watch_ready                after plumbd_daemon: wait for the seed pod
+#   watch_mark                 newest generation, daemon log offset, the host
+#                              veth ($WATCH_HOST) and ifindexes, netlink
+#                              monitors on the node and the seed pod netns
+#   ... the writer pattern ...
+#   watch_expect NAME N [ALLOWED] SECS CMD...
+#                              CMD reached within SECS, then: exactly N new
+#                              generations, no deleting op (pod-detach,
+#                              link-del, addr-del) unless its owner matches the
+#                              regex ALLOWED ("" = none), br-1/ens19/net1/host
+#                              veth never deleted, ifindexes unchanged.
+
+# watch_gens [AFTER] : "id trigger ops outcome" per generation newer than
+# AFTER (default 0), oldest first, from `plumbd history -o json`.
+watch_gens() {
+    local j i
+    for i in 1 2 3 4 5; do
+        j=$(plumbd_run history -o json 2>/dev/null) && break
+        sleep 0.2
+    done
+    printf '%s' "$j" | grep -o '{[^{}]*}' |
+        sed -E 's/.*"id":([0-9]+).*"trigger":"?([^",}]*)"?.*"ops":([0-9]+).*"outcome":"?([^",}]*)"?.*/\1 \2 \3 \4/' |
+        awk -v a="${1:-0}" '$1 > a' | sort -n
+}
+# watch_gen_newest : the newest generation id (0 when none); retried, so a
+# busy database does not reset the count.
+watch_gen_newest() {
+    local g i
+    for i in 1 2 3 4 5; do
+        g=$(sql "SELECT COALESCE(MAX(id), 0) FROM generations" 2>/dev/null)
+        case $g in '' | *[!0-9]*) sleep 0.2 ;; *) echo "$g"; return 0 ;; esac
+    done
+    echo 0
+}
+# watch_log_since : the daemon log written after watch_mark.
+watch_log_since() { tail -c +"$((WATCH_LOGOFF + 1))" "$DAEMON_LOG" 2>/dev/null; }
+# watch_ifindex NETNS IF : ifindex of IF, empty when absent.
+watch_ifindex() { ip -n "$1" -o link show dev "$2" 2>/dev/null | awk -F': ' '{ print $1; exit }'; }
+# watch_deleting_ops AFTER : "gen owner op" of journal ops of later
+# generations that take something away.
+watch_deleting_ops() {
+    local t w=""
+    for t in pod-detach link-del addr-del; do # text ops or JSON ops
+        w="$w OR op LIKE '$t%' OR op LIKE '%\"type\":\"$t\"%'"
+    done
+    sql "SELECT gen || ' ' || owner || ' ' || CASE WHEN json_valid(op) THEN
+         json_extract(op, '\$.type') || ' ' || json_extract(op, '\$.ifname') ELSE substr(op, 1, 100) END FROM journal_ops
+         WHERE gen > $1 AND (0 $w) ORDER BY gen, seq" 2>&1
+}
+
+watch_ready() {
+    if ! wait_for 15 has_addr "$POD_NS" net1 192.168.255.100/24; then
+        not_ok "daemon converges the seed lab" "no net1 in $POD_NS after 15 s" "$DAEMON_LOG"
+        return 1
+    fi
+    ok "daemon converged the seed lab (net1 ifindex $(watch_ifindex "$POD_NS" net1), host veth $(watch_seed_host))"
+    # IPv6 DAD and carrier settle on the new links: their netlink events
+    # would start drift passes during the first step (see watch_churn.sh).
+    lab_quiesce 1 "$NODE" "$POD_NS"
+}
+
+# watch_seed_host : the node-side veth of the seed pod's net1 (net1@ifN).
+watch_seed_host() {
+    local peer
+    peer=$(ip -n "$POD_NS" -o link show dev net1 2>/dev/null | sed -n 's/^[0-9]*: net1@if\([0-9]*\):.*/\1/p')
+    [ -n "$peer" ] && ip -n "$NODE" -o link show 2>/dev/null |
+        awk -F': ' -v i="$peer" '$1 == i { sub(/@.*/, "", $2); print $2 }'
+}
+
+watch_mark() {
+    # No netlink event in flight: a drift pass starting during the write
+    # would be the race watch_churn.sh tests on purpose, not this step's.
+    lab_quiesce 1 "${LAB_NETNS[@]}"
+    WATCH_HOST=$(watch_seed_host)
+    WATCH_NET1_IDX=$(watch_ifindex "$POD_NS" net1)
+    WATCH_BR_IDX=$(watch_ifindex "$NODE" br-1)
+    WATCH_HOST_IDX=$(watch_ifindex "$NODE" "$WATCH_HOST")
+    WATCH_GEN=$(watch_gen_newest)
+    WATCH_LOGOFF=$(stat -c %s "$DAEMON_LOG" 2>/dev/null || echo 0)
+    WATCH_MON=$LAB_TMP/watch-mon.$RANDOM
+    monitor_start "$WATCH_MON" "$NODE" "$POD_NS"
+}
+
+watch_expect() { # NAME NGENS ALLOWED-OWNER-REGEX SECS CMD...
+    local name=$1 want=$2 allowed=$3 secs=$4 rows n bad del
+    shift 4
+    if wait_for "$secs" "$@"; then
+        ok "$name: final state reached"
+    else
+        not_ok "$name: final state reached" "'$*' still false after $secs s" "$DAEMON_LOG"
+    fi
+    sleep 1.5 # settle delay and its cap are far shorter: later passes would show
+    monitor_stop
+    rows=$(watch_gens "$WATCH_GEN")
+    n=$(printf '%s' "$rows" | grep -c .)
+    printf '%s\n' "$rows" | grep . | head -n 10 | sed 's/^/#   generation: /'
+    watch_log_since | grep -E 'msg="pass \(|EmptySource|overflow|pod-detach|link-del|addr-del' |
+        sed 's/^/#   log: /' | head -n 20
+    if [ "$n" = "$want" ]; then
+        ok "$name: exactly $want convergence(s)"
+    else
+        not_ok "$name: exactly $want convergence(s)" "$n generations"
+    fi
+    bad=$(printf '%s\n' "$rows" | awk '$1 != "" && ($2 != "file" || $4 != "applied")')
+    [ -z "$bad" ] && ok "$name: generations triggered by the file change, applied" ||
+        not_ok "$name: generations triggered by the file change, applied" "$(echo $bad)"
+    del=$(watch_deleting_ops "$WATCH_GEN")
+    [ -n "$allowed" ] && del=$(printf '%s\n' "$del" | awk -v a="$allowed" '$2 !~ a')
+    if [ -z "$del" ]; then
+        ok "$name: no prune"
+    else
+        not_ok "$name: no prune" "deleting ops in the journal"
+        printf '%s\n' "$del" | head -n 10 | sed 's/^/#   /'
+    fi
+    local names="br-1|ens19|net1${WATCH_HOST:+|$WATCH_HOST}"
+    local re="^Deleted ([0-9]+: ($names)[@: ]|.* dev ($names)( |\$))"
+    if grep -Eq "$re" "$WATCH_MON"; then
+        not_ok "$name: br-1, net1 and the host veth never deleted" "netlink says:"
+        grep -E "$re" "$WATCH_MON" | head -n 5 | sed 's/^/#   /'
+    else
+        ok "$name: br-1, net1 and the host veth never deleted"
+    fi
+    assert_eq "$name: net1, br-1, host veth keep their ifindex" \
+        "$WATCH_NET1_IDX $WATCH_BR_IDX $WATCH_HOST_IDX" \
+        "$(watch_ifindex "$POD_NS" net1) $(watch_ifindex "$NODE" br-1) $(watch_ifindex "$NODE" "$WATCH_HOST")"
+}
+
+# watch_pod_doc NAME NETNS IP : a Pod document on linux-bridge-br-1 with IP/24.
+watch_pod_doc() {
+    lab_pod "$1" "$2" "[{\"name\":\"linux-bridge-br-1\",\"ips\":[\"$3/24\"]}]"
+}
+
+# plumbd_daemon_with OPTION... : plumbd_daemon with extra global options
+# (e.g. --flap-backoff-s 1) before `run`; sets $DAEMON_PID, $DAEMON_LOG.
+plumbd_daemon_with() {
+    DAEMON_LOG=$LAB_TMP/daemon.log
+    "$PLUMBD" --config-dir "$CONF" --state-dir "$STATE" --netns "$NODE" \
+        --node-name "$NODE_NAME" "$@" run >>"$DAEMON_LOG" 2>&1 &
+    DAEMON_PID=$!
+    lab_track_pid "$DAEMON_PID"
+}
+
+# addr_present NETNS IF CIDR : like has_addr, without a `| grep -q` pipe
+# (under `set -o pipefail` grep -q exiting at the first match can make ip
+# die of SIGPIPE while printing the next address: a false "absent").
+addr_present() {
+    local out
+    out=$(ip -n "$1" -o addr show dev "$2" 2>/dev/null) || return 1
+    [[ $out == *" inet $3 "* || $out == *" inet6 $3 "* ]]
+}

@@ -201,7 +201,7 @@ static void test_errors_positions(void **state)
           "spec:\n  desiredState:\n    interfaces:\n    - name: bond0\n      type: bond\n",
           &d);
     assert_true(has_diag(&d, DIAG_ERROR, "unknown kind 'Gadget'", 2));
-    assert_true(has_diag(&d, DIAG_ERROR, "mac 'bad'", 11));
+    assert_true(has_diag(&d, DIAG_ERROR, "mac: 'bad' is not a MAC address", 11));
     assert_true(has_diag(&d, DIAG_ERROR, "'bond' is not supported", 21));
     assert_int_equal(d.npods, 0);
     assert_int_equal(d.npolicies, 0);

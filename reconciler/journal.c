@@ -1,0 +1,354 @@
+/* journal.c - operations as journal records, and their inverses.
+ *
+ * Every kernel write is journalled before it is made (write-ahead) together
+ * with the operation that undoes it, computed from the before-image: the
+ * node snapshot just before the write and the inventory. An op and its
+ * inverse are stored as JSON (jansson), so the daemon after a crash and
+ * `plumbd rollback` can run the inverses without the desired state that
+ * produced them. Pure: no kernel, no SQLite. */
+#include <arpa/inet.h>
+#include <jansson.h>
+#include <net/if.h>
+
+#include "journal.h"
+
+static json_t *ipaddr_json(const struct ipaddr *a)
+{
+    char buf[64];
+    return json_string(ipaddr_format(a, true, buf, sizeof(buf)));
+}
+
+static int ipaddr_from(json_t *j, struct ipaddr *ret)
+{
+    const char *s = json_string_value(j);
+    return s ? ipaddr_parse(s, -1, ret) : -EINVAL;
+}
+
+char *op_to_json(const struct op *op)
+{
+    json_t *o = json_pack("{s:s, s:s, s:s}", "type", op_type_to_string(op->type), "owner",
+                          op->owner ? op->owner : "", "ifname", op->ifname);
+    if (op->set) {
+        json_object_set_new(o, "set", json_integer(op->set));
+        if (op->set & LS_MTU)
+            json_object_set_new(o, "mtu", json_integer(op->mtu));
+        if (op->set & LS_UP)
+            json_object_set_new(o, "up", json_boolean(op->up));
+        if (op->set & LS_MASTER)
+            json_object_set_new(o, "master", json_string(op->master));
+        if (op->set & LS_STP)
+            json_object_set_new(o, "stp", json_integer(op->stp));
+        if (op->set & LS_ALIAS)
+            json_object_set_new(o, "alias", op->alias ? json_string(op->alias) : json_null());
+    }
+    if (op->addr.family)
+        json_object_set_new(o, "addr", ipaddr_json(&op->addr));
+    if (op->forget)
+        json_object_set_new(o, "forget", json_true());
+    if (op->record_before)
+        json_object_set_new(o, "record_before", json_true());
+    if (op->type == OP_POD_ATTACH || op->type == OP_POD_DETACH || op->pa.pod_if[0]) {
+        const struct pod_attach_op *pa = &op->pa;
+        char mac[18];
+        json_t *p = json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:b}", "netns",
+                              pa->netns ? pa->netns : "", "pod_if", pa->pod_if, "host_if",
+                              pa->host_if, "bridge", pa->bridge, "network",
+                              pa->network ? pa->network : "", "mtu", (int)pa->mtu, "replace",
+                              pa->replace);
+        if (pa->has_mac)
+            json_object_set_new(p, "mac", json_string(mac_format(pa->mac, mac, sizeof(mac))));
+        json_t *addrs = json_array();
+        for (size_t i = 0; i < pa->naddrs; i++)
+            json_array_append_new(addrs, ipaddr_json(&pa->addrs[i]));
+        json_object_set_new(p, "addrs", addrs);
+        json_t *routes = json_array();
+        for (size_t i = 0; i < pa->nroutes; i++) {
+            json_t *r = json_pack("{s:o}", "dst", ipaddr_json(&pa->routes[i].dst));
+            if (pa->routes[i].has_gw)
+                json_object_set_new(r, "gw", ipaddr_json(&pa->routes[i].gw));
+            json_array_append_new(routes, r);
+        }
+        json_object_set_new(p, "routes", routes);
+        json_object_set_new(o, "pod", p);
+    }
+    char *s = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(o);
+    return s;
+}
+
+static int copy_name(json_t *j, char dst[IFNAMSIZ_PLUMBD])
+{
+    const char *s = json_string_value(j);
+    if (!s || strlen(s) >= IFNAMSIZ_PLUMBD)
+        return -EINVAL;
+    snprintf(dst, IFNAMSIZ_PLUMBD, "%s", s);
+    return 0;
+}
+
+int op_from_json(const char *text, struct op *ret)
+{
+    json_error_t err;
+    json_t *o = json_loads(text, 0, &err);
+    struct op op = {.stp = -1};
+    int r = -EINVAL;
+
+    if (!json_is_object(o))
+        goto out;
+    const char *type = json_string_value(json_object_get(o, "type"));
+    int t;
+    for (t = 0; t < _OP_TYPE_MAX; t++)
+        if (streq(type, op_type_to_string(t)))
+            break;
+    if (t == _OP_TYPE_MAX)
+        goto out;
+    op.type = t;
+    op.owner = xstrdup(json_string_value(json_object_get(o, "owner")) ?: "");
+    if (copy_name(json_object_get(o, "ifname"), op.ifname) < 0)
+        goto out;
+    op.set = (unsigned)json_integer_value(json_object_get(o, "set"));
+    op.mtu = (unsigned)json_integer_value(json_object_get(o, "mtu"));
+    op.up = json_is_true(json_object_get(o, "up"));
+    if ((op.set & LS_MASTER) && copy_name(json_object_get(o, "master"), op.master) < 0)
+        goto out;
+    if (op.set & LS_STP)
+        op.stp = (int)json_integer_value(json_object_get(o, "stp"));
+    if (json_is_string(json_object_get(o, "alias")))
+        op.alias = xstrdup(json_string_value(json_object_get(o, "alias")));
+    if (json_object_get(o, "addr") && ipaddr_from(json_object_get(o, "addr"), &op.addr) < 0)
+        goto out;
+    op.forget = json_is_true(json_object_get(o, "forget"));
+    op.record_before = json_is_true(json_object_get(o, "record_before"));
+    json_t *p = json_object_get(o, "pod");
+    if (p) {
+        struct pod_attach_op *pa = &op.pa;
+        pa->netns = xstrdup(json_string_value(json_object_get(p, "netns")) ?: "");
+        pa->network = xstrdup(json_string_value(json_object_get(p, "network")) ?: "");
+        if (copy_name(json_object_get(p, "pod_if"), pa->pod_if) < 0 ||
+            copy_name(json_object_get(p, "host_if"), pa->host_if) < 0 ||
+            copy_name(json_object_get(p, "bridge"), pa->bridge) < 0)
+            goto out;
+        pa->mtu = (unsigned)json_integer_value(json_object_get(p, "mtu"));
+        pa->replace = json_is_true(json_object_get(p, "replace"));
+        const char *mac = json_string_value(json_object_get(p, "mac"));
+        if (mac) {
+            if (mac_parse(mac, pa->mac) < 0)
+                goto out;
+            pa->has_mac = true;
+        }
+        size_t i;
+        json_t *v;
+        json_array_foreach(json_object_get(p, "addrs"), i, v) {
+            if (ipaddr_from(v, ARRAY_PUSH(pa->addrs, pa->naddrs)) < 0)
+                goto out;
+        }
+        json_array_foreach(json_object_get(p, "routes"), i, v) {
+            struct route *rt = ARRAY_PUSH(pa->routes, pa->nroutes);
+            if (ipaddr_from(json_object_get(v, "dst"), &rt->dst) < 0)
+                goto out;
+            if (json_object_get(v, "gw")) {
+                if (ipaddr_from(json_object_get(v, "gw"), &rt->gw) < 0)
+                    goto out;
+                rt->has_gw = true;
+            }
+        }
+    }
+    *ret = op;
+    memset(&op, 0, sizeof(op));
+    r = 0;
+out:
+    op_clear(&op);
+    json_decref(o);
+    return r;
+}
+
+void op_clear(struct op *op)
+{
+    free(op->owner);
+    free(op->alias);
+    free(op->pa.netns);
+    free(op->pa.network);
+    free(op->pa.addrs);
+    free(op->pa.routes);
+    memset(op, 0, sizeof(*op));
+}
+
+static const struct owned_attach *find_attach(const struct inventory *inv, const char *owner,
+                                              const char *pod_if)
+{
+    for (size_t i = 0; inv && i < inv->nattach; i++)
+        if (streq(inv->attach[i].owner, owner) && streq(inv->attach[i].pod_if, pod_if))
+            return &inv->attach[i];
+    return NULL;
+}
+
+int op_inverse(const struct op *op, const struct live_ns *before, const struct inventory *inv,
+               struct op *ret)
+{
+    struct op inv_op = {.stp = -1};
+    const struct live_link *l = live_find_link(before, op->ifname);
+
+    inv_op.owner = xstrdup(op->owner ? op->owner : "");
+    snprintf(inv_op.ifname, sizeof(inv_op.ifname), "%s", op->ifname);
+
+    switch (op->type) {
+    case OP_BRIDGE_ADD:
+        inv_op.type = OP_LINK_DEL;
+        inv_op.forget = true;
+        break;
+    case OP_LINK_SET:
+        if (!l) { /* nothing to put back: the link did not exist */
+            op_clear(&inv_op);
+            return -ENOENT;
+        }
+        inv_op.type = OP_LINK_SET;
+        if (op->set & LS_MTU) {
+            inv_op.set |= LS_MTU;
+            inv_op.mtu = l->mtu;
+        }
+        if (op->set & LS_UP) {
+            inv_op.set |= LS_UP;
+            inv_op.up = l->flags & IFF_UP;
+        }
+        if (op->set & LS_MASTER) {
+            const struct live_link *m = live_find_ifindex(before, l->master);
+            inv_op.set |= LS_MASTER;
+            snprintf(inv_op.master, sizeof(inv_op.master), "%s", m ? m->name : "");
+        }
+        if ((op->set & LS_STP) && l->stp >= 0) {
+            inv_op.set |= LS_STP;
+            inv_op.stp = l->stp;
+        }
+        if (op->set & LS_ALIAS) {
+            inv_op.set |= LS_ALIAS;
+            inv_op.alias = l->alias ? xstrdup(l->alias) : NULL;
+        }
+        /* Undoing a first change to a foreign link hands it back. */
+        inv_op.forget = op->record_before;
+        break;
+    case OP_LINK_DEL:
+        if (!l || !streq(l->kind, "bridge")) {
+            /* Only bridges can be re-created faithfully. */
+            op_clear(&inv_op);
+            return -EOPNOTSUPP;
+        }
+        inv_op.type = OP_BRIDGE_ADD;
+        inv_op.set = LS_MTU | LS_UP | (l->stp >= 0 ? LS_STP : 0) | (l->alias ? LS_ALIAS : 0);
+        inv_op.mtu = l->mtu;
+        inv_op.up = l->flags & IFF_UP;
+        inv_op.stp = l->stp;
+        inv_op.alias = l->alias ? xstrdup(l->alias) : NULL;
+        break;
+    case OP_ADDR_ADD:
+    case OP_ADDR_DEL:
+        if (op->type == OP_ADDR_ADD && l && live_has_addr(before, l->ifindex, &op->addr)) {
+            op_clear(&inv_op); /* it was there already: nothing to undo */
+            return -ENOENT;
+        }
+        inv_op.type = op->type == OP_ADDR_ADD ? OP_ADDR_DEL : OP_ADDR_ADD;
+        inv_op.addr = op->addr;
+        break;
+    case OP_POD_ATTACH:
+        inv_op.type = OP_POD_DETACH;
+        inv_op.pa.netns = xstrdup(op->pa.netns ? op->pa.netns : "");
+        inv_op.pa.network = xstrdup(op->pa.network ? op->pa.network : "");
+        snprintf(inv_op.pa.pod_if, sizeof(inv_op.pa.pod_if), "%s", op->pa.pod_if);
+        snprintf(inv_op.pa.host_if, sizeof(inv_op.pa.host_if), "%s", op->pa.host_if);
+        snprintf(inv_op.pa.bridge, sizeof(inv_op.pa.bridge), "%s", op->pa.bridge);
+        break;
+    case OP_POD_DETACH: {
+        const struct owned_attach *a = find_attach(inv, op->owner, op->pa.pod_if);
+        if (!a || !live_find_link(before, a->host_if)) {
+            op_clear(&inv_op); /* nothing was attached: nothing to put back */
+            return -ENOENT;
+        }
+        inv_op.type = OP_POD_ATTACH;
+        inv_op.pa.netns = xstrdup(a->netns ? a->netns : "");
+        inv_op.pa.network = xstrdup(a->network ? a->network : "");
+        snprintf(inv_op.pa.pod_if, sizeof(inv_op.pa.pod_if), "%s", a->pod_if);
+        snprintf(inv_op.pa.host_if, sizeof(inv_op.pa.host_if), "%s", a->host_if);
+        snprintf(inv_op.pa.bridge, sizeof(inv_op.pa.bridge), "%s", a->bridge);
+        inv_op.pa.has_mac = true;
+        memcpy(inv_op.pa.mac, a->mac, 6);
+        for (size_t i = 0; i < a->naddrs; i++)
+            *ARRAY_PUSH(inv_op.pa.addrs, inv_op.pa.naddrs) = a->addrs[i];
+        inv_op.pa.replace = true;
+        break;
+    }
+    case OP_FORGET:
+    case _OP_TYPE_MAX:
+        op_clear(&inv_op);
+        return -ENOENT;
+    }
+    *ret = inv_op;
+    return 0;
+}
+
+/* Read-back: is what op asked for visible in `after`? */
+bool op_verify(const struct op *op, const struct live_ns *after, char **ret_msg)
+{
+    const struct live_link *l = live_find_link(after, op->ifname);
+    switch (op->type) {
+    case OP_BRIDGE_ADD:
+    case OP_LINK_SET:
+        if (!l) {
+            *ret_msg = xasprintf("%s: desired to exist, current absent", op->ifname);
+            return false;
+        }
+        if ((op->set & LS_MTU) && l->mtu != op->mtu) {
+            *ret_msg = xasprintf("%s.mtu: desired %u, current %u", op->ifname, op->mtu, l->mtu);
+            return false;
+        }
+        if ((op->set & LS_UP) && (bool)(l->flags & IFF_UP) != op->up) {
+            *ret_msg = xasprintf("%s.state: desired %s, current %s", op->ifname,
+                                 op->up ? "up" : "down", op->up ? "down" : "up");
+            return false;
+        }
+        if (op->set & LS_MASTER) {
+            const struct live_link *m = live_find_ifindex(after, l->master);
+            if (!streq(m ? m->name : "", op->master)) {
+                *ret_msg = xasprintf("%s.controller: desired %s, current %s", op->ifname,
+                                     op->master[0] ? op->master : "none",
+                                     m ? m->name : "none");
+                return false;
+            }
+        }
+        if ((op->set & LS_STP) && l->stp >= 0 && l->stp != op->stp) {
+            *ret_msg = xasprintf("%s.bridge.options.stp.enabled: desired %s, current %s",
+                                 op->ifname, op->stp ? "true" : "false",
+                                 l->stp ? "true" : "false");
+            return false;
+        }
+        if ((op->set & LS_ALIAS) && !streq_ptr(l->alias, op->alias) &&
+            !(op->alias && !op->alias[0] && !l->alias)) {
+            *ret_msg = xasprintf("%s.description: desired \"%s\", current \"%s\"", op->ifname,
+                                 op->alias ? op->alias : "", l->alias ? l->alias : "");
+            return false;
+        }
+        return true;
+    case OP_LINK_DEL:
+        if (l) {
+            *ret_msg = xasprintf("%s: desired absent, still present", op->ifname);
+            return false;
+        }
+        return true;
+    case OP_ADDR_ADD:
+    case OP_ADDR_DEL: {
+        bool present = l && live_has_addr(after, l->ifindex, &op->addr);
+        if (present != (op->type == OP_ADDR_ADD)) {
+            char a[64];
+            *ret_msg = xasprintf("%s.address %s: desired %s, current %s", op->ifname,
+                                 ipaddr_format(&op->addr, true, a, sizeof(a)),
+                                 op->type == OP_ADDR_ADD ? "present" : "absent",
+                                 present ? "present" : "absent");
+            return false;
+        }
+        return true;
+    }
+    case OP_POD_ATTACH:
+    case OP_POD_DETACH:
+    case OP_FORGET:
+    case _OP_TYPE_MAX:
+        break;
+    }
+    return true;
+}
