@@ -14,12 +14,14 @@
 #include <dirent.h>
 #include <signal.h>
 #include <sys/epoll.h>
+#include <sys/file.h>
 #include <sys/inotify.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/timerfd.h>
 
+#include "load.h"
 #include "log.h"
 #include "loop.h"
 
@@ -43,6 +45,12 @@ struct loop {
     bool settling;         /* a burst of file events is being absorbed */
     uint64_t burst_start;
     bool poll_fallback;    /* inotify unusable or a watch failed: rescan on a timer */
+    struct dirty {
+        int wd;
+        char *name;
+    } *dirty;              /* files open for writing (see dirty_set) */
+    size_t ndirty;
+    unsigned long overflows;
     bool watch_failed;     /* the last watch_all could not place every watch */
     int poll;              /* timerfd of the polling fallback */
 };
@@ -112,6 +120,7 @@ static void schedule(struct loop *l, enum gen_trigger trig, uint64_t delay)
 }
 
 #define POLL_FALLBACK_S 2
+#define DIRTY_MAX_USEC (30ULL * 1000000ULL)
 
 static int arm_timer(int fd, uint64_t usec_from_now, uint64_t interval_usec);
 
@@ -187,6 +196,36 @@ static void watch_all(struct loop *l)
     set_poll_fallback(l, l->watch_failed);
 }
 
+/* Files being written: opened for writing and modified, not yet closed
+ * (IN_MODIFY without IN_CLOSE_WRITE). A pass waits for them, so a slow
+ * copy is never read half-written. */
+static void dirty_set(struct loop *l, int wd, const char *name, bool on)
+{
+    for (size_t i = 0; i < l->ndirty; i++)
+        if (l->dirty[i].wd == wd && streq(l->dirty[i].name, name)) {
+            if (!on) {
+                free(l->dirty[i].name);
+                l->dirty[i] = l->dirty[--l->ndirty];
+            }
+            return;
+        }
+    if (on && l->ndirty < 1024) {
+        struct dirty *d = ARRAY_PUSH(l->dirty, l->ndirty);
+        d->wd = wd;
+        d->name = xstrdup(name);
+    }
+}
+
+static void dirty_clear(struct loop *l, int wd_or_all)
+{
+    for (size_t i = 0; i < l->ndirty;)
+        if (wd_or_all < 0 || l->dirty[i].wd == wd_or_all) {
+            free(l->dirty[i].name);
+            l->dirty[i] = l->dirty[--l->ndirty];
+        } else
+            i++;
+}
+
 static void on_inotify(struct loop *l)
 {
     char buf[16384] __attribute__((aligned(__alignof__(struct inotify_event))));
@@ -199,9 +238,21 @@ static void on_inotify(struct loop *l)
             struct inotify_event *ev = (struct inotify_event *)p;
             if (ev->mask & IN_Q_OVERFLOW)
                 overflow = true;
+            if (ev->mask & IN_IGNORED)
+                dirty_clear(l, ev->wd);
+            else if (ev->len && !(ev->mask & IN_ISDIR) && load_name_wanted(ev->name, false)) {
+                if (ev->mask & IN_MODIFY)
+                    dirty_set(l, ev->wd, ev->name, true);
+                if (ev->mask & (IN_CLOSE_WRITE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO))
+                    dirty_set(l, ev->wd, ev->name, false);
+            }
             any = true;
             p += sizeof(*ev) + ev->len;
         }
+    }
+    if (overflow) {
+        dirty_clear(l, -1); /* events were lost: trust nothing we tracked */
+        l->overflows++;
     }
     if (overflow)
         log_warn("watch", "inotify queue overflowed: rescanning everything");
@@ -233,7 +284,12 @@ static void run_pass(struct loop *l)
     l->pending = false;
     l->settling = false;
     uint64_t t0 = now_usec();
+    /* The state lock is held for the pass only (see cmd_converge). */
+    if (l->r->lockfd >= 0 && flock(l->r->lockfd, LOCK_EX) < 0)
+        log_warn("state", "cannot take the state lock: %s", strerror(errno));
     int rc = reconcile_pass(l->r, trig, false, NULL, &res);
+    if (l->r->lockfd >= 0)
+        flock(l->r->lockfd, LOCK_UN);
     uint64_t dt = now_usec() - t0;
     if (rc < 0) {
         log_error("reconciler", "pass failed: %s; retrying in 5s", strerror(-rc));
@@ -389,9 +445,16 @@ int loop_run(struct reconciler *r, const struct loop_opts *opts)
                 break;
             }
         }
-        /* Work happens at a safe point: after all ready events are read. */
-        if (!l.stop && l.pending && now_usec() >= l.due)
-            run_pass(&l);
+        /* Work happens at a safe point: after all ready events are read.
+         * A file still being written holds the pass back (up to 30 s). */
+        uint64_t now = now_usec();
+        if (!l.stop && l.pending && now >= l.due) {
+            if (l.ndirty && l.settling && now - l.burst_start < DIRTY_MAX_USEC) {
+                l.due = now + (uint64_t)opts->settle_ms * 1000 + 1000;
+                arm_due(&l);
+            } else
+                run_pass(&l);
+        }
     }
 out:
     if (l.ep >= 0)
@@ -404,6 +467,8 @@ out:
         close(l.resync);
     if (l.poll >= 0)
         close(l.poll);
+    dirty_clear(&l, -1);
+    free(l.dirty);
     if (l.sig >= 0)
         close(l.sig);
     return rc;

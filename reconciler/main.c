@@ -8,12 +8,14 @@
  * pending operations. */
 #include <fcntl.h>
 #include <getopt.h>
+#include <jansson.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 
 #include "load.h"
 #include "log.h"
+#include "journal.h"
 #include "loop.h"
 #include "reconcile.h"
 #include "schema.h"
@@ -42,7 +44,8 @@ static void usage(FILE *f)
           "  plan            print the operations apply would run; exit 0 none, 4 some\n"
           "  show [-o yaml|json]          live node state as nmstate YAML\n"
           "  status [-o table|yaml|json]  one line per object\n"
-          "  history [-o table|json]      journal generations, newest first\n"
+          "  history [-o table|json] [GEN]  journal generations, newest first; or GEN's ops\n"
+          "  rollback [GEN]  undo the newest applied generation (or all after GEN)\n"
           "  validate PATH...  check files or directories; exit 1 on any error\n"
           "\n"
           "options:\n"
@@ -238,9 +241,32 @@ static int cmd_status(const struct opts *o)
     return rc < 0 ? 1 : 0;
 }
 
-static int cmd_history(const struct opts *o)
+static void fmt_time(int64_t t, char buf[32])
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+    if (!t) {
+        snprintf(buf, 32, "-");
+        return;
+    }
+    gmtime_r(&tt, &tm);
+    strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* `history`: generations newest first; `history GEN`: that generation's
+ * operations with their inverses and outcomes. */
+static int cmd_history(const struct opts *o, int argc, char **argv)
 {
     struct store *s;
+    bool json = o->output && streq(o->output, "json");
+    if (o->output && !json && !streq(o->output, "table")) {
+        fprintf(stderr, "plumbd: unknown output format '%s'\n", o->output);
+        return 2;
+    }
+    if (argc > 1) {
+        fprintf(stderr, "plumbd history: at most one GEN\n");
+        return 2;
+    }
     int rc = store_open(o->state_dir, true, &s);
     if (rc == -ENOENT) {
         fprintf(stderr, "plumbd: no state in %s yet (nothing applied)\n", o->state_dir);
@@ -248,35 +274,132 @@ static int cmd_history(const struct opts *o)
     }
     if (rc < 0)
         return 1;
+    if (argc == 1) {
+        char *end;
+        long long gen = strtoll(argv[0], &end, 10);
+        struct op_row *v = NULL;
+        size_t n = 0;
+        if (*end || gen <= 0) {
+            fprintf(stderr, "plumbd history: '%s' is not a generation number\n", argv[0]);
+            store_close(s);
+            return 2;
+        }
+        rc = store_gen_ops(s, gen, &v, &n);
+        json_t *arr = json ? json_array() : NULL;
+        if (rc >= 0 && !json)
+            printf("%-4s  %-7s  %-60s  %s\n", "SEQ", "STATE", "OPERATION", "UNDO");
+        for (size_t i = 0; rc >= 0 && i < n; i++) {
+            struct op op, inv;
+            _cleanup_free_ char *d = NULL, *id = NULL;
+            if (op_from_json(v[i].op, &op) >= 0) {
+                d = op_describe(&op);
+                op_clear(&op);
+            }
+            if (v[i].inverse && v[i].inverse[0] && op_from_json(v[i].inverse, &inv) >= 0) {
+                id = op_describe(&inv);
+                op_clear(&inv);
+            }
+            if (json)
+                json_array_append_new(
+                    arr, json_pack("{s:i, s:s, s:s, s:s, s:s?, s:s?}", "seq", v[i].seq, "owner",
+                                   v[i].owner ? v[i].owner : "", "state",
+                                   op_state_to_string(v[i].state), "op", d ? d : v[i].op,
+                                   "undo", id, "error", v[i].error));
+            else
+                printf("%-4d  %-7s  %-60s  %s%s%s\n", v[i].seq, op_state_to_string(v[i].state),
+                       d ? d : v[i].op, id ? id : "-", v[i].error ? "  error: " : "",
+                       v[i].error ? v[i].error : "");
+        }
+        if (json) {
+            char *out = json_dumps(arr, JSON_INDENT(2));
+            printf("%s\n", out);
+            free(out);
+            json_decref(arr);
+        }
+        op_rows_free(v, n);
+        store_close(s);
+        if (rc >= 0 && n == 0) {
+            fprintf(stderr, "plumbd history: no generation %lld\n", gen);
+            return 1;
+        }
+        return rc < 0 ? 1 : 0;
+    }
     struct gen_row *v = NULL;
     size_t n = 0;
-    rc = store_history(s, 100, &v, &n);
-    if (rc >= 0 && o->output && streq(o->output, "json")) {
-        printf("[");
-        for (size_t i = 0; i < n; i++)
-            printf("%s{\"id\":%lld,\"started\":%lld,\"ended\":%lld,\"trigger\":\"%s\","
-                   "\"ops\":%d,\"outcome\":\"%s\"}",
-                   i ? "," : "", (long long)v[i].id, (long long)v[i].started,
-                   (long long)v[i].ended, v[i].trigger ? v[i].trigger : "", v[i].nops,
-                   v[i].outcome ? v[i].outcome : "");
-        printf("]\n");
+    rc = store_history(s, 0, &v, &n);
+    if (rc >= 0 && json) {
+        json_t *arr = json_array();
+        for (size_t i = 0; i < n; i++) {
+            char t0[32], t1[32];
+            fmt_time(v[i].started, t0);
+            fmt_time(v[i].ended, t1);
+            json_array_append_new(
+                arr, json_pack("{s:I, s:s, s:s, s:s, s:s, s:i, s:s, s:s?}", "id",
+                               (json_int_t)v[i].id, "started", t0, "ended", t1, "trigger",
+                               v[i].trigger ? v[i].trigger : "", "objects",
+                               v[i].objects ? v[i].objects : "", "ops", v[i].nops, "outcome",
+                               v[i].outcome ? v[i].outcome : "unfinished", "source",
+                               v[i].source));
+        }
+        char *out = json_dumps(arr, JSON_INDENT(2));
+        printf("%s\n", out);
+        free(out);
+        json_decref(arr);
     } else if (rc >= 0) {
-        printf("%-6s  %-20s  %-8s  %4s  %-8s  %s\n", "GEN", "STARTED", "TRIGGER", "OPS", "OUTCOME",
-               "OBJECTS");
+        printf("%-6s  %-20s  %-8s  %4s  %-12s  %s\n", "GEN", "STARTED", "TRIGGER", "OPS",
+               "OUTCOME", "OBJECTS");
         for (size_t i = 0; i < n; i++) {
             char t[32];
-            time_t tt = (time_t)v[i].started;
-            struct tm tm;
-            gmtime_r(&tt, &tm);
-            strftime(t, sizeof(t), "%Y-%m-%dT%H:%M:%SZ", &tm);
-            printf("%-6lld  %-20s  %-8s  %4d  %-8s  %s\n", (long long)v[i].id, t,
-                   v[i].trigger ? v[i].trigger : "", v[i].nops, v[i].outcome ? v[i].outcome : "",
-                   v[i].objects ? v[i].objects : "");
+            fmt_time(v[i].started, t);
+            printf("%-6lld  %-20s  %-8s  %4d  %-12s  %s%s%s\n", (long long)v[i].id, t,
+                   v[i].trigger ? v[i].trigger : "", v[i].nops,
+                   v[i].outcome ? v[i].outcome : "unfinished", v[i].objects ? v[i].objects : "",
+                   v[i].source ? "  from " : "", v[i].source ? v[i].source : "");
         }
     }
     gen_rows_free(v, n);
     store_close(s);
     return rc < 0 ? 1 : 0;
+}
+
+static int cmd_rollback(const struct opts *o, int argc, char **argv)
+{
+    long long after = 0;
+    if (argc > 1) {
+        fprintf(stderr, "plumbd rollback: at most one GEN\n");
+        return 2;
+    }
+    if (argc == 1) {
+        char *end;
+        after = strtoll(argv[0], &end, 10);
+        if (*end || after <= 0) {
+            fprintf(stderr, "plumbd rollback: '%s' is not a generation number\n", argv[0]);
+            return 2;
+        }
+    }
+    _cleanup_close_ int lock = lock_state(o->state_dir);
+    if (lock < 0) {
+        log_error("state", "cannot lock %s: %s", o->state_dir, strerror(-lock));
+        return 1;
+    }
+    struct reconciler r = {.config_dir = o->config_dir, .state_dir = o->state_dir,
+                           .node_name = o->node_name, .epfd = -1, .lockfd = -1};
+    int rc = reconciler_init(&r, false);
+    int64_t gen = 0;
+    size_t nundone = 0;
+    if (rc >= 0)
+        rc = reconcile_rollback(&r, after, &gen, &nundone);
+    reconciler_done(&r);
+    if (rc == -ENOENT) {
+        fprintf(stderr, "plumbd rollback: no applied generation %s%s to roll back\n",
+                after ? "after " : "", after ? argv[0] : "");
+        return 1;
+    }
+    if (rc < 0)
+        return 1;
+    printf("rolled back %zu generation%s as generation %lld\n", nundone, nundone == 1 ? "" : "s",
+           (long long)gen);
+    return 0;
 }
 
 static int cmd_show(const struct opts *o)
@@ -321,13 +444,20 @@ static int cmd_converge(const struct opts *o, const char *cmd)
         .flap_backoff_s = o->flap_backoff_s,
         .history_keep = o->history_keep,
         .epfd = -1,
+        .lockfd = -1,
     };
     int rc = reconciler_init(&r, false);
     if (rc < 0) {
         reconciler_done(&r);
         return 1;
     }
+    /* A generation a crash left unfinished is undone before anything else. */
+    if (!dry && reconcile_recover(&r) < 0)
+        log_error("journal", "could not undo the unfinished generation; converging anyway");
     if (daemon) {
+        /* The daemon holds the state lock only during its passes, so that
+         * `plumbd apply` and `plumbd rollback` can run beside it. */
+        r.lockfd = TAKE_FD(lock);
         rc = loop_run(&r, &o->loop);
         reconciler_done(&r);
         return rc < 0 ? 1 : 0;
@@ -455,14 +585,23 @@ int main(int argc, char **argv)
 
     if (streq(cmd, "validate"))
         return cmd_validate(o.output, nargs, args);
+    if (streq(cmd, "history"))
+        return cmd_history(&o, nargs, args);
+    if (streq(cmd, "rollback") && o.netns) {
+        int rc = netns_enter(o.netns);
+        if (rc < 0) {
+            log_error("netns", "cannot enter network namespace %s: %s", o.netns, strerror(-rc));
+            return 1;
+        }
+    }
+    if (streq(cmd, "rollback"))
+        return cmd_rollback(&o, nargs, args);
     if (nargs > 0) {
         fprintf(stderr, "plumbd %s: unexpected argument '%s'\n", cmd, args[0]);
         return 2;
     }
     if (streq(cmd, "status"))
         return cmd_status(&o);
-    if (streq(cmd, "history"))
-        return cmd_history(&o);
     if (!streq(cmd, "run") && !streq(cmd, "apply") && !streq(cmd, "plan") &&
         !streq(cmd, "show")) {
         fprintf(stderr, "plumbd: unknown command '%s'\n", cmd);

@@ -56,6 +56,11 @@ void reconciler_done(struct reconciler *r)
     r->node = NULL;
     store_close(r->store);
     r->store = NULL;
+    if (r->lockfd >= 0)
+        close(r->lockfd);
+    r->lockfd = -1;
+    free(r->source);
+    r->source = NULL;
 }
 
 static int watch_register(struct reconciler *r, struct live_watch *w)
@@ -245,6 +250,30 @@ static bool file_has_errors(const struct diags *dg, const char *file)
             return true;
     }
     return false;
+}
+
+/* Where the config dir's content comes from: a git-sync worktree names
+ * its commit ("git:<hash>"); a ConfigMap volume its ..data timestamp
+ * ("configmap:..2026_..."). NULL when neither. Caller frees. */
+static char *source_revision(const char *dir)
+{
+    _cleanup_free_ char *real = realpath(dir, NULL);
+    if (real) {
+        char *save = NULL;
+        for (char *c = strtok_r(real, "/", &save); c; c = strtok_r(NULL, "/", &save)) {
+            size_t n = strlen(c), hex = strspn(c, "0123456789abcdef");
+            if ((n == 40 || n == 64) && hex == n)
+                return xasprintf("git:%s", c);
+        }
+    }
+    _cleanup_free_ char *data = xasprintf("%s/..data", dir);
+    char target[256];
+    ssize_t len = readlink(data, target, sizeof(target) - 1);
+    if (len > 0) {
+        target[len] = 0;
+        return xasprintf("configmap:%s", target);
+    }
+    return NULL;
 }
 
 /* Conflicts go to the older object: sort policies and pods by when plumbd
@@ -466,6 +495,8 @@ static int run_ops(struct reconciler *r, enum gen_trigger trig, struct plan *p,
     if (rc < 0)
         goto out;
     rc = store_gen_begin(r->store, trig, objects, &gen);
+    if (rc >= 0 && r->source)
+        rc = store_gen_source(r->store, gen, r->source);
     for (size_t i = 0; rc >= 0 && i < n; i++) {
         _cleanup_free_ char *js = op_to_json(&p->ops[i]);
         _cleanup_free_ char *ijs = NULL;
@@ -792,6 +823,9 @@ static int publish_status(struct reconciler *r, struct plan *p, const struct des
     int rc = store_inventory_load(r->store, &inv);
     if (rc < 0)
         return rc;
+    for (size_t s = 0; r->source && s < p->nstatus; s++)
+        if (!p->status[s].source)
+            p->status[s].source = xstrdup(r->source);
     for (size_t i = 0; i < d->npods; i++) {
         char id[256];
         object_id(&d->pods[i].obj, id, sizeof(id));
@@ -857,6 +891,8 @@ int reconcile_pass(struct reconciler *r, enum gen_trigger trig, bool dry_run, FI
         goto out;
     }
     bool empty_source = rc == -ENOENT || (docs.n == 0 && ldiags.n == 0);
+    free(r->source);
+    r->source = source_revision(r->config_dir);
     validate_docs(&docs, &d);
     /* Loader diagnostics first, then the validator's; the planner sees
      * both (it names a file's parse error in the status of the objects
@@ -1053,5 +1089,265 @@ out:
     desired_free(&d);
     docset_free(&docs);
     diags_clear(&ldiags);
+    return rc;
+}
+
+/* ---- undoing generations: `plumbd rollback` and crash recovery ---------- */
+
+/* Undo the given generations, newest first, as one new journalled
+ * generation of trigger `trig` whose ops are the inverses (and whose
+ * inverses are the original ops, so it can be undone in turn). Each
+ * original op that took effect (done; also intent when recovering from a
+ * crash: it may have reached the kernel) is undone in reverse order.
+ * The undone generations' outcome becomes "rolled-back by N".
+ * *ret_owners gets the objects involved (caller frees). */
+static int undo_generations(struct reconciler *r, const int64_t *gens, size_t ngens,
+                            enum gen_trigger trig, int64_t *ret_gen, char ***ret_owners,
+                            size_t *ret_nowners, size_t *ret_nops)
+{
+    struct op *undo = NULL, *orig = NULL;
+    size_t n = 0;
+    char **owners = NULL;
+    size_t nowners = 0;
+    struct live_ns node = {0};
+    struct inventory inv = {0};
+    int64_t gen = 0;
+    int rc = 0;
+    _cleanup_free_ char *objects = NULL;
+
+    for (size_t g = 0; g < ngens && rc >= 0; g++) {
+        struct op_row *rows = NULL;
+        size_t nrows = 0;
+        rc = store_gen_ops(r->store, gens[g], &rows, &nrows);
+        for (size_t i = nrows; rc >= 0 && i-- > 0;) {
+            bool took = rows[i].state == OPST_DONE ||
+                        (trig == TRIG_RECOVERY && rows[i].state == OPST_INTENT);
+            if (!took || !rows[i].inverse || !rows[i].inverse[0])
+                continue;
+            struct op u, o;
+            if (op_from_json(rows[i].inverse, &u) < 0)
+                continue;
+            if (op_from_json(rows[i].op, &o) < 0) {
+                op_clear(&u);
+                continue;
+            }
+            *ARRAY_PUSH(undo, n) = u;
+            orig = xrealloc(orig, n * sizeof(*orig));
+            orig[n - 1] = o;
+            bool seen = false;
+            for (size_t k = 0; k < nowners && !seen; k++)
+                seen = streq(owners[k], u.owner);
+            if (!seen)
+                *ARRAY_PUSH(owners, nowners) = xstrdup(u.owner);
+        }
+        op_rows_free(rows, nrows);
+    }
+    if (rc < 0)
+        goto out;
+
+    rc = live_dump(r->node, &node);
+    if (rc >= 0)
+        rc = store_inventory_load(r->store, &inv);
+    if (rc < 0)
+        goto out;
+
+    /* Write-ahead, as for any pass. */
+    objects = xstrdup("");
+    for (size_t k = 0; k < nowners; k++) {
+        char *x = xasprintf("%s%s%s", objects, k ? " " : "", owners[k]);
+        free(objects);
+        objects = x;
+    }
+    char **errs = xcalloc(n ? n : 1, sizeof(char *));
+    bool *failed = xcalloc(n ? n : 1, sizeof(bool));
+    rc = store_begin(r->store);
+    if (rc >= 0)
+        rc = store_gen_begin(r->store, trig, objects, &gen);
+    for (size_t i = 0; rc >= 0 && i < n; i++) {
+        _cleanup_free_ char *js = op_to_json(&undo[i]), *ijs = op_to_json(&orig[i]);
+        rc = store_op_intent(r->store, gen, (int)i, undo[i].owner, js, ijs);
+        if (rc >= 0 && prewrite(r, &undo[i], &node, &inv, &errs[i]) < 0)
+            failed[i] = true;
+    }
+    if (rc >= 0)
+        rc = store_commit(r->store);
+    else
+        store_rollback(r->store);
+    for (size_t i = 0; rc >= 0 && i < n; i++) {
+        if (failed[i] || undo[i].type == OP_FORGET)
+            continue;
+        _cleanup_free_ char *d = op_describe(&undo[i]);
+        int k = apply_op(&r->actx, &undo[i], &errs[i]);
+        if (k < 0) {
+            failed[i] = true;
+            if (!errs[i])
+                errs[i] = xstrdup(strerror(-k));
+            log_error(undo[i].owner, "%s: %s: %s", gen_trigger_to_string(trig), d, errs[i]);
+        } else
+            log_info(undo[i].owner, "%s: %s", gen_trigger_to_string(trig), d);
+    }
+    size_t nfailed = 0;
+    if (rc >= 0)
+        rc = store_begin(r->store);
+    for (size_t i = 0; rc >= 0 && i < n; i++) {
+        nfailed += failed[i];
+        store_op_state(r->store, gen, (int)i, failed[i] ? OPST_FAILED : OPST_DONE, errs[i]);
+        rc = postwrite(r, &undo[i], !failed[i], &inv);
+    }
+    for (size_t g = 0; rc >= 0 && g < ngens; g++) {
+        _cleanup_free_ char *outcome = xasprintf("rolled-back by %lld", (long long)gen);
+        rc = store_gen_outcome(r->store, gens[g], outcome);
+        /* A crashed generation never got its end time. */
+        if (rc >= 0 && trig == TRIG_RECOVERY)
+            rc = store_gen_end(r->store, gens[g], outcome, -1);
+    }
+    if (rc >= 0)
+        rc = store_gen_end(r->store, gen, nfailed ? "failed" : "applied", (int)n);
+    if (rc >= 0)
+        rc = store_commit(r->store);
+    else
+        store_rollback(r->store);
+    for (size_t i = 0; i < n; i++)
+        free(errs[i]);
+    free(errs);
+    free(failed);
+    if (ret_nops)
+        *ret_nops = n;
+out:
+    for (size_t i = 0; i < n; i++) {
+        op_clear(&undo[i]);
+        op_clear(&orig[i]);
+    }
+    free(undo);
+    free(orig);
+    live_ns_free(&node);
+    inventory_free(&inv);
+    if (rc >= 0) {
+        *ret_gen = gen;
+        *ret_owners = owners;
+        *ret_nowners = nowners;
+    } else {
+        for (size_t k = 0; k < nowners; k++)
+            free(owners[k]);
+        free(owners);
+    }
+    return rc;
+}
+
+int reconcile_recover(struct reconciler *r)
+{
+    int64_t crashed;
+    int rc = store_gen_unfinished(r->store, &crashed);
+    if (rc == -ENOENT)
+        return 0;
+    if (rc < 0)
+        return rc;
+    log_warn("journal", "generation %lld did not finish (plumbd stopped mid-pass): undoing it",
+             (long long)crashed);
+    int64_t gen;
+    char **owners = NULL;
+    size_t nowners = 0, nops = 0;
+    rc = undo_generations(r, &crashed, 1, TRIG_RECOVERY, &gen, &owners, &nowners, &nops);
+    if (rc >= 0)
+        log_info("journal", "generation %lld undone by generation %lld (%zu operations)",
+                 (long long)crashed, (long long)gen, nops);
+    for (size_t k = 0; k < nowners; k++)
+        free(owners[k]);
+    free(owners);
+    return rc;
+}
+
+int reconcile_rollback(struct reconciler *r, int64_t after_gen, int64_t *ret_gen,
+                       size_t *ret_nundone)
+{
+    struct gen_row *v = NULL;
+    size_t n = 0;
+    int64_t *targets = NULL;
+    size_t nt = 0;
+    bool undoing_rollback = false;
+    int rc = store_history(r->store, 0, &v, &n);
+    if (rc < 0)
+        return rc;
+    /* Newest first. An applied generation is one that ran (applied or
+     * failed) and was not rolled back since. */
+    for (size_t i = 0; i < n; i++) {
+        bool applied = v[i].outcome && (streq(v[i].outcome, "applied") ||
+                                        streq(v[i].outcome, "failed"));
+        if (!applied || v[i].nops <= 0)
+            continue;
+        if (after_gen > 0 && v[i].id <= after_gen)
+            break;
+        *ARRAY_PUSH(targets, nt) = v[i].id;
+        if (streq(v[i].trigger, "rollback"))
+            undoing_rollback = true;
+        if (after_gen <= 0)
+            break;
+    }
+    if (!nt) {
+        gen_rows_free(v, n);
+        free(targets);
+        *ret_nundone = 0;
+        return -ENOENT;
+    }
+    int64_t gen;
+    char **owners = NULL;
+    size_t nowners = 0, nops = 0;
+    rc = undo_generations(r, targets, nt, TRIG_ROLLBACK, &gen, &owners, &nowners, &nops);
+    if (rc < 0)
+        goto out;
+
+    /* Pin what was rolled back at its current revision (undoing a rollback
+     * frees the pins again), and say so in the status. */
+    struct objstatus *st = NULL;
+    size_t nst = 0;
+    rc = store_status_list(r->store, &st, &nst);
+    if (rc >= 0)
+        rc = store_begin(r->store);
+    for (size_t k = 0; rc >= 0 && k < nowners; k++)
+        for (size_t i = 0; rc >= 0 && i < nst; i++) {
+            if (!streq(st[i].id, owners[k]))
+                continue;
+            _cleanup_free_ char *msg = NULL;
+            if (undoing_rollback) {
+                rc = store_pin_delete(r->store, owners[k]);
+                msg = xasprintf("re-applied by generation %lld (undid a rollback)",
+                                (long long)gen);
+                st[i].cond = COND_AVAILABLE;
+                free(st[i].reason);
+                st[i].reason = xstrdup("SuccessfullyConfigured");
+            } else {
+                msg = xasprintf("rolled back by generation %lld (undid generation%s %lld%s)",
+                                (long long)gen, nt > 1 ? "s" : "", (long long)targets[nt - 1],
+                                nt > 1 ? " and later" : "");
+                struct pin pin = {.owner = owners[k], .cond = COND_ABORTED,
+                                  .reason = "RolledBack", .message = msg, .gen = gen};
+                snprintf(pin.rev, sizeof(pin.rev), "%s", st[i].rev);
+                rc = store_pin_put(r->store, &pin);
+                st[i].cond = COND_ABORTED;
+                free(st[i].reason);
+                st[i].reason = xstrdup("RolledBack");
+            }
+            free(st[i].message);
+            st[i].message = TAKE_PTR(msg);
+            if (rc >= 0)
+                rc = store_status_put(r->store, &st[i]);
+        }
+    if (rc >= 0)
+        rc = store_commit(r->store);
+    else
+        store_rollback(r->store);
+    objstatus_list_free(st, nst);
+    if (rc >= 0 && store_status_list(r->store, &st, &nst) >= 0) {
+        status_write_files(r->state_dir, st, nst);
+        objstatus_list_free(st, nst);
+    }
+    *ret_gen = gen;
+    *ret_nundone = nt;
+out:
+    for (size_t k = 0; k < nowners; k++)
+        free(owners[k]);
+    free(owners);
+    free(targets);
+    gen_rows_free(v, n);
     return rc;
 }

@@ -28,6 +28,7 @@ struct reconciler {
      * registered with data.ptr = the struct live_watch. */
     bool watching;
     int epfd;
+    int lockfd;                /* daemon: the state lock, taken per pass; -1 = none */
     struct live_watch *node_watch;
     unsigned long live_stored;  /* node_watch->changes last written to SQLite */
     /* Flap detection: repairs of the same change per object (drift passes),
@@ -37,6 +38,7 @@ struct reconciler {
     unsigned long repairs;     /* drift repairs done (ops run by drift passes) */
     struct apply_ctx actx;
     uint64_t diag_hash;        /* last printed diagnostics, to avoid repeats */
+    char *source;              /* where the config came from (git commit, ...) */
     bool live_cached;
 };
 
@@ -83,6 +85,18 @@ void reconciler_done(struct reconciler *r);
 int reconciler_watch_start(struct reconciler *r, int epfd);
 /* Forget the trust in every snapshot: the next pass dumps afresh. */
 void reconciler_invalidate(struct reconciler *r);
+
+/* At start: a generation left unfinished by a crash is undone (its done
+ * and intended ops, in reverse order) as a "recovery" generation. */
+int reconcile_recover(struct reconciler *r);
+
+/* `plumbd rollback [GEN]`: undo the newest applied generation (after_gen
+ * <= 0) or every applied generation after after_gen, newest first, as a new
+ * journalled "rollback" generation; pin the undone objects' revisions
+ * (Aborted/RolledBack). Undoing a rollback generation re-applies and
+ * unpins. -ENOENT when there is nothing to roll back. */
+int reconcile_rollback(struct reconciler *r, int64_t after_gen, int64_t *ret_gen,
+                       size_t *ret_nundone);
 
 /* Run one pass. dry_run: plan only, print the ops to plan_out, change
  * nothing (no kernel writes, no database writes). Returns 0 or -errno for

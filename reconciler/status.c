@@ -36,6 +36,8 @@ static json_t *status_json(const struct objstatus *s)
                           "condition", "type", condition_to_string(s->cond), "reason",
                           s->reason ? s->reason : "", "message", s->message ? s->message : "",
                           "lastTransitionTime", since);
+    if (o && s->source)
+        json_object_set_new(o, "source", json_string(s->source));
     if (o && s->network_status) {
         json_t *ns = json_loads(s->network_status, 0, NULL);
         if (ns)
@@ -55,6 +57,11 @@ char *status_to_yaml(const struct objstatus *s)
                         "  lastTransitionTime: \"%s\"\n",
                         obj_kind_to_string(s->kind), ns, name, file, s->rev,
                         condition_to_string(s->cond), reason, msg, since);
+    if (s->source) {
+        char *y2 = xasprintf("%ssource: \"%s\"\n", y, s->source);
+        free(y);
+        y = y2;
+    }
     if (s->network_status) {
         /* JSON is YAML: the Multus record goes in as a flow sequence. */
         char *y2 = xasprintf("%snetworkStatus: %s\n", y, s->network_status);

@@ -148,8 +148,8 @@ static const struct {
                      "UPDATE journal_ops SET state=?3, error=?4 WHERE gen=?1 AND seq=?2"},
     [ST_GEN_END] = {"gen-end",
                     "UPDATE generations SET ended=?2, outcome=?3, nops=?4 WHERE id=?1"},
-    [ST_HISTORY] = {"history", "SELECT id, started, ended, \"trigger\", objects, nops, outcome"
-                               " FROM generations ORDER BY id DESC LIMIT ?1"},
+    [ST_HISTORY] = {"history", "SELECT id, started, ended, \"trigger\", objects, nops, outcome,"
+                               " source FROM generations ORDER BY id DESC LIMIT ?1"},
     [ST_GEN_OPS] = {"gen-ops", "SELECT seq, owner, op, inverse, state, error FROM journal_ops"
                                " WHERE gen=?1 ORDER BY seq"},
     [ST_GEN_OUTCOME] = {"gen-outcome", "UPDATE generations SET outcome=?2 WHERE id=?1"},
@@ -1095,6 +1095,7 @@ int store_live_put(struct store *s, const struct live_ns *l)
 static const char *const trigger_names[] = {
     [TRIG_MANUAL] = "manual", [TRIG_FILE] = "file",         [TRIG_DRIFT] = "drift",
     [TRIG_RESYNC] = "resync", [TRIG_ROLLBACK] = "rollback", [TRIG_START] = "start",
+    [TRIG_RECOVERY] = "recovery",
 };
 
 const char *gen_trigger_to_string(enum gen_trigger t)
@@ -1194,6 +1195,7 @@ int store_history(struct store *s, int limit, struct gen_row **ret, size_t *ret_
         g->objects = col_dup(st, 4);
         g->nops = sqlite3_column_int(st, 5);
         g->outcome = col_dup(st, 6);
+        g->source = col_dup(st, 7);
     }
     r = step_end(s, st, rc);
     if (r < 0) {
@@ -1211,6 +1213,7 @@ void gen_rows_free(struct gen_row *v, size_t n)
         free(v[i].trigger);
         free(v[i].objects);
         free(v[i].outcome);
+        free(v[i].source);
     }
     free(v);
 }

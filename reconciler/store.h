@@ -52,7 +52,15 @@ void objstatus_list_free(struct objstatus *v, size_t n);
 int store_live_put(struct store *s, const struct live_ns *l);
 
 /* ---- journal ---- */
-enum gen_trigger { TRIG_MANUAL, TRIG_FILE, TRIG_DRIFT, TRIG_RESYNC, TRIG_ROLLBACK, TRIG_START };
+enum gen_trigger {
+    TRIG_MANUAL,
+    TRIG_FILE,
+    TRIG_DRIFT,
+    TRIG_RESYNC,
+    TRIG_ROLLBACK,
+    TRIG_START,
+    TRIG_RECOVERY, /* undoing a generation left unfinished by a crash */
+};
 const char *gen_trigger_to_string(enum gen_trigger t);
 
 enum op_state { OPST_INTENT, OPST_DONE, OPST_UNDONE, OPST_FAILED };
@@ -71,6 +79,7 @@ struct gen_row {
     char *objects;
     int nops;
     char *outcome;
+    char *source;   /* e.g. "git:<commit>", or NULL */
 };
 int store_history(struct store *s, int limit, struct gen_row **ret, size_t *ret_n);
 void gen_rows_free(struct gen_row *v, size_t n);
