@@ -24,13 +24,15 @@
 #include "load.h"
 #include "log.h"
 #include "loop.h"
+#include "metrics.h"
+#include "notify.h"
 
 #define RUN_NETNS "/run/netns"
 #define INOTIFY_MASK                                                                               \
     (IN_CREATE | IN_DELETE | IN_MODIFY | IN_CLOSE_WRITE | IN_MOVED_FROM | IN_MOVED_TO |           \
      IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR)
 
-enum { SRC_INOTIFY = 1, SRC_TIMER, SRC_RESYNC, SRC_SIGNAL, SRC_POLL };
+enum { SRC_INOTIFY = 1, SRC_TIMER, SRC_RESYNC, SRC_SIGNAL, SRC_POLL, SRC_METRICS, SRC_WATCHDOG };
 
 struct loop {
     struct reconciler *r;
@@ -51,6 +53,10 @@ struct loop {
     } *dirty;              /* files open for writing (see dirty_set) */
     size_t ndirty;
     unsigned long overflows;
+    struct metrics *m;
+    int mfd;               /* metrics listening socket, -1 = none */
+    int wd;                /* watchdog timerfd, -1 = none */
+    bool reloading;        /* SIGHUP: READY=1 again after the next pass */
     bool watch_failed;     /* the last watch_all could not place every watch */
     int poll;              /* timerfd of the polling fallback */
 };
@@ -253,6 +259,7 @@ static void on_inotify(struct loop *l)
     if (overflow) {
         dirty_clear(l, -1); /* events were lost: trust nothing we tracked */
         l->overflows++;
+        metrics_counter_add(l->m, "plumbd_inotify_overflows_total", 1, NULL);
     }
     if (overflow)
         log_warn("watch", "inotify queue overflowed: rescanning everything");
@@ -271,10 +278,41 @@ static void on_watch(struct loop *l, struct live_watch *w)
     int n = live_watch_read(w);
     if (w->overruns != overruns) {
         log_warn("netlink", "%s: event buffer overrun: full resync", w->ns->path);
+        metrics_counter_add(l->m, "plumbd_netlink_overruns_total", 1, NULL);
         reconciler_invalidate(l->r);
         schedule(l, TRIG_RESYNC, 0);
     } else if (n > 0)
         schedule(l, TRIG_DRIFT, (uint64_t)l->opts->drift_ms * 1000);
+}
+
+/* Metrics and the systemd status line after each pass. */
+static void publish_metrics(struct loop *l, enum gen_trigger trig, int rc, uint64_t dt,
+                            const struct pass_result *res)
+{
+    metrics_plumbd_pass(l->m, gen_trigger_to_string(trig), rc, dt, rc < 0 ? 0 : res->nops,
+                        rc < 0 ? 0 : res->writes, rc < 0 ? 0 : res->nfailed_ops);
+    if (rc >= 0) {
+        metrics_gauge_set(l->m, "plumbd_config_errors", (double)res->nconfig_errors, NULL);
+        metrics_family_clear(l->m, "plumbd_objects");
+        struct objstatus *v = NULL;
+        size_t n = 0;
+        if (store_status_list(l->r->store, &v, &n) >= 0)
+            for (size_t i = 0; i < n; i++)
+                metrics_gauge_add(l->m, "plumbd_objects", 1, "kind",
+                                  obj_kind_to_string(v[i].kind), "condition",
+                                  condition_to_string(v[i].cond), NULL);
+        objstatus_list_free(v, n);
+        for (size_t i = 0; i < res->npools; i++) {
+            metrics_gauge_set(l->m, "plumbd_ipam_pool_size", res->pools[i].size, "network",
+                              res->pools[i].network, NULL);
+            metrics_gauge_set(l->m, "plumbd_ipam_pool_used", res->pools[i].used, "network",
+                              res->pools[i].network, NULL);
+        }
+        notify_status("%zu objects: %zu available, %zu pending, %zu failing", res->nobjects,
+                      res->navailable, res->npending, res->nfailing);
+    }
+    if (l->opts->metrics_file && metrics_write_file(l->m, l->opts->metrics_file) < 0)
+        log_warn("metrics", "cannot write %s", l->opts->metrics_file);
 }
 
 static void run_pass(struct loop *l)
@@ -291,6 +329,7 @@ static void run_pass(struct loop *l)
     if (l->r->lockfd >= 0)
         flock(l->r->lockfd, LOCK_UN);
     uint64_t dt = now_usec() - t0;
+    publish_metrics(l, trig, rc, dt, &res);
     if (rc < 0) {
         log_error("reconciler", "pass failed: %s; retrying in 5s", strerror(-rc));
         schedule(l, TRIG_RESYNC, 5000000);
@@ -334,12 +373,15 @@ static void on_signal(struct loop *l)
     while (read(l->sig, &si, sizeof(si)) == sizeof(si)) {
         if (si.ssi_signo == SIGHUP) {
             log_info("daemon", "SIGHUP: full reload");
+            notify_reloading();
+            l->reloading = true;
             watch_all(l);
             l->r->diag_hash = 0;
             reconciler_invalidate(l->r);
             schedule(l, TRIG_RESYNC, 0);
         } else {
             log_info("daemon", "signal %u: stopping", si.ssi_signo);
+            notify_stopping();
             l->stop = true;
         }
     }
@@ -354,6 +396,7 @@ static int add_fd(struct loop *l, int fd, uint32_t tag)
 int loop_run(struct reconciler *r, const struct loop_opts *opts)
 {
     struct loop l = {.r = r, .opts = opts, .ep = -1, .ino = -1, .timer = -1, .poll = -1,
+                     .mfd = -1, .wd = -1,
                      .resync = -1, .sig = -1};
     sigset_t mask;
     int rc = 0;
@@ -385,6 +428,24 @@ int loop_run(struct reconciler *r, const struct loop_opts *opts)
         (rc = add_fd(&l, l.resync, SRC_RESYNC)) < 0 || (rc = add_fd(&l, l.poll, SRC_POLL)) < 0 ||
         (l.ino >= 0 && (rc = add_fd(&l, l.ino, SRC_INOTIFY)) < 0))
         goto out;
+    l.m = metrics_plumbd_new(opts->version ? opts->version : "");
+    if (opts->metrics_listen) {
+        l.mfd = metrics_listen(opts->metrics_listen);
+        if (l.mfd < 0) {
+            rc = l.mfd;
+            log_error("metrics", "cannot listen on %s: %s", opts->metrics_listen, strerror(-rc));
+            goto out;
+        }
+        if ((rc = add_fd(&l, l.mfd, SRC_METRICS)) < 0)
+            goto out;
+    }
+    uint64_t wd_usec;
+    if (notify_watchdog_enabled(&wd_usec)) {
+        /* Fed from the loop itself: a stuck loop starves the watchdog. */
+        l.wd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+        if (l.wd >= 0 && add_fd(&l, l.wd, SRC_WATCHDOG) >= 0)
+            arm_timer(l.wd, wd_usec / 2, wd_usec / 2);
+    }
     /* Subscribe to the node's netlink events before its first dump, so
      * nothing is missed between the two. */
     rc = reconciler_watch_start(r, l.ep);
@@ -400,6 +461,7 @@ int loop_run(struct reconciler *r, const struct loop_opts *opts)
              r->node_name);
     l.trig = TRIG_START;
     run_pass(&l);
+    notify_ready(); /* even if the pass failed: the daemon is up and retrying */
     if (opts->on_ready)
         opts->on_ready();
 
@@ -433,6 +495,14 @@ int loop_run(struct reconciler *r, const struct loop_opts *opts)
                 reconciler_invalidate(r); /* the safety net re-dumps */
                 schedule(&l, TRIG_RESYNC, 0);
                 break;
+            case SRC_METRICS:
+                metrics_on_readable(l.m, l.mfd);
+                break;
+            case SRC_WATCHDOG:
+                while (read(l.wd, &x, sizeof(x)) > 0)
+                    ;
+                notify_watchdog();
+                break;
             case SRC_POLL:
                 while (read(l.poll, &x, sizeof(x)) > 0)
                     ;
@@ -452,8 +522,13 @@ int loop_run(struct reconciler *r, const struct loop_opts *opts)
             if (l.ndirty && l.settling && now - l.burst_start < DIRTY_MAX_USEC) {
                 l.due = now + (uint64_t)opts->settle_ms * 1000 + 1000;
                 arm_due(&l);
-            } else
+            } else {
                 run_pass(&l);
+                if (l.reloading) {
+                    notify_ready();
+                    l.reloading = false;
+                }
+            }
         }
     }
 out:
@@ -469,6 +544,13 @@ out:
         close(l.poll);
     dirty_clear(&l, -1);
     free(l.dirty);
+    if (l.mfd >= 0)
+        close(l.mfd);
+    if (l.wd >= 0)
+        close(l.wd);
+    if (opts->metrics_listen && opts->metrics_listen[0] == '/')
+        unlink(opts->metrics_listen);
+    metrics_free(l.m);
     if (l.sig >= 0)
         close(l.sig);
     return rc;

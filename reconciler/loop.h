@@ -8,6 +8,9 @@ struct loop_opts {
     unsigned drift_ms;   /* netlink events: debounce before repairing */
     unsigned resync_s;   /* periodic full resync (safety net) */
     void (*on_ready)(void); /* after the first pass */
+    const char *metrics_file;   /* Prometheus text file, rewritten after each pass */
+    const char *metrics_listen; /* "127.0.0.1:PORT", "[::1]:PORT" or a unix socket path */
+    const char *version;
 };
 
 /* Run until SIGTERM/SIGINT. Returns 0 on a clean stop, -errno on failure. */

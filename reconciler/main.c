@@ -61,6 +61,9 @@ static void usage(FILE *f)
           "  --flap-backoff-s S how long a Degraded object is left alone (default 60)\n"
           "  --history N        journal generations kept (default 100)\n"
           "  --insecure-config  accept group- or world-writable config files and dirs\n"
+          "  --log-format FMT   logfmt (default) or json\n"
+          "  --metrics-file P   write Prometheus metrics to P after each pass (run)\n"
+          "  --metrics-listen A serve /metrics on A: 127.0.0.1:PORT or a unix socket path\n"
           "  -o, --output FMT   output format for status/history\n"
           "  -v, --verbose      debug logging\n"
           "  --version, -h/--help\n",
@@ -484,12 +487,12 @@ int main(int argc, char **argv)
     struct opts o = {
         .config_dir = "/etc/plumbd/desired.d",
         .state_dir = "/var/lib/plumbd",
-        .loop = {.settle_ms = 200, .drift_ms = 10, .resync_s = 300},
+        .loop = {.settle_ms = 200, .drift_ms = 10, .resync_s = 300, .version = VERSION},
         .history_keep = 100,
     };
     enum { OPT_CONFIG = 256, OPT_STATE, OPT_NETNS, OPT_NODE, OPT_ALLOW_EMPTY, OPT_SETTLE,
            OPT_RESYNC, OPT_VERSION, OPT_FLAP_LIMIT, OPT_FLAP_BACKOFF, OPT_HISTORY,
-           OPT_INSECURE };
+           OPT_INSECURE, OPT_LOG_FORMAT, OPT_METRICS_FILE, OPT_METRICS_LISTEN };
     static const struct option longopts[] = {
         {"config-dir", required_argument, NULL, OPT_CONFIG},
         {"state-dir", required_argument, NULL, OPT_STATE},
@@ -502,6 +505,9 @@ int main(int argc, char **argv)
         {"flap-backoff-s", required_argument, NULL, OPT_FLAP_BACKOFF},
         {"history", required_argument, NULL, OPT_HISTORY},
         {"insecure-config", no_argument, NULL, OPT_INSECURE},
+        {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
+        {"metrics-file", required_argument, NULL, OPT_METRICS_FILE},
+        {"metrics-listen", required_argument, NULL, OPT_METRICS_LISTEN},
         {"output", required_argument, NULL, 'o'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
@@ -535,6 +541,21 @@ int main(int argc, char **argv)
             break;
         case OPT_INSECURE:
             load_strict_modes = false;
+            break;
+        case OPT_LOG_FORMAT: {
+            int f = log_format_from_string(optarg);
+            if (f < 0) {
+                fprintf(stderr, "plumbd: --log-format takes logfmt or json, not '%s'\n", optarg);
+                return 2;
+            }
+            log_format = (enum log_format)f;
+            break;
+        }
+        case OPT_METRICS_FILE:
+            o.loop.metrics_file = optarg;
+            break;
+        case OPT_METRICS_LISTEN:
+            o.loop.metrics_listen = optarg;
             break;
         case OPT_SETTLE:
         case OPT_RESYNC:

@@ -6,10 +6,12 @@
  *
  * The intents are committed before the first kernel write (write-ahead), so
  * a pass killed in the middle leaves a record of what may have been done. */
+#include <arpa/inet.h>
 #include <jansson.h>
 #include <sys/epoll.h>
 #include <sys/stat.h>
 
+#include "ipam.h"
 #include "journal.h"
 #include "load.h"
 #include "log.h"
@@ -757,8 +759,43 @@ static struct flap *flap_get(struct reconciler *r, const char *owner, const char
  * object that repaired the same change more than FLAP_LIMIT times within
  * FLAP_WINDOW backs off for FLAP_BACKOFF (its ops are dropped, whatever
  * the trigger) and reports Degraded naming the change it keeps making. */
+/* Drop every op of `owner` that is planned; pods whose bridge was to be
+ * created by a dropped op and does not exist become Pending too. */
+static void drop_owner(struct plan *p, const char *owner, const struct live_ns *node)
+{
+    char **bridges = NULL;
+    size_t nbridges = 0;
+    for (size_t i = 0; i < p->nops; i++)
+        if (streq(p->ops[i].owner, owner) && p->ops[i].type == OP_BRIDGE_ADD)
+            *ARRAY_PUSH(bridges, nbridges) = xstrdup(p->ops[i].ifname);
+    plan_drop_owner(p, owner);
+    for (size_t b = 0; b < nbridges; b++) {
+        if (live_find_link(node, bridges[b]))
+            continue;
+        for (size_t i = 0; i < p->nops; i++) {
+            if (p->ops[i].type != OP_POD_ATTACH || !streq(p->ops[i].pa.bridge, bridges[b]))
+                continue;
+            _cleanup_free_ char *pod = xstrdup(p->ops[i].owner);
+            for (size_t s = 0; s < p->nstatus; s++)
+                if (streq(p->status[s].id, pod)) {
+                    p->status[s].cond = COND_PENDING;
+                    free(p->status[s].reason);
+                    free(p->status[s].message);
+                    p->status[s].reason = xstrdup("BridgeMissing");
+                    p->status[s].message =
+                        xasprintf("bridge %s does not exist (%s is not being applied)",
+                                  bridges[b], owner);
+                }
+            plan_drop_owner(p, pod);
+            i = (size_t)-1; /* the array shifted: rescan */
+        }
+        free(bridges[b]);
+    }
+    free(bridges);
+}
+
 static void flap_filter(struct reconciler *r, enum gen_trigger trig, struct plan *p,
-                        struct pass_result *res)
+                        struct pass_result *res, const struct live_ns *node)
 {
     uint64_t now = now_usec();
     unsigned limit = r->flap_limit ? r->flap_limit : 10;
@@ -798,7 +835,7 @@ static void flap_filter(struct reconciler *r, enum gen_trigger trig, struct plan
         uint64_t wake = f->degraded_until - now + 1000;
         if (!res->wake_in_usec || wake < res->wake_in_usec)
             res->wake_in_usec = wake;
-        plan_drop_owner(p, f->owner);
+        drop_owner(p, f->owner, node);
         for (size_t s = 0; s < p->nstatus; s++) {
             struct objstatus *st = &p->status[s];
             if (!streq(st->id, f->owner) || st->cond == COND_DEGRADED)
@@ -1030,7 +1067,7 @@ int reconcile_pass(struct reconciler *r, enum gen_trigger trig, bool dry_run, FI
             fprintf(plan_out, "%s\n", s);
         }
     } else {
-        flap_filter(r, trig, &p, &res);
+        flap_filter(r, trig, &p, &res, nodep);
         if (trig == TRIG_DRIFT)
             r->repairs += p.nops;
         if (p.nops) {
@@ -1050,6 +1087,28 @@ int reconcile_pass(struct reconciler *r, enum gen_trigger trig, bool dry_run, FI
         rc = publish_status(r, &p, &d);
         if (rc < 0)
             goto out;
+    }
+    /* IPAM pool use per network, for metrics. */
+    for (size_t i = 0; i < d.nnads && res.npools < ARRAY_SIZE(res.pools); i++) {
+        const struct nad *nd = &d.nads[i];
+        struct ipam_range rg = nd->range;
+        bool dup = false;
+        for (size_t k = 0; k < res.npools && !dup; k++)
+            dup = streq(res.pools[k].network, nd->cni_name);
+        if (dup || nd->ipam_type != IPAM_HOST_LOCAL || ipam_range_normalize(&rg) < 0)
+            continue;
+        struct pool_use *pu = &res.pools[res.npools++];
+        snprintf(pu->network, sizeof(pu->network), "%s", nd->cni_name);
+        double size = 0;
+        int len = rg.start.family == AF_INET ? 4 : 16;
+        for (int b = 0; b < len; b++)
+            size = size * 256 + (double)rg.end.bytes[b] - (double)rg.start.bytes[b];
+        /* ipam_in_range already excludes the gateway: count it back out. */
+        bool gw_inside = rg.has_gateway && ipaddr_cmp(&rg.gateway, &rg.start) >= 0 &&
+                         ipaddr_cmp(&rg.gateway, &rg.end) <= 0;
+        pu->size = size + 1 - (gw_inside ? 1 : 0);
+        for (size_t k = 0; k < inv.nallocs; k++)
+            pu->used += streq(inv.allocs[k].network, nd->cni_name);
     }
     for (size_t s = 0; s < p.nstatus; s++) {
         res.nobjects++;

@@ -72,6 +72,12 @@ struct pass_result {
                                 * (a backoff ends); 0 = no need */
     size_t nconfig_errors;     /* file:line:col errors in the config dir */
     bool refused;              /* the pass refused to run (empty source) */
+    /* IPAM pools (for metrics): per network, addresses in range and used */
+    struct pool_use {
+        char network[64];
+        double size, used;
+    } pools[32];
+    size_t npools;
     bool retry_netns;          /* a pod netns file exists but is not a namespace yet
                                 * (`ip netns add` creates, then mounts) */
 };

@@ -251,7 +251,9 @@ no_alloc() { [ -z "$(alloc_of "$1")" ]; }
 link_exists() { ip -n "$1" link show dev "$2" >/dev/null 2>&1; }
 link_absent() { ! link_exists "$@"; }
 # pod_has_if NETNS IF : pod interface present and up
-pod_if_up() { ip -n "$1" -o link show dev "$2" 2>/dev/null | grep -q '[<,]UP[,>]'; }
+# (no `| grep -q` in these probes: under pipefail grep exiting at the first
+# match can SIGPIPE ip and turn a match into a failure)
+pod_if_up() { local o; o=$(ip -n "$1" -o link show dev "$2" 2>/dev/null); [[ $o =~ [\<,]UP[,\>] ]]; }
 # links NETNS : names of every link but lo
 links_except_lo() { ip -n "$1" -o link show 2>/dev/null | awk -F': ' '{ sub(/@.*/, "", $2); if ($2 != "lo") print $2 }'; }
 # bridge_ports NETNS BRIDGE : names of the ports of BRIDGE
@@ -313,7 +315,7 @@ proc_alive() {
 proc_gone() { ! proc_alive "$1"; }
 
 # has_addr NETNS IF CIDR : IF in NETNS carries exactly CIDR (e.g. 10.0.0.1/24).
-has_addr() { ip -n "$1" -o addr show dev "$2" 2>/dev/null | grep -qF " inet $3 "; }
+has_addr() { local o; o=$(ip -n "$1" -o addr show dev "$2" 2>/dev/null); [[ $o == *" inet $3 "* ]]; }
 
 # ---- helpers of the reconcile_* tests (issue 3) ------------------------------
 
@@ -470,9 +472,18 @@ watch_gens() {
         j=$(plumbd_run history -o json 2>/dev/null) && break
         sleep 0.2
     done
-    printf '%s' "$j" | grep -o '{[^{}]*}' |
-        sed -E 's/.*"id":([0-9]+).*"trigger":"?([^",}]*)"?.*"ops":([0-9]+).*"outcome":"?([^",}]*)"?.*/\1 \2 \3 \4/' |
-        awk -v a="${1:-0}" '$1 > a' | sort -n
+    # Flat objects, any field order, compact or pretty-printed.
+    printf '%s' "$j" | tr -d '\n' | grep -o '{[^{}]*}' | awk -v a="${1:-0}" '
+        function field(o, k,   m) {
+            if (match(o, "\"" k "\" *: *(\"[^\"]*\"|[^,} ]*)")) {
+                m = substr(o, RSTART, RLENGTH)
+                sub(/^"[^"]*" *: */, "", m); gsub(/"/, "", m)
+                return m
+            }
+            return "-"
+        }
+        { id = field($0, "id"); if (id + 0 > a + 0)
+              print id, field($0, "trigger"), field($0, "ops"), field($0, "outcome") }' | sort -n
 }
 # watch_gen_newest : the newest generation id (0 when none); retried, so a
 # busy database does not reset the count.
