@@ -792,6 +792,20 @@ static void validate_one(struct desired *d, const struct doc *doc)
         }
         k = obj_kind_from_string(kind);
         if (k < 0) {
+            /* Kubernetes objects that live beside plumbd's files in a config
+             * repository (the DaemonSet that runs plumbd, its ConfigMap)
+             * are not errors, only not ours. */
+            static const char *const k8s[] = {
+                "Namespace", "ConfigMap", "Secret", "Service", "ServiceAccount", "DaemonSet",
+                "Deployment", "StatefulSet", "Job", "CronJob", "Role", "RoleBinding",
+                "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition", "NMState",
+                "NodeNetworkState", "NodeNetworkConfigurationEnactment", NULL};
+            for (const char *const *q = k8s; *q; q++)
+                if (streq(kind, *q) && api) {
+                    vwarn(&c, ynode_get(root, "kind"),
+                          "%s (%s) is not a kind plumbd manages; ignored", kind, api);
+                    return;
+                }
             verr(&c, ynode_get(root, "kind"), "unknown kind '%s'", kind);
             return;
         }
