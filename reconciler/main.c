@@ -29,7 +29,7 @@ struct opts {
     const char *netns;
     char node_name[256];
     bool allow_empty;
-    unsigned flap_limit, flap_backoff_s, history_keep;
+    unsigned flap_limit, flap_backoff_s, history_keep, probe_timeout_s;
     const char *output;
     struct loop_opts loop;
 };
@@ -61,6 +61,7 @@ static void usage(FILE *f)
           "  --flap-backoff-s S how long a Degraded object is left alone (default 60)\n"
           "  --history N        journal generations kept (default 100)\n"
           "  --insecure-config  accept group- or world-writable config files and dirs\n"
+          "  --probe-timeout-s S  how long probes after a policy may take (default 10)\n"
           "  --log-format FMT   logfmt (default) or json\n"
           "  --metrics-file P   write Prometheus metrics to P after each pass (run)\n"
           "  --metrics-listen A serve /metrics on A: 127.0.0.1:PORT or a unix socket path\n"
@@ -446,6 +447,7 @@ static int cmd_converge(const struct opts *o, const char *cmd)
         .flap_limit = o->flap_limit,
         .flap_backoff_s = o->flap_backoff_s,
         .history_keep = o->history_keep,
+        .probe_timeout_ms = o->probe_timeout_s * 1000,
         .epfd = -1,
         .lockfd = -1,
     };
@@ -489,10 +491,11 @@ int main(int argc, char **argv)
         .state_dir = "/var/lib/plumbd",
         .loop = {.settle_ms = 200, .drift_ms = 10, .resync_s = 300, .version = VERSION},
         .history_keep = 100,
+        .probe_timeout_s = 10,
     };
     enum { OPT_CONFIG = 256, OPT_STATE, OPT_NETNS, OPT_NODE, OPT_ALLOW_EMPTY, OPT_SETTLE,
            OPT_RESYNC, OPT_VERSION, OPT_FLAP_LIMIT, OPT_FLAP_BACKOFF, OPT_HISTORY,
-           OPT_INSECURE, OPT_LOG_FORMAT, OPT_METRICS_FILE, OPT_METRICS_LISTEN };
+           OPT_INSECURE, OPT_LOG_FORMAT, OPT_METRICS_FILE, OPT_METRICS_LISTEN, OPT_PROBE };
     static const struct option longopts[] = {
         {"config-dir", required_argument, NULL, OPT_CONFIG},
         {"state-dir", required_argument, NULL, OPT_STATE},
@@ -505,6 +508,7 @@ int main(int argc, char **argv)
         {"flap-backoff-s", required_argument, NULL, OPT_FLAP_BACKOFF},
         {"history", required_argument, NULL, OPT_HISTORY},
         {"insecure-config", no_argument, NULL, OPT_INSECURE},
+        {"probe-timeout-s", required_argument, NULL, OPT_PROBE},
         {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
         {"metrics-file", required_argument, NULL, OPT_METRICS_FILE},
         {"metrics-listen", required_argument, NULL, OPT_METRICS_LISTEN},
@@ -562,6 +566,7 @@ int main(int argc, char **argv)
         case OPT_FLAP_LIMIT:
         case OPT_FLAP_BACKOFF:
         case OPT_HISTORY:
+        case OPT_PROBE:
             errno = 0;
             v = strtoul(optarg, &end, 10);
             if (errno || *end || v > 86400000) {
@@ -572,6 +577,8 @@ int main(int argc, char **argv)
                 o.loop.settle_ms = (unsigned)v;
             else if (c == OPT_RESYNC)
                 o.loop.resync_s = v ? (unsigned)v : 1;
+            else if (c == OPT_PROBE)
+                o.probe_timeout_s = v ? (unsigned)v : 1;
             else if (c == OPT_HISTORY)
                 o.history_keep = v ? (unsigned)v : 1;
             else if (c == OPT_FLAP_LIMIT)

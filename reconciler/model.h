@@ -81,6 +81,7 @@ struct iface {
 
 struct policy {
     struct object obj;
+    char *probe;            /* annotation plumbd/probe, checked by probe_parse; NULL */
     struct label *selector; /* spec.nodeSelector; empty selects every node */
     size_t nselector;
     struct iface *ifaces;

@@ -13,6 +13,7 @@
 
 #include "ipam.h"
 #include "journal.h"
+#include "probe.h"
 #include "load.h"
 #include "log.h"
 #include "reconcile.h"
@@ -466,9 +467,65 @@ static const char *owner_rev(const struct plan *p, const char *owner)
  * ops are undone in reverse order, the object is Failing with the reason,
  * and its revision is pinned (not retried until its file changes) unless
  * the failure looks transient. */
+static bool is_policy(const char *owner)
+{
+    return strncmp(owner, "NodeNetworkConfigurationPolicy/", 31) == 0;
+}
+
+/* The node's IPv4/IPv6 default gateway in the snapshot, if any. */
+static bool default_gateway(const struct live_ns *node, struct ipaddr *ret)
+{
+    for (size_t i = 0; i < node->nroutes; i++)
+        if (node->routes[i].dst.prefix == 0 && node->routes[i].has_gw) {
+            *ret = node->routes[i].gw;
+            return true;
+        }
+    return false;
+}
+
+/* After a policy's writes: the default gateway (when it answered before
+ * the pass) and the policy's own plumbd/probe targets must answer within
+ * the probe timeout. Returns NULL when all do, else what failed. */
+static char *run_probes(struct reconciler *r, const struct desired *d, const char *owner,
+                        const struct ipaddr *gw)
+{
+    unsigned timeout = r->probe_timeout_ms ? r->probe_timeout_ms : 10000;
+    if (gw) {
+        struct probe pg = {.kind = PROBE_PING, .addr = *gw};
+        int k = probe_run(&pg, timeout);
+        if (k < 0) {
+            char a[64];
+            return xasprintf("the default gateway %s stopped answering (ping: %s)",
+                             ipaddr_format(gw, false, a, sizeof(a)), strerror(-k));
+        }
+    }
+    for (size_t i = 0; i < d->npolicies; i++) {
+        char id[256];
+        if (!d->policies[i].probe ||
+            !streq(object_id(&d->policies[i].obj, id, sizeof(id)), owner))
+            continue;
+        struct probe *v = NULL;
+        size_t n = 0;
+        _cleanup_free_ char *err = NULL;
+        if (probe_parse(d->policies[i].probe, &v, &n, &err) < 0)
+            return xasprintf("plumbd/probe: %s", err);
+        for (size_t k = 0; k < n; k++) {
+            int e = probe_run(&v[k], timeout);
+            if (e < 0) {
+                _cleanup_free_ char *desc = probe_describe(&v[k]);
+                char *m = xasprintf("probe %s failed: %s", desc, strerror(-e));
+                free(v);
+                return m;
+            }
+        }
+        free(v);
+    }
+    return NULL;
+}
+
 static int run_ops(struct reconciler *r, enum gen_trigger trig, struct plan *p,
                    const struct live_ns *node, const struct inventory *inv,
-                   struct pass_result *res)
+                   const struct desired *d, struct pass_result *res)
 {
     size_t n = p->nops;
     int64_t gen = 0;
@@ -516,6 +573,16 @@ static int run_ops(struct reconciler *r, enum gen_trigger trig, struct plan *p,
     rc = store_commit(r->store);
     if (rc < 0)
         goto out;
+
+    /* Was the default gateway reachable before? Only then must it be after. */
+    struct ipaddr gw;
+    bool gw_ok = false;
+    for (size_t i = 0; i < n && !gw_ok; i++)
+        if (is_policy(p->ops[i].owner) && p->ops[i].type != OP_FORGET) {
+            struct probe pg = {.kind = PROBE_PING};
+            gw_ok = default_gateway(node, &gw) && (pg.addr = gw, probe_run(&pg, 1000) == 0);
+            break;
+        }
 
     unsigned long w0 = r->actx.writes;
     for (size_t i = 0; i < n; i++) {
@@ -570,6 +637,26 @@ static int run_ops(struct reconciler *r, enum gen_trigger trig, struct plan *p,
                 free(msg);
         }
 
+    /* Probes, once per policy that went through. */
+    for (size_t i = 0; i < n; i++) {
+        const char *owner = p->ops[i].owner;
+        bool first = true, bad = false;
+        for (size_t j = 0; j < i && first; j++)
+            first = !streq(p->ops[j].owner, owner);
+        for (size_t j = 0; j < n && !bad; j++)
+            bad = failed[j] && streq(p->ops[j].owner, owner);
+        if (!first || bad || !is_policy(owner) || p->ops[i].type == OP_FORGET)
+            continue;
+        char *why = run_probes(r, d, owner, gw_ok ? &gw : NULL);
+        if (!why)
+            continue;
+        log_error(owner, "%s: rolling the policy back", why);
+        reasons[i] = xstrdup("ProbeFailed");
+        free(errs[i]);
+        errs[i] = why;
+        failed[i] = true;
+    }
+
     /* Undo, in reverse order, the done ops of every object that failed. */
     for (size_t i = n; i-- > 0;) {
         bool owner_failed = false;
@@ -579,7 +666,7 @@ static int run_ops(struct reconciler *r, enum gen_trigger trig, struct plan *p,
             continue;
         /* Ops that failed themselves changed nothing (pod attach cleans up
          * after itself), except a verification failure: the write went in. */
-        if (failed[i] && !streq(reasons[i], "VerificationFailed"))
+        if (failed[i] && !reasons[i])
             continue;
         _cleanup_free_ char *d = op_describe(&inverses[i]);
         _cleanup_free_ char *e = NULL;
@@ -602,7 +689,7 @@ static int run_ops(struct reconciler *r, enum gen_trigger trig, struct plan *p,
         if (failed[i])
             nfailed++;
         store_op_state(r->store, gen, (int)i, st, errs[i]);
-        bool took_effect = !failed[i] || streq(reasons[i], "VerificationFailed");
+        bool took_effect = !failed[i] || reasons[i]; /* verification/probe: it went in */
         rc = postwrite(r, &p->ops[i], took_effect, inv);
         if (rc >= 0 && undone[i])
             rc = postwrite(r, &inverses[i], true, inv);
@@ -620,7 +707,8 @@ static int run_ops(struct reconciler *r, enum gen_trigger trig, struct plan *p,
         _cleanup_free_ char *d = op_describe(&p->ops[i]);
         _cleanup_free_ char *m = xasprintf("%s: %s; rolled back by generation %lld", d, errs[i],
                                            (long long)gen);
-        struct pin pin = {.owner = p->ops[i].owner, .cond = COND_FAILING,
+        struct pin pin = {.owner = p->ops[i].owner,
+                          .cond = streq(reasons[i], "ProbeFailed") ? COND_ABORTED : COND_FAILING,
                           .reason = reasons[i] ? reasons[i] : "FailedToConfigure",
                           .message = m, .gen = gen};
         snprintf(pin.rev, sizeof(pin.rev), "%s", owner_rev(p, p->ops[i].owner));
@@ -649,7 +737,7 @@ static int run_ops(struct reconciler *r, enum gen_trigger trig, struct plan *p,
                 rolled = undone[j] && streq(p->ops[j].owner, st->id);
             free(st->reason);
             free(st->message);
-            st->cond = COND_FAILING;
+            st->cond = streq(reasons[i], "ProbeFailed") ? COND_ABORTED : COND_FAILING;
             st->reason = xstrdup(reasons[i] ? reasons[i] : "FailedToConfigure");
             st->message = xasprintf("%s: %s%s", d, errs[i],
                                     rolled ? "; the object's changes were rolled back" : "");
@@ -1071,7 +1159,7 @@ int reconcile_pass(struct reconciler *r, enum gen_trigger trig, bool dry_run, FI
         if (trig == TRIG_DRIFT)
             r->repairs += p.nops;
         if (p.nops) {
-            rc = run_ops(r, trig, &p, nodep, &inv, &res);
+            rc = run_ops(r, trig, &p, nodep, &inv, &d, &res);
             if (rc < 0)
                 goto out;
             /* Our own writes' events are queued by now (the kernel sends

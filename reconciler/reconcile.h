@@ -18,6 +18,7 @@ struct reconciler {
                                 * (0 = default 10, at most FLAP_HISTORY - 1) */
     unsigned flap_backoff_s;   /* how long to back off (0 = default 60) */
     unsigned history_keep;     /* generations kept in the journal (0 = all) */
+    unsigned probe_timeout_ms; /* probes after a policy (0 = default 10 s) */
     /* owned */
     struct store *store;
     struct netns *node;        /* the node namespace */

@@ -10,6 +10,7 @@
 #include <stdarg.h>
 
 #include "ipam.h"
+#include "probe.h"
 #include "model.h"
 #include "schema.h"
 #include "util.h"
@@ -375,6 +376,7 @@ static void parse_desired_state(struct vctx *c, const struct ynode *ds, struct p
 
 static void policy_free(struct policy *p)
 {
+    free(p->probe);
     labels_free(p->selector, p->nselector);
     for (size_t i = 0; i < p->nifaces; i++)
         iface_free(&p->ifaces[i]);
@@ -867,6 +869,17 @@ static void validate_one(struct desired *d, const struct doc *doc)
         p.obj = whole; /* takes the schema warnings */
         c.warnings = &p.obj.warnings;
         p.obj.prune = prune_v;
+        const struct ynode *pr = annotation(root, "plumbd/probe");
+        if (pr && pr->scalar) {
+            struct probe *pv = NULL;
+            size_t npv = 0;
+            _cleanup_free_ char *err = NULL;
+            if (probe_parse(pr->scalar, &pv, &npv, &err) < 0)
+                verr(&c, pr, "annotation plumbd/probe: %s", err);
+            else
+                p.probe = xstrdup(pr->scalar);
+            free(pv);
+        }
         if (bare) {
             parse_desired_state(&c, root, &p);
         } else {

@@ -54,6 +54,7 @@ hist=$(plumbd_run history -o json 2>&1)
 st=$(plumbd_run status -o json 2>&1; cat "$STATE"/status/* 2>/dev/null)
 if printf '%s' "$hist" | grep -q "$H2"; then
     ok "git-sync: commit $H2 recorded in history"
+    diag "history: $(printf '%s' "$hist" | tr -d '\n' | grep -o '"source"[^,}]*' | head -n 1)"
 else
     not_ok "git-sync: commit recorded in history" "no $H2 in 'history -o json'"
     printf '%s\n' "$hist" | tail -c 400 | sed 's/^/#   /'

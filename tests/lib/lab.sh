@@ -611,3 +611,85 @@ addr_present() {
     out=$(ip -n "$1" -o addr show dev "$2" 2>/dev/null) || return 1
     [[ $out == *" inet $3 "* || $out == *" inet6 $3 "* ]]
 }
+
+# ---- helpers of the journal_* tests (issue 4: journal, rollback, crash) ------
+
+# netns_image NETNS [IF...] : the whole namespace as normalised JSON (one
+# line): per link name, kind, master, mtu, up, alias, bridge stp_state; MACs
+# only of the IFs named (the others are random per creation: veths, bridges
+# following their ports); addresses but IPv6 link-local ones (derived from
+# random MACs); IPv4 and IPv6 main-table routes. No ifindex, netnsid, stats,
+# operstate or timers. For before/after comparisons of `plumbd rollback`.
+netns_image() {
+    python3 - "$@" <<'EOP'
+import json, subprocess, sys
+ns, keepmac = sys.argv[1], set(sys.argv[2:])
+def ipj(*args):
+    out = subprocess.run(["ip", "-n", ns, "-j", *args], capture_output=True, text=True).stdout
+    return json.loads(out) if out.strip() else []
+links = {}
+for l in ipj("-d", "link", "show"):
+    name = l["ifname"]
+    info = l.get("linkinfo", {})
+    e = {"kind": info.get("info_kind"), "slave": info.get("info_slave_kind"),
+         "master": l.get("master"), "mtu": l.get("mtu"),
+         "up": "UP" in l.get("flags", []), "alias": l.get("ifalias")}
+    if info.get("info_kind") == "bridge":
+        e["stp_state"] = info.get("info_data", {}).get("stp_state")
+    if name in keepmac:
+        e["mac"] = l.get("address")
+    links[name] = e
+addrs = {}
+for a in ipj("addr", "show"):
+    addrs[a["ifname"]] = sorted("%s %s/%s scope %s" % (i["family"], i["local"], i["prefixlen"], i.get("scope"))
+                                for i in a.get("addr_info", [])
+                                if not (i["family"] == "inet6" and i.get("scope") == "link"))
+routes = sorted("%s via %s dev %s proto %s scope %s src %s metric %s" % (
+    r.get("dst"), r.get("gateway"), r.get("dev"), r.get("protocol"), r.get("scope"),
+    r.get("prefsrc"), r.get("metric")) for f in ("-4", "-6") for r in ipj(f, "route", "show"))
+print(json.dumps({"links": links, "addrs": addrs, "routes": routes}, sort_keys=True))
+EOP
+}
+
+# image_diff A B : the differing lines of two netns_image outputs (pretty).
+image_diff() {
+    diff <(printf '%s\n' "$1" | python3 -m json.tool) <(printf '%s\n' "$2" | python3 -m json.tool) |
+        grep '^[<>]' | head -n 20
+}
+
+# hist_gen GEN FIELD : FIELD (id, trigger, ops, outcome, objects, ended...)
+# of generation GEN from `plumbd history -o json`; "newest" as GEN = the
+# first row. Empty when absent.
+hist_gen() {
+    plumbd_run history -o json 2>/dev/null | python3 -c '
+import json, sys
+g, f = sys.argv[1], sys.argv[2]
+try: rows = json.load(sys.stdin)
+except Exception: sys.exit(0)
+for r in rows:
+    if g == "newest" or str(r.get("id")) == g:
+        v = r.get(f)
+        print("" if v is None else v); break' "$1" "$2"
+}
+
+# hist_ops GEN : "seq state op-first-word op-second-word" per op of GEN, from
+# `plumbd history -o json GEN` (e.g. "2 failed link-set lo").
+hist_ops() {
+    plumbd_run history -o json "$1" 2>/dev/null | python3 -c '
+import json, sys
+try: rows = json.load(sys.stdin)
+except Exception: sys.exit(0)
+for r in rows:
+    w = (r.get("op") or "").split()
+    print(r.get("seq"), r.get("state"), *w[:2])'
+}
+
+# kernel_enslave_error NETNS IF : the kernel's answer to enslaving IF to a
+# scratch bridge (empty when the kernel accepts it; the bridge is removed).
+kernel_enslave_error() {
+    local out
+    ip -n "$1" link add plprobe0 type bridge >/dev/null 2>&1 || return 1
+    out=$(ip -n "$1" link set "$2" master plprobe0 2>&1)
+    ip -n "$1" link del plprobe0 >/dev/null 2>&1
+    printf '%s\n' "$out" | sed -n 's/^RTNETLINK answers: //p; s/^Error: //p' | head -n 1
+}
