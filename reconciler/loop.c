@@ -38,9 +38,11 @@ struct loop {
     struct reconciler *r;
     const struct loop_opts *opts;
     int ep, ino, timer, resync, sig;
-    bool pending;          /* a pass is scheduled on `timer` */
+    bool pending;          /* a non-file pass is scheduled on `timer` */
     uint64_t due;          /* its deadline (monotonic usec) */
     enum gen_trigger trig;
+    bool file_pending;     /* a file pass is scheduled (settle window) */
+    uint64_t file_due;
     bool stop;
     unsigned netns_retries;
     unsigned fail_retries;
@@ -81,13 +83,23 @@ static int arm_timer(int fd, uint64_t usec_from_now, uint64_t interval_usec)
  * many settle delays after the first event of the burst. */
 #define SETTLE_MAX_FACTOR 10
 
+/* Arm the timer for the sooner of the two pending passes. */
 static void arm_due(struct loop *l)
 {
-    uint64_t now = now_usec();
-    arm_timer(l->timer, l->due > now ? l->due - now : 1, 0);
+    uint64_t now = now_usec(), due = UINT64_MAX;
+    if (l->pending)
+        due = l->due;
+    if (l->file_pending && l->file_due < due)
+        due = l->file_due;
+    if (due == UINT64_MAX)
+        arm_timer(l->timer, 0, 0);
+    else
+        arm_timer(l->timer, due > now ? due - now : 1, 0);
 }
 
-/* File events: a sliding settle window. */
+/* File events: a sliding settle window. The file pass has its own slot, so
+ * a drift repair due sooner runs from the files as last read and never
+ * sees a file in the middle of being rewritten. */
 static void schedule_file(struct loop *l)
 {
     uint64_t now = now_usec(), settle = (uint64_t)l->opts->settle_ms * 1000;
@@ -98,28 +110,23 @@ static void schedule_file(struct loop *l)
     uint64_t due = now + settle, cap = l->burst_start + settle * SETTLE_MAX_FACTOR;
     if (due > cap)
         due = cap;
-    /* A sooner pass (drift) already scheduled is kept: it reads the files too. */
-    if (l->pending && l->due <= due && l->trig != TRIG_FILE) {
-        l->trig = TRIG_FILE;
-        return;
-    }
-    l->trig = TRIG_FILE;
-    l->pending = true;
-    l->due = due;
+    l->file_pending = true;
+    l->file_due = due;
     arm_due(l);
 }
 
-/* Ask for a pass in `delay` usec, unless one is due sooner already. */
+/* Ask for a (non-file) pass in `delay` usec, unless one is due sooner. */
 static void schedule(struct loop *l, enum gen_trigger trig, uint64_t delay)
 {
-    uint64_t due = now_usec() + delay;
-    if (l->pending && l->due <= due) {
-        if (trig == TRIG_FILE)
-            l->trig = TRIG_FILE; /* a file change names the pass */
+    if (trig == TRIG_FILE) {
+        schedule_file(l);
         return;
     }
-    if (!l->pending || trig == TRIG_FILE || l->trig != TRIG_FILE)
-        l->trig = trig;
+    uint64_t due = now_usec() + delay;
+    if (l->pending && l->due <= due)
+        return;
+    if (!l->pending || l->trig == TRIG_DRIFT)
+        l->trig = trig; /* a resync outranks a drift repair */
     l->pending = true;
     l->due = due;
     arm_due(l);
@@ -315,12 +322,12 @@ static void publish_metrics(struct loop *l, enum gen_trigger trig, int rc, uint6
         log_warn("metrics", "cannot write %s", l->opts->metrics_file);
 }
 
-static void run_pass(struct loop *l)
+static void run_pass(struct loop *l, enum gen_trigger trig)
 {
+    /* While file events settle, every other pass works from the files as
+     * last read; a file pass reads them once they have settled. */
+    l->r->reuse_files = trig != TRIG_FILE && (trig == TRIG_DRIFT || l->settling);
     struct pass_result res;
-    enum gen_trigger trig = l->trig;
-    l->pending = false;
-    l->settling = false;
     uint64_t t0 = now_usec();
     /* The state lock is held for the pass only (see cmd_converge). */
     if (l->r->lockfd >= 0 && flock(l->r->lockfd, LOCK_EX) < 0)
@@ -459,8 +466,7 @@ int loop_run(struct reconciler *r, const struct loop_opts *opts)
 
     log_info("daemon", "started: config %s, state %s, node %s", r->config_dir, r->state_dir,
              r->node_name);
-    l.trig = TRIG_START;
-    run_pass(&l);
+    run_pass(&l, TRIG_START);
     notify_ready(); /* even if the pass failed: the daemon is up and retrying */
     if (opts->on_ready)
         opts->on_ready();
@@ -518,18 +524,27 @@ int loop_run(struct reconciler *r, const struct loop_opts *opts)
         /* Work happens at a safe point: after all ready events are read.
          * A file still being written holds the pass back (up to 30 s). */
         uint64_t now = now_usec();
-        if (!l.stop && l.pending && now >= l.due) {
-            if (l.ndirty && l.settling && now - l.burst_start < DIRTY_MAX_USEC) {
-                l.due = now + (uint64_t)opts->settle_ms * 1000 + 1000;
-                arm_due(&l);
+        bool ran = false;
+        if (!l.stop && l.file_pending && now >= l.file_due) {
+            if (l.ndirty && now - l.burst_start < DIRTY_MAX_USEC) {
+                l.file_due = now + (uint64_t)opts->settle_ms * 1000 + 1000;
             } else {
-                run_pass(&l);
-                if (l.reloading) {
-                    notify_ready();
-                    l.reloading = false;
-                }
+                /* A file pass covers any other pending one. */
+                l.file_pending = l.settling = l.pending = false;
+                run_pass(&l, TRIG_FILE);
+                ran = true;
             }
         }
+        if (!l.stop && !ran && l.pending && now >= l.due) {
+            l.pending = false;
+            run_pass(&l, l.trig);
+            ran = true;
+        }
+        if (ran && l.reloading) {
+            notify_ready();
+            l.reloading = false;
+        }
+        arm_due(&l);
     }
 out:
     if (l.ep >= 0)

@@ -64,6 +64,9 @@ void reconciler_done(struct reconciler *r)
     r->lockfd = -1;
     free(r->source);
     r->source = NULL;
+    docset_free(&r->docs);
+    diags_clear(&r->load_diags);
+    r->files_cached = false;
 }
 
 static int watch_register(struct reconciler *r, struct live_watch *w)
@@ -574,10 +577,14 @@ static int run_ops(struct reconciler *r, enum gen_trigger trig, struct plan *p,
     if (rc < 0)
         goto out;
 
-    /* Was the default gateway reachable before? Only then must it be after. */
+    /* Probes judge a policy revision as it is applied (file, manual, start),
+     * as kubernetes-nmstate does; a drift repair puts back what a probe
+     * already accepted. Was the default gateway reachable before? Only
+     * then must it be after. */
+    bool judging = trig == TRIG_FILE || trig == TRIG_MANUAL || trig == TRIG_START;
     struct ipaddr gw;
     bool gw_ok = false;
-    for (size_t i = 0; i < n && !gw_ok; i++)
+    for (size_t i = 0; judging && i < n && !gw_ok; i++)
         if (is_policy(p->ops[i].owner) && p->ops[i].type != OP_FORGET) {
             struct probe pg = {.kind = PROBE_PING};
             gw_ok = default_gateway(node, &gw) && (pg.addr = gw, probe_run(&pg, 1000) == 0);
@@ -638,7 +645,7 @@ static int run_ops(struct reconciler *r, enum gen_trigger trig, struct plan *p,
         }
 
     /* Probes, once per policy that went through. */
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; judging && i < n; i++) {
         const char *owner = p->ops[i].owner;
         bool first = true, bad = false;
         for (size_t j = 0; j < i && first; j++)
@@ -697,7 +704,6 @@ static int run_ops(struct reconciler *r, enum gen_trigger trig, struct plan *p,
     /* Pin the revisions rolled back for a lasting reason. Only a pass that
      * applies revisions (a file change, a manual apply, the start) judges
      * them: a repair failing during drift says nothing about the file. */
-    bool judging = trig == TRIG_FILE || trig == TRIG_MANUAL || trig == TRIG_START;
     for (size_t i = 0; judging && rc >= 0 && i < n; i++) {
         if (!failed[i] || !errs[i] || streq(errs[i], "skipped: an earlier operation of this "
                                                       "object failed"))
@@ -995,7 +1001,6 @@ static int publish_status(struct reconciler *r, struct plan *p, const struct des
 int reconcile_pass(struct reconciler *r, enum gen_trigger trig, bool dry_run, FILE *plan_out,
                    struct pass_result *ret)
 {
-    struct docset docs = {0};
     struct diags ldiags = {0};
     struct desired d = {0};
     struct live_ns node = {0};
@@ -1010,15 +1015,36 @@ int reconcile_pass(struct reconciler *r, enum gen_trigger trig, bool dry_run, FI
     size_t nkeep = 0;
     int rc;
 
-    rc = load_dir(r->config_dir, &docs, &ldiags);
-    if (rc < 0 && rc != -EINVAL && rc != -ENOENT) {
-        log_error("config", "cannot read %s: %s", r->config_dir, strerror(-rc));
-        goto out;
+    /* A drift repair works from the files as last read: file events are
+     * still settling (an editor's rename dance, a slow copy), and a file
+     * pass is due to read them once they have. */
+    if (!r->reuse_files || !r->files_cached) {
+        struct docset fresh = {0};
+        struct diags fdiags = {0};
+        int lrc = load_dir(r->config_dir, &fresh, &fdiags);
+        if (lrc < 0 && lrc != -EINVAL && lrc != -ENOENT) {
+            log_error("config", "cannot read %s: %s", r->config_dir, strerror(-lrc));
+            docset_free(&fresh);
+            diags_clear(&fdiags);
+            rc = lrc;
+            goto out;
+        }
+        docset_free(&r->docs);
+        diags_clear(&r->load_diags);
+        r->docs = fresh;
+        r->load_diags = fdiags;
+        r->load_rc = lrc;
+        r->files_cached = true;
+        free(r->source);
+        r->source = source_revision(r->config_dir);
     }
-    bool empty_source = rc == -ENOENT || (docs.n == 0 && ldiags.n == 0);
-    free(r->source);
-    r->source = source_revision(r->config_dir);
-    validate_docs(&docs, &d);
+    for (size_t i = 0; i < r->load_diags.n; i++) {
+        const struct diag *g = &r->load_diags.v[i];
+        diags_add(&ldiags, g->severity, g->file, g->line, g->col, g->object, "%s", g->msg);
+    }
+    bool source_missing = r->load_rc == -ENOENT;
+    bool empty_source = source_missing || (r->docs.n == 0 && ldiags.n == 0);
+    validate_docs(&r->docs, &d);
     /* Loader diagnostics first, then the validator's; the planner sees
      * both (it names a file's parse error in the status of the objects
      * that file held). */
@@ -1073,9 +1099,9 @@ int reconcile_pass(struct reconciler *r, enum gen_trigger trig, bool dry_run, FI
         log_error("config",
                   "%s is %s: refusing to prune everything plumbd manages (EmptySource); "
                   "pass --allow-empty to allow it",
-                  r->config_dir, rc == -ENOENT ? "missing" : "empty");
+                  r->config_dir, source_missing ? "missing" : "empty");
         res.refused = true;
-        rc = mark_stalled(r, rc == -ENOENT ? "missing" : "empty");
+        rc = mark_stalled(r, source_missing ? "missing" : "empty");
         goto out;
     }
 
@@ -1234,7 +1260,6 @@ out:
     free(podptr);
     live_ns_free(&node);
     desired_free(&d);
-    docset_free(&docs);
     diags_clear(&ldiags);
     return rc;
 }

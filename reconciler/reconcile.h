@@ -5,6 +5,7 @@
 #include <stdio.h>
 
 #include "apply.h"
+#include "load.h"
 #include "live.h"
 #include "store.h"
 
@@ -40,6 +41,12 @@ struct reconciler {
     struct apply_ctx actx;
     uint64_t diag_hash;        /* last printed diagnostics, to avoid repeats */
     char *source;              /* where the config came from (git commit, ...) */
+    /* The config files as last read (drift passes reuse them). */
+    struct docset docs;
+    struct diags load_diags;
+    int load_rc;
+    bool files_cached;
+    bool reuse_files;          /* set by the loop: this pass works from the cached files */
     bool live_cached;
 };
 

@@ -693,3 +693,12 @@ kernel_enslave_error() {
     ip -n "$1" link del plprobe0 >/dev/null 2>&1
     printf '%s\n' "$out" | sed -n 's/^RTNETLINK answers: //p; s/^Error: //p' | head -n 1
 }
+
+# lab_untrack_pid PID : forget a background process that has been reaped
+# (a test that starts and kills many daemons must not have the cleanup trap
+# signal PIDs that may since have been reused).
+lab_untrack_pid() {
+    local p keep=()
+    for p in "${LAB_PIDS[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
+    LAB_PIDS=("${keep[@]}")
+}
