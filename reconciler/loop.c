@@ -61,6 +61,7 @@ struct loop {
     bool reloading;        /* SIGHUP: READY=1 again after the next pass */
     bool watch_failed;     /* the last watch_all could not place every watch */
     int poll;              /* timerfd of the polling fallback */
+    int netns_wd;          /* inotify watch of /run/netns */
 };
 
 static int arm_timer(int fd, uint64_t usec_from_now, uint64_t interval_usec)
@@ -201,8 +202,9 @@ static void watch_all(struct loop *l)
     }
     watch_tree(l, l->r->config_dir, 0);
     mkdir_p(RUN_NETNS, 0755);
-    if (inotify_add_watch(l->ino, RUN_NETNS, IN_CREATE | IN_DELETE | IN_MOVED_TO |
-                                                 IN_MOVED_FROM | IN_ONLYDIR) < 0) {
+    l->netns_wd = inotify_add_watch(l->ino, RUN_NETNS, IN_CREATE | IN_DELETE | IN_MOVED_TO |
+                                                           IN_MOVED_FROM | IN_ONLYDIR);
+    if (l->netns_wd < 0) {
         log_warn("watch", "cannot watch %s: %s", RUN_NETNS, strerror(errno));
         l->watch_failed = true;
     }
@@ -242,7 +244,7 @@ static void dirty_clear(struct loop *l, int wd_or_all)
 static void on_inotify(struct loop *l)
 {
     char buf[16384] __attribute__((aligned(__alignof__(struct inotify_event))));
-    bool overflow = false, any = false;
+    bool overflow = false, any = false, netns_event = false;
     for (;;) {
         ssize_t n = read(l->ino, buf, sizeof(buf));
         if (n <= 0)
@@ -251,6 +253,13 @@ static void on_inotify(struct loop *l)
             struct inotify_event *ev = (struct inotify_event *)p;
             if (ev->mask & IN_Q_OVERFLOW)
                 overflow = true;
+            p += sizeof(*ev) + ev->len;
+            /* Namespaces no desired pod uses come and go unnoticed. */
+            if (ev->wd == l->netns_wd && !(ev->mask & IN_Q_OVERFLOW)) {
+                if (ev->len && reconciler_wants_netns(l->r, ev->name))
+                    netns_event = true;
+                continue;
+            }
             if (ev->mask & IN_IGNORED)
                 dirty_clear(l, ev->wd);
             else if (ev->len && !(ev->mask & IN_ISDIR) && load_name_wanted(ev->name, false)) {
@@ -260,7 +269,6 @@ static void on_inotify(struct loop *l)
                     dirty_set(l, ev->wd, ev->name, false);
             }
             any = true;
-            p += sizeof(*ev) + ev->len;
         }
     }
     if (overflow) {
@@ -268,6 +276,9 @@ static void on_inotify(struct loop *l)
         l->overflows++;
         metrics_counter_add(l->m, "plumbd_inotify_overflows_total", 1, NULL);
     }
+    /* A pod's namespace appeared or went: no files changed, act at once. */
+    if (netns_event && !any && !overflow)
+        schedule(l, TRIG_RESYNC, 0);
     if (overflow)
         log_warn("watch", "inotify queue overflowed: rescanning everything");
     if (any) {
@@ -403,6 +414,7 @@ static int add_fd(struct loop *l, int fd, uint32_t tag)
 int loop_run(struct reconciler *r, const struct loop_opts *opts)
 {
     struct loop l = {.r = r, .opts = opts, .ep = -1, .ino = -1, .timer = -1, .poll = -1,
+                     .netns_wd = -1,
                      .mfd = -1, .wd = -1,
                      .resync = -1, .sig = -1};
     sigset_t mask;

@@ -929,6 +929,22 @@ static void plan_pod(struct builder *b, size_t idx)
     if (cond != COND_AVAILABLE) {
         opbuf_clear(&ob);
         free(mine);
+        /* The pod's namespace is gone (pod deleted, node rebooted): what was
+         * attached went with it; release its addresses and forget it, so a
+         * new namespace starts clean. */
+        if (streq(reason, "NetnsMissing"))
+            for (size_t i = 0; i < inv->nattach; i++) {
+                const struct owned_attach *a = &inv->attach[i];
+                if (!streq(a->owner, id))
+                    continue;
+                struct op *op = opbuf_push(&b->out, OP_POD_DETACH, id, a->host_if,
+                                           PH_POD_DETACH);
+                op->pa.netns = xstrdup(a->netns ? a->netns : "");
+                snprintf(op->pa.pod_if, sizeof(op->pa.pod_if), "%s", a->pod_if);
+                snprintf(op->pa.host_if, sizeof(op->pa.host_if), "%s", a->host_if);
+                snprintf(op->pa.bridge, sizeof(op->pa.bridge), "%s", a->bridge);
+                op->pa.network = xstrdup(a->network ? a->network : "");
+            }
         status_add(b, &pod->obj, cond, reason, "%s", msg);
         return;
     }

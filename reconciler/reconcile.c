@@ -32,6 +32,8 @@ int reconciler_init(struct reconciler *r, bool readonly)
     return 0;
 }
 
+static void wanted_netns_clear(struct reconciler *r);
+
 static void podent_free(struct podent *e)
 {
     live_watch_free(e->w); /* closing the fd also drops it from epoll */
@@ -64,6 +66,7 @@ void reconciler_done(struct reconciler *r)
     r->lockfd = -1;
     free(r->source);
     r->source = NULL;
+    wanted_netns_clear(r);
     docset_free(&r->docs);
     diags_clear(&r->load_diags);
     r->files_cached = false;
@@ -85,6 +88,23 @@ int reconciler_watch_start(struct reconciler *r, int epfd)
     if (rc < 0)
         return rc;
     return watch_register(r, r->node_watch);
+}
+
+static void wanted_netns_clear(struct reconciler *r)
+{
+    for (size_t i = 0; i < r->nwanted_netns; i++)
+        free(r->wanted_netns[i]);
+    free(r->wanted_netns);
+    r->wanted_netns = NULL;
+    r->nwanted_netns = 0;
+}
+
+bool reconciler_wants_netns(const struct reconciler *r, const char *name)
+{
+    for (size_t i = 0; i < r->nwanted_netns; i++)
+        if (streq(r->wanted_netns[i], name))
+            return true;
+    return false;
 }
 
 void reconciler_invalidate(struct reconciler *r)
@@ -1138,6 +1158,10 @@ int reconcile_pass(struct reconciler *r, enum gen_trigger trig, bool dry_run, FI
         }
     }
     podns_gc(r, &d);
+    wanted_netns_clear(r);
+    for (size_t i = 0; i < d.npods; i++)
+        if (strncmp(d.pods[i].netns, "/run/netns/", 11) == 0)
+            *ARRAY_PUSH(r->wanted_netns, r->nwanted_netns) = xstrdup(d.pods[i].netns + 11);
     node_labels(r, &d, &labels, &nlabels);
 
     struct pin *pins = NULL;
@@ -1287,10 +1311,12 @@ static int undo_generations(struct reconciler *r, const int64_t *gens, size_t ng
     int rc = 0;
     _cleanup_free_ char *objects = NULL;
 
+    int *gen_nops = xcalloc(ngens ? ngens : 1, sizeof(int));
     for (size_t g = 0; g < ngens && rc >= 0; g++) {
         struct op_row *rows = NULL;
         size_t nrows = 0;
         rc = store_gen_ops(r->store, gens[g], &rows, &nrows);
+        gen_nops[g] = (int)nrows;
         for (size_t i = nrows; rc >= 0 && i-- > 0;) {
             bool took = rows[i].state == OPST_DONE ||
                         (trig == TRIG_RECOVERY && rows[i].state == OPST_INTENT);
@@ -1371,7 +1397,7 @@ static int undo_generations(struct reconciler *r, const int64_t *gens, size_t ng
         rc = store_gen_outcome(r->store, gens[g], outcome);
         /* A crashed generation never got its end time. */
         if (rc >= 0 && trig == TRIG_RECOVERY)
-            rc = store_gen_end(r->store, gens[g], outcome, -1);
+            rc = store_gen_end(r->store, gens[g], outcome, gen_nops[g]);
     }
     if (rc >= 0)
         rc = store_gen_end(r->store, gen, nfailed ? "failed" : "applied", (int)n);
@@ -1386,6 +1412,7 @@ static int undo_generations(struct reconciler *r, const int64_t *gens, size_t ng
     if (ret_nops)
         *ret_nops = n;
 out:
+    free(gen_nops);
     for (size_t i = 0; i < n; i++) {
         op_clear(&undo[i]);
         op_clear(&orig[i]);
@@ -1408,24 +1435,36 @@ out:
 
 int reconcile_recover(struct reconciler *r)
 {
-    int64_t crashed;
-    int rc = store_gen_unfinished(r->store, &crashed);
-    if (rc == -ENOENT)
-        return 0;
+    struct gen_row *v = NULL;
+    size_t n = 0;
+    int rc = store_history(r->store, 0, &v, &n);
     if (rc < 0)
         return rc;
-    log_warn("journal", "generation %lld did not finish (plumbd stopped mid-pass): undoing it",
-             (long long)crashed);
-    int64_t gen;
-    char **owners = NULL;
-    size_t nowners = 0, nops = 0;
-    rc = undo_generations(r, &crashed, 1, TRIG_RECOVERY, &gen, &owners, &nowners, &nops);
-    if (rc >= 0)
-        log_info("journal", "generation %lld undone by generation %lld (%zu operations)",
-                 (long long)crashed, (long long)gen, nops);
-    for (size_t k = 0; k < nowners; k++)
-        free(owners[k]);
-    free(owners);
+    /* Every generation left unfinished, newest first. An interrupted
+     * recovery is only closed: its ops undid ops of a generation that is
+     * itself still unfinished, and undoing that one again is idempotent. */
+    for (size_t i = 0; rc >= 0 && i < n; i++) {
+        if (v[i].ended || v[i].outcome)
+            continue;
+        if (streq(v[i].trigger, "recovery")) {
+            rc = store_gen_end(r->store, v[i].id, "interrupted", v[i].nops);
+            continue;
+        }
+        log_warn("journal",
+                 "generation %lld did not finish (plumbd stopped mid-pass): undoing it",
+                 (long long)v[i].id);
+        int64_t gen;
+        char **owners = NULL;
+        size_t nowners = 0, nops = 0;
+        rc = undo_generations(r, &v[i].id, 1, TRIG_RECOVERY, &gen, &owners, &nowners, &nops);
+        if (rc >= 0)
+            log_info("journal", "generation %lld undone by generation %lld (%zu operations)",
+                     (long long)v[i].id, (long long)gen, nops);
+        for (size_t k = 0; k < nowners; k++)
+            free(owners[k]);
+        free(owners);
+    }
+    gen_rows_free(v, n);
     return rc;
 }
 

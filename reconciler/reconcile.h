@@ -47,6 +47,8 @@ struct reconciler {
     int load_rc;
     bool files_cached;
     bool reuse_files;          /* set by the loop: this pass works from the cached files */
+    char **wanted_netns;       /* names under /run/netns that desired pods use */
+    size_t nwanted_netns;
     bool live_cached;
 };
 
@@ -97,6 +99,9 @@ void reconciler_done(struct reconciler *r);
 /* Daemon mode: open the node's event watch and register it (and every pod
  * watch opened later) with epfd. */
 int reconciler_watch_start(struct reconciler *r, int epfd);
+/* Does a desired pod use the namespace /run/netns/<name>? (The daemon
+ * ignores the comings and goings of other namespaces.) */
+bool reconciler_wants_netns(const struct reconciler *r, const char *name);
 /* Forget the trust in every snapshot: the next pass dumps afresh. */
 void reconciler_invalidate(struct reconciler *r);
 

@@ -48,8 +48,35 @@ const struct ynode *schema_get(const char *name)
     return NULL;
 }
 
+/* Compiled schema patterns, keyed by the pattern string's address (the
+ * schema trees live as long as the cache): compiling a regex per checked
+ * scalar dominated validation. */
+static struct compiled {
+    const char *pat;
+    regex_t re;
+    bool ok;
+} *patterns;
+static size_t npatterns;
+
+static const struct compiled *pattern_get(const char *pat)
+{
+    for (size_t i = 0; i < npatterns; i++)
+        if (patterns[i].pat == pat)
+            return &patterns[i];
+    struct compiled *c = ARRAY_PUSH(patterns, npatterns);
+    c->pat = pat;
+    c->ok = regcomp(&c->re, pat, REG_EXTENDED | REG_NOSUB) == 0;
+    return c;
+}
+
 void schema_cache_free(void)
 {
+    for (size_t i = 0; i < npatterns; i++)
+        if (patterns[i].ok)
+            regfree(&patterns[i].re);
+    free(patterns);
+    patterns = NULL;
+    npatterns = 0;
     for (size_t i = 0; i < ncache; i++)
         docset_free(&cache[i].docs);
     free(cache);
@@ -479,13 +506,12 @@ static void check_scalar(const struct ynode *s, const struct ynode *n, const cha
     }
     const char *pat = ynode_str(ynode_get(s, "pattern"));
     if (pat) {
-        regex_t re;
-        if (regcomp(&re, pat, REG_EXTENDED | REG_NOSUB) != 0) {
+        const struct compiled *cp = pattern_get(pat);
+        if (!cp->ok) {
             issue_add(out, DIAG_ERROR, n, "%s%sschema pattern '%s' does not compile", P(path), pat);
             return;
         }
-        int r = regexec(&re, n->scalar, 0, NULL, 0);
-        regfree(&re);
+        int r = regexec(&cp->re, n->scalar, 0, NULL, 0);
         if (r != 0) {
             const char *m = ynode_str(ynode_get(s, "x-plumbd-message"));
             if (m)

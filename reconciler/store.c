@@ -155,7 +155,9 @@ static const struct {
     [ST_GEN_OUTCOME] = {"gen-outcome", "UPDATE generations SET outcome=?2 WHERE id=?1"},
     [ST_GEN_SOURCE] = {"gen-source", "UPDATE generations SET source=?2 WHERE id=?1"},
     [ST_GEN_TRIM] = {"gen-trim", "DELETE FROM generations WHERE id <= (SELECT max(id) FROM"
-                                 " generations) - ?1 AND ended IS NOT NULL"},
+                                 " generations) - ?1 AND ended IS NOT NULL AND id NOT IN"
+                                 " (SELECT max(gen) FROM journal_ops WHERE state='done'"
+                                 " GROUP BY owner)"},
     [ST_PIN_PUT] = {"pin-put", "INSERT OR REPLACE INTO pins(owner, rev, condition, reason,"
                                " message, gen, created) VALUES(?1,?2,?3,?4,?5,?6,?7)"},
     [ST_PIN_DELETE] = {"pin-delete", "DELETE FROM pins WHERE owner=?1"},
@@ -1298,8 +1300,10 @@ int store_gen_source(struct store *s, int64_t gen, const char *source)
     return min_zero(run(s, ST_GEN_SOURCE, "It", gen, source));
 }
 
-/* Keep the newest `keep` generations (unfinished ones are never dropped:
- * start-up recovery needs them); journal rows go with them (cascade). */
+/* Keep the newest `keep` generations, and older ones still needed to undo
+ * the current state (each object's newest generation that changed it);
+ * unfinished ones are never dropped (start-up recovery needs them).
+ * Journal rows go with their generation (cascade). */
 int store_gen_trim(struct store *s, int keep)
 {
     return min_zero(run(s, ST_GEN_TRIM, "i", keep > 0 ? keep : 1));

@@ -714,6 +714,29 @@ int annotation_parse(const char *text, const char *pod_ns, struct attachment **r
     return 0;
 }
 
+/* Pod namespaces are confined: a name under /run/netns (also written as
+ * /run/netns/NAME or /var/run/netns/NAME) or a process's /proc/PID/ns/net.
+ * Anything else could point plumbd at files that are not namespaces. */
+static bool netns_name_ok(const char *n)
+{
+    return n[0] && !strchr(n, '/') && !streq(n, ".") && !streq(n, "..") && strlen(n) < 256;
+}
+
+static bool netns_path_allowed(const char *p)
+{
+    if (p[0] != '/')
+        return netns_name_ok(p);
+    if (strncmp(p, "/run/netns/", 11) == 0)
+        return netns_name_ok(p + 11);
+    if (strncmp(p, "/var/run/netns/", 15) == 0)
+        return netns_name_ok(p + 15);
+    if (strncmp(p, "/proc/", 6) == 0) {
+        size_t digits = strspn(p + 6, "0123456789");
+        return digits > 0 && digits < 11 && streq(p + 6 + digits, "/ns/net");
+    }
+    return false;
+}
+
 /* ---- documents --------------------------------------------------------- */
 
 static void object_init(struct vctx *c, struct object *o, enum obj_kind kind, const char *ns,
@@ -737,13 +760,14 @@ static void object_free(struct object *o)
     diags_clear(&o->warnings);
 }
 
-static bool object_exists(const struct desired *d, const struct object *o)
+/* The object already defined with this identity, or NULL. */
+static struct object *object_find(struct desired *d, const struct object *o)
 {
 #define SCAN(arr, cnt)                                                                             \
     for (size_t i = 0; i < d->cnt; i++)                                                            \
         if (d->arr[i].obj.kind == o->kind && streq(d->arr[i].obj.ns, o->ns) &&                     \
             streq(d->arr[i].obj.name, o->name))                                                    \
-            return true;
+            return &d->arr[i].obj;
     SCAN(policies, npolicies)
     SCAN(nads, nnads)
     SCAN(pods, npods)
@@ -752,8 +776,8 @@ static bool object_exists(const struct desired *d, const struct object *o)
     for (size_t i = 0; i < d->ninvalid; i++)
         if (d->invalid[i].kind == o->kind && streq(d->invalid[i].ns, o->ns) &&
             streq(d->invalid[i].name, o->name))
-            return true;
-    return false;
+            return &d->invalid[i];
+    return NULL;
 }
 
 static const struct ynode *annotation(const struct ynode *root, const char *key)
@@ -838,8 +862,17 @@ static void validate_one(struct desired *d, const struct doc *doc)
 
     struct object probe = {.kind = k, .ns = (char *)ns, .name = (char *)name};
     object_id(&probe, c.id, sizeof(c.id));
-    if (object_exists(d, &probe)) {
-        verr(&c, root, "duplicate object %s: the first definition is used", c.id);
+    struct object *first = object_find(d, &probe);
+    if (first) {
+        /* Reported on both: an error here, a warning on the one in use. */
+        verr(&c, root, "duplicate object %s: the first definition (%s:%u:%u) is used", c.id,
+             first->file, first->line, first->col);
+        diags_add(&first->warnings, DIAG_WARNING, doc->file, root->line, root->col, NULL,
+                  "%s is defined again in %s:%u:%u; this definition is used", c.id, doc->file,
+                  root->line, root->col);
+        diags_add(&d->diags, DIAG_WARNING, first->file, first->line, first->col, c.id,
+                  "defined again in %s:%u:%u; this definition is used", doc->file, root->line,
+                  root->col);
         return;
     }
 
@@ -919,10 +952,11 @@ static void validate_one(struct desired *d, const struct doc *doc)
         p.obj.prune = prune_v;
         const struct ynode *nn = annotation(root, ANNOT_NETNS);
         const char *netns = ynode_str(nn);
-        if (netns && (!netns[0] || (netns[0] != '/' && (strchr(netns, '/') || streq(netns, ".") ||
-                                                         streq(netns, "..")))))
-            verr(&c, nn, "annotation %s must be a name under /run/netns or an absolute path",
-                 ANNOT_NETNS);
+        if (netns && !netns_path_allowed(netns))
+            verr(&c, nn,
+                 "annotation %s must be a name under /run/netns, /run/netns/NAME or "
+                 "/proc/PID/ns/net, not '%s'",
+                 ANNOT_NETNS, netns);
         else if (netns && netns[0] == '/')
             p.netns = xstrdup(netns);
         else

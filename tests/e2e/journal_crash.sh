@@ -51,7 +51,7 @@ unfinished() { sql "SELECT count(*) FROM generations WHERE ended IS NULL" 2>/dev
 # crash_invariants LABEL : every invariant of the converged node.
 crash_invariants() {
     local t="[$1]" out rc i links addrs dup bad veths nveth notbr
-    out=$(plumbd_run plan 2>&1); rc=$?
+    out=$(plumbd_run plan 2>/dev/null); rc=$?
     if [ "$rc" = 0 ] && [ -z "$(plan_ops "$out")" ]; then
         ok "$t plan exits 0, nothing to do"
     else
@@ -110,6 +110,10 @@ crash_invariants() {
 
     # Journal and database health.
     assert_eq "$t no unfinished generation (ended IS NULL)" 0 "$(unfinished)"
+    sql "SELECT g.id, g.\"trigger\", g.outcome, (SELECT group_concat(state || ':' || n, ' ') FROM
+           (SELECT state, count(*) n FROM journal_ops WHERE gen = g.id GROUP BY state))
+         FROM generations g WHERE g.ended IS NULL ORDER BY g.id" |
+        sed 's/^/#   unfinished generation|trigger|outcome|op states: /'
     assert_eq "$t no journal op of a missing generation" 0 \
         "$(sql 'SELECT count(*) FROM journal_ops WHERE gen NOT IN (SELECT id FROM generations)')"
     assert_eq "$t PRAGMA integrity_check" ok "$(sql 'PRAGMA integrity_check')"
@@ -129,10 +133,13 @@ for k in $(seq "$KILLS"); do
     wait "$DAEMON_PID" 2>/dev/null
     lab_untrack_pid "$DAEMON_PID"
     u=$(unfinished)
-    [ "${u:-0}" -gt 0 ] && midpass=$((midpass + 1))
-    diag "kill $k after ${ms} ms: pods attached $(pods_attached), host veths $(node_veths | grep -c .), unfinished generations ${u:-?}"
+    last=$(sql "SELECT COALESCE(MAX(id), 0) || ' ' || COALESCE((SELECT \"trigger\" FROM generations
+                WHERE id = (SELECT MAX(id) FROM generations) AND ended IS NULL), 'finished')
+                FROM generations")
+    [ "${last#* }" != finished ] && midpass=$((midpass + 1))
+    diag "kill $k after ${ms} ms: host veths $(node_veths | grep -c .), newest generation ${last:-?}, unfinished generations ${u:-?}"
 done
-diag "$KILLS kills in $((SECONDS - t0)) s; $midpass left an unfinished generation"
+diag "$KILLS kills in $((SECONDS - t0)) s; $midpass hit a generation mid-pass"
 [ "$KILLS" -ge 20 ] && ok "at least 20 kill -9 at random points ($KILLS)" || not_ok "at least 20 kills" "$KILLS"
 
 # Last start: recover and converge.
@@ -158,7 +165,7 @@ crash_invariants kill-loop
 nrec=$(sql "SELECT count(*) FROM generations WHERE trigger = 'recovery'")
 hist_rec=$(plumbd_run history 2>/dev/null | awk 'NR > 1 && $3 == "recovery"' | wc -l)
 diag "recovery generations: $nrec in the journal, $hist_rec shown by plumbd history (kills that left an unfinished generation: $midpass)"
-plumbd_run history 2>/dev/null | awk 'NR == 1 || $3 == "recovery"' | head -n 6 | sed 's/^/#   /'
+plumbd_run history 2>/dev/null | awk 'NR == 1 || $3 == "recovery"' | head -n 6 | cut -c1-110 | sed 's/^/#   /'
 if [ "$midpass" -gt 0 ]; then
     [ "$nrec" -ge 1 ] && ok "plumbd history shows recovery generations ($nrec)" ||
         not_ok "plumbd history shows recovery generations" "$midpass kills hit mid-pass, 0 recovery generations"
@@ -182,6 +189,7 @@ crash_invariants reboot
 kept=$(comm -12 "$LAB_TMP/alloc-before" <(sql "SELECT owner || ' ' || ip FROM ipam_allocations ORDER BY owner") | wc -l)
 diag "[reboot] pods that kept their address: $kept of $NPODS"
 out=$(plumbd_run apply 2>&1); rc=$?
+printf '%s\n' "$out" | grep -E 'did not finish|undone by|^applied' | sed 's/^/#   second apply: /'
 assert_eq "[reboot] a second apply: exit 0, 0 writes" "0:0" "$rc:$(apply_writes "$out")"
 
 lab_done

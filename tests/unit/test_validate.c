@@ -230,6 +230,30 @@ static void test_duplicates_and_netns(void **state)
     desired_free(&d);
 }
 
+static void test_netns_confined(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *netns;
+        bool ok;
+    } cases[] = {
+        {"pod-a", true},          {"/run/netns/pod-a", true}, {"/var/run/netns/x", true},
+        {"/proc/42/ns/net", true}, {"/etc/passwd", false},     {"/run/netns/../x", false},
+        {"/proc/self/ns/net", false}, {"/proc/42/ns/mnt", false}, {"/run/netns/", false},
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+        struct desired d;
+        _cleanup_free_ char *y = xasprintf("apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n"
+                                           "  annotations:\n    plumbd/netns: \"%s\"\n",
+                                           cases[i].netns);
+        build(y, &d);
+        if (cases[i].ok != (d.npods == 1))
+            fail_msg("plumbd/netns %s: expected %s", cases[i].netns,
+                     cases[i].ok ? "accepted" : "refused");
+        desired_free(&d);
+    }
+}
+
 static void test_selector(void **state)
 {
     (void)state;
@@ -265,6 +289,7 @@ int main(void)
         cmocka_unit_test(test_annotation_forms),
         cmocka_unit_test(test_errors_positions),
         cmocka_unit_test(test_duplicates_and_netns),
+        cmocka_unit_test(test_netns_confined),
         cmocka_unit_test(test_selector),
         cmocka_unit_test(test_bare_nmstate),
     };

@@ -8,9 +8,8 @@
 # `perf record -g` (cpu-clock, user + kernel, when perf works) for wall/kernel
 # share, and once more from the same starting state under
 # `valgrind --tool=callgrind` (user space only, instruction counts).
-# Prints perf stat lines and the top functions of each; keeps the raw files
-# in PROFILE_OUT (default bench/profile/<date>-<commit>/), or none with
-# PROFILE_OUT=none. Lab namespaces (prefix pp<pid>-) are removed on exit.
+# Prints the top functions of each; keeps the raw files only when PROFILE_OUT=DIR.
+# Lab namespaces (prefix pp<pid>-) are removed on exit.
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
 ROOT=$PWD
@@ -22,7 +21,7 @@ PFX=pp$$-
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/plumbd-profile.XXXXXX")
 cp "$PLUMBD" "$TMP/plumbd" && PLUMBD=$TMP/plumbd
 COMMIT=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
-OUTDIR=${PROFILE_OUT:-$ROOT/bench/profile/$(date -u +%Y%m%dT%H%M%SZ)-$COMMIT}
+OUTDIR=${PROFILE_OUT:-none}
 cleanup() {
     local rc=$?
     trap - EXIT INT TERM
