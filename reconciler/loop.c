@@ -192,15 +192,20 @@ static void watch_all(struct loop *l)
     if (l->ino < 0)
         return;
     l->watch_failed = false;
-    _cleanup_free_ char *parent = xstrdup(l->r->config_dir);
-    char *slash = strrchr(parent, '/');
-    /* The parent tells us when the config dir itself is removed/recreated. */
-    if (slash && slash != parent) {
-        *slash = 0;
-        inotify_add_watch(l->ino, parent, IN_CREATE | IN_MOVED_TO | IN_DELETE | IN_MOVED_FROM |
-                                              IN_ONLYDIR);
+    size_t ndirs = l->r->nconfig_dirs ? l->r->nconfig_dirs : 1;
+    for (size_t i = 0; i < ndirs; i++) {
+        const char *dir = l->r->nconfig_dirs ? l->r->config_dirs[i] : l->r->config_dir;
+        _cleanup_free_ char *parent = xstrdup(dir);
+        char *slash = strrchr(parent, '/');
+        /* The parent tells us when the config dir itself is removed or
+         * recreated. */
+        if (slash && slash != parent) {
+            *slash = 0;
+            inotify_add_watch(l->ino, parent,
+                              IN_CREATE | IN_MOVED_TO | IN_DELETE | IN_MOVED_FROM | IN_ONLYDIR);
+        }
+        watch_tree(l, dir, 0);
     }
-    watch_tree(l, l->r->config_dir, 0);
     mkdir_p(RUN_NETNS, 0755);
     l->netns_wd = inotify_add_watch(l->ino, RUN_NETNS, IN_CREATE | IN_DELETE | IN_MOVED_TO |
                                                            IN_MOVED_FROM | IN_ONLYDIR);

@@ -8,6 +8,8 @@
  * pending operations. */
 #include <fcntl.h>
 #include <getopt.h>
+#include <poll.h>
+#include <sys/inotify.h>
 #include <jansson.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -25,10 +27,13 @@
 
 struct opts {
     const char *config_dir;
+    const char *config_dirs[16]; /* every --config-dir given */
+    size_t nconfig_dirs;
     const char *state_dir;
     const char *netns;
     char node_name[256];
     bool allow_empty;
+    bool watch;
     unsigned flap_limit, flap_backoff_s, history_keep, probe_timeout_s;
     const char *output;
     struct loop_opts loop;
@@ -43,13 +48,15 @@ static void usage(FILE *f)
           "  apply           converge once; exit 0 when every object is Available\n"
           "  plan            print the operations apply would run; exit 0 none, 4 some\n"
           "  show [-o yaml|json]          live node state as nmstate YAML\n"
-          "  status [-o table|yaml|json]  one line per object\n"
+          "  status [-o table|yaml|json] [--watch]  one line per object (--watch: follow)\n"
+          "  events [-o json] [N]         the last N condition transitions (default 50)\n"
           "  history [-o table|json] [GEN]  journal generations, newest first; or GEN's ops\n"
           "  rollback [GEN]  undo the newest applied generation (or all after GEN)\n"
           "  validate PATH...  check files or directories; exit 1 on any error\n"
           "\n"
           "options:\n"
-          "  --config-dir DIR   desired-state files (default /etc/plumbd/desired.d)\n"
+          "  --config-dir DIR   desired-state files (default /etc/plumbd/desired.d);\n"
+          "                     repeat to merge several sources\n"
           "  --state-dir DIR    database and status files (default /var/lib/plumbd)\n"
           "  --netns NAME|PATH  the node is this network namespace\n"
           "  --node-name N      this node's name for nodeSelector (default: hostname)\n"
@@ -221,7 +228,19 @@ static int cmd_validate(const char *output, int argc, char **argv)
     return rc;
 }
 
-static int cmd_status(const struct opts *o)
+static void fmt_time(int64_t t, char buf[32])
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+    if (!t) {
+        snprintf(buf, 32, "-");
+        return;
+    }
+    gmtime_r(&tt, &tm);
+    strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static int print_status(const struct opts *o)
 {
     struct store *s;
     int rc = store_open(o->state_dir, true, &s);
@@ -238,6 +257,7 @@ static int cmd_status(const struct opts *o)
         rc = status_print(stdout, v, n, o->output ? o->output : "table");
     objstatus_list_free(v, n);
     store_close(s);
+    fflush(stdout);
     if (rc == -EINVAL) {
         fprintf(stderr, "plumbd: unknown output format '%s'\n", o->output);
         return 2;
@@ -245,16 +265,93 @@ static int cmd_status(const struct opts *o)
     return rc < 0 ? 1 : 0;
 }
 
-static void fmt_time(int64_t t, char buf[32])
+/* `status`, and with --watch: print again whenever a status file changes
+ * (the daemon mirrors every object under <state-dir>/status/), until
+ * interrupted. */
+static int cmd_status(const struct opts *o)
 {
-    time_t tt = (time_t)t;
-    struct tm tm;
-    if (!t) {
-        snprintf(buf, 32, "-");
-        return;
+    int rc = print_status(o);
+    if (!o->watch || rc == 2)
+        return rc;
+    _cleanup_free_ char *dir = xasprintf("%s/status", o->state_dir);
+    mkdir_p(dir, 0755);
+    _cleanup_close_ int ino = inotify_init1(IN_CLOEXEC);
+    if (ino < 0 || inotify_add_watch(ino, dir, IN_CLOSE_WRITE | IN_MOVED_TO | IN_DELETE) < 0) {
+        fprintf(stderr, "plumbd: cannot watch %s: %s\n", dir, strerror(errno));
+        return 1;
     }
-    gmtime_r(&tt, &tm);
-    strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    for (;;) {
+        char buf[4096];
+        if (read(ino, buf, sizeof(buf)) <= 0 && errno != EINTR)
+            return 1;
+        /* A pass rewrites several files: let it finish. */
+        struct pollfd pfd = {.fd = ino, .events = POLLIN};
+        while (poll(&pfd, 1, 100) > 0 && read(ino, buf, sizeof(buf)) > 0)
+            ;
+        char t[32];
+        time_t now = time(NULL);
+        struct tm tm;
+        gmtime_r(&now, &tm);
+        strftime(t, sizeof(t), "%Y-%m-%dT%H:%M:%SZ", &tm);
+        printf("--- %s\n", t);
+        print_status(o);
+    }
+}
+
+/* `events [N]`: the last N condition transitions, oldest first. */
+static int cmd_events(const struct opts *o, int argc, char **argv)
+{
+    long n = 50;
+    if (argc > 1) {
+        fprintf(stderr, "plumbd events: at most one N\n");
+        return 2;
+    }
+    if (argc == 1) {
+        char *end;
+        n = strtol(argv[0], &end, 10);
+        if (*end || n <= 0) {
+            fprintf(stderr, "plumbd events: '%s' is not a count\n", argv[0]);
+            return 2;
+        }
+    }
+    bool json = o->output && streq(o->output, "json");
+    struct store *s;
+    int rc = store_open(o->state_dir, true, &s);
+    if (rc == -ENOENT) {
+        fprintf(stderr, "plumbd: no state in %s yet (nothing applied)\n", o->state_dir);
+        return 1;
+    }
+    if (rc < 0)
+        return 1;
+    struct event_row *v = NULL;
+    size_t cnt = 0;
+    rc = store_events(s, (int)n, &v, &cnt);
+    json_t *arr = json ? json_array() : NULL;
+    for (size_t k = cnt; rc >= 0 && k-- > 0;) {
+        char t[32];
+        fmt_time(v[k].time, t);
+        if (json)
+            json_array_append_new(
+                arr, json_pack("{s:I, s:s, s:s, s:s?, s:s?, s:s?, s:s?}", "id",
+                               (json_int_t)v[k].id, "time", t, "object", v[k].object,
+                               "condition", v[k].condition, "previous", v[k].previous, "reason",
+                               v[k].reason, "message", v[k].message));
+        else
+            printf("%s  %-50s  %s -> %s  %s%s%s\n", t, v[k].object,
+                   v[k].previous ? v[k].previous : "(new)",
+                   v[k].condition ? v[k].condition : "(gone)", v[k].reason ? v[k].reason : "",
+                   v[k].message && v[k].message[0] ? ": " : "",
+                   v[k].message ? v[k].message : "");
+    }
+    if (json) {
+        char *out = json_dumps(arr, JSON_INDENT(2));
+        printf("%s\n", out);
+        free(out);
+        json_decref(arr);
+    }
+    event_rows_free(v, cnt);
+    store_close(s);
+    return rc < 0 ? 1 : 0;
 }
 
 /* `history`: generations newest first; `history GEN`: that generation's
@@ -441,6 +538,8 @@ static int cmd_converge(const struct opts *o, const char *cmd)
     }
     struct reconciler r = {
         .config_dir = o->config_dir,
+        .config_dirs = o->config_dirs,
+        .nconfig_dirs = o->nconfig_dirs,
         .state_dir = o->state_dir,
         .node_name = o->node_name,
         .allow_empty = o->allow_empty,
@@ -495,7 +594,8 @@ int main(int argc, char **argv)
     };
     enum { OPT_CONFIG = 256, OPT_STATE, OPT_NETNS, OPT_NODE, OPT_ALLOW_EMPTY, OPT_SETTLE,
            OPT_RESYNC, OPT_VERSION, OPT_FLAP_LIMIT, OPT_FLAP_BACKOFF, OPT_HISTORY,
-           OPT_INSECURE, OPT_LOG_FORMAT, OPT_METRICS_FILE, OPT_METRICS_LISTEN, OPT_PROBE };
+           OPT_INSECURE, OPT_LOG_FORMAT, OPT_METRICS_FILE, OPT_METRICS_LISTEN, OPT_PROBE,
+           OPT_WATCH };
     static const struct option longopts[] = {
         {"config-dir", required_argument, NULL, OPT_CONFIG},
         {"state-dir", required_argument, NULL, OPT_STATE},
@@ -509,6 +609,7 @@ int main(int argc, char **argv)
         {"history", required_argument, NULL, OPT_HISTORY},
         {"insecure-config", no_argument, NULL, OPT_INSECURE},
         {"probe-timeout-s", required_argument, NULL, OPT_PROBE},
+        {"watch", no_argument, NULL, OPT_WATCH},
         {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
         {"metrics-file", required_argument, NULL, OPT_METRICS_FILE},
         {"metrics-listen", required_argument, NULL, OPT_METRICS_LISTEN},
@@ -529,7 +630,12 @@ int main(int argc, char **argv)
         unsigned long v;
         switch (c) {
         case OPT_CONFIG:
-            o.config_dir = optarg;
+            if (o.nconfig_dirs == ARRAY_SIZE(o.config_dirs)) {
+                fprintf(stderr, "plumbd: at most %zu --config-dir\n", ARRAY_SIZE(o.config_dirs));
+                return 2;
+            }
+            o.config_dirs[o.nconfig_dirs++] = optarg;
+            o.config_dir = o.config_dirs[0];
             break;
         case OPT_STATE:
             o.state_dir = optarg;
@@ -545,6 +651,9 @@ int main(int argc, char **argv)
             break;
         case OPT_INSECURE:
             load_strict_modes = false;
+            break;
+        case OPT_WATCH:
+            o.watch = true;
             break;
         case OPT_LOG_FORMAT: {
             int f = log_format_from_string(optarg);
@@ -615,6 +724,8 @@ int main(int argc, char **argv)
         return cmd_validate(o.output, nargs, args);
     if (streq(cmd, "history"))
         return cmd_history(&o, nargs, args);
+    if (streq(cmd, "events"))
+        return cmd_events(&o, nargs, args);
     if (streq(cmd, "rollback") && o.netns) {
         int rc = netns_enter(o.netns);
         if (rc < 0) {

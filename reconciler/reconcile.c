@@ -34,6 +34,16 @@ int reconciler_init(struct reconciler *r, bool readonly)
 
 static void wanted_netns_clear(struct reconciler *r);
 
+static size_t config_dir_count(const struct reconciler *r)
+{
+    return r->nconfig_dirs ? r->nconfig_dirs : 1;
+}
+
+static const char *config_dir_at(const struct reconciler *r, size_t i)
+{
+    return r->nconfig_dirs ? r->config_dirs[i] : r->config_dir;
+}
+
 static void podent_free(struct podent *e)
 {
     live_watch_free(e->w); /* closing the fd also drops it from epoll */
@@ -1041,13 +1051,22 @@ int reconcile_pass(struct reconciler *r, enum gen_trigger trig, bool dry_run, FI
     if (!r->reuse_files || !r->files_cached) {
         struct docset fresh = {0};
         struct diags fdiags = {0};
-        int lrc = load_dir(r->config_dir, &fresh, &fdiags);
-        if (lrc < 0 && lrc != -EINVAL && lrc != -ENOENT) {
-            log_error("config", "cannot read %s: %s", r->config_dir, strerror(-lrc));
-            docset_free(&fresh);
-            diags_clear(&fdiags);
-            rc = lrc;
-            goto out;
+        int lrc = 0;
+        /* Several sources merge (a site-wide ConfigMap and a node-local
+         * directory); one that is missing counts as missing: nothing of
+         * what it held may be pruned because it is not there. */
+        for (size_t i = 0; i < config_dir_count(r); i++) {
+            const char *dir = config_dir_at(r, i);
+            int k = load_dir(dir, &fresh, &fdiags);
+            if (k < 0 && k != -EINVAL && k != -ENOENT) {
+                log_error("config", "cannot read %s: %s", dir, strerror(-k));
+                docset_free(&fresh);
+                diags_clear(&fdiags);
+                rc = k;
+                goto out;
+            }
+            if (k == -ENOENT)
+                lrc = -ENOENT;
         }
         docset_free(&r->docs);
         diags_clear(&r->load_diags);
@@ -1056,7 +1075,15 @@ int reconcile_pass(struct reconciler *r, enum gen_trigger trig, bool dry_run, FI
         r->load_rc = lrc;
         r->files_cached = true;
         free(r->source);
-        r->source = source_revision(r->config_dir);
+        r->source = NULL;
+        for (size_t i = 0; i < config_dir_count(r); i++) {
+            _cleanup_free_ char *src = source_revision(config_dir_at(r, i));
+            if (!src)
+                continue;
+            char *joined = r->source ? xasprintf("%s,%s", r->source, src) : xstrdup(src);
+            free(r->source);
+            r->source = joined;
+        }
     }
     for (size_t i = 0; i < r->load_diags.n; i++) {
         const struct diag *g = &r->load_diags.v[i];

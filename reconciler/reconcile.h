@@ -11,7 +11,9 @@
 
 struct reconciler {
     /* configuration (borrowed) */
-    const char *config_dir;
+    const char *config_dir;    /* the first (or only) config dir, for messages */
+    const char *const *config_dirs; /* every --config-dir, merged in order */
+    size_t nconfig_dirs;
     const char *state_dir;
     const char *node_name;
     bool allow_empty;          /* an empty/missing config dir may prune everything */

@@ -64,6 +64,7 @@ enum stmt_id {
     ST_PIN_PUT,
     ST_PIN_DELETE,
     ST_PIN_LIST,
+    ST_EVENTS,
     _ST_MAX
 };
 
@@ -161,6 +162,8 @@ static const struct {
     [ST_PIN_PUT] = {"pin-put", "INSERT OR REPLACE INTO pins(owner, rev, condition, reason,"
                                " message, gen, created) VALUES(?1,?2,?3,?4,?5,?6,?7)"},
     [ST_PIN_DELETE] = {"pin-delete", "DELETE FROM pins WHERE owner=?1"},
+    [ST_EVENTS] = {"events", "SELECT id, time, object, condition, reason, message, previous"
+                             " FROM events ORDER BY id DESC LIMIT ?1"},
     [ST_PIN_LIST] = {"pin-list", "SELECT owner, rev, condition, reason, message, gen FROM pins"
                                  " ORDER BY owner"},
     [ST_GEN_UNFINISHED] = {"gen-unfinished",
@@ -1357,6 +1360,50 @@ void pins_free(struct pin *v, size_t n)
         free(v[i].owner);
         free(v[i].reason);
         free(v[i].message);
+    }
+    free(v);
+}
+
+/* ---- events (condition transitions, recorded by triggers) ------------- */
+
+int store_events(struct store *s, int limit, struct event_row **ret, size_t *ret_n)
+{
+    _cleanup_reset_ sqlite3_stmt *st = NULL;
+    struct event_row *v = NULL;
+    size_t n = 0;
+    int rc, r;
+
+    r = query(s, ST_EVENTS, &st, "i", limit > 0 ? limit : -1);
+    if (r < 0)
+        return r;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct event_row *e = ARRAY_PUSH(v, n);
+        e->id = sqlite3_column_int64(st, 0);
+        e->time = sqlite3_column_int64(st, 1);
+        e->object = col_dup(st, 2);
+        e->condition = col_dup(st, 3);
+        e->reason = col_dup(st, 4);
+        e->message = col_dup(st, 5);
+        e->previous = col_dup(st, 6);
+    }
+    r = step_end(s, st, rc);
+    if (r < 0) {
+        event_rows_free(v, n);
+        return r;
+    }
+    *ret = v;
+    *ret_n = n;
+    return 0;
+}
+
+void event_rows_free(struct event_row *v, size_t n)
+{
+    for (size_t i = 0; v && i < n; i++) {
+        free(v[i].object);
+        free(v[i].condition);
+        free(v[i].reason);
+        free(v[i].message);
+        free(v[i].previous);
     }
     free(v);
 }

@@ -121,3 +121,15 @@ int store_pin_put(struct store *s, const struct pin *p);
 int store_pin_delete(struct store *s, const char *owner);
 int store_pin_list(struct store *s, struct pin **ret, size_t *ret_n);
 void pins_free(struct pin *v, size_t n);
+
+/* ---- events: condition transitions, newest first ---- */
+struct event_row {
+    int64_t id, time;
+    char *object;
+    char *condition; /* NULL: the object went away */
+    char *reason;
+    char *message;
+    char *previous;  /* NULL: a new object */
+};
+int store_events(struct store *s, int limit, struct event_row **ret, size_t *ret_n);
+void event_rows_free(struct event_row *v, size_t n);
