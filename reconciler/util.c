@@ -151,6 +151,11 @@ static int write_all(int fd, const char *data, size_t len)
  * is unlinked on every error path. Mode 0644. Cost: two fsyncs. */
 int write_file_atomic(const char *path, const char *data, size_t len)
 {
+    return write_file_replace(path, data, len, true);
+}
+
+int write_file_replace(const char *path, const char *data, size_t len, bool durable)
+{
     _cleanup_free_ char *dir = NULL, *tmp = NULL;
     _cleanup_close_ int fd = -1;
     const char *slash, *base;
@@ -181,7 +186,7 @@ int write_file_atomic(const char *path, const char *data, size_t len)
         return -EEXIST;
 
     r = write_all(fd, data, len);
-    if (r == 0 && fsync(fd) < 0)
+    if (r == 0 && durable && fsync(fd) < 0)
         r = -errno;
     if (r == 0) {
         int cfd = TAKE_FD(fd);
@@ -196,7 +201,7 @@ int write_file_atomic(const char *path, const char *data, size_t len)
     }
 
     /* Make the rename itself durable; failure here does not undo it. */
-    {
+    if (durable) {
         _cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (dfd >= 0)
             (void)fsync(dfd);

@@ -85,6 +85,10 @@ int64_t now_wall(void);
 /* Write data to path atomically (temp file in the same directory, fsync,
  * rename). Returns 0 or -errno. */
 int write_file_atomic(const char *path, const char *data, size_t len);
+/* The same; durable=false skips both fsyncs (readers still never see a
+ * half-written file, but a crash may lose the newest content): for mirrors
+ * of state kept elsewhere, like the status files. */
+int write_file_replace(const char *path, const char *data, size_t len, bool durable);
 int mkdir_p(const char *path, unsigned mode);
 
 /* Valid kernel interface name: 1..15 bytes, no '/', ':' or whitespace, not "." or "..". */
