@@ -191,6 +191,7 @@ struct builder {
     size_t nactive;
     char **frozen; /* of those, the ones kept exactly as they are (pinned) */
     size_t nfrozen;
+    char **pod_ids; /* object ids of desired->pods, computed once */
 };
 
 static struct op *opbuf_push(struct opbuf *b, enum op_type type, const char *owner,
@@ -969,8 +970,7 @@ static bool attach_wanted(const struct builder *b, const char *owner, const char
         return true;
     const struct desired *d = b->in->desired;
     for (size_t i = 0; i < d->npods; i++) {
-        char id[256];
-        if (!streq(object_id(&d->pods[i].obj, id, sizeof(id)), owner))
+        if (!streq(b->pod_ids[i], owner))
             continue;
         for (size_t j = 0; j < d->pods[i].natt; j++)
             if (streq(d->pods[i].att[j].ifname, ifname))
@@ -1019,6 +1019,11 @@ int plan_build(const struct plan_input *in, struct plan *ret)
 {
     struct builder b = {.in = in};
     const struct desired *d = in->desired;
+    b.pod_ids = xcalloc(d->npods ? d->npods : 1, sizeof(char *));
+    for (size_t i = 0; i < d->npods; i++) {
+        char id[256];
+        b.pod_ids[i] = xstrdup(object_id(&d->pods[i].obj, id, sizeof(id)));
+    }
 
     /* Invalid objects keep their last good state: nothing of theirs is pruned. */
     for (size_t i = 0; i < d->ninvalid; i++) {
@@ -1099,6 +1104,9 @@ int plan_build(const struct plan_input *in, struct plan *ret)
     for (size_t i = 0; i < b.nfrozen; i++)
         free(b.frozen[i]);
     free(b.frozen);
+    for (size_t i = 0; i < d->npods; i++)
+        free(b.pod_ids[i]);
+    free(b.pod_ids);
     *ret = p;
     return 0;
 }
