@@ -130,6 +130,31 @@ GN=$(hist_gen newest id)
 out=$(plumbd_run rollback "$GN" 2>&1); rc=$?
 assert_eq "rollback $GN (the newest: nothing after it) exits 1" 1 "$rc"
 
+# ---- step 5b: rollback GEN over two plain generations ------------------------
+# (step 5's newest generation was itself a rollback; here GEN is followed by
+# two ordinary applies: both must be undone, newest first, and pinned)
+lab_quiesce 1 "$NODE" "$POD_NS" "$POD2"
+GB0=$(hist_gen newest id)
+SB0=$(state_image)
+lab_bridge_policy linux-bridge-br1-ens19 br-1 mtu=1420 port=ens19 >"$POLICY_FILE"
+out=$(plumbd_run apply 2>&1); rc=$?
+assert_eq "two plain generations: first apply (br-1 mtu 1420) exits 0" 0 "$rc"
+lab_pod pod2 "$POD2" '[{"name":"linux-bridge-br-1","ips":["192.168.255.104/24"]}]' >"$CONF/pod2.yml"
+out=$(plumbd_run apply 2>&1); rc=$?
+assert_eq "two plain generations: second apply (pod2 .104) exits 0" 0 "$rc"
+assert_match "two plain generations: pod2 has .104" '"net1": \["inet 192.168.255.104/24' "$(state_image)"
+out=$(plumbd_run rollback "$GB0" 2>&1); rc=$?
+printf '%s\n' "$out" | tail -n 1 | sed 's/^/#   /'
+assert_eq "rollback $GB0 (two plain generations after it) exits 0" 0 "$rc"
+GB3=$(hist_gen newest id)
+compare "rollback $GB0: kernel state equals generation $GB0's" "$SB0"
+for o in linux-bridge-br1-ens19 default/pod2; do
+    assert_match "rollback $GB0: $o Aborted RolledBack naming generation $GB3" \
+        "^Aborted RolledBack .*generation $GB3" "$(status_msg "$o")"
+done
+pinned_apply "after rollback $GB0 (pinned)"
+compare "after rollback $GB0 + apply: still generation $GB0's state" "$SB0"
+
 # ---- step 6: rollback while the daemon runs --------------------------------------
 # Start from a clean converged state 2: new revisions unpin everything.
 lab_bridge_policy linux-bridge-br1-ens19 br-1 mtu=1450 port=ens19 >"$POLICY_FILE"

