@@ -32,7 +32,7 @@
     (IN_CREATE | IN_DELETE | IN_MODIFY | IN_CLOSE_WRITE | IN_MOVED_FROM | IN_MOVED_TO |           \
      IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR)
 
-enum { SRC_INOTIFY = 1, SRC_TIMER, SRC_RESYNC, SRC_SIGNAL, SRC_POLL, SRC_METRICS, SRC_WATCHDOG };
+enum { SRC_INOTIFY_NETNS = 64, SRC_INOTIFY = 1, SRC_TIMER, SRC_RESYNC, SRC_SIGNAL, SRC_POLL, SRC_METRICS, SRC_WATCHDOG };
 
 struct loop {
     struct reconciler *r;
@@ -62,6 +62,8 @@ struct loop {
     bool watch_failed;     /* the last watch_all could not place every watch */
     int poll;              /* timerfd of the polling fallback */
     int netns_wd;          /* inotify watch of /run/netns */
+    int ino_netns;         /* the inotify instance watching /run/netns */
+    unsigned voided_reads; /* file reads voided in a row by concurrent writes */
 };
 
 static int arm_timer(int fd, uint64_t usec_from_now, uint64_t interval_usec)
@@ -207,8 +209,11 @@ static void watch_all(struct loop *l)
         watch_tree(l, dir, 0);
     }
     mkdir_p(RUN_NETNS, 0755);
-    l->netns_wd = inotify_add_watch(l->ino, RUN_NETNS, IN_CREATE | IN_DELETE | IN_MOVED_TO |
-                                                           IN_MOVED_FROM | IN_ONLYDIR);
+    /* /run/netns has an inotify instance of its own: its events must not
+     * look like config changes (see load_guard_fd). */
+    l->netns_wd = inotify_add_watch(l->ino_netns >= 0 ? l->ino_netns : l->ino, RUN_NETNS,
+                                    IN_CREATE | IN_DELETE | IN_MOVED_TO | IN_MOVED_FROM |
+                                        IN_ONLYDIR);
     if (l->netns_wd < 0) {
         log_warn("watch", "cannot watch %s: %s", RUN_NETNS, strerror(errno));
         l->watch_failed = true;
@@ -246,12 +251,24 @@ static void dirty_clear(struct loop *l, int wd_or_all)
             i++;
 }
 
+static void on_inotify_fd(struct loop *l, int fd);
+
 static void on_inotify(struct loop *l)
+{
+    on_inotify_fd(l, l->ino);
+}
+
+static void on_inotify_netns(struct loop *l)
+{
+    on_inotify_fd(l, l->ino_netns);
+}
+
+static void on_inotify_fd(struct loop *l, int fd)
 {
     char buf[16384] __attribute__((aligned(__alignof__(struct inotify_event))));
     bool overflow = false, any = false, netns_event = false;
     for (;;) {
-        ssize_t n = read(l->ino, buf, sizeof(buf));
+        ssize_t n = read(fd, buf, sizeof(buf));
         if (n <= 0)
             break;
         for (char *p = buf; p < buf + n;) {
@@ -260,7 +277,10 @@ static void on_inotify(struct loop *l)
                 overflow = true;
             p += sizeof(*ev) + ev->len;
             /* Namespaces no desired pod uses come and go unnoticed. */
-            if (ev->wd == l->netns_wd && !(ev->mask & IN_Q_OVERFLOW)) {
+            /* (watch descriptors are per inotify instance: compare the
+             * wd only when /run/netns shares the config dirs' instance) */
+            bool netns_ev = l->ino_netns >= 0 ? fd == l->ino_netns : ev->wd == l->netns_wd;
+            if (netns_ev && !(ev->mask & IN_Q_OVERFLOW)) {
                 if (ev->len && reconciler_wants_netns(l->r, ev->name))
                     netns_event = true;
                 continue;
@@ -348,10 +368,19 @@ static void run_pass(struct loop *l, enum gen_trigger trig)
     /* The state lock is held for the pass only (see cmd_converge). */
     if (l->r->lockfd >= 0 && flock(l->r->lockfd, LOCK_EX) < 0)
         log_warn("state", "cannot take the state lock: %s", strerror(errno));
+    /* A read voided by concurrent writes is retried after they settle; a
+     * writer that never stops does not starve convergence (5 tries). */
+    l->r->load_guard_fd = l->voided_reads < 5 && !l->r->reuse_files ? l->ino : -1;
     int rc = reconcile_pass(l->r, trig, false, NULL, &res);
     if (l->r->lockfd >= 0)
         flock(l->r->lockfd, LOCK_UN);
     uint64_t dt = now_usec() - t0;
+    if (rc == -EAGAIN) { /* the files moved under the read: read them again */
+        l->voided_reads++;
+        schedule_file(l);
+        return;
+    }
+    l->voided_reads = 0;
     publish_metrics(l, trig, rc, dt, &res);
     if (rc < 0) {
         log_error("reconciler", "pass failed: %s; retrying in 5s", strerror(-rc));
@@ -419,7 +448,7 @@ static int add_fd(struct loop *l, int fd, uint32_t tag)
 int loop_run(struct reconciler *r, const struct loop_opts *opts)
 {
     struct loop l = {.r = r, .opts = opts, .ep = -1, .ino = -1, .timer = -1, .poll = -1,
-                     .netns_wd = -1,
+                     .netns_wd = -1, .ino_netns = -1,
                      .mfd = -1, .wd = -1,
                      .resync = -1, .sig = -1};
     sigset_t mask;
@@ -438,6 +467,7 @@ int loop_run(struct reconciler *r, const struct loop_opts *opts)
     l.resync = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
     l.poll = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
     l.ino = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+    l.ino_netns = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
     if (l.ep < 0 || l.sig < 0 || l.timer < 0 || l.resync < 0 || l.poll < 0) {
         rc = -errno;
         log_error("daemon", "cannot set up the event loop: %s", strerror(errno));
@@ -450,7 +480,8 @@ int loop_run(struct reconciler *r, const struct loop_opts *opts)
     }
     if ((rc = add_fd(&l, l.sig, SRC_SIGNAL)) < 0 || (rc = add_fd(&l, l.timer, SRC_TIMER)) < 0 ||
         (rc = add_fd(&l, l.resync, SRC_RESYNC)) < 0 || (rc = add_fd(&l, l.poll, SRC_POLL)) < 0 ||
-        (l.ino >= 0 && (rc = add_fd(&l, l.ino, SRC_INOTIFY)) < 0))
+        (l.ino >= 0 && (rc = add_fd(&l, l.ino, SRC_INOTIFY)) < 0) ||
+        (l.ino_netns >= 0 && (rc = add_fd(&l, l.ino_netns, SRC_INOTIFY_NETNS)) < 0))
         goto out;
     l.m = metrics_plumbd_new(opts->version ? opts->version : "");
     if (opts->metrics_listen) {
@@ -508,6 +539,9 @@ int loop_run(struct reconciler *r, const struct loop_opts *opts)
             switch (evs[i].data.u64) {
             case SRC_INOTIFY:
                 on_inotify(&l);
+                break;
+            case SRC_INOTIFY_NETNS:
+                on_inotify_netns(&l);
                 break;
             case SRC_SIGNAL:
                 on_signal(&l);
@@ -568,6 +602,8 @@ out:
         close(l.ep);
     if (l.ino >= 0)
         close(l.ino);
+    if (l.ino_netns >= 0)
+        close(l.ino_netns);
     if (l.timer >= 0)
         close(l.timer);
     if (l.resync >= 0)

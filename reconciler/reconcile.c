@@ -8,6 +8,7 @@
  * a pass killed in the middle leaves a record of what may have been done. */
 #include <arpa/inet.h>
 #include <jansson.h>
+#include <poll.h>
 #include <sys/epoll.h>
 #include <sys/stat.h>
 
@@ -1090,6 +1091,19 @@ int reconcile_pass(struct reconciler *r, enum gen_trigger trig, bool dry_run, FI
             }
             if (k == -ENOENT)
                 lrc = -ENOENT;
+        }
+        /* A file changed while it was being read (an editor or a copy
+         * started again): what was read may be half a file. Read again
+         * once the events have settled. */
+        if (r->load_guard_fd >= 0) {
+            struct pollfd pfd = {.fd = r->load_guard_fd, .events = POLLIN};
+            if (poll(&pfd, 1, 0) > 0) {
+                log_debug("config", "files changed while being read: reading again later");
+                docset_free(&fresh);
+                diags_clear(&fdiags);
+                rc = -EAGAIN;
+                goto out;
+            }
         }
         docset_free(&r->docs);
         diags_clear(&r->load_diags);

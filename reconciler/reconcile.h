@@ -49,6 +49,8 @@ struct reconciler {
     int load_rc;
     bool files_cached;
     bool reuse_files;          /* set by the loop: this pass works from the cached files */
+    int load_guard_fd;         /* daemon: the inotify fd; events arriving while the
+                                * files are read void the read (-EAGAIN) */
     char **wanted_netns;       /* names under /run/netns that desired pods use */
     size_t nwanted_netns;
     bool live_cached;

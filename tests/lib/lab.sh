@@ -702,3 +702,122 @@ lab_untrack_pid() {
     for p in "${LAB_PIDS[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
     LAB_PIDS=("${keep[@]}")
 }
+
+# ---- helpers of sources_multi, reconcile_degraded, metrics_scrape -----------
+# (issues 5, 3, 9)
+
+# lab_split_sources : move the seed files of $CONF into two sources,
+# $SITE (policy + NAD) and $LOCAL (pod + node); CONF becomes $SITE, so
+# plumbd_run/plumbd_daemon_with given `--config-dir $LOCAL` read both, in
+# that order.
+lab_split_sources() {
+    SITE=$LAB_TMP/site
+    LOCAL=$LAB_TMP/local
+    mkdir -p "$SITE" "$LOCAL" || return 1
+    mv "$CONF/linux-bridge-br1-ens19.yml" "$CONF/linux-bridge-br-1.yml" "$SITE/" || return 1
+    mv "$CONF/multus-demo.yml" "$CONF/node.yml" "$LOCAL/" || return 1
+    rmdir "$CONF" 2>/dev/null
+    CONF=$SITE
+}
+# plumbd_multi ARGS... : the CLI reading $SITE then $LOCAL.
+plumbd_multi() { plumbd_run --config-dir "$LOCAL" "$@"; }
+
+# net1_addr NETNS : the IPv4 CIDR of net1 in NETNS (empty when none).
+net1_addr() { ip -n "$1" -o -4 addr show dev net1 2>/dev/null | awk '{ print $4; exit }'; }
+
+# log_count_since FILE OFFSET REGEX : lines of FILE after byte OFFSET
+# matching REGEX (grep -E).
+log_count_since() { tail -c +"$(($2 + 1))" "$1" 2>/dev/null | grep -Ec -- "$3"; }
+
+# metrics_get_unix SOCK [PATH] : HTTP/1.0 GET PATH (default /metrics) over a
+# unix socket; prints the body, exits 1 unless the status is 200.
+metrics_get_unix() {
+    python3 - "$1" "${2:-/metrics}" <<'EOP'
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.settimeout(5)
+s.connect(sys.argv[1])
+s.sendall(("GET %s HTTP/1.0\r\nHost: localhost\r\n\r\n" % sys.argv[2]).encode())
+data = b""
+while True:
+    b = s.recv(65536)
+    if not b:
+        break
+    data += b
+head, _, body = data.partition(b"\r\n\r\n")
+status = head.split(b"\r\n", 1)[0].decode(errors="replace")
+sys.stdout.write(body.decode(errors="replace"))
+sys.exit(0 if " 200 " in status + " " else 1)
+EOP
+}
+
+# prom_value TEXT NAME [LABEL=VALUE...] : the value of the first sample of
+# NAME whose labels include every LABEL=VALUE given (other labels allowed);
+# empty when there is none. (awk, not python: python3 takes up to a second
+# to start on a busy test host; label values must not contain '",')
+prom_value() { _prom_pick first "$@"; }
+# prom_sum TEXT NAME [LABEL=VALUE...] : the sum of every matching sample.
+prom_sum() { _prom_pick sum "$@"; }
+_prom_pick() {
+    local mode=$1 text=$2 name=$3
+    shift 3
+    printf '%s\n' "$text" | awk -v mode="$mode" -v name="$name" -v want="$*" '
+        BEGIN { nw = split(want, w, " ") }
+        /^#/ || NF < 2 { next }
+        {
+            i = index($0, "{")
+            if (i) { n = substr($0, 1, i - 1); j = index($0, "}"); labels = "," substr($0, i + 1, j - i - 1) ","; rest = substr($0, j + 1) }
+            else { n = $1; labels = ",,"; rest = substr($0, length($1) + 1) }
+            if (n != name) next
+            for (k = 1; k <= nw; k++) {
+                eq = index(w[k], "=")
+                if (!index(labels, "," substr(w[k], 1, eq - 1) "=\"" substr(w[k], eq + 1) "\",")) next
+            }
+            split(rest, v, " ")
+            if (mode == "first") { print v[1]; found = 1; exit }
+            tot += v[1]; found = 1
+        }
+        END { if (mode == "sum" && found) printf "%.15g\n", tot }'
+}
+
+# prom_lint TEXT : check Prometheus text exposition format 0.0.4; prints one
+# line per problem, exits 1 when there is any.
+prom_lint() {
+    printf '%s\n' "$1" | python3 -c '
+import re, sys
+lines = sys.stdin.read().split("\n")
+if lines and lines[-1] == "": lines.pop()
+bad, help_, type_, seen = [], {}, {}, set()
+name_re = r"[a-zA-Z_:][a-zA-Z0-9_:]*"
+lab_re = r"[a-zA-Z_][a-zA-Z0-9_]*=\"(?:[^\"\\\n]|\\[\\\"n])*\""
+sample = re.compile(r"^(" + name_re + r")(\{(" + lab_re + r")(," + lab_re + r")*,?\})? "
+                    r"([-+]?(\d+\.?\d*([eE][-+]?\d+)?|\.\d+([eE][-+]?\d+)?|NaN|[-+]?Inf))( -?\d+)?$")
+for i, l in enumerate(lines, 1):
+    if l.startswith("# HELP "):
+        p = l.split(" ", 3)
+        if len(p) < 3 or not re.fullmatch(name_re, p[2]): bad.append("%d: bad HELP: %s" % (i, l))
+        elif p[2] in help_: bad.append("%d: second HELP for %s" % (i, p[2]))
+        else: help_[p[2]] = i
+    elif l.startswith("# TYPE "):
+        p = l.split(" ")
+        if len(p) != 4 or p[3] not in ("counter", "gauge", "histogram", "summary", "untyped"):
+            bad.append("%d: bad TYPE: %s" % (i, l))
+        elif p[2] in type_: bad.append("%d: second TYPE for %s" % (i, p[2]))
+        elif p[2] in seen: bad.append("%d: TYPE after samples of %s" % (i, p[2]))
+        else: type_[p[2]] = p[3]
+    elif l.startswith("#"):
+        continue
+    else:
+        m = sample.match(l)
+        if not m:
+            bad.append("%d: not name{labels} value: %r" % (i, l)); continue
+        n = m.group(1)
+        base = re.sub(r"_(bucket|sum|count)$", "", n)
+        fam = n if n in type_ else base
+        if fam not in type_: bad.append("%d: sample %s without TYPE" % (i, n))
+        if fam not in help_: bad.append("%d: sample %s without HELP" % (i, n))
+        seen.add(fam)
+if not type_: bad.append("no TYPE line at all")
+for b in bad[:20]: print(b)
+sys.exit(1 if bad else 0)'
+}
