@@ -247,7 +247,28 @@ int op_inverse(const struct op *op, const struct live_ns *before, const struct i
         inv_op.type = op->type == OP_ADDR_ADD ? OP_ADDR_DEL : OP_ADDR_ADD;
         inv_op.addr = op->addr;
         break;
-    case OP_POD_ATTACH:
+    case OP_POD_ATTACH: {
+        /* Replacing an attachment (new address, MAC): undo puts the old one
+         * back, from the inventory; the routes are the network's. */
+        const struct owned_attach *a = op->pa.replace ? find_attach(inv, op->owner, op->pa.pod_if)
+                                                      : NULL;
+        if (a) {
+            inv_op.type = OP_POD_ATTACH;
+            inv_op.pa.netns = xstrdup(a->netns ? a->netns : "");
+            inv_op.pa.network = xstrdup(a->network ? a->network : "");
+            snprintf(inv_op.pa.pod_if, sizeof(inv_op.pa.pod_if), "%s", a->pod_if);
+            snprintf(inv_op.pa.host_if, sizeof(inv_op.pa.host_if), "%s", a->host_if);
+            snprintf(inv_op.pa.bridge, sizeof(inv_op.pa.bridge), "%s", a->bridge);
+            inv_op.pa.has_mac = true;
+            memcpy(inv_op.pa.mac, a->mac, 6);
+            inv_op.pa.mtu = op->pa.mtu;
+            for (size_t i = 0; i < a->naddrs; i++)
+                *ARRAY_PUSH(inv_op.pa.addrs, inv_op.pa.naddrs) = a->addrs[i];
+            for (size_t i = 0; i < op->pa.nroutes; i++)
+                *ARRAY_PUSH(inv_op.pa.routes, inv_op.pa.nroutes) = op->pa.routes[i];
+            inv_op.pa.replace = true;
+            break;
+        }
         inv_op.type = OP_POD_DETACH;
         inv_op.pa.netns = xstrdup(op->pa.netns ? op->pa.netns : "");
         inv_op.pa.network = xstrdup(op->pa.network ? op->pa.network : "");
@@ -255,6 +276,7 @@ int op_inverse(const struct op *op, const struct live_ns *before, const struct i
         snprintf(inv_op.pa.host_if, sizeof(inv_op.pa.host_if), "%s", op->pa.host_if);
         snprintf(inv_op.pa.bridge, sizeof(inv_op.pa.bridge), "%s", op->pa.bridge);
         break;
+    }
     case OP_POD_DETACH: {
         const struct owned_attach *a = find_attach(inv, op->owner, op->pa.pod_if);
         if (!a || !live_find_link(before, a->host_if)) {

@@ -77,6 +77,8 @@ void reconciler_done(struct reconciler *r)
     r->lockfd = -1;
     free(r->source);
     r->source = NULL;
+    free(r->empty_dir);
+    r->empty_dir = NULL;
     wanted_netns_clear(r);
     docset_free(&r->docs);
     diags_clear(&r->load_diags);
@@ -227,6 +229,13 @@ static void report_diags(struct reconciler *r, const struct diags *d)
     if (h == r->diag_hash)
         return;
     r->diag_hash = h;
+    if (log_format == LOG_FORMAT_JSON) {
+        /* Collectors get one JSON line per problem, like every log line. */
+        for (size_t i = 0; i < d->n; i++)
+            log_msg(d->v[i].severity == DIAG_ERROR ? LOG_ERR : LOG_WARN, d->v[i].object,
+                    "%s:%u:%u: %s", d->v[i].file, d->v[i].line, d->v[i].col, d->v[i].msg);
+        return;
+    }
     diags_print(d, stderr);
 }
 
@@ -311,6 +320,44 @@ static char *source_revision(const char *dir)
         return xasprintf("configmap:%s", target);
     }
     return NULL;
+}
+
+/* Did objects come from files under dir in the last pass (stored status)? */
+static bool dir_had_objects(struct reconciler *r, const char *dir)
+{
+    struct objstatus *v = NULL;
+    size_t n = 0, len = strlen(dir);
+    bool had = false;
+    if (store_status_list(r->store, &v, &n) < 0)
+        return false;
+    for (size_t i = 0; i < n && !had; i++)
+        had = v[i].file && strncmp(v[i].file, dir, len) == 0 && v[i].file[len] == '/';
+    objstatus_list_free(v, n);
+    return had;
+}
+
+/* Stable order: documents of files that held objects in the last pass
+ * first, new files after. The validator keeps the first definition of a
+ * duplicated object, so a new file cannot take over an object in use. */
+static void order_docs_by_age(struct reconciler *r, struct docset *ds)
+{
+    struct objstatus *v = NULL;
+    size_t n = 0;
+    if (ds->n < 2 || store_status_list(r->store, &v, &n) < 0)
+        return;
+    struct doc *sorted = xcalloc(ds->n, sizeof(*sorted));
+    size_t k = 0;
+    for (int pass = 0; pass < 2; pass++)
+        for (size_t i = 0; i < ds->n; i++) {
+            bool known = false;
+            for (size_t j = 0; j < n && !known; j++)
+                known = streq(v[j].file, ds->v[i].file);
+            if (known == (pass == 0))
+                sorted[k++] = ds->v[i];
+        }
+    memcpy(ds->v, sorted, ds->n * sizeof(*sorted));
+    free(sorted);
+    objstatus_list_free(v, n);
 }
 
 /* Conflicts go to the older object: sort policies and pods by when plumbd
@@ -725,9 +772,11 @@ static int run_ops(struct reconciler *r, enum gen_trigger trig, struct plan *p,
             owner_failed = failed[j] && streq(p->ops[j].owner, p->ops[i].owner);
         if (!owner_failed || !has_inv[i] || p->ops[i].type == OP_FORGET)
             continue;
-        /* Ops that failed themselves changed nothing (pod attach cleans up
-         * after itself), except a verification failure: the write went in. */
-        if (failed[i] && !reasons[i])
+        /* Ops that failed themselves mostly changed nothing (a pod attach
+         * cleans up after itself), but a link-set is one request the kernel
+         * applies field by field (flags before the master): put back what
+         * it set. A verification or probe failure: the write went in. */
+        if (failed[i] && !reasons[i] && (p->ops[i].type != OP_LINK_SET || !err_no[i]))
             continue;
         _cleanup_free_ char *d = op_describe(&inverses[i]);
         _cleanup_free_ char *e = NULL;
@@ -746,7 +795,12 @@ static int run_ops(struct reconciler *r, enum gen_trigger trig, struct plan *p,
         goto out;
     size_t nfailed = 0;
     for (size_t i = 0; rc >= 0 && i < n; i++) {
-        enum op_state st = undone[i] ? OPST_UNDONE : failed[i] ? OPST_FAILED : OPST_DONE;
+        /* An op that failed stays "failed" even when what it half did was
+         * put back; "undone" is for ops that went through. */
+        enum op_state st = failed[i] && !reasons[i] ? OPST_FAILED
+                           : undone[i]              ? OPST_UNDONE
+                           : failed[i]              ? OPST_FAILED
+                                                    : OPST_DONE;
         if (failed[i])
             nfailed++;
         store_op_state(r->store, gen, (int)i, st, errs[i]);
@@ -858,7 +912,7 @@ static void store_live_cache(struct reconciler *r, bool wrote)
 
 /* The source is empty or missing and pruning everything was refused:
  * every known object says so, and keeps its kernel state. */
-static int mark_stalled(struct reconciler *r, const char *why)
+static int mark_stalled(struct reconciler *r, const char *dir, const char *why)
 {
     struct objstatus *v = NULL;
     size_t n = 0;
@@ -875,7 +929,7 @@ static int mark_stalled(struct reconciler *r, const char *why)
         free(v[i].message);
         v[i].message = xasprintf("the config dir %s is %s: nothing is pruned until it has "
                                  "content again (or --allow-empty is given)",
-                                 r->config_dir, why);
+                                 dir, why);
         rc = store_status_put(r->store, &v[i]);
     }
     if (rc < 0)
@@ -1076,11 +1130,16 @@ int reconcile_pass(struct reconciler *r, enum gen_trigger trig, bool dry_run, FI
         struct docset fresh = {0};
         struct diags fdiags = {0};
         int lrc = 0;
+        free(r->empty_dir);
+        r->empty_dir = NULL;
         /* Several sources merge (a site-wide ConfigMap and a node-local
          * directory); one that is missing counts as missing: nothing of
-         * what it held may be pruned because it is not there. */
+         * what it held may be pruned because it is not there. One that is
+         * there but empty while objects came from it last time counts as
+         * empty (checked below, against the stored status). */
         for (size_t i = 0; i < config_dir_count(r); i++) {
             const char *dir = config_dir_at(r, i);
+            size_t before = fresh.n, dbefore = fdiags.n;
             int k = load_dir(dir, &fresh, &fdiags);
             if (k < 0 && k != -EINVAL && k != -ENOENT) {
                 log_error("config", "cannot read %s: %s", dir, strerror(-k));
@@ -1089,9 +1148,19 @@ int reconcile_pass(struct reconciler *r, enum gen_trigger trig, bool dry_run, FI
                 rc = k;
                 goto out;
             }
-            if (k == -ENOENT)
+            if (k == -ENOENT) {
                 lrc = -ENOENT;
+                if (!r->empty_dir)
+                    r->empty_dir = xstrdup(dir);
+            } else if (fresh.n == before && fdiags.n == dbefore && config_dir_count(r) > 1 &&
+                       dir_had_objects(r, dir) && !r->empty_dir && lrc == 0) {
+                lrc = -ENODATA;
+                r->empty_dir = xstrdup(dir);
+            }
         }
+        /* Documents from files that held objects before come first: when
+         * two sources define one object, the definition in use stays. */
+        order_docs_by_age(r, &fresh);
         /* A file changed while it was being read (an editor or a copy
          * started again): what was read may be half a file. Read again
          * once the events have settled. */
@@ -1127,7 +1196,9 @@ int reconcile_pass(struct reconciler *r, enum gen_trigger trig, bool dry_run, FI
         diags_add(&ldiags, g->severity, g->file, g->line, g->col, g->object, "%s", g->msg);
     }
     bool source_missing = r->load_rc == -ENOENT;
-    bool empty_source = source_missing || (r->docs.n == 0 && ldiags.n == 0);
+    bool empty_source = source_missing || r->load_rc == -ENODATA ||
+                        (r->docs.n == 0 && ldiags.n == 0);
+    const char *empty_dir = r->empty_dir ? r->empty_dir : r->config_dir;
     validate_docs(&r->docs, &d);
     /* Loader diagnostics first, then the validator's; the planner sees
      * both (it names a file's parse error in the status of the objects
@@ -1183,9 +1254,9 @@ int reconcile_pass(struct reconciler *r, enum gen_trigger trig, bool dry_run, FI
         log_error("config",
                   "%s is %s: refusing to prune everything plumbd manages (EmptySource); "
                   "pass --allow-empty to allow it",
-                  r->config_dir, source_missing ? "missing" : "empty");
+                  empty_dir, source_missing ? "missing" : "empty");
         res.refused = true;
-        rc = mark_stalled(r, source_missing ? "missing" : "empty");
+        rc = mark_stalled(r, empty_dir, source_missing ? "missing" : "empty");
         goto out;
     }
 
@@ -1290,7 +1361,12 @@ int reconcile_pass(struct reconciler *r, enum gen_trigger trig, bool dry_run, FI
         if (rc < 0)
             goto out;
     }
-    /* IPAM pool use per network, for metrics. */
+    /* IPAM pool use per network, for metrics: after this pass's writes. */
+    if (!dry_run && p.nops) {
+        inventory_free(&inv);
+        if (store_inventory_load(r->store, &inv) < 0)
+            memset(&inv, 0, sizeof(inv));
+    }
     for (size_t i = 0; i < d.nnads && res.npools < ARRAY_SIZE(res.pools); i++) {
         const struct nad *nd = &d.nads[i];
         struct ipam_range rg = nd->range;
@@ -1553,7 +1629,9 @@ int reconcile_rollback(struct reconciler *r, int64_t after_gen, int64_t *ret_gen
         if (after_gen > 0 && v[i].id <= after_gen)
             break;
         *ARRAY_PUSH(targets, nt) = v[i].id;
-        if (streq(v[i].trigger, "rollback"))
+        /* Undoing just the newest generation, itself a rollback, re-applies
+         * and unpins; `rollback GEN` returns to GEN's state and pins. */
+        if (after_gen <= 0 && streq(v[i].trigger, "rollback"))
             undoing_rollback = true;
         if (after_gen <= 0)
             break;

@@ -46,7 +46,8 @@ struct reconciler {
     /* The config files as last read (drift passes reuse them). */
     struct docset docs;
     struct diags load_diags;
-    int load_rc;
+    int load_rc;               /* -ENOENT: a source is missing; -ENODATA: one emptied */
+    char *empty_dir;           /* the source that is missing or emptied */
     bool files_cached;
     bool reuse_files;          /* set by the loop: this pass works from the cached files */
     int load_guard_fd;         /* daemon: the inotify fd; events arriving while the

@@ -59,13 +59,14 @@ assert_match "validate: a warning at the first definition naming the second's fi
     "^$first:[0-9]+:[0-9]+: warning: .*Pod/default/multus-demo.*defined again in $second" "$vout"
 out=$(plumbd_multi apply 2>&1); rc=$?
 assert_eq "apply with a duplicate exits 1 (configuration error)" 1 "$rc"
-assert_match "apply: error at the second definition" \
-    "^$second:[0-9]+:[0-9]+: .*duplicate object Pod/default/multus-demo.*$first" "$out"
-assert_match "apply: warning at the first definition naming the second's file" \
-    "^$first:[0-9]+:[0-9]+: warning: .*defined again in $second" "$out"
+# apply knows which definition is in use (the older one, from its state):
+# the new file in SITE is the duplicate, whatever the directory order says.
+assert_match "apply: error at the new definition (SITE), naming the one in use" \
+    "^$SITE/dup-pod.yml:[0-9]+:[0-9]+: .*duplicate object Pod/default/multus-demo.*$LOCAL/multus-demo.yml" "$out"
+assert_match "apply: warning at the definition in use naming the new file" \
+    "^$LOCAL/multus-demo.yml:[0-9]+:[0-9]+: warning: .*defined again in $SITE/dup-pod.yml" "$out"
 now=$(net1_addr "$POD_NS")
 used=$POD_ADDR
-[ "$first" = "$SITE/dup-pod.yml" ] && used=192.168.255.150/24
 assert_eq "kernel follows the definition the diagnostics say is used" "$used" "$now"
 # The definition that was in use (LOCAL/multus-demo.yml) stays in use: a
 # same-named object appearing in another source must not re-address a
