@@ -143,6 +143,47 @@ static void test_open_migrate_reopen(void **state)
     }
 }
 
+/* A database left at every earlier schema version (with a row written at
+ * that version) migrates to the newest on open and keeps its data. */
+static void test_migrate_from_every_version(void **state)
+{
+    struct fixture *f = *state;
+    int n = nmigrations();
+    for (int k = 1; k < n; k++) {
+        sqlite3 *db = NULL;
+        char side[600];
+        assert_int_equal(mkdir_p(f->dir, 0700), 0);
+        unlink(f->db);
+        snprintf(side, sizeof(side), "%s-wal", f->db);
+        unlink(side);
+        snprintf(side, sizeof(side), "%s-shm", f->db);
+        unlink(side);
+        assert_int_equal(sqlite3_open(f->db, &db), SQLITE_OK);
+        for (int i = 0; i < k; i++)
+            assert_int_equal(sqlite3_exec(db, embedded_migrations[i].data, NULL, NULL, NULL),
+                             SQLITE_OK);
+        char *v = sqlite3_mprintf("PRAGMA user_version = %d", k);
+        assert_int_equal(sqlite3_exec(db, v, NULL, NULL, NULL), SQLITE_OK);
+        sqlite3_free(v);
+        /* data written at version k */
+        assert_int_equal(sqlite3_exec(db,
+                                      "INSERT INTO ipam_allocations(network, ip, ipkey, prefix,"
+                                      " owner, ifname, created) VALUES('n', '10.0.0.2',"
+                                      " x'020a000002', 24, 'Pod/default/a', 'net1', 1)",
+                                      NULL, NULL, NULL),
+                         SQLITE_OK);
+        sqlite3_close(db);
+
+        struct store *s = open_rw(f);
+        assert_int_equal(sql_int(f, "PRAGMA user_version"), n);
+        assert_int_equal(sql_int(f, "SELECT count(*) FROM ipam_allocations"), 1);
+        struct pin pin = {.owner = "Pod/default/a", .rev = "0123456789abcdef",
+                          .cond = COND_ABORTED, .reason = "RolledBack", .message = "m"};
+        assert_int_equal(store_pin_put(s, &pin), 0); /* a table of the newest schema */
+        store_close(s);
+    }
+}
+
 /* Migrations are numbered 001, 002, ... with no gap, so user_version (the
  * count applied) is also the number of the last one. */
 static void test_migration_names(void **state)
@@ -563,6 +604,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_open_migrate_reopen, setup, teardown),
         cmocka_unit_test(test_migration_names),
+        cmocka_unit_test_setup_teardown(test_migrate_from_every_version, setup, teardown),
         cmocka_unit_test_setup_teardown(test_readonly, setup, teardown),
         cmocka_unit_test_setup_teardown(test_future_version, setup, teardown),
         cmocka_unit_test_setup_teardown(test_not_a_database, setup, teardown),
