@@ -156,11 +156,30 @@ static void set_poll_fallback(struct loop *l, bool on)
 /* Watch dir and every directory below it (following symlinks, which is how
  * ConfigMap ..data and git-sync links swap whole trees). Adding a watch on
  * an already watched inode is harmless: the kernel returns the same wd. */
+/* Test hook: PLUMBD_FAULT_INOTIFY_ENOSPC=N makes the first N watch
+ * placements fail as if the inotify limits were exhausted, so tests can
+ * see the polling fallback and the recovery without touching the host's
+ * sysctls. */
+static int add_watch(int fd, const char *path, uint32_t mask)
+{
+    static long faults = -1;
+    if (faults < 0) {
+        const char *e = getenv("PLUMBD_FAULT_INOTIFY_ENOSPC");
+        faults = e ? strtol(e, NULL, 10) : 0;
+    }
+    if (faults > 0) {
+        faults--;
+        errno = ENOSPC;
+        return -1;
+    }
+    return inotify_add_watch(fd, path, mask);
+}
+
 static void watch_tree(struct loop *l, const char *dir, int depth)
 {
     if (depth > 16)
         return;
-    if (inotify_add_watch(l->ino, dir, INOTIFY_MASK) < 0) {
+    if (add_watch(l->ino, dir, INOTIFY_MASK) < 0) {
         if (errno == ENOSPC || errno == EMFILE || errno == ENOMEM) {
             /* inotify limits exhausted: rescan on a timer until a watch
              * can be placed again. */
