@@ -181,6 +181,22 @@ static const struct owned_attach *find_attach(const struct inventory *inv, const
     return NULL;
 }
 
+/* inv_op becomes a (replacing) attach of the attachment as recorded. */
+static void attach_as_owned(struct op *inv_op, const struct owned_attach *a)
+{
+    inv_op->type = OP_POD_ATTACH;
+    inv_op->pa.netns = xstrdup(a->netns ? a->netns : "");
+    inv_op->pa.network = xstrdup(a->network ? a->network : "");
+    snprintf(inv_op->pa.pod_if, sizeof(inv_op->pa.pod_if), "%s", a->pod_if);
+    snprintf(inv_op->pa.host_if, sizeof(inv_op->pa.host_if), "%s", a->host_if);
+    snprintf(inv_op->pa.bridge, sizeof(inv_op->pa.bridge), "%s", a->bridge);
+    inv_op->pa.has_mac = true;
+    memcpy(inv_op->pa.mac, a->mac, 6);
+    for (size_t i = 0; i < a->naddrs; i++)
+        *ARRAY_PUSH(inv_op->pa.addrs, inv_op->pa.naddrs) = a->addrs[i];
+    inv_op->pa.replace = true;
+}
+
 int op_inverse(const struct op *op, const struct live_ns *before, const struct inventory *inv,
                struct op *ret)
 {
@@ -253,20 +269,10 @@ int op_inverse(const struct op *op, const struct live_ns *before, const struct i
         const struct owned_attach *a = op->pa.replace ? find_attach(inv, op->owner, op->pa.pod_if)
                                                       : NULL;
         if (a) {
-            inv_op.type = OP_POD_ATTACH;
-            inv_op.pa.netns = xstrdup(a->netns ? a->netns : "");
-            inv_op.pa.network = xstrdup(a->network ? a->network : "");
-            snprintf(inv_op.pa.pod_if, sizeof(inv_op.pa.pod_if), "%s", a->pod_if);
-            snprintf(inv_op.pa.host_if, sizeof(inv_op.pa.host_if), "%s", a->host_if);
-            snprintf(inv_op.pa.bridge, sizeof(inv_op.pa.bridge), "%s", a->bridge);
-            inv_op.pa.has_mac = true;
-            memcpy(inv_op.pa.mac, a->mac, 6);
+            attach_as_owned(&inv_op, a);
             inv_op.pa.mtu = op->pa.mtu;
-            for (size_t i = 0; i < a->naddrs; i++)
-                *ARRAY_PUSH(inv_op.pa.addrs, inv_op.pa.naddrs) = a->addrs[i];
             for (size_t i = 0; i < op->pa.nroutes; i++)
                 *ARRAY_PUSH(inv_op.pa.routes, inv_op.pa.nroutes) = op->pa.routes[i];
-            inv_op.pa.replace = true;
             break;
         }
         inv_op.type = OP_POD_DETACH;
@@ -283,17 +289,7 @@ int op_inverse(const struct op *op, const struct live_ns *before, const struct i
             op_clear(&inv_op); /* nothing was attached: nothing to put back */
             return -ENOENT;
         }
-        inv_op.type = OP_POD_ATTACH;
-        inv_op.pa.netns = xstrdup(a->netns ? a->netns : "");
-        inv_op.pa.network = xstrdup(a->network ? a->network : "");
-        snprintf(inv_op.pa.pod_if, sizeof(inv_op.pa.pod_if), "%s", a->pod_if);
-        snprintf(inv_op.pa.host_if, sizeof(inv_op.pa.host_if), "%s", a->host_if);
-        snprintf(inv_op.pa.bridge, sizeof(inv_op.pa.bridge), "%s", a->bridge);
-        inv_op.pa.has_mac = true;
-        memcpy(inv_op.pa.mac, a->mac, 6);
-        for (size_t i = 0; i < a->naddrs; i++)
-            *ARRAY_PUSH(inv_op.pa.addrs, inv_op.pa.naddrs) = a->addrs[i];
-        inv_op.pa.replace = true;
+attach_as_owned(&inv_op, a);
         break;
     }
     case OP_FORGET:

@@ -298,22 +298,33 @@ static int cmd_status(const struct opts *o)
     }
 }
 
+/* The optional positive number argument of `events`, `rollback`,
+ * `history`: 0 when absent, -1 (after a message) when malformed. */
+static long long number_arg(const char *cmd, const char *what, int argc, char **argv)
+{
+    if (argc > 1) {
+        fprintf(stderr, "plumbd %s: at most one %s\n", cmd, what);
+        return -1;
+    }
+    if (argc == 0)
+        return 0;
+    char *end;
+    long long v = strtoll(argv[0], &end, 10);
+    if (*end || v <= 0) {
+        fprintf(stderr, "plumbd %s: '%s' is not a valid %s\n", cmd, argv[0], what);
+        return -1;
+    }
+    return v;
+}
+
 /* `events [N]`: the last N condition transitions, oldest first. */
 static int cmd_events(const struct opts *o, int argc, char **argv)
 {
-    long n = 50;
-    if (argc > 1) {
-        fprintf(stderr, "plumbd events: at most one N\n");
+    long long n = number_arg("events", "count", argc, argv);
+    if (n < 0)
         return 2;
-    }
-    if (argc == 1) {
-        char *end;
-        n = strtol(argv[0], &end, 10);
-        if (*end || n <= 0) {
-            fprintf(stderr, "plumbd events: '%s' is not a count\n", argv[0]);
-            return 2;
-        }
-    }
+    if (n == 0)
+        n = 50;
     bool json = o->output && streq(o->output, "json");
     struct store *s;
     int rc = store_open(o->state_dir, true, &s);
@@ -364,10 +375,9 @@ static int cmd_history(const struct opts *o, int argc, char **argv)
         fprintf(stderr, "plumbd: unknown output format '%s'\n", o->output);
         return 2;
     }
-    if (argc > 1) {
-        fprintf(stderr, "plumbd history: at most one GEN\n");
+    long long gen = number_arg("history", "generation number", argc, argv);
+    if (gen < 0)
         return 2;
-    }
     int rc = store_open(o->state_dir, true, &s);
     if (rc == -ENOENT) {
         fprintf(stderr, "plumbd: no state in %s yet (nothing applied)\n", o->state_dir);
@@ -375,16 +385,9 @@ static int cmd_history(const struct opts *o, int argc, char **argv)
     }
     if (rc < 0)
         return 1;
-    if (argc == 1) {
-        char *end;
-        long long gen = strtoll(argv[0], &end, 10);
+    if (gen > 0) {
         struct op_row *v = NULL;
         size_t n = 0;
-        if (*end || gen <= 0) {
-            fprintf(stderr, "plumbd history: '%s' is not a generation number\n", argv[0]);
-            store_close(s);
-            return 2;
-        }
         rc = store_gen_ops(s, gen, &v, &n);
         json_t *arr = json ? json_array() : NULL;
         if (rc >= 0 && !json)
@@ -465,19 +468,9 @@ static int cmd_history(const struct opts *o, int argc, char **argv)
 
 static int cmd_rollback(const struct opts *o, int argc, char **argv)
 {
-    long long after = 0;
-    if (argc > 1) {
-        fprintf(stderr, "plumbd rollback: at most one GEN\n");
+    long long after = number_arg("rollback", "generation number", argc, argv);
+    if (after < 0)
         return 2;
-    }
-    if (argc == 1) {
-        char *end;
-        after = strtoll(argv[0], &end, 10);
-        if (*end || after <= 0) {
-            fprintf(stderr, "plumbd rollback: '%s' is not a generation number\n", argv[0]);
-            return 2;
-        }
-    }
     _cleanup_close_ int lock = lock_state(o->state_dir);
     if (lock < 0) {
         log_error("state", "cannot lock %s: %s", o->state_dir, strerror(-lock));

@@ -805,6 +805,17 @@ static bool attach_converged(const struct live_ns *node, const struct live_ns *p
     return true;
 }
 
+/* A pod-detach of a recorded attachment. */
+static void push_detach(struct builder *b, const struct owned_attach *a)
+{
+    struct op *op = opbuf_push(&b->out, OP_POD_DETACH, a->owner, a->host_if, PH_POD_DETACH);
+    op->pa.netns = xstrdup(a->netns ? a->netns : "");
+    snprintf(op->pa.pod_if, sizeof(op->pa.pod_if), "%s", a->pod_if);
+    snprintf(op->pa.host_if, sizeof(op->pa.host_if), "%s", a->host_if);
+    snprintf(op->pa.bridge, sizeof(op->pa.bridge), "%s", a->bridge);
+    op->pa.network = xstrdup(a->network ? a->network : "");
+}
+
 static void plan_pod(struct builder *b, size_t idx)
 {
     const struct pod *pod = &b->in->desired->pods[idx];
@@ -934,18 +945,9 @@ static void plan_pod(struct builder *b, size_t idx)
          * attached went with it; release its addresses and forget it, so a
          * new namespace starts clean. */
         if (streq(reason, "NetnsMissing"))
-            for (size_t i = 0; i < inv->nattach; i++) {
-                const struct owned_attach *a = &inv->attach[i];
-                if (!streq(a->owner, id))
-                    continue;
-                struct op *op = opbuf_push(&b->out, OP_POD_DETACH, id, a->host_if,
-                                           PH_POD_DETACH);
-                op->pa.netns = xstrdup(a->netns ? a->netns : "");
-                snprintf(op->pa.pod_if, sizeof(op->pa.pod_if), "%s", a->pod_if);
-                snprintf(op->pa.host_if, sizeof(op->pa.host_if), "%s", a->host_if);
-                snprintf(op->pa.bridge, sizeof(op->pa.bridge), "%s", a->bridge);
-                op->pa.network = xstrdup(a->network ? a->network : "");
-            }
+            for (size_t i = 0; i < inv->nattach; i++)
+                if (streq(inv->attach[i].owner, id))
+                    push_detach(b, &inv->attach[i]);
         status_add(b, &pod->obj, cond, reason, "%s", msg);
         return;
     }
@@ -985,14 +987,8 @@ static void plan_prune_pods(struct builder *b)
     const struct inventory *inv = b->in->inv;
     for (size_t i = 0; i < inv->nattach; i++) {
         const struct owned_attach *a = &inv->attach[i];
-        if (attach_wanted(b, a->owner, a->pod_if))
-            continue;
-        struct op *op = opbuf_push(&b->out, OP_POD_DETACH, a->owner, a->host_if, PH_POD_DETACH);
-        op->pa.netns = xstrdup(a->netns ? a->netns : "");
-        snprintf(op->pa.pod_if, sizeof(op->pa.pod_if), "%s", a->pod_if);
-        snprintf(op->pa.host_if, sizeof(op->pa.host_if), "%s", a->host_if);
-        snprintf(op->pa.bridge, sizeof(op->pa.bridge), "%s", a->bridge);
-        op->pa.network = xstrdup(a->network ? a->network : "");
+        if (!attach_wanted(b, a->owner, a->pod_if))
+            push_detach(b, a);
     }
     /* Allocations left without an attachment (a failed attach, a crash). */
     for (size_t i = 0; i < inv->nallocs; i++) {
