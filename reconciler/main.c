@@ -240,14 +240,19 @@ static void fmt_time(int64_t t, char buf[32])
     strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+/* The database, read-only, for the commands that only look. */
+static int open_state(const struct opts *o, struct store **ret)
+{
+    int rc = store_open(o->state_dir, true, ret);
+    if (rc == -ENOENT)
+        fprintf(stderr, "plumbd: no state in %s yet (nothing applied)\n", o->state_dir);
+    return rc;
+}
+
 static int print_status(const struct opts *o)
 {
     struct store *s;
-    int rc = store_open(o->state_dir, true, &s);
-    if (rc == -ENOENT) {
-        fprintf(stderr, "plumbd: no state in %s yet (nothing applied)\n", o->state_dir);
-        return 1;
-    }
+    int rc = open_state(o, &s);
     if (rc < 0)
         return 1;
     struct objstatus *v = NULL;
@@ -327,11 +332,7 @@ static int cmd_events(const struct opts *o, int argc, char **argv)
         n = 50;
     bool json = o->output && streq(o->output, "json");
     struct store *s;
-    int rc = store_open(o->state_dir, true, &s);
-    if (rc == -ENOENT) {
-        fprintf(stderr, "plumbd: no state in %s yet (nothing applied)\n", o->state_dir);
-        return 1;
-    }
+    int rc = open_state(o, &s);
     if (rc < 0)
         return 1;
     struct event_row *v = NULL;
@@ -378,11 +379,7 @@ static int cmd_history(const struct opts *o, int argc, char **argv)
     long long gen = number_arg("history", "generation number", argc, argv);
     if (gen < 0)
         return 2;
-    int rc = store_open(o->state_dir, true, &s);
-    if (rc == -ENOENT) {
-        fprintf(stderr, "plumbd: no state in %s yet (nothing applied)\n", o->state_dir);
-        return 1;
-    }
+    int rc = open_state(o, &s);
     if (rc < 0)
         return 1;
     if (gen > 0) {
