@@ -30,7 +30,7 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 DEPS := build-essential pkg-config libyaml-dev libnl-3-dev libnl-route-3-dev \
         libsqlite3-dev libjansson-dev libnftables-dev libcmocka-dev iproute2 \
         iputils-ping nftables sqlite3 dnsmasq-base containernetworking-plugins \
-        valgrind procps systemd groff-base
+        valgrind procps systemd groff-base python3
 
 VALGRIND ?= valgrind --leak-check=full --error-exitcode=1 --errors-for-leak-kinds=definite,indirect -q
 # Unit tests left out of check-valgrind (space-separated names, e.g. a slow
