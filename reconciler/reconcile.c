@@ -14,6 +14,7 @@
 
 #include "ipam.h"
 #include "journal.h"
+#include "nft.h"
 #include "probe.h"
 #include "load.h"
 #include "log.h"
@@ -1054,6 +1055,67 @@ static void flap_filter(struct reconciler *r, enum gen_trigger trig, struct plan
     }
 }
 
+static int cmp_port(const void *a, const void *b)
+{
+    return strcmp(((const struct nft_port *)a)->ifname, ((const struct nft_port *)b)->ifname);
+}
+
+/* macspoofchk: the plumbd nftables table holds exactly the attachments
+ * whose network asks for it, with the MAC each was given. Rewritten (one
+ * transaction) only when that set changed, or when the table vanished;
+ * the applied content's hash is kept in <state-dir>/nft.rev. */
+static void nft_sync(struct reconciler *r, const struct desired *d)
+{
+    struct inventory inv = {0};
+    struct nft_port *ports = NULL;
+    size_t n = 0;
+    if (store_inventory_load(r->store, &inv) < 0)
+        return;
+    for (size_t i = 0; i < inv.nattach; i++) {
+        const struct owned_attach *a = &inv.attach[i];
+        for (size_t k = 0; k < d->npods; k++) {
+            char id[256];
+            if (!streq(object_id(&d->pods[k].obj, id, sizeof(id)), a->owner))
+                continue;
+            for (size_t j = 0; j < d->pods[k].natt; j++) {
+                const struct attachment *att = &d->pods[k].att[j];
+                const struct nad *nad = desired_find_nad(d, att->nad_ns, att->nad_name);
+                if (!streq(att->ifname, a->pod_if) || !nad || !nad->macspoofchk)
+                    continue;
+                struct nft_port *pt = ARRAY_PUSH(ports, n);
+                snprintf(pt->ifname, sizeof(pt->ifname), "%s", a->host_if);
+                memcpy(pt->mac, a->mac, 6);
+            }
+        }
+    }
+    inventory_free(&inv);
+    if (n > 1)
+        qsort(ports, n, sizeof(*ports), cmp_port);
+    _cleanup_free_ char *text = nft_ruleset(ports, n);
+    free(ports);
+    char rev[17];
+    hash64_hex(hash64(text, strlen(text), HASH64_SEED), rev);
+    _cleanup_free_ char *path = xasprintf("%s/nft.rev", r->state_dir);
+    char applied[17] = "";
+    _cleanup_fclose_ FILE *f = fopen(path, "re");
+    if (f && !fgets(applied, sizeof(applied), f))
+        applied[0] = 0;
+    bool present = nft_table_present();
+    if (streq(applied, rev) && present == (n > 0))
+        return;
+    if (n == 0 && !present) {
+        write_file_atomic(path, rev, strlen(rev));
+        return;
+    }
+    _cleanup_free_ char *err = NULL;
+    if (nft_apply(text, &err) < 0) {
+        log_error("nftables", "cannot install the macspoofchk rules: %s", err ? err : "?");
+        return;
+    }
+    write_file_atomic(path, rev, strlen(rev));
+    log_info("nftables", "macspoofchk rules: %zu pod port%s", n, n == 1 ? "" : "s");
+}
+
 /* Store statuses (dropping those of objects that are gone) and mirror them
  * to files. */
 static int publish_status(struct reconciler *r, struct plan *p, const struct desired *d)
@@ -1360,6 +1422,7 @@ int reconcile_pass(struct reconciler *r, enum gen_trigger trig, bool dry_run, FI
         rc = publish_status(r, &p, &d);
         if (rc < 0)
             goto out;
+        nft_sync(r, &d);
     }
     /* IPAM pool use per network, for metrics: after this pass's writes. */
     if (!dry_run && p.nops) {

@@ -528,8 +528,8 @@ static int parse_nad_config(struct vctx *c, const struct ynode *at, const char *
         }
         nad->mtu = (int)json_integer_value(mtu);
     }
-    /* macspoofchk, preserveDefaultVlan and the other bridge keys plumbd
-     * does not act on are warned about by the schema (cni-bridge.yaml). */
+    /* preserveDefaultVlan and the other bridge keys plumbd does not act on
+     * are warned about by the schema (cni-bridge.yaml). */
     nad->macspoofchk = json_is_true(json_object_get(conf, "macspoofchk"));
     r = parse_ipam(c, at, json_object_get(conf, "ipam"), nad);
 out:
