@@ -27,9 +27,15 @@ for p in libyaml-0-2 libnl-3-200 libnl-route-3-200 libsqlite3-0 libjansson4 libn
     assert_match "Depends on $p" "(^|, )$p(,|$| )" "$dep"
 done
 assert_no_match "Depends on no -dev package" '-dev\b' "$dep"
-# Every shared library the binary needs comes from a package in Depends.
+# Every shared library the binary itself needs (its NEEDED entries; what
+# those libraries need in turn comes with their own packages' Depends)
+# comes from a package in Depends.
 missing=""
-for so in $(ldd "$PLUMBD_ABS" | awk '$3 ~ /^\// { print $3 }'); do
+needed=$(readelf -d "$PLUMBD_ABS" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p')
+for so in $(ldd "$PLUMBD_ABS" | awk '$3 ~ /^\// { print $1 " " $3 }' |
+            while read -r name path; do
+                printf '%s\n' "$needed" | grep -qx "$name" && echo "$path"
+            done); do
     real=$(readlink -f "$so")
     pkg=$(dpkg -S "$so" 2>/dev/null || dpkg -S "$real" 2>/dev/null || dpkg -S "*/${so##*/}" 2>/dev/null)
     pkg=$(printf '%s\n' "$pkg" | head -n 1 | cut -d: -f1)
