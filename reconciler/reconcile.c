@@ -324,27 +324,21 @@ static char *source_revision(const char *dir)
 }
 
 /* Did objects come from files under dir in the last pass (stored status)? */
-static bool dir_had_objects(struct reconciler *r, const char *dir)
+static bool dir_had_objects(const struct objstatus *v, size_t n, const char *dir)
 {
-    struct objstatus *v = NULL;
-    size_t n = 0, len = strlen(dir);
-    bool had = false;
-    if (store_status_list(r->store, &v, &n) < 0)
-        return false;
-    for (size_t i = 0; i < n && !had; i++)
-        had = v[i].file && strncmp(v[i].file, dir, len) == 0 && v[i].file[len] == '/';
-    objstatus_list_free(v, n);
-    return had;
+    size_t len = strlen(dir);
+    for (size_t i = 0; i < n; i++)
+        if (v[i].file && strncmp(v[i].file, dir, len) == 0 && v[i].file[len] == '/')
+            return true;
+    return false;
 }
 
 /* Stable order: documents of files that held objects in the last pass
  * first, new files after. The validator keeps the first definition of a
  * duplicated object, so a new file cannot take over an object in use. */
-static void order_docs_by_age(struct reconciler *r, struct docset *ds)
+static void order_docs_by_age(const struct objstatus *v, size_t n, struct docset *ds)
 {
-    struct objstatus *v = NULL;
-    size_t n = 0;
-    if (ds->n < 2 || store_status_list(r->store, &v, &n) < 0)
+    if (ds->n < 2)
         return;
     struct doc *sorted = xcalloc(ds->n, sizeof(*sorted));
     size_t k = 0;
@@ -358,7 +352,6 @@ static void order_docs_by_age(struct reconciler *r, struct docset *ds)
         }
     memcpy(ds->v, sorted, ds->n * sizeof(*sorted));
     free(sorted);
-    objstatus_list_free(v, n);
 }
 
 /* Conflicts go to the older object: sort policies and pods by when plumbd
@@ -1185,6 +1178,14 @@ int reconcile_pass(struct reconciler *r, enum gen_trigger trig, bool dry_run, FI
     size_t nkeep = 0;
     int rc;
 
+    /* What the last pass knew, read once: statuses name each object's file,
+     * first sighting, prune flag. */
+    struct objstatus *old = NULL;
+    size_t nold = 0;
+    rc = store_status_list(r->store, &old, &nold);
+    if (rc < 0)
+        goto out;
+
     /* A drift repair works from the files as last read: file events are
      * still settling (an editor's rename dance, a slow copy), and a file
      * pass is due to read them once they have. */
@@ -1215,14 +1216,14 @@ int reconcile_pass(struct reconciler *r, enum gen_trigger trig, bool dry_run, FI
                 if (!r->empty_dir)
                     r->empty_dir = xstrdup(dir);
             } else if (fresh.n == before && fdiags.n == dbefore && config_dir_count(r) > 1 &&
-                       dir_had_objects(r, dir) && !r->empty_dir && lrc == 0) {
+                       dir_had_objects(old, nold, dir) && !r->empty_dir && lrc == 0) {
                 lrc = -ENODATA;
                 r->empty_dir = xstrdup(dir);
             }
         }
         /* Documents from files that held objects before come first: when
          * two sources define one object, the definition in use stays. */
-        order_docs_by_age(r, &fresh);
+        order_docs_by_age(old, nold, &fresh);
         /* A file changed while it was being read (an editor or a copy
          * started again): what was read may be half a file. Read again
          * once the events have settled. */
@@ -1280,34 +1281,28 @@ int reconcile_pass(struct reconciler *r, enum gen_trigger trig, bool dry_run, FI
     /* What the last pass knew: objects gone since then that said
      * plumbd/prune: "false" are let go of; objects whose file no longer
      * parses are kept at their last good state. */
-    struct objstatus *old = NULL;
-    size_t nold = 0;
-    {
-        if (store_status_list(r->store, &old, &nold) >= 0)
-            for (size_t i = 0; i < nold; i++) {
-                if (desired_has_id(&d, old[i].id))
-                    continue;
-                if (file_has_errors(&ldiags, old[i].file)) {
-                    struct object *o = ARRAY_PUSH(d.invalid, d.ninvalid);
-                    o->kind = old[i].kind;
-                    o->ns = xstrdup(old[i].ns ? old[i].ns : "");
-                    o->name = xstrdup(old[i].name);
-                    o->file = xstrdup(old[i].file);
-                    memcpy(o->rev, old[i].rev, sizeof(o->rev));
-                    o->prune = !old[i].no_prune;
-                    log_debug(old[i].id, "%s does not parse: kept at its last good state",
-                              old[i].file);
-                    continue;
-                }
-                if (!old[i].no_prune)
-                    continue;
-                *ARRAY_PUSH(keep, nkeep) = xstrdup(old[i].id);
-                log_info(old[i].id, "removed with plumbd/prune: \"false\": its kernel state is "
-                                    "left as it is");
-            }
+    for (size_t i = 0; i < nold; i++) {
+        if (desired_has_id(&d, old[i].id))
+            continue;
+        if (file_has_errors(&ldiags, old[i].file)) {
+            struct object *o = ARRAY_PUSH(d.invalid, d.ninvalid);
+            o->kind = old[i].kind;
+            o->ns = xstrdup(old[i].ns ? old[i].ns : "");
+            o->name = xstrdup(old[i].name);
+            o->file = xstrdup(old[i].file);
+            memcpy(o->rev, old[i].rev, sizeof(o->rev));
+            o->prune = !old[i].no_prune;
+            log_debug(old[i].id, "%s does not parse: kept at its last good state",
+                      old[i].file);
+            continue;
+        }
+        if (!old[i].no_prune)
+            continue;
+        *ARRAY_PUSH(keep, nkeep) = xstrdup(old[i].id);
+        log_info(old[i].id, "removed with plumbd/prune: \"false\": its kernel state is "
+                            "left as it is");
     }
     order_by_age(&d, old, nold);
-    objstatus_list_free(old, nold);
     rc = store_inventory_load(r->store, &inv);
     if (rc < 0)
         goto out;
@@ -1475,6 +1470,7 @@ int reconcile_pass(struct reconciler *r, enum gen_trigger trig, bool dry_run, FI
     rc = 0;
 out:
     *ret = res;
+    objstatus_list_free(old, nold);
     for (size_t i = 0; i < nkeep; i++)
         free(keep[i]);
     free(keep);
