@@ -83,8 +83,11 @@ static int arm_timer(int fd, uint64_t usec_from_now, uint64_t interval_usec)
 
 /* File events settle: each one pushes the pass back by the settle delay
  * (a burst of writes, a rename dance, a slow copy), but never beyond this
- * many settle delays after the first event of the burst. */
-#define SETTLE_MAX_FACTOR 10
+ * many settle delays after the first event of the burst (10 s by default).
+ * A pass forced by the cap reads whatever is there, possibly a file caught
+ * between an editor's rename and its rewrite, so the cap is generous: it
+ * only bounds how long a never-ending stream of writes can delay work. */
+#define SETTLE_MAX_FACTOR 50
 
 /* Arm the timer for the sooner of the two pending passes. */
 static void arm_due(struct loop *l)
