@@ -75,6 +75,34 @@ static void __attribute__((constructor)) log_setup_from_env(void)
 
 /* Append s to f as a logfmt value. Quoted always when force_quote, else
  * only when it is empty or holds a space, '"', '=' or a control character. */
+/* One byte inside a quoted value: the escapes logfmt and JSON share;
+ * other control bytes in ctl_fmt ("\\x%02x" or "\\u%04x"). */
+static void put_escaped(FILE *f, unsigned char c, const char *ctl_fmt)
+{
+    switch (c) {
+    case '"':
+        fputs("\\\"", f);
+        break;
+    case '\\':
+        fputs("\\\\", f);
+        break;
+    case '\n':
+        fputs("\\n", f);
+        break;
+    case '\r':
+        fputs("\\r", f);
+        break;
+    case '\t':
+        fputs("\\t", f);
+        break;
+    default:
+        if (c < 0x20 || c == 0x7f)
+            fprintf(f, ctl_fmt, c);
+        else
+            fputc(c, f);
+    }
+}
+
 static void put_value(FILE *f, const char *s, bool force_quote)
 {
     bool quote = force_quote || !*s;
@@ -88,28 +116,7 @@ static void put_value(FILE *f, const char *s, bool force_quote)
     }
     fputc('"', f);
     for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
-        switch (*c) {
-        case '"':
-            fputs("\\\"", f);
-            break;
-        case '\\':
-            fputs("\\\\", f);
-            break;
-        case '\n':
-            fputs("\\n", f);
-            break;
-        case '\r':
-            fputs("\\r", f);
-            break;
-        case '\t':
-            fputs("\\t", f);
-            break;
-        default:
-            if (*c < 0x20 || *c == 0x7f)
-                fprintf(f, "\\x%02x", *c);
-            else
-                fputc(*c, f);
-        }
+        put_escaped(f, *c, "\\x%02x");
     }
     fputc('"', f);
 }
@@ -161,28 +168,7 @@ static void put_json(FILE *f, const char *s)
             c += n;
             continue;
         }
-        switch (*c) {
-        case '"':
-            fputs("\\\"", f);
-            break;
-        case '\\':
-            fputs("\\\\", f);
-            break;
-        case '\n':
-            fputs("\\n", f);
-            break;
-        case '\r':
-            fputs("\\r", f);
-            break;
-        case '\t':
-            fputs("\\t", f);
-            break;
-        default:
-            if (*c < 0x20 || *c == 0x7f)
-                fprintf(f, "\\u%04x", *c);
-            else
-                fputc(*c, f);
-        }
+        put_escaped(f, *c, "\\u%04x");
         c++;
     }
     fputc('"', f);

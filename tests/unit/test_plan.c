@@ -72,6 +72,19 @@ static void world_init(struct world *w, const char *yaml, bool labelled)
         w->podptr[i] = &w->pods[i];
 }
 
+/* The desired state changes (a file edited or removed): validate anew,
+ * keeping the kernel snapshot and the inventory. */
+static void reload(struct world *w, const char *yaml)
+{
+    struct docset docs = {0};
+    struct diags diags = {0};
+    desired_free(&w->d);
+    load_buffer("t.yaml", yaml, strlen(yaml), &docs, &diags);
+    validate_docs(&docs, &w->d);
+    docset_free(&docs);
+    diags_clear(&diags);
+}
+
 static void plan(struct world *w)
 {
     plan_free(&w->p);
@@ -353,14 +366,8 @@ static void test_pod_removed_detaches(void **state)
     plan(&w);
     simulate(&w);
     /* drop the pod from the desired state */
-    desired_free(&w.d);
-    struct docset docs = {0};
-    struct diags diags = {0};
     _cleanup_free_ char *y2 = xasprintf("%s%s", policy_yaml, nad_yaml);
-    load_buffer("t.yaml", y2, strlen(y2), &docs, &diags);
-    validate_docs(&docs, &w.d);
-    docset_free(&docs);
-    diags_clear(&diags);
+    reload(&w, y2);
     plan(&w);
     assert_int_equal(w.p.nops, 1);
     assert_int_equal(w.p.ops[0].type, OP_POD_DETACH);
@@ -400,13 +407,7 @@ static void test_removed_without_prune(void **state)
     world_init(&w, y, true);
     plan(&w);
     simulate(&w);
-    desired_free(&w.d);
-    struct docset docs = {0};
-    struct diags diags = {0};
-    load_buffer("t.yaml", nad_yaml, strlen(nad_yaml), &docs, &diags);
-    validate_docs(&docs, &w.d);
-    docset_free(&docs);
-    diags_clear(&diags);
+    reload(&w, nad_yaml);
     char *keep[] = {"NodeNetworkConfigurationPolicy/pol"};
     w.keep = keep;
     w.nkeep = 1;
