@@ -12,6 +12,7 @@
 #include <sys/inotify.h>
 #include <jansson.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -575,8 +576,21 @@ static int cmd_converge(const struct opts *o, const char *cmd)
     return res.nfailing || res.npending || res.nconfig_errors ? 1 : 0;
 }
 
+/* One netns descriptor and up to two netlink sockets per pod: a node with
+ * a thousand pods needs more than the usual soft limit of 1024. */
+static void raise_nofile(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        (void)setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
 int main(int argc, char **argv)
 {
+    lowfd_reserve();
+    raise_nofile();
     struct opts o = {
         .config_dir = "/etc/plumbd/desired.d",
         .state_dir = "/var/lib/plumbd",

@@ -56,9 +56,12 @@ char *nft_ruleset(const struct nft_port *ports, size_t n)
 
 static int run(const char *cmd, bool quiet_missing, char **ret_err)
 {
+    lowfd_release(); /* libnftables select()s on its socket */
     struct nft_ctx *ctx = nft_ctx_new(NFT_CTX_DEFAULT);
-    if (!ctx)
+    if (!ctx) {
+        lowfd_reserve();
         return -ENOMEM;
+    }
     nft_ctx_buffer_output(ctx);
     nft_ctx_buffer_error(ctx);
     int r = nft_run_cmd_from_buffer(ctx, cmd);
@@ -67,6 +70,7 @@ static int run(const char *cmd, bool quiet_missing, char **ret_err)
         *ret_err = xstrdup(e && e[0] ? e : "nftables refused the ruleset");
     }
     nft_ctx_free(ctx);
+    lowfd_reserve();
     return r == 0 ? 0 : -EINVAL;
 }
 

@@ -262,3 +262,18 @@ bool ifname_valid(const char *s)
             return false;
     return true;
 }
+
+static int lowfd = -1;
+
+void lowfd_reserve(void)
+{
+    if (lowfd < 0)
+        lowfd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
+void lowfd_release(void)
+{
+    if (lowfd >= 0)
+        close(lowfd);
+    lowfd = -1;
+}

@@ -91,5 +91,14 @@ int write_file_atomic(const char *path, const char *data, size_t len);
 int write_file_replace(const char *path, const char *data, size_t len, bool durable);
 int mkdir_p(const char *path, unsigned mode);
 
+/* A daemon with a thousand pods holds thousands of descriptors, but some
+ * libraries (libnftables' netlink batch talk) still select() on theirs,
+ * which aborts for a descriptor >= FD_SETSIZE. lowfd_reserve() parks a
+ * descriptor early, while numbers are low; lowfd_release() frees it just
+ * before such a library opens its socket (it gets the lowest free number,
+ * at most the parked one) and lowfd_reserve() parks one again after. */
+void lowfd_reserve(void);
+void lowfd_release(void);
+
 /* Valid kernel interface name: 1..15 bytes, no '/', ':' or whitespace, not "." or "..". */
 bool ifname_valid(const char *s);
