@@ -44,6 +44,7 @@ enum stmt_id {
     ST_ALLOC_PUT,
     ST_ALLOC_RELEASE,
     ST_ALLOC_LIST,
+    ST_RESERVED_LIST,
     ST_STATUS_PUT,
     ST_STATUS_DELETE,
     ST_STATUS_LIST,
@@ -115,6 +116,9 @@ static const struct {
                           "DELETE FROM ipam_allocations WHERE owner=?1 AND ifname=?2"},
     [ST_ALLOC_LIST] = {"alloc-list", "SELECT network, ip, prefix, owner, ifname"
                                      " FROM ipam_allocations ORDER BY network, ipkey"},
+    /* host-local's last_reserved_ip (005): oldest first per network */
+    [ST_RESERVED_LIST] = {"reserved-list", "SELECT network, ip FROM ipam_reserved"
+                                           " ORDER BY network, seq"},
     [ST_STATUS_PUT] = {"status-put",
                        "INSERT INTO object_status(id, kind, ns, name, file, rev, condition,"
                        " reason, message, since, network_status, prune, first_seen, source)"
@@ -775,7 +779,22 @@ static int load_allocs(struct store *s, struct inventory *inv)
         if (r < 0)
             return r;
     }
-    return step_end(s, st, rc);
+    r = step_end(s, st, rc);
+    if (r < 0)
+        return r;
+    /* the reservations that decide where host-local picks continue */
+    _cleanup_reset_ sqlite3_stmt *rs = NULL;
+    r = query(s, ST_RESERVED_LIST, &rs, "");
+    if (r < 0)
+        return r;
+    while ((rc = sqlite3_step(rs)) == SQLITE_ROW) {
+        struct allocation *a = ARRAY_PUSH(inv->reserved, inv->nreserved);
+        a->network = xstrdup(col_str(rs, 0));
+        r = col_ipaddr(s, rs, 1, -1, &a->ip);
+        if (r < 0)
+            return r;
+    }
+    return step_end(s, rs, rc);
 }
 
 /* Contract (store.h): fills every array from one consistent snapshot (a read
@@ -831,6 +850,9 @@ void inventory_free(struct inventory *inv)
         free(inv->allocs[i].network);
         free(inv->allocs[i].owner);
     }
+    for (size_t i = 0; i < inv->nreserved; i++)
+        free(inv->reserved[i].network);
+    free(inv->reserved);
     free(inv->links);
     free(inv->addrs);
     free(inv->attach);

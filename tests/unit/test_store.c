@@ -177,6 +177,9 @@ static void test_migrate_from_every_version(void **state)
         struct store *s = open_rw(f);
         assert_int_equal(sql_int(f, "PRAGMA user_version"), n);
         assert_int_equal(sql_int(f, "SELECT count(*) FROM ipam_allocations"), 1);
+        /* 005: the allocation counts as the network's newest reservation */
+        assert_int_equal(sql_int(f, "SELECT count(*) FROM ipam_reserved WHERE network = 'n'"
+                                    " AND ip = '10.0.0.2'"), 1);
         struct pin pin = {.owner = "Pod/default/a", .rev = "0123456789abcdef",
                           .cond = COND_ABORTED, .reason = "RolledBack", .message = "m"};
         assert_int_equal(store_pin_put(s, &pin), 0); /* a table of the newest schema */
@@ -411,6 +414,49 @@ static void test_alloc(void **state)
     store_close(s);
 }
 
+/* host-local's last_reserved_ip (005): every new allocation is a
+ * reservation, oldest first per network in the inventory; it outlives the
+ * release; re-recording an allocation already held moves nothing; the
+ * newest 64 per network are kept. */
+static void test_alloc_reserved(void **state)
+{
+    struct fixture *f = *state;
+    struct store *s = open_rw(f);
+    struct inventory inv = {0};
+    char buf[64];
+    struct allocation a;
+
+    a = A("n1", "10.0.0.7/24", "Pod/d/a", "net1");
+    assert_int_equal(store_alloc_put(s, &a), 0);
+    a = A("n1", "10.0.0.3/24", "Pod/d/b", "net1");
+    assert_int_equal(store_alloc_put(s, &a), 0);
+    a = A("n2", "fd00::9/64", "Pod/d/b", "net2");
+    assert_int_equal(store_alloc_put(s, &a), 0);
+    a = A("n1", "10.0.0.7/24", "Pod/d/a", "net1");
+    assert_int_equal(store_alloc_put(s, &a), 0); /* re-recorded: not newer */
+    assert_int_equal(store_alloc_release(s, "Pod/d/b", "net1"), 0);
+    assert_int_equal(store_inventory_load(s, &inv), 0);
+    assert_int_equal(inv.nreserved, 3);
+    const char *want[][2] = {{"n1", "10.0.0.7"}, {"n1", "10.0.0.3"}, {"n2", "fd00::9"}};
+    for (size_t i = 0; i < 3; i++) {
+        assert_string_equal(inv.reserved[i].network, want[i][0]);
+        assert_string_equal(ipaddr_format(&inv.reserved[i].ip, false, buf, sizeof(buf)),
+                            want[i][1]);
+    }
+    inventory_free(&inv);
+    for (int i = 0; i < 100; i++) {
+        char ip[32];
+        snprintf(ip, sizeof(ip), "10.1.0.%d/24", i + 1);
+        a = A("n3", ip, "Pod/d/c", "net1");
+        assert_int_equal(store_alloc_put(s, &a), 0);
+    }
+    assert_int_equal(sql_int(f, "SELECT count(*) FROM ipam_reserved WHERE network = 'n3'"), 64);
+    assert_int_equal(sql_int(f, "SELECT count(*) FROM ipam_reserved WHERE network = 'n3'"
+                                " AND ip = '10.1.0.100'"), 1);
+    assert_int_equal(sql_int(f, "SELECT count(*) FROM ipam_reserved WHERE network = 'n1'"), 2);
+    store_close(s);
+}
+
 static void test_status(void **state)
 {
     struct fixture *f = *state;
@@ -610,6 +656,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_not_a_database, setup, teardown),
         cmocka_unit_test_setup_teardown(test_inventory_roundtrip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_alloc, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_alloc_reserved, setup, teardown),
         cmocka_unit_test_setup_teardown(test_status, setup, teardown),
         cmocka_unit_test_setup_teardown(test_journal, setup, teardown),
         cmocka_unit_test_setup_teardown(test_transactions, setup, teardown),
