@@ -15,10 +15,13 @@
 #include <arpa/inet.h>
 #include <net/if.h>
 #include <stdarg.h>
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <linux/if_addr.h>
+#include <linux/if_bridge.h>
 #include <linux/if_link.h>
 #include <linux/rtnetlink.h>
 #include <linux/veth.h>
@@ -112,6 +115,8 @@ static const char *op_name(enum op_type t)
         return "pod-detach";
     case OP_FORGET:
         return "forget";
+    case OP_SYSCTL:
+        return "sysctl";
     case _OP_TYPE_MAX:
         break;
     }
@@ -141,21 +146,29 @@ static struct nl_msg *link_msg(int type, int flags, const char *ifname, unsigned
     return m;
 }
 
-/* IFLA_LINKINFO { KIND bridge, DATA { STP_STATE } } */
-static int put_bridge_info(struct nl_msg *m, int stp)
+/* IFLA_LINKINFO { KIND bridge, DATA { STP_STATE, VLAN_FILTERING } }; a
+ * negative value leaves that setting out. */
+static int put_bridge_info2(struct nl_msg *m, int stp, int vlan_filtering)
 {
     struct nlattr *li, *data;
 
     if (!(li = nla_nest_start(m, IFLA_LINKINFO)) || nla_put_string(m, IFLA_INFO_KIND, "bridge") < 0)
         return -ENOMEM;
-    if (stp >= 0) {
+    if (stp >= 0 || vlan_filtering >= 0) {
         if (!(data = nla_nest_start(m, IFLA_INFO_DATA)) ||
-            nla_put_u32(m, IFLA_BR_STP_STATE, stp ? 1 : 0) < 0)
+            (stp >= 0 && nla_put_u32(m, IFLA_BR_STP_STATE, stp ? 1 : 0) < 0) ||
+            (vlan_filtering >= 0 &&
+             nla_put_u8(m, IFLA_BR_VLAN_FILTERING, vlan_filtering ? 1 : 0) < 0))
             return -ENOMEM;
         nla_nest_end(m, data);
     }
     nla_nest_end(m, li);
     return 0;
+}
+
+static int put_bridge_info(struct nl_msg *m, int stp)
+{
+    return put_bridge_info2(m, stp, -1);
 }
 
 /* Alias: NULL or "" clears (a zero-length IFLA_IFALIAS). */
@@ -302,11 +315,16 @@ static int do_link_set(struct apply_ctx *ctx, const struct op *op, char **ret_er
     unsigned flags = 0, change = 0;
     int r;
 
-    if (!(op->set & (LS_MTU | LS_UP | LS_MASTER | LS_STP | LS_ALIAS)))
+    if (!(op->set & (LS_MTU | LS_UP | LS_MASTER | LS_STP | LS_ALIAS | LS_PROMISC |
+                     LS_VLAN_FILTERING)))
         return 0;
     if (op->set & LS_UP) {
         change = IFF_UP;
         flags = op->up ? IFF_UP : 0;
+    }
+    if (op->set & LS_PROMISC) {
+        change |= IFF_PROMISC;
+        flags |= op->promisc ? IFF_PROMISC : 0;
     }
     m = link_msg(RTM_NEWLINK, 0, op->ifname, flags, change);
     if (!m)
@@ -324,7 +342,9 @@ static int do_link_set(struct apply_ctx *ctx, const struct op *op, char **ret_er
         if (nla_put_u32(m, IFLA_MASTER, idx) < 0)
             return fail(ret_err, -ENOMEM, NULL, "link-set %s: building request", op->ifname);
     }
-    if ((op->set & LS_STP) && put_bridge_info(m, op->stp) < 0)
+    if ((op->set & (LS_STP | LS_VLAN_FILTERING)) &&
+        put_bridge_info2(m, (op->set & LS_STP) ? op->stp : -1,
+                         (op->set & LS_VLAN_FILTERING) ? op->vlan_filtering : -1) < 0)
         return fail(ret_err, -ENOMEM, NULL, "link-set %s: building request", op->ifname);
     if ((op->set & LS_ALIAS) && put_alias(m, op->alias) < 0)
         return fail(ret_err, -ENOMEM, NULL, "link-set %s: building request", op->ifname);
@@ -503,18 +523,282 @@ static struct nl_msg *veth_msg(const struct pod_attach_op *pa, int bridge_idx, i
     return m;
 }
 
+/* IFA_F_NODAD on the pod's IPv6 addresses unless the NAD sets enabledad
+ * (IPv4 has no DAD). */
+static unsigned pod_addr_flags(const struct pod_attach_op *pa, const struct ipaddr *a)
+{
+    return a->family == AF_INET6 && !pa->dad ? IFA_F_NODAD : 0;
+}
+
+/* Bridge port flags of the host end: IFLA_LINKINFO { SLAVE_KIND bridge,
+ * SLAVE_DATA { MODE (hairpin), ISOLATED } }, as `ip link set X type
+ * bridge_slave hairpin on isolated on`. NULL when nothing is asked. */
+static struct nl_msg *port_flags_msg(const struct pod_attach_op *pa)
+{
+    struct nl_msg *m;
+    struct nlattr *li, *data;
+
+    if (!pa->hairpin && !pa->isolated)
+        return NULL;
+    m = link_msg(RTM_NEWLINK, 0, pa->host_if, 0, 0);
+    if (!m || !(li = nla_nest_start(m, IFLA_LINKINFO)) ||
+        nla_put_string(m, IFLA_INFO_SLAVE_KIND, "bridge") < 0 ||
+        !(data = nla_nest_start(m, IFLA_INFO_SLAVE_DATA)) ||
+        (pa->hairpin && nla_put_u8(m, IFLA_BRPORT_MODE, 1) < 0) ||
+        (pa->isolated && nla_put_u8(m, IFLA_BRPORT_ISOLATED, 1) < 0)) {
+        if (m)
+            nlmsg_free(m);
+        return NULL;
+    }
+    nla_nest_end(m, data);
+    nla_nest_end(m, li);
+    return m;
+}
+
+/* RTM_SETLINK (add) or RTM_DELLINK (remove) of VLANs vid..vid_end on a
+ * bridge port (AF_BRIDGE, IFLA_AF_SPEC { IFLA_BRIDGE_VLAN_INFO }), as
+ * `bridge vlan add dev X vid N [pvid untagged]`. A range is sent as two
+ * entries flagged RANGE_BEGIN/RANGE_END. */
+static struct nl_msg *port_vlan_msg(int type, int ifindex, uint16_t vid, uint16_t vid_end,
+                                    uint16_t flags)
+{
+    struct nl_msg *m = nlmsg_alloc_simple(type, 0);
+    struct ifinfomsg ifi = { .ifi_family = AF_BRIDGE, .ifi_index = ifindex };
+    struct nlattr *spec;
+
+    if (!m)
+        return NULL;
+    if (nlmsg_append(m, &ifi, sizeof(ifi), NLMSG_ALIGNTO) < 0 ||
+        !(spec = nla_nest_start(m, IFLA_AF_SPEC)))
+        goto err;
+    if (vid_end > vid) {
+        struct bridge_vlan_info b = { .flags = flags | BRIDGE_VLAN_INFO_RANGE_BEGIN, .vid = vid };
+        struct bridge_vlan_info e = { .flags = flags | BRIDGE_VLAN_INFO_RANGE_END, .vid = vid_end };
+        if (nla_put(m, IFLA_BRIDGE_VLAN_INFO, sizeof(b), &b) < 0 ||
+            nla_put(m, IFLA_BRIDGE_VLAN_INFO, sizeof(e), &e) < 0)
+            goto err;
+    } else {
+        struct bridge_vlan_info v = { .flags = flags, .vid = vid };
+        if (nla_put(m, IFLA_BRIDGE_VLAN_INFO, sizeof(v), &v) < 0)
+            goto err;
+    }
+    nla_nest_end(m, spec);
+    return m;
+err:
+    nlmsg_free(m);
+    return NULL;
+}
+
+/* The host port's settings after the veth is on the bridge: hairpin and
+ * isolation flags, the PVID (untagged), the trunk VLANs, and VLAN 1 removed
+ * unless preserveDefaultVlan. One pipelined batch in the node namespace;
+ * nothing is sent when nothing is asked. */
+static int configure_host_port(struct apply_ctx *ctx, const struct pod_attach_op *pa, char *what,
+                               size_t whatlen, char **ret_kmsg)
+{
+    struct batch b = { .n = 0 };
+    size_t failed = 0;
+    unsigned idx;
+    int r = 0;
+
+    if (!pa->hairpin && !pa->isolated && !pa->vlan && !pa->ntrunk && !pa->drop_default_vlan)
+        return 0;
+    if (pa->hairpin || pa->isolated)
+        r = batch_add(&b, port_flags_msg(pa));
+    if (r >= 0 && (pa->vlan || pa->ntrunk || pa->drop_default_vlan)) {
+        idx = if_nametoindex(pa->host_if);
+        if (idx == 0) {
+            snprintf(what, whatlen, "host port %s", pa->host_if);
+            return -ENODEV;
+        }
+        if (pa->drop_default_vlan)
+            r = batch_add(&b, port_vlan_msg(RTM_DELLINK, (int)idx, 1, 1, 0));
+        if (r >= 0 && pa->vlan)
+            r = batch_add(&b, port_vlan_msg(RTM_SETLINK, (int)idx, pa->vlan, pa->vlan,
+                                            BRIDGE_VLAN_INFO_PVID | BRIDGE_VLAN_INFO_UNTAGGED));
+        for (size_t i = 0; i < pa->ntrunk && r >= 0; i++)
+            r = batch_add(&b, port_vlan_msg(RTM_SETLINK, (int)idx, pa->trunk[i].min,
+                                            pa->trunk[i].max, 0));
+    }
+    if (r < 0) {
+        batch_free(&b);
+        snprintf(what, whatlen, "building port requests");
+        return r;
+    }
+    r = send_writes(ctx, ctx->node, &b, &failed, ret_kmsg);
+    if (r < 0) {
+        bool flags_first = pa->hairpin || pa->isolated;
+        if (flags_first && failed == 0)
+            snprintf(what, whatlen, "port %s%s%s", pa->host_if, pa->hairpin ? " hairpin" : "",
+                     pa->isolated ? " isolated" : "");
+        else
+            snprintf(what, whatlen, "VLANs of port %s (bridge vlan_filtering)", pa->host_if);
+    }
+    batch_free(&b);
+    return r;
+}
+
+/* The pod end once it exists: up, its addresses, then routes (whose
+ * gateway needs the up link's prefix route), pipelined in one batch in the
+ * pod namespace. disableContainerInterface: left down and unconfigured. */
+static int configure_pod_end(struct apply_ctx *ctx, const struct pod_attach_op *pa,
+                             struct netns *pns, int ifindex, char *what, size_t whatlen,
+                             char **ret_kmsg)
+{
+    struct batch b = { .n = 0 };
+    size_t failed = 0;
+    int r;
+
+    if (pa->link_down)
+        return 0;
+    r = batch_add(&b, link_msg(RTM_NEWLINK, 0, pa->pod_if, IFF_UP, IFF_UP));
+    for (size_t i = 0; i < pa->naddrs && r >= 0; i++)
+        r = batch_add(&b, addr_msg(RTM_NEWADDR, NLM_F_CREATE | NLM_F_REPLACE, ifindex,
+                                   &pa->addrs[i], pod_addr_flags(pa, &pa->addrs[i])));
+    for (size_t i = 0; i < pa->nroutes && r >= 0; i++)
+        r = batch_add(&b, route_msg(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE, ifindex,
+                                    &pa->routes[i]));
+    if (r < 0) {
+        batch_free(&b);
+        snprintf(what, whatlen, "building requests");
+        return r;
+    }
+    r = send_writes(ctx, pns, &b, &failed, ret_kmsg);
+    if (r < 0) {
+        char a[64], g[64];
+        if (failed == 0) {
+            snprintf(what, whatlen, "setting %s up", pa->pod_if);
+        } else if (failed - 1 < pa->naddrs) {
+            snprintf(what, whatlen, "address %s",
+                     ipaddr_format(&pa->addrs[failed - 1], true, a, sizeof(a)));
+        } else if (failed - 1 - pa->naddrs < pa->nroutes) {
+            const struct route *rt = &pa->routes[failed - 1 - pa->naddrs];
+            snprintf(what, whatlen, "route %s%s%s", ipaddr_format(&rt->dst, true, a, sizeof(a)),
+                     rt->has_gw ? " via " : "",
+                     rt->has_gw ? ipaddr_format(&rt->gw, false, g, sizeof(g)) : "");
+        } else {
+            snprintf(what, whatlen, "configuring");
+        }
+    }
+    batch_free(&b);
+    return r;
+}
+
+/* The kernel's MACVLAN_MODE_* of a CNI mode. */
+static uint32_t macvlan_kmode(int mode)
+{
+    switch (mode) {
+    case CNI_MACVLAN_PRIVATE:
+        return MACVLAN_MODE_PRIVATE;
+    case CNI_MACVLAN_VEPA:
+        return MACVLAN_MODE_VEPA;
+    case CNI_MACVLAN_PASSTHRU:
+        return MACVLAN_MODE_PASSTHRU;
+    default:
+        return MACVLAN_MODE_BRIDGE;
+    }
+}
+
+/* A macvlan on master (pa->bridge), created straight into the pod namespace
+ * under its final name (IFLA_NET_NS_FD), with MAC, MTU and mode. */
+static struct nl_msg *macvlan_msg(const struct pod_attach_op *pa, int master_idx, int pod_fd)
+{
+    struct nl_msg *m = link_msg(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, pa->pod_if, 0, 0);
+    struct nlattr *li, *data;
+
+    if (!m)
+        return NULL;
+    if (nla_put_u32(m, IFLA_LINK, (uint32_t)master_idx) < 0 ||
+        nla_put_u32(m, IFLA_NET_NS_FD, (uint32_t)pod_fd) < 0 ||
+        (pa->mtu && nla_put_u32(m, IFLA_MTU, pa->mtu) < 0) ||
+        (pa->has_mac && nla_put(m, IFLA_ADDRESS, 6, pa->mac) < 0) ||
+        !(li = nla_nest_start(m, IFLA_LINKINFO)) ||
+        nla_put_string(m, IFLA_INFO_KIND, "macvlan") < 0 ||
+        !(data = nla_nest_start(m, IFLA_INFO_DATA)) ||
+        nla_put_u32(m, IFLA_MACVLAN_MODE, macvlan_kmode(pa->macvlan_mode)) < 0) {
+        nlmsg_free(m);
+        return NULL;
+    }
+    nla_nest_end(m, data);
+    nla_nest_end(m, li);
+    return m;
+}
+
+static int do_macvlan_attach(struct apply_ctx *ctx, struct op *op, char **ret_err)
+{
+    struct pod_attach_op *pa = &op->pa;
+    _cleanup_(nlmsg_freep) struct nl_msg *mv = NULL;
+    _cleanup_free_ char *kmsg = NULL;
+    struct link_info pod = { 0 };
+    struct netns *pns;
+    unsigned master;
+    char what[128];
+    int r;
+
+#define ATTACH_FAIL(r_, k_, ...) \
+    fail(ret_err, (r_), (k_), "pod-attach %s in %s: " __VA_ARGS__)
+
+    r = pod_ns(ctx, pa->netns, &pns);
+    if (r < 0)
+        return ATTACH_FAIL(r, NULL, "pod netns", pa->pod_if, pa->netns ? pa->netns : "(none)");
+    if (pa->replace) {
+        r = link_del(ctx, pns, pa->pod_if, &kmsg);
+        if (r < 0)
+            return ATTACH_FAIL(r, kmsg, "removing stale %s", pa->pod_if, pa->netns, pa->pod_if);
+    }
+    master = if_nametoindex(pa->bridge);
+    if (master == 0)
+        return ATTACH_FAIL(-ENODEV, NULL, "macvlan master %s", pa->pod_if, pa->netns,
+                           pa->bridge);
+
+    /* 1. the macvlan, in the pod namespace already, one request */
+    mv = macvlan_msg(pa, (int)master, pns->fd);
+    if (!mv)
+        return ATTACH_FAIL(-ENOMEM, NULL, "building request", pa->pod_if, pa->netns);
+    r = send_write(ctx, ctx->node, mv, &kmsg);
+    if (r < 0)
+        return ATTACH_FAIL(r, kmsg, "macvlan on %s", pa->pod_if, pa->netns, pa->bridge);
+
+    /* 2. its ifindex and MAC in the pod namespace, one read */
+    r = link_get(pns, pa->pod_if, &pod, &kmsg);
+    if (r < 0) {
+        snprintf(what, sizeof(what), "reading back %s", pa->pod_if);
+        goto undo;
+    }
+    /* 3. up, addresses, routes */
+    r = configure_pod_end(ctx, pa, pns, pod.ifindex, what, sizeof(what), &kmsg);
+    if (r < 0)
+        goto undo;
+    if (!pa->has_mac && pod.has_mac) {
+        memcpy(pa->mac, pod.mac, 6);
+        pa->has_mac = true;
+    }
+    log_debug(pa->pod_if, "macvlan %s in %s on %s", pa->pod_if, pa->netns, pa->bridge);
+    return 0;
+
+undo:
+    {
+        int u = link_del(ctx, pns, pa->pod_if, NULL);
+        if (u < 0)
+            log_warn(pa->pod_if, "rollback of failed attach: %s", strerror(-u));
+    }
+    return ATTACH_FAIL(r, kmsg, "%s", pa->pod_if, pa->netns, what);
+#undef ATTACH_FAIL
+}
+
 static int do_pod_attach(struct apply_ctx *ctx, struct op *op, char **ret_err)
 {
     struct pod_attach_op *pa = &op->pa;
     _cleanup_(nlmsg_freep) struct nl_msg *veth = NULL;
     _cleanup_free_ char *kmsg = NULL;
-    struct batch b = { .n = 0 };
     struct link_info pod = { 0 };
     struct netns *pns;
     unsigned br;
-    size_t failed = 0;
     char what[128];
     int r;
+
+    if (pa->kind == ATTACH_MACVLAN)
+        return do_macvlan_attach(ctx, op, ret_err);
 
 #define ATTACH_FAIL(r_, k_, ...) \
     fail(ret_err, (r_), (k_), "pod-attach %s in %s: " __VA_ARGS__)
@@ -545,6 +829,11 @@ static int do_pod_attach(struct apply_ctx *ctx, struct op *op, char **ret_err)
         return ATTACH_FAIL(r, kmsg, "veth %s on %s", pa->pod_if, pa->netns, pa->host_if,
                            pa->bridge);
 
+    /* 1b. the host port's flags and VLANs (only when the NAD asks) */
+    r = configure_host_port(ctx, pa, what, sizeof(what), &kmsg);
+    if (r < 0)
+        goto undo;
+
     /* 2. the pod end's ifindex (and kernel-chosen MAC), one read */
     r = link_get(pns, pa->pod_if, &pod, &kmsg);
     if (r < 0) {
@@ -552,37 +841,10 @@ static int do_pod_attach(struct apply_ctx *ctx, struct op *op, char **ret_err)
         goto undo;
     }
 
-    /* 3. pod end up, its addresses, then routes (whose gateway needs the
-     * up link's prefix route), pipelined in one batch */
-    r = batch_add(&b, link_msg(RTM_NEWLINK, 0, pa->pod_if, IFF_UP, IFF_UP));
-    for (size_t i = 0; i < pa->naddrs && r >= 0; i++)
-        r = batch_add(&b, addr_msg(RTM_NEWADDR, NLM_F_CREATE | NLM_F_REPLACE, pod.ifindex,
-                                   &pa->addrs[i], IFA_F_NODAD));
-    for (size_t i = 0; i < pa->nroutes && r >= 0; i++)
-        r = batch_add(&b, route_msg(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE, pod.ifindex,
-                                    &pa->routes[i]));
-    if (r < 0) {
-        snprintf(what, sizeof(what), "building requests");
+    /* 3. pod end up, addresses, routes: one batch */
+    r = configure_pod_end(ctx, pa, pns, pod.ifindex, what, sizeof(what), &kmsg);
+    if (r < 0)
         goto undo;
-    }
-    r = send_writes(ctx, pns, &b, &failed, &kmsg);
-    if (r < 0) {
-        char a[64], g[64];
-        if (failed == 0) {
-            snprintf(what, sizeof(what), "setting %s up", pa->pod_if);
-        } else if (failed - 1 < pa->naddrs) {
-            snprintf(what, sizeof(what), "address %s",
-                     ipaddr_format(&pa->addrs[failed - 1], true, a, sizeof(a)));
-        } else if (failed - 1 - pa->naddrs < pa->nroutes) {
-            const struct route *rt = &pa->routes[failed - 1 - pa->naddrs];
-            snprintf(what, sizeof(what), "route %s%s%s", ipaddr_format(&rt->dst, true, a, sizeof(a)),
-                     rt->has_gw ? " via " : "", rt->has_gw ? ipaddr_format(&rt->gw, false, g, sizeof(g)) : "");
-        } else {
-            snprintf(what, sizeof(what), "configuring");
-        }
-        goto undo;
-    }
-    batch_free(&b);
 
     if (!pa->has_mac && pod.has_mac) {
         memcpy(pa->mac, pod.mac, 6);
@@ -594,7 +856,6 @@ static int do_pod_attach(struct apply_ctx *ctx, struct op *op, char **ret_err)
 undo:
     /* Deleting the host end removes the pod end with it: nothing is left
      * half-done. */
-    batch_free(&b);
     {
         int u = link_del(ctx, ctx->node, pa->host_if, NULL);
         if (u < 0)
@@ -614,12 +875,16 @@ static int do_pod_detach(struct apply_ctx *ctx, struct op *op, char **ret_err)
 
     if (!m)
         return fail(ret_err, -ENOMEM, NULL, "pod-detach %s: building request", pa->host_if);
-    r = send_write(ctx, ctx->node, m, &kmsg);
-    if (r == 0)
-        return 0;
-    if (r != -ENODEV)
-        return fail(ret_err, r, kmsg, "pod-detach %s", pa->host_if);
-    free(TAKE_PTR(kmsg));
+    /* A macvlan has no host end: it lives (and goes) in the pod namespace;
+     * with the namespace gone there is nothing left. */
+    if (pa->kind != ATTACH_MACVLAN && attach_kind_of(pa->host_if) != ATTACH_MACVLAN) {
+        r = send_write(ctx, ctx->node, m, &kmsg);
+        if (r == 0)
+            return 0;
+        if (r != -ENODEV)
+            return fail(ret_err, r, kmsg, "pod-detach %s", pa->host_if);
+        free(TAKE_PTR(kmsg));
+    }
 
     /* The host end is gone. If the pod netns still has the pod end (not
      * ours any more, or left by a crash), remove it there. */
@@ -648,7 +913,7 @@ int apply_detach_many(struct apply_ctx *ctx, struct op *const *ops, size_t n, ch
         if (ops[i]->type != OP_POD_DETACH)
             return fail(ret_err, -EINVAL, NULL, "detach-many: op %zu is %s", i,
                         op_name(ops[i]->type));
-        if (if_nametoindex(ops[i]->pa.host_if) == 0) {
+        if (ops[i]->pa.kind == ATTACH_MACVLAN || if_nametoindex(ops[i]->pa.host_if) == 0) {
             r = do_pod_detach(ctx, ops[i], ret_err);
             err_set = r < 0;
             continue;
@@ -694,6 +959,31 @@ int apply_detach_many(struct apply_ctx *ctx, struct op *const *ops, size_t n, ch
     return r;
 }
 
+/* Write a node sysctl (the process is in the node namespace, so
+ * /proc/sys/net is the node's). Counted as a write. */
+static int do_sysctl(struct apply_ctx *ctx, const struct op *op, char **ret_err)
+{
+    _cleanup_free_ char *path = NULL;
+    char val[16];
+    int fd, n, r = 0;
+
+    if (!op->sysctl || strstr(op->sysctl, "..") || strncmp(op->sysctl, "net/", 4) != 0)
+        return fail(ret_err, -EINVAL, NULL, "sysctl %s", op->sysctl ? op->sysctl : "?");
+    path = xasprintf("/proc/sys/%s", op->sysctl);
+    n = snprintf(val, sizeof(val), "%d\n", op->value);
+    fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+        return fail(ret_err, -errno, NULL, "sysctl %s=%d", op->sysctl, op->value);
+    ctx->writes++;
+    if (write(fd, val, (size_t)n) != n)
+        r = -errno;
+    close(fd);
+    if (r < 0)
+        return fail(ret_err, r, NULL, "sysctl %s=%d", op->sysctl, op->value);
+    log_debug("sysctl", "%s=%d", op->sysctl, op->value);
+    return 0;
+}
+
 /* ---- entry points ---- */
 
 void apply_ctx_init(struct apply_ctx *ctx, struct netns *node)
@@ -729,6 +1019,8 @@ int apply_op(struct apply_ctx *ctx, struct op *op, char **ret_err)
         return do_pod_detach(ctx, op, ret_err);
     case OP_FORGET: /* inventory only: nothing to write */
         return 0;
+    case OP_SYSCTL:
+        return do_sysctl(ctx, op, ret_err);
     case _OP_TYPE_MAX:
         break;
     }

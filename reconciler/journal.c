@@ -40,6 +40,15 @@ char *op_to_json(const struct op *op)
             json_object_set_new(o, "stp", json_integer(op->stp));
         if (op->set & LS_ALIAS)
             json_object_set_new(o, "alias", op->alias ? json_string(op->alias) : json_null());
+        if (op->set & LS_PROMISC)
+            json_object_set_new(o, "promisc", json_boolean(op->promisc));
+        if (op->set & LS_VLAN_FILTERING)
+            json_object_set_new(o, "vlan_filtering", json_integer(op->vlan_filtering));
+    }
+    if (op->type == OP_SYSCTL) {
+        json_object_set_new(o, "sysctl", json_string(op->sysctl ? op->sysctl : ""));
+        json_object_set_new(o, "value", json_integer(op->value));
+        json_object_set_new(o, "before", json_integer(op->before));
     }
     if (op->addr.family)
         json_object_set_new(o, "addr", ipaddr_json(&op->addr));
@@ -69,6 +78,30 @@ char *op_to_json(const struct op *op)
             json_array_append_new(routes, r);
         }
         json_object_set_new(p, "routes", routes);
+        /* the NAD's port and interface keys, only when set */
+        if (pa->kind == ATTACH_MACVLAN) {
+            json_object_set_new(p, "kind", json_string("macvlan"));
+            json_object_set_new(p, "macvlan_mode", json_integer(pa->macvlan_mode));
+        }
+        if (pa->hairpin)
+            json_object_set_new(p, "hairpin", json_true());
+        if (pa->isolated)
+            json_object_set_new(p, "isolated", json_true());
+        if (pa->link_down)
+            json_object_set_new(p, "link_down", json_true());
+        if (pa->dad)
+            json_object_set_new(p, "dad", json_true());
+        if (pa->vlan)
+            json_object_set_new(p, "vlan", json_integer(pa->vlan));
+        if (pa->drop_default_vlan)
+            json_object_set_new(p, "drop_default_vlan", json_true());
+        if (pa->ntrunk) {
+            json_t *t = json_array();
+            for (size_t i = 0; i < pa->ntrunk; i++)
+                json_array_append_new(t, json_pack("[i,i]", (int)pa->trunk[i].min,
+                                                   (int)pa->trunk[i].max));
+            json_object_set_new(p, "trunk", t);
+        }
         json_object_set_new(o, "pod", p);
     }
     char *s = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
@@ -114,6 +147,16 @@ int op_from_json(const char *text, struct op *ret)
         op.stp = (int)json_integer_value(json_object_get(o, "stp"));
     if (json_is_string(json_object_get(o, "alias")))
         op.alias = xstrdup(json_string_value(json_object_get(o, "alias")));
+    op.promisc = json_is_true(json_object_get(o, "promisc"));
+    op.vlan_filtering = (int)json_integer_value(json_object_get(o, "vlan_filtering"));
+    if (op.type == OP_SYSCTL) {
+        const char *sc = json_string_value(json_object_get(o, "sysctl"));
+        if (!sc || !sc[0])
+            goto out;
+        op.sysctl = xstrdup(sc);
+        op.value = (int)json_integer_value(json_object_get(o, "value"));
+        op.before = (int)json_integer_value(json_object_get(o, "before"));
+    }
     if (json_object_get(o, "addr") && ipaddr_from(json_object_get(o, "addr"), &op.addr) < 0)
         goto out;
     op.forget = json_is_true(json_object_get(o, "forget"));
@@ -129,6 +172,29 @@ int op_from_json(const char *text, struct op *ret)
             goto out;
         pa->mtu = (unsigned)json_integer_value(json_object_get(p, "mtu"));
         pa->replace = json_is_true(json_object_get(p, "replace"));
+        pa->kind = streq(json_string_value(json_object_get(p, "kind")), "macvlan") ||
+                           attach_kind_of(pa->host_if) == ATTACH_MACVLAN
+                       ? ATTACH_MACVLAN
+                       : ATTACH_VETH;
+        pa->macvlan_mode = (int)json_integer_value(json_object_get(p, "macvlan_mode"));
+        pa->hairpin = json_is_true(json_object_get(p, "hairpin"));
+        pa->isolated = json_is_true(json_object_get(p, "isolated"));
+        pa->link_down = json_is_true(json_object_get(p, "link_down"));
+        pa->dad = json_is_true(json_object_get(p, "dad"));
+        json_int_t vlan = json_integer_value(json_object_get(p, "vlan"));
+        if (vlan < 0 || vlan > 4094)
+            goto out;
+        pa->vlan = (uint16_t)vlan;
+        pa->drop_default_vlan = json_is_true(json_object_get(p, "drop_default_vlan"));
+        size_t ti;
+        json_t *tv;
+        json_array_foreach(json_object_get(p, "trunk"), ti, tv) {
+            json_int_t lo = json_integer_value(json_array_get(tv, 0)),
+                       hi = json_integer_value(json_array_get(tv, 1));
+            if (lo < 1 || hi > 4094 || lo > hi)
+                goto out;
+            *ARRAY_PUSH(pa->trunk, pa->ntrunk) = (struct vlan_range){(uint16_t)lo, (uint16_t)hi};
+        }
         const char *mac = json_string_value(json_object_get(p, "mac"));
         if (mac) {
             if (mac_parse(mac, pa->mac) < 0)
@@ -169,6 +235,8 @@ void op_clear(struct op *op)
     free(op->pa.network);
     free(op->pa.addrs);
     free(op->pa.routes);
+    free(op->pa.trunk);
+    free(op->sysctl);
     memset(op, 0, sizeof(*op));
 }
 
@@ -190,6 +258,7 @@ static void attach_as_owned(struct op *inv_op, const struct owned_attach *a)
     snprintf(inv_op->pa.pod_if, sizeof(inv_op->pa.pod_if), "%s", a->pod_if);
     snprintf(inv_op->pa.host_if, sizeof(inv_op->pa.host_if), "%s", a->host_if);
     snprintf(inv_op->pa.bridge, sizeof(inv_op->pa.bridge), "%s", a->bridge);
+    inv_op->pa.kind = attach_kind_of(a->host_if);
     inv_op->pa.has_mac = true;
     memcpy(inv_op->pa.mac, a->mac, 6);
     for (size_t i = 0; i < a->naddrs; i++)
@@ -238,6 +307,14 @@ int op_inverse(const struct op *op, const struct live_ns *before, const struct i
             inv_op.set |= LS_ALIAS;
             inv_op.alias = l->alias ? xstrdup(l->alias) : NULL;
         }
+        if (op->set & LS_PROMISC) {
+            inv_op.set |= LS_PROMISC;
+            inv_op.promisc = l->flags & IFF_PROMISC;
+        }
+        if ((op->set & LS_VLAN_FILTERING) && l->vlan_filtering >= 0) {
+            inv_op.set |= LS_VLAN_FILTERING;
+            inv_op.vlan_filtering = l->vlan_filtering;
+        }
         /* Undoing a first change to a foreign link hands it back. */
         inv_op.forget = op->record_before;
         break;
@@ -271,11 +348,22 @@ int op_inverse(const struct op *op, const struct live_ns *before, const struct i
         if (a) {
             attach_as_owned(&inv_op, a);
             inv_op.pa.mtu = op->pa.mtu;
+            /* the port/interface keys are the network's, as the routes */
+            inv_op.pa.macvlan_mode = op->pa.macvlan_mode;
+            inv_op.pa.hairpin = op->pa.hairpin;
+            inv_op.pa.isolated = op->pa.isolated;
+            inv_op.pa.link_down = op->pa.link_down;
+            inv_op.pa.dad = op->pa.dad;
+            inv_op.pa.vlan = op->pa.vlan;
+            inv_op.pa.drop_default_vlan = op->pa.drop_default_vlan;
+            for (size_t i = 0; i < op->pa.ntrunk; i++)
+                *ARRAY_PUSH(inv_op.pa.trunk, inv_op.pa.ntrunk) = op->pa.trunk[i];
             for (size_t i = 0; i < op->pa.nroutes; i++)
                 *ARRAY_PUSH(inv_op.pa.routes, inv_op.pa.nroutes) = op->pa.routes[i];
             break;
         }
         inv_op.type = OP_POD_DETACH;
+        inv_op.pa.kind = op->pa.kind;
         inv_op.pa.netns = xstrdup(op->pa.netns ? op->pa.netns : "");
         inv_op.pa.network = xstrdup(op->pa.network ? op->pa.network : "");
         snprintf(inv_op.pa.pod_if, sizeof(inv_op.pa.pod_if), "%s", op->pa.pod_if);
@@ -285,13 +373,26 @@ int op_inverse(const struct op *op, const struct live_ns *before, const struct i
     }
     case OP_POD_DETACH: {
         const struct owned_attach *a = find_attach(inv, op->owner, op->pa.pod_if);
-        if (!a || !live_find_link(before, a->host_if)) {
+        /* (a macvlan has no host end to look for in the node snapshot: one
+         * that was recorded is put back) */
+        if (!a || (attach_kind_of(a->host_if) == ATTACH_VETH &&
+                   !live_find_link(before, a->host_if))) {
             op_clear(&inv_op); /* nothing was attached: nothing to put back */
             return -ENOENT;
         }
 attach_as_owned(&inv_op, a);
         break;
     }
+    case OP_SYSCTL:
+        if (op->before == op->value) {
+            op_clear(&inv_op);
+            return -ENOENT;
+        }
+        inv_op.type = OP_SYSCTL;
+        inv_op.sysctl = xstrdup(op->sysctl ? op->sysctl : "");
+        inv_op.value = op->before;
+        inv_op.before = op->value;
+        break;
     case OP_FORGET:
     case _OP_TYPE_MAX:
         op_clear(&inv_op);
@@ -336,6 +437,17 @@ bool op_verify(const struct op *op, const struct live_ns *after, char **ret_msg)
                                  l->stp ? "true" : "false");
             return false;
         }
+        if ((op->set & LS_PROMISC) && (bool)(l->flags & IFF_PROMISC) != op->promisc) {
+            *ret_msg = xasprintf("%s.promiscuous: desired %s, current %s", op->ifname,
+                                 op->promisc ? "on" : "off", op->promisc ? "off" : "on");
+            return false;
+        }
+        if ((op->set & LS_VLAN_FILTERING) && l->vlan_filtering >= 0 &&
+            l->vlan_filtering != op->vlan_filtering) {
+            *ret_msg = xasprintf("%s.vlan_filtering: desired %d, current %d", op->ifname,
+                                 op->vlan_filtering, l->vlan_filtering);
+            return false;
+        }
         if ((op->set & LS_ALIAS) && !streq_ptr(l->alias, op->alias) &&
             !(op->alias && !op->alias[0] && !l->alias)) {
             *ret_msg = xasprintf("%s.description: desired \"%s\", current \"%s\"", op->ifname,
@@ -365,6 +477,7 @@ bool op_verify(const struct op *op, const struct live_ns *after, char **ret_msg)
     case OP_POD_ATTACH:
     case OP_POD_DETACH:
     case OP_FORGET:
+    case OP_SYSCTL: /* not in the snapshot */
     case _OP_TYPE_MAX:
         break;
     }

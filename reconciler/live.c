@@ -67,6 +67,41 @@ static int parse_stp(struct nlattr *info_data)
     return nla_get_u32(tb[IFLA_BR_STP_STATE]) ? 1 : 0;
 }
 
+/* Bridge vlan_filtering from IFLA_INFO_DATA; -1 when not reported. */
+static int parse_vlan_filtering(struct nlattr *info_data)
+{
+    struct nlattr *tb[IFLA_BR_MAX + 1];
+
+    if (!info_data || nla_parse_nested(tb, IFLA_BR_MAX, info_data, NULL) < 0 ||
+        !tb[IFLA_BR_VLAN_FILTERING] || nla_len(tb[IFLA_BR_VLAN_FILTERING]) < 1)
+        return -1;
+    return nla_get_u8(tb[IFLA_BR_VLAN_FILTERING]) ? 1 : 0;
+}
+
+/* Bridge port flags from IFLA_INFO_SLAVE_DATA (slave kind "bridge"). */
+static void parse_brport(struct nlattr *slave_data, struct live_link *k)
+{
+    struct nlattr *tb[IFLA_BRPORT_MAX + 1];
+
+    if (!slave_data || nla_parse_nested(tb, IFLA_BRPORT_MAX, slave_data, NULL) < 0)
+        return;
+    if (tb[IFLA_BRPORT_MODE] && nla_len(tb[IFLA_BRPORT_MODE]) >= 1)
+        k->brport_hairpin = nla_get_u8(tb[IFLA_BRPORT_MODE]) ? 1 : 0;
+    if (tb[IFLA_BRPORT_ISOLATED] && nla_len(tb[IFLA_BRPORT_ISOLATED]) >= 1)
+        k->brport_isolated = nla_get_u8(tb[IFLA_BRPORT_ISOLATED]) ? 1 : 0;
+}
+
+/* macvlan mode from IFLA_INFO_DATA; 0 when not reported. */
+static int parse_macvlan_mode(struct nlattr *info_data)
+{
+    struct nlattr *tb[IFLA_MACVLAN_MAX + 1];
+
+    if (!info_data || nla_parse_nested(tb, IFLA_MACVLAN_MAX, info_data, NULL) < 0 ||
+        !tb[IFLA_MACVLAN_MODE] || nla_len(tb[IFLA_MACVLAN_MODE]) < 4)
+        return 0;
+    return (int)nla_get_u32(tb[IFLA_MACVLAN_MODE]);
+}
+
 /* Parse an RTM_NEWLINK into *k (zeroed by the caller). false = not a link
  * message we keep (per-family duplicates, malformed). */
 static bool parse_link(struct nlmsghdr *nlh, struct live_link *k)
@@ -85,6 +120,7 @@ static bool parse_link(struct nlmsghdr *nlh, struct live_link *k)
     k->ifindex = ifi->ifi_index;
     k->flags = ifi->ifi_flags;
     k->stp = -1;
+    k->brport_hairpin = k->brport_isolated = k->vlan_filtering = -1;
     snprintf(k->name, sizeof(k->name), "%.*s", nla_len(tb[IFLA_IFNAME]),
              (const char *)nla_data(tb[IFLA_IFNAME]));
     k->mtu = attr_u32(tb[IFLA_MTU], 0);
@@ -100,13 +136,19 @@ static bool parse_link(struct nlmsghdr *nlh, struct live_link *k)
         k->alias = xstrndup(nla_data(tb[IFLA_IFALIAS]), (size_t)nla_len(tb[IFLA_IFALIAS]));
     if (tb[IFLA_LINKINFO]) {
         struct nlattr *li[IFLA_INFO_MAX + 1];
-        if (nla_parse_nested(li, IFLA_INFO_MAX, tb[IFLA_LINKINFO], NULL) == 0 &&
-            li[IFLA_INFO_KIND]) {
+        bool li_ok = nla_parse_nested(li, IFLA_INFO_MAX, tb[IFLA_LINKINFO], NULL) == 0;
+        if (li_ok && li[IFLA_INFO_KIND]) {
             snprintf(k->kind, sizeof(k->kind), "%.*s", nla_len(li[IFLA_INFO_KIND]),
                      (const char *)nla_data(li[IFLA_INFO_KIND]));
-            if (streq(k->kind, "bridge"))
+            if (streq(k->kind, "bridge")) {
                 k->stp = parse_stp(li[IFLA_INFO_DATA]);
+                k->vlan_filtering = parse_vlan_filtering(li[IFLA_INFO_DATA]);
+            } else if (streq(k->kind, "macvlan"))
+                k->macvlan_mode = parse_macvlan_mode(li[IFLA_INFO_DATA]);
         }
+        if (li_ok && li[IFLA_INFO_SLAVE_KIND] && nla_len(li[IFLA_INFO_SLAVE_KIND]) >= 6 &&
+            strncmp(nla_data(li[IFLA_INFO_SLAVE_KIND]), "bridge", 6) == 0)
+            parse_brport(li[IFLA_INFO_SLAVE_DATA], k);
     }
     return true;
 }

@@ -24,6 +24,11 @@ struct live_link {
     char *alias;     /* IFLA_IFALIAS (nmstate "description"), NULL if none */
     int link;        /* IFLA_LINK: veth peer's ifindex (in the peer's netns) */
     int group;       /* interface group */
+    /* bridge ports (IFLA_LINKINFO/IFLA_INFO_SLAVE_DATA): -1 not a port */
+    int brport_hairpin;  /* IFLA_BRPORT_MODE: 0/1 */
+    int brport_isolated; /* IFLA_BRPORT_ISOLATED: 0/1 */
+    int vlan_filtering;  /* bridges: IFLA_BR_VLAN_FILTERING 0/1; -1 otherwise */
+    int macvlan_mode;    /* macvlans: IFLA_MACVLAN_MODE (MACVLAN_MODE_*); 0 otherwise */
 };
 
 struct live_addr {

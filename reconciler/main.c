@@ -127,7 +127,7 @@ static void validate_references(const struct desired *d, struct diags *out)
     }
     for (size_t i = 0; i < d->nnads; i++) {
         const struct nad *n = &d->nads[i];
-        bool found = false;
+        bool found = n->plugin != NAD_BRIDGE; /* macvlan masters are node devices */
         for (size_t j = 0; j < d->npolicies && !found; j++)
             for (size_t k = 0; k < d->policies[j].nifaces && !found; k++) {
                 const struct iface *f = &d->policies[j].ifaces[k];

@@ -94,25 +94,93 @@ struct route {
     struct ipaddr gw;
 };
 
-/* host-local range (one per NAD in the skeleton). */
+/* One host-local range: a subnet and the addresses handed out from it. */
 struct ipam_range {
     struct ipaddr subnet;
     struct ipaddr start, end; /* first/last allocatable, computed when absent */
-    bool has_gateway;
-    struct ipaddr gateway; /* never allocated */
+    bool has_gateway;         /* always true after validation */
+    struct ipaddr gateway;    /* never allocated; default: subnet's first address */
 };
 
-enum ipam_type { IPAM_NONE, IPAM_HOST_LOCAL };
+/* A host-local range set (one element of ipam.ranges): its ranges are tried
+ * in order; a pod gets one address from every set (an IPv4 set and an IPv6
+ * set give a dual-stack pod). All ranges of a set have one family. */
+struct ipam_set {
+    struct ipam_range *ranges;
+    size_t nranges;
+};
+
+/* One address of static IPAM. */
+struct ipam_static {
+    struct ipaddr addr; /* with its prefix */
+    bool has_gateway;
+    struct ipaddr gateway;
+};
+
+/* ipam.dns (and, host-local, the nameservers of ipam.resolvConf): recorded
+ * for the pod's network-status. */
+struct ipam_dns {
+    char **nameservers;
+    size_t nnameservers;
+    char *domain;
+    char **search;
+    size_t nsearch;
+    char **options;
+    size_t noptions;
+};
+
+enum ipam_type { IPAM_NONE, IPAM_HOST_LOCAL, IPAM_STATIC };
+
+/* The CNI plugin a NAD names (its config's "type", or the first plugin of
+ * a conflist). */
+enum nad_plugin { NAD_BRIDGE, NAD_MACVLAN, NAD_UNSUPPORTED };
+enum cni_macvlan_mode { CNI_MACVLAN_BRIDGE, CNI_MACVLAN_PRIVATE, CNI_MACVLAN_VEPA, CNI_MACVLAN_PASSTHRU };
+const char *macvlan_mode_to_string(enum cni_macvlan_mode m);
+int macvlan_mode_from_string(const char *s); /* -EINVAL when unknown */
+
+/* One vlanTrunk entry: a single id (min == max) or minID..maxID. */
+struct vlan_range {
+    uint16_t min, max;
+};
 
 struct nad {
     struct object obj;
     char *cni_name;     /* config "name", default the NAD name */
-    char *cni_type;     /* "bridge" */
-    char bridge[IFNAMSIZ_PLUMBD];
+    char *cni_type;     /* "bridge", "macvlan", or the unsupported type */
+    enum nad_plugin plugin;
+    char bridge[IFNAMSIZ_PLUMBD]; /* bridge plugin */
     int mtu;            /* 0 = not set */
     bool macspoofchk;
+    /* bridge plugin keys (false/0 = the plugin's default) */
+    bool is_gateway;         /* isGateway, or implied by isDefaultGateway */
+    bool is_default_gateway; /* isDefaultGateway */
+    bool force_address;      /* forceAddress */
+    bool ip_masq;            /* ipMasq */
+    bool hairpin;            /* hairpinMode */
+    bool promisc;            /* promiscMode */
+    bool port_isolation;     /* portIsolation */
+    bool enable_dad;         /* enabledad */
+    bool disable_container_if; /* disableContainerInterface */
+    int vlan;                /* vlan: 0 = none */
+    struct vlan_range *trunk; /* vlanTrunk */
+    size_t ntrunk;
+    bool preserve_default_vlan; /* preserveDefaultVlan (default true) */
+    /* macvlan plugin */
+    char master[IFNAMSIZ_PLUMBD]; /* "" = the node's default-route interface */
+    enum cni_macvlan_mode macvlan_mode;
+    /* IPAM (ipam.c): host-local range sets (normalized: start/end/gateway
+     * filled in) or static addresses, the routes (a route without gw goes
+     * via the gateway of its family, as the CNI plugins do) and dns. */
     enum ipam_type ipam_type;
+    /* The primary range: host-local, the first range of the first set;
+     * static, the first address's subnet (has_gateway when it names one).
+     * What the single-gateway bridge keys (isGateway) use. */
     struct ipam_range range;
+    struct ipam_set *ipam_sets;
+    size_t nipam_sets;
+    struct ipam_static *ipam_static;
+    size_t nipam_static;
+    struct ipam_dns dns;
     struct route *routes;
     size_t nroutes;
 };

@@ -1,4 +1,4 @@
-/* nft.c - macspoofchk with nftables, one transaction for all pods.
+/* nft.c - macspoofchk and ipMasq with nftables, one transaction for all pods.
  *
  * plumbd owns the table `bridge plumbd` in the node namespace. Frames that
  * enter the bridge from a pod's host-side veth must carry that pod's MAC:
@@ -13,6 +13,7 @@
  * a chain and a jump per pod). The whole table is replaced in one
  * libnftables transaction (`table` + `delete table` + definition), only when
  * its content changed; no `nft` process is ever started. */
+#include <arpa/inet.h>
 #include <nftables/libnftables.h>
 
 #include "log.h"
@@ -54,6 +55,100 @@ char *nft_ruleset(const struct nft_port *ports, size_t n)
     return b;
 }
 
+/* ---- ipMasq: table inet plumbd-nat --------------------------------------
+ *
+ *   set m4_K { type ipv4_addr; }        pod addresses of the K-th subnet
+ *   chain postrouting (nat, srcnat):
+ *       ip saddr @m4_K ip daddr != SUBNET ip daddr != 224.0.0.0/4 masquerade
+ *       (IPv6: ip6 saddr @m6_K ... ip6 daddr != ff00::/8 masquerade)
+ *
+ * One set and one rule per subnet, whatever the number of pods (the CNI
+ * plugin adds a chain and two rules per pod), replaced with the macspoofchk
+ * table in the same transaction. */
+
+/* The network address of a prefix (host bits cleared). */
+static void ipaddr_mask(struct ipaddr *a)
+{
+    size_t len = a->family == AF_INET ? 4 : 16;
+    for (size_t i = 0; i < len; i++) {
+        int bits = (int)a->prefix - (int)(i * 8);
+        if (bits >= 8)
+            continue;
+        a->bytes[i] &= bits <= 0 ? 0 : (uint8_t)(0xff << (8 - bits));
+    }
+}
+
+static int cmp_masq(const void *a, const void *b)
+{
+    const struct nft_masq *x = a, *y = b;
+    if (x->subnet.family != y->subnet.family)
+        return x->subnet.family - y->subnet.family;
+    int c = ipaddr_cmp(&x->subnet, &y->subnet);
+    if (c)
+        return c;
+    if (x->subnet.prefix != y->subnet.prefix)
+        return (int)x->subnet.prefix - (int)y->subnet.prefix;
+    return ipaddr_cmp(&x->addr, &y->addr);
+}
+
+char *nft_masq_ruleset(struct nft_masq *m, size_t n)
+{
+    size_t cap = 512 + n * 48, len = 0;
+    char *b = xmalloc(cap);
+#define PUT(...)                                                                                   \
+    do {                                                                                           \
+        int k_ = snprintf(b + len, cap - len, __VA_ARGS__);                                        \
+        if ((size_t)k_ >= cap - len) {                                                             \
+            cap = cap * 2 + (size_t)k_;                                                            \
+            b = xrealloc(b, cap);                                                                  \
+            k_ = snprintf(b + len, cap - len, __VA_ARGS__);                                        \
+        }                                                                                          \
+        len += (size_t)k_;                                                                         \
+    } while (0)
+    PUT("table inet " NFT_NAT_TABLE "\ndelete table inet " NFT_NAT_TABLE "\n");
+    if (n == 0)
+        return b;
+    if (n > 1)
+        qsort(m, n, sizeof(*m), cmp_masq);
+    PUT("table inet " NFT_NAT_TABLE " {\n");
+    /* sets: one per subnet */
+    size_t nsub = 0;
+    for (size_t i = 0; i < n;) {
+        size_t j = i;
+        bool v4 = m[i].subnet.family == AF_INET;
+        PUT("  set m%d_%zu { type %s; elements = { ", v4 ? 4 : 6, nsub,
+            v4 ? "ipv4_addr" : "ipv6_addr");
+        for (; j < n && ipaddr_equal(&m[j].subnet, &m[i].subnet); j++) {
+            char a[64];
+            if (j > i && ipaddr_same_host(&m[j].addr, &m[j - 1].addr))
+                continue; /* the same address twice */
+            PUT("%s%s", j > i ? ", " : "", ipaddr_format(&m[j].addr, false, a, sizeof(a)));
+        }
+        PUT(" } }\n");
+        i = j;
+        nsub++;
+    }
+    PUT("  chain postrouting {\n    type nat hook postrouting priority srcnat; policy accept;\n");
+    nsub = 0;
+    for (size_t i = 0; i < n;) {
+        size_t j = i;
+        char sn[64];
+        bool v4 = m[i].subnet.family == AF_INET;
+        while (j < n && ipaddr_equal(&m[j].subnet, &m[i].subnet))
+            j++;
+        struct ipaddr net = m[i].subnet;
+        ipaddr_mask(&net);
+        PUT("    %s saddr @m%d_%zu %s daddr != %s %s daddr != %s masquerade\n", v4 ? "ip" : "ip6",
+            v4 ? 4 : 6, nsub, v4 ? "ip" : "ip6", ipaddr_format(&net, true, sn, sizeof(sn)),
+            v4 ? "ip" : "ip6", v4 ? "224.0.0.0/4" : "ff00::/8");
+        i = j;
+        nsub++;
+    }
+    PUT("  }\n}\n");
+#undef PUT
+    return b;
+}
+
 static int run(const char *cmd, bool quiet_missing, char **ret_err)
 {
     lowfd_release(); /* libnftables select()s on its socket */
@@ -77,6 +172,31 @@ static int run(const char *cmd, bool quiet_missing, char **ret_err)
 bool nft_table_present(void)
 {
     return run("list table bridge " NFT_TABLE, true, NULL) == 0;
+}
+
+void nft_tables_present(bool *ret_spoof, bool *ret_nat)
+{
+    struct nft_ctx *ctx = nft_ctx_new(NFT_CTX_DEFAULT);
+    *ret_spoof = *ret_nat = false;
+    if (!ctx)
+        return;
+    nft_ctx_buffer_output(ctx);
+    nft_ctx_buffer_error(ctx);
+    if (nft_run_cmd_from_buffer(ctx, "list tables") == 0) {
+        const char *out = nft_ctx_get_output_buffer(ctx);
+        for (const char *l = out; l && *l;) {
+            const char *e = strchr(l, '\n');
+            size_t len = e ? (size_t)(e - l) : strlen(l);
+            if (len == strlen("table bridge " NFT_TABLE) &&
+                strncmp(l, "table bridge " NFT_TABLE, len) == 0)
+                *ret_spoof = true;
+            if (len == strlen("table inet " NFT_NAT_TABLE) &&
+                strncmp(l, "table inet " NFT_NAT_TABLE, len) == 0)
+                *ret_nat = true;
+            l = e ? e + 1 : l + len;
+        }
+    }
+    nft_ctx_free(ctx);
 }
 
 int nft_apply(const char *ruleset, char **ret_err)

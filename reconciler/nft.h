@@ -1,4 +1,4 @@
-/* nft.h - macspoofchk rules in the plumbd-owned nftables table. */
+/* nft.h - macspoofchk and ipMasq rules in plumbd-owned nftables tables. */
 #pragma once
 
 #include "model.h"
@@ -16,3 +16,18 @@ char *nft_ruleset(const struct nft_port *ports, size_t n);
 int nft_apply(const char *ruleset, char **ret_err);
 /* Does the node have plumbd's table? (a read, not a write) */
 bool nft_table_present(void);
+
+#define NFT_NAT_TABLE "plumbd-nat"
+
+/* ipMasq: one pod address and the subnet of its network. */
+struct nft_masq {
+    struct ipaddr addr;   /* the pod's address */
+    struct ipaddr subnet; /* its network's subnet (prefix) */
+};
+
+/* The transaction that replaces `table inet plumbd-nat` with masquerading
+ * for these addresses (sorted in place; an empty list removes the table).
+ * Caller frees. Pure. */
+char *nft_masq_ruleset(struct nft_masq *m, size_t n);
+/* Which of plumbd's tables the node has (one read for both). */
+void nft_tables_present(bool *ret_spoof, bool *ret_nat);

@@ -36,7 +36,7 @@ enum phase {
 static const char *const op_names[_OP_TYPE_MAX] = {
     [OP_BRIDGE_ADD] = "bridge-add", [OP_LINK_SET] = "link-set",  [OP_LINK_DEL] = "link-del",
     [OP_ADDR_ADD] = "addr-add",     [OP_ADDR_DEL] = "addr-del",  [OP_POD_ATTACH] = "pod-attach",
-    [OP_POD_DETACH] = "pod-detach", [OP_FORGET] = "forget",
+    [OP_POD_DETACH] = "pod-detach", [OP_FORGET] = "forget",   [OP_SYSCTL] = "sysctl",
 };
 
 const char *op_type_to_string(enum op_type t)
@@ -92,6 +92,10 @@ char *op_describe(const struct op *op)
             ADD(" stp=%s", op->stp ? "on" : "off");
         if (op->set & LS_ALIAS)
             ADD(" alias=\"%s\"", op->alias ? op->alias : "");
+        if (op->set & LS_PROMISC)
+            ADD(" promisc=%s", op->promisc ? "on" : "off");
+        if (op->set & LS_VLAN_FILTERING)
+            ADD(" vlan_filtering=%d", op->vlan_filtering);
         if (op->set & LS_UP)
             ADD(" %s", op->up ? "up" : "down");
 #undef ADD
@@ -113,16 +117,41 @@ char *op_describe(const struct op *op)
                              ipaddr_format(&op->addr, true, a, sizeof(a)), op->owner);
         return xasprintf("forget %s (gone)  # %s", op->ifname, op->owner);
     case OP_POD_ATTACH: {
-        char addrs[512] = "";
-        size_t n = 0;
+        char addrs[512] = "", opts[256] = "";
+        size_t n = 0, o = 0;
         for (size_t i = 0; i < op->pa.naddrs && n < sizeof(addrs); i++)
             n += (size_t)snprintf(addrs + n, sizeof(addrs) - n, " %s",
                                   ipaddr_format(&op->pa.addrs[i], true, a, sizeof(a)));
-        return xasprintf("pod-attach %s:%s host=%s bridge=%s mac=%s%s%s  # %s", op->pa.netns,
+#define OPT(...) o += (size_t)snprintf(opts + o, o < sizeof(opts) ? sizeof(opts) - o : 0, __VA_ARGS__)
+        if (op->pa.hairpin)
+            OPT(" hairpin");
+        if (op->pa.isolated)
+            OPT(" isolated");
+        if (op->pa.link_down)
+            OPT(" down");
+        if (op->pa.dad)
+            OPT(" dad");
+        if (op->pa.vlan)
+            OPT(" vlan=%u", op->pa.vlan);
+        for (size_t i = 0; i < op->pa.ntrunk; i++)
+            OPT("%s%u-%u", i ? "," : " trunk=", op->pa.trunk[i].min, op->pa.trunk[i].max);
+        if (op->pa.drop_default_vlan)
+            OPT(" no-default-vlan");
+#undef OPT
+        if (op->pa.kind == ATTACH_MACVLAN)
+            return xasprintf("pod-attach %s:%s macvlan master=%s mode=%s mac=%s%s%s%s  # %s",
+                             op->pa.netns, op->pa.pod_if, op->pa.bridge,
+                             macvlan_mode_to_string((enum cni_macvlan_mode)op->pa.macvlan_mode),
+                             op->pa.has_mac ? mac_format(op->pa.mac, m, sizeof(m)) : "auto",
+                             addrs, opts, op->pa.replace ? " (replace)" : "", op->owner);
+        return xasprintf("pod-attach %s:%s host=%s bridge=%s mac=%s%s%s%s  # %s", op->pa.netns,
                          op->pa.pod_if, op->pa.host_if, op->pa.bridge,
                          op->pa.has_mac ? mac_format(op->pa.mac, m, sizeof(m)) : "auto", addrs,
-                         op->pa.replace ? " (replace)" : "", op->owner);
+                         opts, op->pa.replace ? " (replace)" : "", op->owner);
     }
+    case OP_SYSCTL:
+        return xasprintf("sysctl %s=%d (was %d)  # %s", op->sysctl ? op->sysctl : "?", op->value,
+                         op->before, op->owner);
     case OP_POD_DETACH:
         return xasprintf("pod-detach %s host=%s  # %s", op->pa.pod_if, op->pa.host_if, op->owner);
     case _OP_TYPE_MAX:
@@ -178,13 +207,19 @@ struct claim {
     const char *file;
 };
 
+struct smap_slot;
+struct smap {
+    struct smap_slot *s;
+    size_t cap, n;
+};
+
 struct builder {
     const struct plan_input *in;
     struct opbuf out;
     struct objstatus *st;
     size_t nst;
-    struct allocation *extra; /* allocations chosen by this plan (borrowed strings) */
-    size_t nextra;
+    struct ipam_index *ipam; /* the inventory's allocations + this plan's picks */
+    struct smap attach_by_key; /* (owner, pod_if) -> inventory attachment */
     struct claim *claims;
     size_t nclaims;
     char **active; /* ids of objects whose owned state must be kept */
@@ -544,6 +579,8 @@ static bool any_policy_wants(const struct builder *b, const char *ifname)
     return false;
 }
 
+static bool gateway_wanted(const struct builder *b, const struct owned_addr *a);
+
 static bool addr_wanted(const struct builder *b, const struct owned_addr *a)
 {
     const struct policy *p = active_policy(b, a->owner);
@@ -571,7 +608,7 @@ static void plan_prune_links(struct builder *b)
 
     for (size_t i = 0; i < inv->naddrs; i++) {
         const struct owned_addr *a = &inv->addrs[i];
-        if (owner_frozen(b, a->owner) || addr_wanted(b, a))
+        if (owner_frozen(b, a->owner) || addr_wanted(b, a) || gateway_wanted(b, a))
             continue;
         const struct live_link *l = live_find_link(node, a->ifname);
         struct op *op;
@@ -629,138 +666,307 @@ static void plan_prune_links(struct builder *b)
 
 /* ---- pods --------------------------------------------------------------- */
 
-static const struct owned_attach *owned_attach(const struct inventory *inv, const char *owner,
+/* A small string-keyed hash (one or two borrowed keys -> size_t), open
+ * addressing: the pod lookups of a pass are O(1) instead of a walk over
+ * every attachment or object. */
+struct smap_slot {
+    uint64_t h;
+    const char *k1, *k2;
+    size_t v;
+    bool used;
+};
+
+static uint64_t smap_hash(const char *k1, const char *k2)
+{
+    uint64_t h = hash64(k1, strlen(k1), HASH64_SEED);
+    h = hash64("\n", 1, h);
+    return k2 ? hash64(k2, strlen(k2), h) : h;
+}
+
+static size_t *smap_get(const struct smap *m, const char *k1, const char *k2)
+{
+    if (!m->cap)
+        return NULL;
+    uint64_t h = smap_hash(k1, k2);
+    for (size_t i = (size_t)h & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
+        struct smap_slot *s = &m->s[i];
+        if (!s->used)
+            return NULL;
+        if (s->h == h && streq(s->k1, k1) && streq_ptr(s->k2, k2))
+            return &s->v;
+    }
+}
+
+static void smap_put(struct smap *m, const char *k1, const char *k2, size_t v)
+{
+    size_t *old = smap_get(m, k1, k2);
+    if (old) {
+        *old = v;
+        return;
+    }
+    if ((m->n + 1) * 2 > m->cap) {
+        struct smap o = *m;
+        m->cap = o.cap ? o.cap * 2 : 64;
+        m->s = xcalloc(m->cap, sizeof(*m->s));
+        m->n = 0;
+        for (size_t i = 0; i < o.cap; i++)
+            if (o.s[i].used)
+                smap_put(m, o.s[i].k1, o.s[i].k2, o.s[i].v);
+        free(o.s);
+    }
+    uint64_t h = smap_hash(k1, k2);
+    size_t i = (size_t)h & (m->cap - 1);
+    while (m->s[i].used)
+        i = (i + 1) & (m->cap - 1);
+    m->s[i] = (struct smap_slot){h, k1, k2, v, true};
+    m->n++;
+}
+
+static void smap_free(struct smap *m)
+{
+    free(m->s);
+    memset(m, 0, sizeof(*m));
+}
+
+/* The recorded attachment (owner, pod_if), through a hash built on first
+ * use (the inventory does not change during a plan). */
+static const struct owned_attach *owned_attach(struct builder *b, const char *owner,
                                                const char *pod_if)
 {
-    for (size_t i = 0; i < inv->nattach; i++)
-        if (streq(inv->attach[i].owner, owner) && streq(inv->attach[i].pod_if, pod_if))
-            return &inv->attach[i];
-    return NULL;
+    const struct inventory *inv = b->in->inv;
+    if (!b->attach_by_key.cap && inv->nattach)
+        for (size_t i = inv->nattach; i-- > 0;) /* the first row wins, as a scan would */
+            smap_put(&b->attach_by_key, inv->attach[i].owner, inv->attach[i].pod_if, i);
+    size_t *v = smap_get(&b->attach_by_key, owner, pod_if);
+    return v ? &inv->attach[*v] : NULL;
 }
 
-static int cmp_ip(const void *a, const void *b)
+/* Every allocation and reservation of the inventory, in an index. Strings
+ * are borrowed from inv. */
+static struct ipam_index *ipam_index_of(const struct inventory *inv)
 {
-    return ipaddr_cmp(a, b);
+    struct ipam_index *x = ipam_index_new();
+    for (size_t i = 0; i < inv->nallocs; i++) {
+        const struct allocation *al = &inv->allocs[i];
+        (void)ipam_index_take(x, al->network, &al->ip, al->owner, al->ifname);
+    }
+    for (size_t i = 0; i < inv->nreserved; i++)
+        ipam_index_note(x, inv->reserved[i].network, &inv->reserved[i].ip);
+    return x;
 }
 
-/* The address-picking core: allocations = inventory + this plan's picks. */
-static int pick_addresses(const struct nad *nad, const struct attachment *att, const char *owner,
-                          const struct allocation *const *allocs, const size_t *nallocs,
-                          size_t nlists, struct ipaddr **ret_addrs, size_t *ret_n, char **ret_err)
+/* "subnet 192.168.255.0/24 (range 192.168.255.1-192.168.255.254), ..." */
+static char *describe_sets(const struct nad *nad)
 {
-    struct ipam_range range = nad->range;
+    char *s = xstrdup("");
+    for (size_t i = 0; i < nad->nipam_sets; i++)
+        for (size_t j = 0; j < nad->ipam_sets[i].nranges; j++) {
+            const struct ipam_range *r = &nad->ipam_sets[i].ranges[j];
+            char a[64], b[64], c[64];
+            char *n = xasprintf("%s%ssubnet %s (range %s-%s)", s, s[0] ? ", " : "",
+                                ipaddr_format(&r->subnet, true, a, sizeof(a)),
+                                ipaddr_format(&r->start, false, b, sizeof(b)),
+                                ipaddr_format(&r->end, false, c, sizeof(c)));
+            free(s);
+            s = n;
+        }
+    return s;
+}
+
+/* Take ip for (owner, ifname); -EEXIST with the holder named. */
+static int take_or_conflict(struct ipam_index *x, const struct nad *nad, const struct ipaddr *ip,
+                            const char *what, const char *owner, const char *ifname,
+                            char **ret_err)
+{
+    const char *ho = NULL, *hi = NULL;
+    char a[64];
+    if (ipam_index_take(x, nad->cni_name, ip, owner, ifname) == 0)
+        return 0;
+    ipam_index_holder(x, nad->cni_name, ip, &ho, &hi);
+    *ret_err = xasprintf("%s %s is already allocated to %s (%s)", what,
+                         ipaddr_format(ip, false, a, sizeof(a)), ho ? ho : "?", hi ? hi : "?");
+    return -EEXIST;
+}
+
+/* Contract (plan.h); the picks are recorded in x (the caller rolls x back
+ * when the pod fails). owner and att must outlive x. */
+static int pick_addresses(struct ipam_index *x, const struct nad *nad,
+                          const struct attachment *att, const char *owner,
+                          struct ipaddr **ret_addrs, size_t *ret_n, char **ret_err)
+{
+    const char *net = nad->cni_name;
     char a1[64], a2[64];
+    struct ipaddr *out = NULL;
+    size_t nout = 0;
+    _cleanup_free_ const struct ipaddr **req = NULL; /* per set: the requested address */
+    int r = 0;
 
     if (nad->ipam_type == IPAM_NONE) {
         if (att->nips) {
             *ret_err = xasprintf("network %s/%s has no IPAM: cannot assign %s", nad->obj.ns,
                                  nad->obj.name,
                                  ipaddr_format(&att->ips[0], false, a1, sizeof(a1)));
-            return -EINVAL;
+            return -EADDRINUSE;
         }
         *ret_addrs = NULL;
         *ret_n = 0;
         return 0;
     }
-    if (ipam_range_normalize(&range) < 0) {
-        *ret_err = xasprintf("network %s/%s: invalid IPAM range", nad->obj.ns, nad->obj.name);
-        return -EINVAL;
+    if (nad->ipam_type == IPAM_STATIC) {
+        /* The NAD's addresses, then the requested ones (the static plugin
+         * with the "ips" capability); recorded like allocations so that no
+         * one else on the network gets them. */
+        for (size_t i = 0; i < nad->nipam_static + att->nips && r >= 0; i++) {
+            const struct ipaddr *ip = i < nad->nipam_static ? &nad->ipam_static[i].addr
+                                                            : &att->ips[i - nad->nipam_static];
+            if (!ip->prefix) {
+                *ret_err = xasprintf("requested address %s needs a prefix length (static IPAM)",
+                                     ipaddr_format(ip, false, a1, sizeof(a1)));
+                r = -EADDRINUSE;
+                break;
+            }
+            r = take_or_conflict(x, nad, ip, "address", owner, att->ifname, ret_err);
+            if (r >= 0)
+                *ARRAY_PUSH(out, nout) = *ip;
+        }
+        goto done;
     }
-    const char *net = nad->cni_name;
-    struct ipaddr *out = NULL;
-    size_t nout = 0;
 
-    if (att->nips) {
-        for (size_t i = 0; i < att->nips; i++) {
-            struct ipaddr ip = att->ips[i];
-            if (ip.family != range.subnet.family) {
-                *ret_err = xasprintf("%s is not of the family of subnet %s",
-                                     ipaddr_format(&ip, false, a1, sizeof(a1)),
-                                     ipaddr_format(&range.subnet, true, a2, sizeof(a2)));
-                goto fail;
-            }
-            if (ip.prefix && ip.prefix != range.subnet.prefix) {
-                *ret_err = xasprintf("%s: prefix length /%u differs from subnet %s",
-                                     ipaddr_format(&ip, false, a1, sizeof(a1)), ip.prefix,
-                                     ipaddr_format(&range.subnet, true, a2, sizeof(a2)));
-                goto fail;
-            }
-            ip.prefix = range.subnet.prefix;
-            if (!ipaddr_in_subnet(&ip, &range.subnet) || !ipam_in_range(&range, &ip)) {
-                char s[64], e[64];
-                *ret_err = xasprintf("requested address %s is outside subnet %s (range %s-%s)",
-                                     ipaddr_format(&ip, false, a1, sizeof(a1)),
-                                     ipaddr_format(&range.subnet, true, a2, sizeof(a2)),
-                                     ipaddr_format(&range.start, false, s, sizeof(s)),
-                                     ipaddr_format(&range.end, false, e, sizeof(e)));
-                goto fail;
-            }
-            for (size_t l = 0; l < nlists; l++)
-                for (size_t j = 0; j < nallocs[l]; j++) {
-                    const struct allocation *al = &allocs[l][j];
-                    if (streq(al->network, net) && ipaddr_same_host(&al->ip, &ip) &&
-                        !(streq(al->owner, owner) && streq(al->ifname, att->ifname))) {
-                        *ret_err = xasprintf("requested address %s is already allocated to %s "
-                                             "(%s)",
-                                             ipaddr_format(&ip, false, a1, sizeof(a1)), al->owner,
-                                             al->ifname);
-                        free(out);
-                        return -EEXIST;
-                    }
-                }
-            *ARRAY_PUSH(out, nout) = ip;
+    /* host-local: every requested address belongs to exactly one set (the
+     * sets do not overlap), at most one per set. */
+    req = xcalloc(nad->nipam_sets + 1, sizeof(*req));
+    for (size_t i = 0; i < att->nips; i++) {
+        const struct ipaddr *ip = &att->ips[i];
+        size_t s = 0;
+        int k = -1;
+        for (; s < nad->nipam_sets && k < 0; s++)
+            k = ipam_set_find(&nad->ipam_sets[s], ip);
+        if (k < 0) {
+            _cleanup_free_ char *sets = describe_sets(nad);
+            *ret_err = xasprintf("requested address %s is outside %s",
+                                 ipaddr_format(ip, false, a1, sizeof(a1)), sets);
+            r = -EADDRINUSE;
+            goto done;
         }
-        *ret_addrs = out;
-        *ret_n = nout;
-        return 0;
+        s--;
+        const struct ipam_range *rg = &nad->ipam_sets[s].ranges[k];
+        if (ip->prefix && ip->prefix != rg->subnet.prefix) {
+            *ret_err = xasprintf("%s: prefix length /%u differs from subnet %s",
+                                 ipaddr_format(ip, false, a1, sizeof(a1)), ip->prefix,
+                                 ipaddr_format(&rg->subnet, true, a2, sizeof(a2)));
+            r = -EADDRINUSE;
+            goto done;
+        }
+        if (!ipam_in_range(rg, ip)) {
+            *ret_err = xasprintf("requested address %s is the gateway of subnet %s",
+                                 ipaddr_format(ip, false, a1, sizeof(a1)),
+                                 ipaddr_format(&rg->subnet, true, a2, sizeof(a2)));
+            r = -EADDRINUSE;
+            goto done;
+        }
+        if (req[s]) {
+            *ret_err = xasprintf("requested addresses %s and %s are in the same range set: "
+                                 "one address per set",
+                                 ipaddr_format(req[s], false, a1, sizeof(a1)),
+                                 ipaddr_format(ip, false, a2, sizeof(a2)));
+            r = -EADDRINUSE;
+            goto done;
+        }
+        req[s] = ip;
     }
-    /* An allocation this attachment already holds is kept (stable IP). */
-    for (size_t l = 0; l < nlists; l++)
-        for (size_t j = 0; j < nallocs[l]; j++) {
-            const struct allocation *al = &allocs[l][j];
-            if (streq(al->network, net) && streq(al->owner, owner) &&
-                streq(al->ifname, att->ifname) && ipam_in_range(&range, &al->ip)) {
-                struct ipaddr ip = al->ip;
-                ip.prefix = range.subnet.prefix;
-                *ARRAY_PUSH(out, nout) = ip;
-                *ret_addrs = out;
-                *ret_n = nout;
-                return 0;
+    for (size_t s = 0; s < nad->nipam_sets; s++) {
+        const struct ipam_set *set = &nad->ipam_sets[s];
+        struct ipaddr ip;
+        if (req[s]) {
+            ip = *req[s];
+            ip.prefix = set->ranges[ipam_set_find(set, &ip)].subnet.prefix;
+            r = take_or_conflict(x, nad, &ip, "requested address", owner, att->ifname, ret_err);
+            if (r < 0)
+                goto done;
+            ipam_index_note(x, net, &ip);
+        } else if (!ipam_index_held_in(x, net, owner, att->ifname, set, &ip)) {
+            /* not held yet: the next free one (an attachment keeps what it
+             * holds: stable addresses across passes and restarts) */
+            if (ipam_index_next_free(x, net, set, &ip, NULL) < 0) {
+                _cleanup_free_ char *d = set->nranges == 1
+                                             ? xstrdup(ipaddr_format(&set->ranges[0].subnet, true,
+                                                                     a1, sizeof(a1)))
+                                             : ipam_set_describe(set);
+                *ret_err = xasprintf("network %s: no free address in %s", net, d);
+                r = -EADDRINUSE;
+                goto done;
             }
+            (void)ipam_index_take(x, net, &ip, owner, att->ifname);
+            ipam_index_note(x, net, &ip);
         }
-    struct ipaddr *taken = NULL;
-    size_t ntaken = 0;
-    for (size_t l = 0; l < nlists; l++)
-        for (size_t j = 0; j < nallocs[l]; j++)
-            if (streq(allocs[l][j].network, net) &&
-                allocs[l][j].ip.family == range.subnet.family)
-                *ARRAY_PUSH(taken, ntaken) = allocs[l][j].ip;
-    if (ntaken)
-        qsort(taken, ntaken, sizeof(*taken), cmp_ip);
-    struct ipaddr ip;
-    int r = ipam_next_free(&range, taken, ntaken, &ip);
-    free(taken);
+        *ARRAY_PUSH(out, nout) = ip;
+    }
+done:
     if (r < 0) {
-        *ret_err = xasprintf("network %s: no free address in %s", net,
-                             ipaddr_format(&range.subnet, true, a1, sizeof(a1)));
-        goto fail;
+        free(out);
+        return r;
     }
-    *ARRAY_PUSH(out, nout) = ip;
     *ret_addrs = out;
     *ret_n = nout;
     return 0;
-fail:
-    free(out);
-    return -EADDRINUSE;
 }
 
 int plan_pick_addresses(const struct nad *nad, const struct attachment *att, const char *owner,
                         const struct inventory *inv, struct ipaddr **ret_addrs, size_t *ret_n,
                         char **ret_err)
 {
-    const struct allocation *lists[1] = {inv->allocs};
-    size_t n[1] = {inv->nallocs};
-    return pick_addresses(nad, att, owner, lists, n, 1, ret_addrs, ret_n, ret_err);
+    struct ipam_index *x = ipam_index_of(inv);
+    int r = pick_addresses(x, nad, att, owner, ret_addrs, ret_n, ret_err);
+    ipam_index_free(x);
+    return r;
+}
+
+/* The gateway of a pod address: the one of its host-local range, or of
+ * its static address. false when there is none. */
+static bool addr_gateway(const struct nad *nad, const struct ipaddr *ip, struct ipaddr *ret)
+{
+    for (size_t s = 0; s < nad->nipam_sets; s++) {
+        int k = ipam_set_find(&nad->ipam_sets[s], ip);
+        if (k >= 0 && nad->ipam_sets[s].ranges[k].has_gateway) {
+            *ret = nad->ipam_sets[s].ranges[k].gateway;
+            return true;
+        }
+    }
+    for (size_t i = 0; i < nad->nipam_static; i++)
+        if (ipaddr_same_host(&nad->ipam_static[i].addr, ip) && nad->ipam_static[i].has_gateway) {
+            *ret = nad->ipam_static[i].gateway;
+            return true;
+        }
+    return false;
+}
+
+/* The IPAM routes of the pod, per family: a route goes to the pod when it
+ * has an address of the route's family; one without "gw" goes via the
+ * gateway of the pod's first address of that family (as the CNI plugins'
+ * ConfigureIface does), or on-link when there is none. */
+static void plan_ipam_routes(const struct nad *nad, struct pod_attach_op *pa)
+{
+    struct ipaddr gw[2];
+    bool has_addr[2] = {false, false}, has_gw[2] = {false, false};
+    for (size_t i = 0; i < pa->naddrs; i++) {
+        int f = pa->addrs[i].family == AF_INET6;
+        if (has_addr[f])
+            continue;
+        has_addr[f] = true;
+        has_gw[f] = addr_gateway(nad, &pa->addrs[i], &gw[f]);
+    }
+    for (size_t k = 0; k < nad->nroutes; k++) {
+        struct route rt = nad->routes[k];
+        int f = rt.dst.family == AF_INET6;
+        if (!has_addr[f])
+            continue;
+        if (!rt.has_gw && has_gw[f]) {
+            rt.has_gw = true;
+            rt.gw = gw[f];
+            rt.gw.prefix = f ? 128 : 32;
+        }
+        *ARRAY_PUSH(pa->routes, pa->nroutes) = rt;
+    }
 }
 
 static bool bridge_planned(const struct builder *b, const char *name)
@@ -782,20 +988,57 @@ static bool live_has_route(const struct live_ns *l, int ifindex, const struct ro
     return false;
 }
 
-/* Is the attachment exactly as wanted in the kernel? */
+/* The kernel's MACVLAN_MODE_* value of a macvlan_mode. */
+static int macvlan_kernel_mode(int mode)
+{
+    switch (mode) {
+    case CNI_MACVLAN_PRIVATE:
+        return 1; /* MACVLAN_MODE_PRIVATE */
+    case CNI_MACVLAN_VEPA:
+        return 2; /* MACVLAN_MODE_VEPA */
+    case CNI_MACVLAN_PASSTHRU:
+        return 8; /* MACVLAN_MODE_PASSTHRU */
+    default:
+        return 4; /* MACVLAN_MODE_BRIDGE */
+    }
+}
+
+/* Is the attachment exactly as wanted in the kernel? For a veth: the host
+ * end on the bridge, up, with its port flags; for a macvlan: on its master
+ * (bridge = the master's live link) in its mode. Then the pod end: up (or
+ * down for disableContainerInterface), MAC, MTU, addresses, routes. Port
+ * VLANs are not read back (one more dump per pass); the bridge's
+ * vlan_filtering is, by plan_pod. */
 static bool attach_converged(const struct live_ns *node, const struct live_ns *pod,
                              const struct live_link *bridge, const struct pod_attach_op *pa)
 {
-    const struct live_link *h = live_find_link(node, pa->host_if);
     const struct live_link *p = live_find_link(pod, pa->pod_if);
-    if (!h || !p || !bridge || h->master != bridge->ifindex || !link_up(h) || !link_up(p))
+    if (!p || !bridge || link_up(p) == pa->link_down)
         return false;
-    if (!streq(p->kind, "veth") || p->link != h->ifindex)
-        return false;
+    if (pa->kind == ATTACH_MACVLAN) {
+        if (!streq(p->kind, "macvlan") || p->link != bridge->ifindex ||
+            p->macvlan_mode != macvlan_kernel_mode(pa->macvlan_mode))
+            return false;
+        if (pa->mtu && p->mtu != pa->mtu)
+            return false;
+    } else {
+        const struct live_link *h = live_find_link(node, pa->host_if);
+        if (!h || h->master != bridge->ifindex || !link_up(h))
+            return false;
+        if (!streq(p->kind, "veth") || p->link != h->ifindex)
+            return false;
+        if (pa->mtu && (p->mtu != pa->mtu || h->mtu != pa->mtu))
+            return false;
+        /* -1: the kernel did not report the flag; nothing to compare */
+        if (h->brport_hairpin >= 0 && h->brport_hairpin != (int)pa->hairpin)
+            return false;
+        if (h->brport_isolated >= 0 && h->brport_isolated != (int)pa->isolated)
+            return false;
+    }
     if (pa->has_mac && (!p->has_mac || memcmp(p->mac, pa->mac, 6) != 0))
         return false;
-    if (pa->mtu && (p->mtu != pa->mtu || h->mtu != pa->mtu))
-        return false;
+    if (pa->link_down)
+        return true; /* left unconfigured */
     for (size_t i = 0; i < pa->naddrs; i++)
         if (!live_has_addr(pod, p->ifindex, &pa->addrs[i]))
             return false;
@@ -803,6 +1046,229 @@ static bool attach_converged(const struct live_ns *node, const struct live_ns *p
         if (!live_has_route(pod, p->ifindex, &pa->routes[i]))
             return false;
     return true;
+}
+
+enum attach_kind attach_kind_of(const char *host_if)
+{
+    return strncmp(host_if, ATTACH_MACVLAN_PREFIX, 2) == 0 ? ATTACH_MACVLAN : ATTACH_VETH;
+}
+
+/* Is an op like this one already in the plan (or in this object's ops)?
+ * Bridge settings, gateway addresses and sysctls are wanted by every pod of
+ * a network and planned once. */
+static bool op_planned(const struct builder *b, const struct opbuf *ob, const struct op *want)
+{
+    const struct opbuf *bufs[2] = {&b->out, ob};
+    for (size_t k = 0; k < 2; k++)
+        for (size_t i = 0; i < bufs[k]->n; i++) {
+            const struct op *o = &bufs[k]->ops[i];
+            if (o->type != want->type)
+                continue;
+            if (o->type == OP_SYSCTL && streq_ptr(o->sysctl, want->sysctl))
+                return true;
+            if (o->type == OP_LINK_SET && streq(o->ifname, want->ifname) &&
+                (o->set & want->set) == want->set)
+                return true;
+            if ((o->type == OP_ADDR_ADD || o->type == OP_ADDR_DEL) &&
+                streq(o->ifname, want->ifname) && ipaddr_equal(&o->addr, &want->addr))
+                return true;
+        }
+    return false;
+}
+
+/* The node link of the IPv4 default route (else IPv6): a macvlan's master
+ * when the NAD names none, as the macvlan plugin picks it. */
+static const struct live_link *default_route_link(const struct live_ns *node)
+{
+    for (int fam = 0; fam < 2; fam++)
+        for (size_t i = 0; i < node->nroutes; i++) {
+            const struct live_route *r = &node->routes[i];
+            if (r->dst.prefix == 0 && r->ifindex > 0 &&
+                r->dst.family == (fam == 0 ? AF_INET : AF_INET6))
+                return live_find_ifindex(node, r->ifindex);
+        }
+    return NULL;
+}
+
+size_t nad_gateways(const struct nad *nad, struct ipaddr *ret, size_t max)
+{
+    size_t n = 0;
+    if (nad->ipam_type == IPAM_NONE)
+        return 0;
+    for (size_t i = 0; i < nad->nipam_sets && n < max; i++) {
+        const struct ipam_set *set = &nad->ipam_sets[i];
+        if (!set->nranges || !set->ranges[0].has_gateway)
+            continue;
+        ret[n] = set->ranges[0].gateway;
+        ret[n++].prefix = set->ranges[0].subnet.prefix;
+    }
+    if (n == 0 && nad->range.has_gateway && max) {
+        ret[n] = nad->range.gateway;
+        ret[n++].prefix = nad->range.subnet.prefix;
+    }
+    return n;
+}
+
+bool nad_subnet_of(const struct nad *nad, const struct ipaddr *addr, struct ipaddr *ret)
+{
+    if (nad->ipam_type == IPAM_NONE)
+        return false;
+    for (size_t i = 0; i < nad->nipam_sets; i++)
+        for (size_t j = 0; j < nad->ipam_sets[i].nranges; j++) {
+            const struct ipaddr *sn = &nad->ipam_sets[i].ranges[j].subnet;
+            if (sn->family == addr->family && ipaddr_in_subnet(addr, sn)) {
+                *ret = *sn;
+                return true;
+            }
+        }
+    if (nad->range.subnet.family == addr->family && ipaddr_in_subnet(addr, &nad->range.subnet)) {
+        *ret = nad->range.subnet;
+        return true;
+    }
+    for (size_t i = 0; i < nad->nipam_static; i++) {
+        struct ipaddr sn = nad->ipam_static[i].addr;
+        if (sn.family == addr->family && ipaddr_in_subnet(addr, &sn)) {
+            *ret = sn;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* The bridge address isGateway puts on the bridge for the family of the
+ * pod's address: the IPAM gateway with its subnet's prefix. */
+static bool nad_gateway(const struct nad *nad, int family, struct ipaddr *ret)
+{
+    struct ipaddr gws[8];
+    size_t n = nad_gateways(nad, gws, ARRAY_SIZE(gws));
+    for (size_t i = 0; i < n; i++)
+        if (gws[i].family == family) {
+            *ret = gws[i];
+            return true;
+        }
+    return false;
+}
+
+static bool has_family(const struct ipaddr *a, size_t n, int family)
+{
+    for (size_t i = 0; i < n; i++)
+        if (a[i].family == family)
+            return true;
+    return false;
+}
+
+/* What the bridge plugin changes on the node for an attachment of nad, as
+ * ops of the pod (planned once per bridge): promiscMode, VLAN filtering,
+ * the isGateway address (forceAddress: other addresses of the subnet on the
+ * bridge go first) and IP forwarding. br is the live bridge, or NULL when
+ * this plan creates it. -EADDRINUSE with *ret_msg when the bridge holds
+ * another address of the subnet and forceAddress is off. */
+static int plan_bridge_gateway(struct builder *b, struct opbuf *ob, const char *id,
+                               const struct nad *nad, const struct live_link *br,
+                               const struct ipaddr *gwp, char **ret_msg);
+
+static int plan_bridge_needs(struct builder *b, struct opbuf *ob, const char *id,
+                             const struct nad *nad, const struct live_link *br,
+                             const struct ipaddr *addrs, size_t naddrs, char **ret_msg)
+{
+    struct op want = {.type = OP_LINK_SET};
+    snprintf(want.ifname, sizeof(want.ifname), "%s", nad->bridge);
+
+    if (nad->promisc && (!br || !(br->flags & IFF_PROMISC))) {
+        want.set = LS_PROMISC;
+        if (!op_planned(b, ob, &want)) {
+            struct op *op = opbuf_push(ob, OP_LINK_SET, id, nad->bridge, PH_SET);
+            op->set = LS_PROMISC;
+            op->promisc = true;
+        }
+    }
+    if ((nad->vlan || nad->ntrunk) && (!br || br->vlan_filtering != 1)) {
+        want.set = LS_VLAN_FILTERING;
+        if (!op_planned(b, ob, &want)) {
+            struct op *op = opbuf_push(ob, OP_LINK_SET, id, nad->bridge, PH_SET);
+            op->set = LS_VLAN_FILTERING;
+            op->vlan_filtering = 1;
+        }
+    }
+    if (!nad->is_gateway)
+        return 0;
+    for (int f = 0; f < 2; f++) {
+        int family = f ? AF_INET6 : AF_INET;
+        struct ipaddr gw;
+        if (!has_family(addrs, naddrs, family) || !nad_gateway(nad, family, &gw))
+            continue;
+        int r = plan_bridge_gateway(b, ob, id, nad, br, &gw, ret_msg);
+        if (r < 0)
+            return r;
+    }
+    return 0;
+}
+
+static int plan_bridge_gateway(struct builder *b, struct opbuf *ob, const char *id,
+                               const struct nad *nad, const struct live_link *br,
+                               const struct ipaddr *gwp, char **ret_msg)
+{
+    const struct live_ns *node = b->in->node;
+    struct op want = {.type = OP_ADDR_ADD};
+    struct ipaddr gw = *gwp;
+    snprintf(want.ifname, sizeof(want.ifname), "%s", nad->bridge);
+    if (!br || !live_has_addr(node, br->ifindex, &gw)) {
+        /* Other addresses of the subnet on the bridge: the plugin fails,
+         * or with forceAddress replaces them. */
+        for (size_t i = 0; br && i < node->naddrs; i++) {
+            const struct live_addr *a = &node->addrs[i];
+            char x[64], g[64];
+            struct ipaddr subnet = gw; /* the gateway's prefix is its subnet's */
+            if (a->ifindex != br->ifindex || a->addr.family != gw.family ||
+                !ipaddr_in_subnet(&a->addr, &subnet))
+                continue;
+            if (!nad->force_address) {
+                *ret_msg = xasprintf("bridge %s already has an IP address (%s) different from "
+                                     "the gateway %s; set forceAddress to replace it",
+                                     nad->bridge, ipaddr_format(&a->addr, true, x, sizeof(x)),
+                                     ipaddr_format(&gw, true, g, sizeof(g)));
+                return -EADDRINUSE;
+            }
+            want.type = OP_ADDR_DEL;
+            want.addr = a->addr;
+            if (!op_planned(b, ob, &want))
+                opbuf_push(ob, OP_ADDR_DEL, id, nad->bridge, PH_ADDR_DEL)->addr = a->addr;
+        }
+        want.type = OP_ADDR_ADD;
+        want.addr = gw;
+        if (!op_planned(b, ob, &want))
+            opbuf_push(ob, OP_ADDR_ADD, id, nad->bridge, PH_ADDR_ADD)->addr = gw;
+    }
+    int fwd = gw.family == AF_INET ? b->in->ip_forward : b->in->ip6_forward;
+    const char *key = gw.family == AF_INET ? SYSCTL_IP_FORWARD : SYSCTL_IP6_FORWARD;
+    struct op ws = {.type = OP_SYSCTL, .sysctl = (char *)key};
+    if (fwd == FWD_OFF && !op_planned(b, ob, &ws)) {
+        struct op *op = opbuf_push(ob, OP_SYSCTL, id, NULL, PH_SET);
+        op->sysctl = xstrdup(key);
+        op->value = 1;
+        op->before = 0;
+    }
+    return 0;
+}
+
+/* Is the owned address the isGateway address of a network some desired pod
+ * attaches to on that bridge? (The pod that added it may be gone.) */
+static bool gateway_wanted(const struct builder *b, const struct owned_addr *a)
+{
+    const struct desired *d = b->in->desired;
+    for (size_t i = 0; i < d->nnads; i++) {
+        const struct nad *nad = &d->nads[i];
+        struct ipaddr gw;
+        if (nad->plugin != NAD_BRIDGE || !nad->is_gateway || !streq(nad->bridge, a->ifname) ||
+            !nad_gateway(nad, a->addr.family, &gw) || !ipaddr_equal(&gw, &a->addr))
+            continue;
+        for (size_t p = 0; p < d->npods; p++)
+            for (size_t j = 0; j < d->pods[p].natt; j++)
+                if (streq(d->pods[p].att[j].nad_ns, nad->obj.ns) &&
+                    streq(d->pods[p].att[j].nad_name, nad->obj.name))
+                    return true;
+    }
+    return false;
 }
 
 /* A pod-detach of a recorded attachment. */
@@ -814,6 +1280,58 @@ static void push_detach(struct builder *b, const struct owned_attach *a)
     snprintf(op->pa.host_if, sizeof(op->pa.host_if), "%s", a->host_if);
     snprintf(op->pa.bridge, sizeof(op->pa.bridge), "%s", a->bridge);
     op->pa.network = xstrdup(a->network ? a->network : "");
+    op->pa.kind = attach_kind_of(a->host_if);
+}
+
+/* The per-attachment keys of the NAD: port flags, VLANs, the pod end's
+ * state and routes (the IPAM routes of the address family, plus the
+ * default route via the gateway for isDefaultGateway). */
+static void plan_attach_settings(const struct nad *nad, struct pod_attach_op *pa)
+{
+    pa->link_down = nad->disable_container_if;
+    pa->dad = nad->enable_dad;
+    if (nad->plugin == NAD_BRIDGE) {
+        pa->hairpin = nad->hairpin;
+        pa->isolated = nad->port_isolation;
+        pa->vlan = (uint16_t)nad->vlan;
+        for (size_t k = 0; k < nad->ntrunk; k++)
+            *ARRAY_PUSH(pa->trunk, pa->ntrunk) = nad->trunk[k];
+        pa->drop_default_vlan = (nad->vlan || nad->ntrunk) && !nad->preserve_default_vlan;
+    }
+    if (pa->link_down)
+        return; /* no routes on a link that is down */
+    plan_ipam_routes(nad, pa); /* per family, gw-less routes via the gateway */
+    if (nad->plugin != NAD_BRIDGE || !nad->is_default_gateway)
+        return;
+    /* isDefaultGateway: a default route via the gateway, per family of
+     * the pod's addresses, unless IPAM has one (via it: validated) */
+    for (int f = 0; f < 2; f++) {
+        int family = f ? AF_INET6 : AF_INET;
+        struct ipaddr gw;
+        bool have = false;
+        if (!has_family(pa->addrs, pa->naddrs, family) || !nad_gateway(nad, family, &gw))
+            continue;
+        for (size_t k = 0; k < pa->nroutes && !have; k++)
+            have = pa->routes[k].dst.prefix == 0 && pa->routes[k].dst.family == family;
+        if (have)
+            continue;
+        struct route *rt = ARRAY_PUSH(pa->routes, pa->nroutes);
+        memset(rt, 0, sizeof(*rt));
+        rt->dst.family = family;
+        rt->has_gw = true;
+        rt->gw = gw;
+        rt->gw.prefix = family == AF_INET ? 32 : 128;
+    }
+}
+
+static void pod_attach_op_free(struct pod_attach_op *pa)
+{
+    free(pa->netns);
+    free(pa->network);
+    free(pa->addrs);
+    free(pa->routes);
+    free(pa->trunk);
+    memset(pa, 0, sizeof(*pa));
 }
 
 static void plan_pod(struct builder *b, size_t idx)
@@ -829,8 +1347,8 @@ static void plan_pod(struct builder *b, size_t idx)
     set_active(b, &pod->obj);
 
     struct opbuf ob = {0};
-    struct allocation *mine = NULL; /* this pod's picks, merged on success */
-    size_t nmine = 0;
+    /* this pod's picks are undone when it does not converge */
+    size_t ipam_sp = ipam_index_savepoint(b->ipam);
     enum condition cond = COND_AVAILABLE;
     const char *reason = "SuccessfullyConfigured";
     _cleanup_free_ char *msg = NULL;
@@ -845,20 +1363,44 @@ static void plan_pod(struct builder *b, size_t idx)
                             att->nad_name);
             break;
         }
-        const struct live_link *br = live_find_link(node, nad->bridge);
-        if ((!br || !streq(br->kind, "bridge")) && !bridge_planned(b, nad->bridge)) {
-            cond = COND_PENDING;
-            reason = "BridgeMissing";
-            msg = xasprintf("bridge %s (of %s/%s) does not exist", nad->bridge, nad->obj.ns,
-                            nad->obj.name);
+        if (nad->plugin == NAD_UNSUPPORTED) {
+            cond = COND_FAILING;
+            reason = "UnsupportedType";
+            msg = xasprintf("%s: network %s/%s has CNI type '%s', which plumbd does not "
+                            "implement (bridge, macvlan)", att->ifname, nad->obj.ns,
+                            nad->obj.name, nad->cni_type);
             break;
+        }
+        const struct live_link *br = NULL; /* the bridge, or the macvlan's master */
+        if (nad->plugin == NAD_MACVLAN) {
+            br = nad->master[0] ? live_find_link(node, nad->master) : default_route_link(node);
+            if (!br) {
+                cond = COND_PENDING;
+                reason = "MasterMissing";
+                msg = nad->master[0]
+                          ? xasprintf("macvlan master %s (of %s/%s) does not exist", nad->master,
+                                      nad->obj.ns, nad->obj.name)
+                          : xasprintf("network %s/%s names no master and the node has no "
+                                      "default route", nad->obj.ns, nad->obj.name);
+                break;
+            }
+        } else {
+            br = live_find_link(node, nad->bridge);
+            if (br && !streq(br->kind, "bridge"))
+                br = NULL;
+            if (!br && !bridge_planned(b, nad->bridge)) {
+                cond = COND_PENDING;
+                reason = "BridgeMissing";
+                msg = xasprintf("bridge %s (of %s/%s) does not exist", nad->bridge, nad->obj.ns,
+                                nad->obj.name);
+                break;
+            }
         }
         struct ipaddr *addrs = NULL;
         size_t naddrs = 0;
         char *err = NULL;
-        const struct allocation *lists[3] = {inv->allocs, b->extra, mine};
-        size_t nl[3] = {inv->nallocs, b->nextra, nmine};
-        int k = pick_addresses(nad, att, id, lists, nl, 3, &addrs, &naddrs, &err);
+        int k = pick_addresses(b->ipam, nad, att, b->active[b->nactive - 1], &addrs, &naddrs,
+                               &err);
         if (k < 0) {
             cond = COND_FAILING;
             reason = k == -EEXIST ? "Conflict" : "AddressUnavailable";
@@ -878,13 +1420,6 @@ static void plan_pod(struct builder *b, size_t idx)
             free(err);
             break;
         }
-        for (size_t k = 0; k < naddrs; k++) {
-            struct allocation *al = ARRAY_PUSH(mine, nmine);
-            al->network = nad->cni_name; /* borrowed */
-            al->ip = addrs[k];
-            al->owner = b->active[b->nactive - 1];
-            snprintf(al->ifname, sizeof(al->ifname), "%s", att->ifname);
-        }
         if (!podns) {
             free(addrs);
             cond = COND_PENDING;
@@ -896,9 +1431,15 @@ static void plan_pod(struct builder *b, size_t idx)
         pa.netns = xstrdup(pod->netns);
         snprintf(pa.pod_if, sizeof(pa.pod_if), "%s", att->ifname);
         plan_host_ifname(id, att->ifname, pa.host_if);
-        snprintf(pa.bridge, sizeof(pa.bridge), "%s", nad->bridge);
+        if (nad->plugin == NAD_MACVLAN) {
+            pa.kind = ATTACH_MACVLAN;
+            memcpy(pa.host_if, ATTACH_MACVLAN_PREFIX, 2); /* an inventory key, no link */
+            snprintf(pa.bridge, sizeof(pa.bridge), "%s", br->name);
+            pa.macvlan_mode = (int)nad->macvlan_mode;
+        } else
+            snprintf(pa.bridge, sizeof(pa.bridge), "%s", nad->bridge);
         pa.network = xstrdup(nad->cni_name);
-        const struct owned_attach *oa = owned_attach(inv, id, att->ifname);
+        const struct owned_attach *oa = owned_attach(b, id, att->ifname);
         if (att->has_mac) {
             pa.has_mac = true;
             memcpy(pa.mac, att->mac, 6);
@@ -909,28 +1450,34 @@ static void plan_pod(struct builder *b, size_t idx)
         pa.mtu = (unsigned)nad->mtu;
         pa.addrs = addrs;
         pa.naddrs = naddrs;
-        for (size_t k = 0; k < nad->nroutes; k++)
-            if (nad->routes[k].dst.family == (naddrs ? addrs[0].family : 0))
-                *ARRAY_PUSH(pa.routes, pa.nroutes) = nad->routes[k];
+        plan_attach_settings(nad, &pa);
 
+        if (nad->plugin == NAD_BRIDGE) {
+            char *bmsg = NULL;
+            if (plan_bridge_needs(b, &ob, id, nad, br, addrs, naddrs, &bmsg) < 0) {
+                cond = COND_FAILING;
+                reason = "GatewayAddressConflict";
+                msg = bmsg;
+                pod_attach_op_free(&pa);
+                break;
+            }
+        }
         if (attach_converged(node, podns, br, &pa)) {
-            free(pa.netns);
-            free(pa.network);
-            free(pa.addrs);
-            free(pa.routes);
+            pod_attach_op_free(&pa);
             continue;
         }
-        const struct live_link *h = live_find_link(node, pa.host_if);
+        const struct live_link *h = pa.kind == ATTACH_VETH ? live_find_link(node, pa.host_if)
+                                                           : NULL;
         const struct live_link *p = live_find_link(podns, pa.pod_if);
-        if (p && (!h || !streq(p->kind, "veth") || p->link != h->ifindex)) {
+        bool ours = pa.kind == ATTACH_VETH
+                        ? h && p && streq(p->kind, "veth") && p->link == h->ifindex
+                        : p && oa && streq(p->kind, "macvlan");
+        if (p && !ours) {
             cond = COND_FAILING;
             reason = "InterfaceExists";
             msg = xasprintf("%s already exists in %s and was not created by plumbd", pa.pod_if,
                             pod->netns);
-            free(pa.netns);
-            free(pa.network);
-            free(pa.addrs);
-            free(pa.routes);
+            pod_attach_op_free(&pa);
             break;
         }
         pa.replace = h || p;
@@ -940,7 +1487,7 @@ static void plan_pod(struct builder *b, size_t idx)
 
     if (cond != COND_AVAILABLE) {
         opbuf_clear(&ob);
-        free(mine);
+        ipam_index_rollback(b->ipam, ipam_sp);
         /* The pod's namespace is gone (pod deleted, node rebooted): what was
          * attached went with it; release its addresses and forget it, so a
          * new namespace starts clean. */
@@ -951,9 +1498,6 @@ static void plan_pod(struct builder *b, size_t idx)
         status_add(b, &pod->obj, cond, reason, "%s", msg);
         return;
     }
-    for (size_t k = 0; k < nmine; k++)
-        *ARRAY_PUSH(b->extra, b->nextra) = mine[k];
-    free(mine);
     bool progressing = ob.n > 0;
     opbuf_take(&b->out, &ob);
     if (progressing)
@@ -962,45 +1506,73 @@ static void plan_pod(struct builder *b, size_t idx)
         status_add(b, &pod->obj, COND_AVAILABLE, "SuccessfullyConfigured", "%s", "");
 }
 
+/* What plan_prune_pods knows of an owner id: OW_* bits, and the index + 1
+ * of the desired pod with that id shifted by OW_SHIFT (0: no valid pod). */
+enum { OW_ACTIVE = 1, OW_FROZEN = 2, OW_SHIFT = 2 };
+
 /* Is (owner, ifname) a current attachment of an active pod? Invalid pods
- * (kept at their last good state) count as wanting all they have. */
-static bool attach_wanted(const struct builder *b, const char *owner, const char *ifname)
+ * (kept at their last good state) count as wanting all they have. One hash
+ * lookup and a walk over that pod's own attachments. */
+static bool attach_wanted(const struct builder *b, const struct smap *owners, const char *owner,
+                          const char *ifname)
 {
-    if (!is_active(b, owner))
+    const size_t *v = smap_get(owners, owner, NULL);
+    if (!v || !(*v & OW_ACTIVE))
         return false;
-    if (is_frozen(b, owner))
+    if (*v & OW_FROZEN)
         return true;
-    const struct desired *d = b->in->desired;
-    for (size_t i = 0; i < d->npods; i++) {
-        if (!streq(b->pod_ids[i], owner))
-            continue;
-        for (size_t j = 0; j < d->pods[i].natt; j++)
-            if (streq(d->pods[i].att[j].ifname, ifname))
-                return true;
-        return false;
-    }
-    return true; /* active but not a valid pod: an invalid revision, keep */
+    size_t pod = *v >> OW_SHIFT;
+    if (!pod)
+        return true; /* active but not a valid pod: an invalid revision, keep */
+    const struct pod *p = &b->in->desired->pods[pod - 1];
+    for (size_t j = 0; j < p->natt; j++)
+        if (streq(p->att[j].ifname, ifname))
+            return true;
+    return false;
 }
 
 static void plan_prune_pods(struct builder *b)
 {
     const struct inventory *inv = b->in->inv;
+    const struct desired *d = b->in->desired;
+    struct smap owners = {0}, detached = {0};
+    char **keys = NULL; /* owned copies of the keys of detached */
+    size_t nkeys = 0;
+
+    for (size_t i = 0; i < b->nactive; i++) {
+        size_t *v = smap_get(&owners, b->active[i], NULL);
+        smap_put(&owners, b->active[i], NULL, (v ? *v : 0) | OW_ACTIVE);
+    }
+    for (size_t i = 0; i < b->nfrozen; i++) {
+        size_t *v = smap_get(&owners, b->frozen[i], NULL);
+        smap_put(&owners, b->frozen[i], NULL, (v ? *v : 0) | OW_FROZEN);
+    }
+    for (size_t i = 0; i < d->npods; i++) {
+        size_t *v = smap_get(&owners, b->pod_ids[i], NULL);
+        if (v && !(*v >> OW_SHIFT)) /* the first pod of that id, as a scan would */
+            *v |= (i + 1) << OW_SHIFT;
+    }
+
     for (size_t i = 0; i < inv->nattach; i++) {
         const struct owned_attach *a = &inv->attach[i];
-        if (!attach_wanted(b, a->owner, a->pod_if))
+        if (!attach_wanted(b, &owners, a->owner, a->pod_if))
             push_detach(b, a);
     }
-    /* Allocations left without an attachment (a failed attach, a crash). */
+    /* Allocations left without an attachment (a failed attach, a crash):
+     * one detach each, unless one is planned already. */
+    for (size_t i = 0; i < b->out.n; i++)
+        if (b->out.ops[i].type == OP_POD_DETACH) {
+            char *o = xstrdup(b->out.ops[i].owner), *f = xstrdup(b->out.ops[i].pa.pod_if);
+            *ARRAY_PUSH(keys, nkeys) = o;
+            *ARRAY_PUSH(keys, nkeys) = f;
+            smap_put(&detached, o, f, 1);
+        }
     for (size_t i = 0; i < inv->nallocs; i++) {
         const struct allocation *al = &inv->allocs[i];
-        if (attach_wanted(b, al->owner, al->ifname) || owned_attach(inv, al->owner, al->ifname))
+        if (attach_wanted(b, &owners, al->owner, al->ifname) ||
+            owned_attach(b, al->owner, al->ifname) || smap_get(&detached, al->owner, al->ifname))
             continue;
-        bool dup = false;
-        for (size_t j = 0; j < b->out.n && !dup; j++)
-            dup = b->out.ops[j].type == OP_POD_DETACH && streq(b->out.ops[j].owner, al->owner) &&
-                  streq(b->out.ops[j].pa.pod_if, al->ifname);
-        if (dup)
-            continue;
+        smap_put(&detached, al->owner, al->ifname, 1);
         char host[IFNAMSIZ_PLUMBD];
         plan_host_ifname(al->owner, al->ifname, host);
         struct op *op = opbuf_push(&b->out, OP_POD_DETACH, al->owner, host, PH_POD_DETACH);
@@ -1009,12 +1581,18 @@ static void plan_prune_pods(struct builder *b)
         snprintf(op->pa.host_if, sizeof(op->pa.host_if), "%s", host);
         op->pa.network = xstrdup(al->network);
     }
+    smap_free(&owners);
+    smap_free(&detached);
+    for (size_t i = 0; i < nkeys; i++)
+        free(keys[i]);
+    free(keys);
 }
 
 int plan_build(const struct plan_input *in, struct plan *ret)
 {
     struct builder b = {.in = in};
     const struct desired *d = in->desired;
+    b.ipam = ipam_index_of(in->inv);
     b.pod_ids = xcalloc(d->npods ? d->npods : 1, sizeof(char *));
     for (size_t i = 0; i < d->npods; i++) {
         char id[256];
@@ -1075,8 +1653,15 @@ int plan_build(const struct plan_input *in, struct plan *ret)
     }
     plan_policies(&b);
     plan_prune_links(&b);
-    for (size_t i = 0; i < d->nnads; i++)
-        status_add(&b, &d->nads[i].obj, COND_AVAILABLE, "SuccessfullyConfigured", "%s", "");
+    for (size_t i = 0; i < d->nnads; i++) {
+        const struct nad *nd = &d->nads[i];
+        if (nd->plugin == NAD_UNSUPPORTED)
+            status_add(&b, &nd->obj, COND_FAILING, "UnsupportedType",
+                       "CNI type '%s' is not supported: plumbd implements bridge and macvlan",
+                       nd->cni_type);
+        else
+            status_add(&b, &nd->obj, COND_AVAILABLE, "SuccessfullyConfigured", "%s", "");
+    }
     for (size_t i = 0; i < d->npods; i++)
         plan_pod(&b, i);
     plan_prune_pods(&b);
@@ -1092,7 +1677,8 @@ int plan_build(const struct plan_input *in, struct plan *ret)
     free(b.out.phase);
     p.status = b.st;
     p.nstatus = b.nst;
-    free(b.extra);
+    ipam_index_free(b.ipam);
+    smap_free(&b.attach_by_key);
     free(b.claims);
     for (size_t i = 0; i < b.nactive; i++)
         free(b.active[i]);

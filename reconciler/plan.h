@@ -65,6 +65,11 @@ struct inventory {
     size_t nattach;
     struct allocation *allocs;
     size_t nallocs;
+    /* host-local's last_reserved_ip: the newest IPAM reservations of each
+     * network, oldest first (network and ip set; they outlive a release).
+     * Picks continue after the newest one of the range set. */
+    struct allocation *reserved;
+    size_t nreserved;
 };
 void inventory_free(struct inventory *inv);
 
@@ -81,6 +86,8 @@ enum op_type {
     OP_FORGET,     /* no kernel write: drop the inventory row of a link (or of
                     * addr when addr.family != 0, or of the attachment and
                     * its addresses when pa.pod_if is set) */
+    OP_SYSCTL,     /* write sysctl `sysctl` (e.g. "net/ipv4/ip_forward") of the
+                    * node namespace to `value`; `before` is what it was */
     _OP_TYPE_MAX
 };
 const char *op_type_to_string(enum op_type t);
@@ -92,13 +99,34 @@ enum {
     LS_MASTER = 1 << 2, /* master = "" means release (nomaster) */
     LS_STP = 1 << 3,
     LS_ALIAS = 1 << 4,  /* alias NULL means clear */
+    LS_PROMISC = 1 << 5, /* IFF_PROMISC on (promisc=true) or off (bridge promiscMode) */
+    LS_VLAN_FILTERING = 1 << 6, /* bridge vlan_filtering = vlan_filtering */
 };
 
+/* What a pod attachment is made of. */
+enum attach_kind {
+    ATTACH_VETH,    /* bridge plugin: veth pair, host end on pa.bridge */
+    ATTACH_MACVLAN, /* macvlan plugin: macvlan on pa.bridge (the master),
+                     * created straight into the pod namespace */
+};
+
+/* Host-side names: "pl" + 12 hex digits for a veth's host end; a macvlan
+ * has no host end, its inventory key is "pm" + the same digits. */
+#define ATTACH_MACVLAN_PREFIX "pm"
+enum attach_kind attach_kind_of(const char *host_if); /* by the prefix */
+
+/* The isGateway addresses of a NAD: the gateway of each IPAM range set (its
+ * first range), with the subnet's prefix. Returns how many (<= max). */
+size_t nad_gateways(const struct nad *nad, struct ipaddr *ret, size_t max);
+/* The IPAM subnet of nad that holds addr (ipMasq's "leaving the subnet"). */
+bool nad_subnet_of(const struct nad *nad, const struct ipaddr *addr, struct ipaddr *ret);
+
 struct pod_attach_op {
+    enum attach_kind kind;        /* derived from host_if's prefix when read back */
     char *netns;                  /* pod netns path */
     char pod_if[IFNAMSIZ_PLUMBD];
     char host_if[IFNAMSIZ_PLUMBD];
-    char bridge[IFNAMSIZ_PLUMBD];
+    char bridge[IFNAMSIZ_PLUMBD]; /* veth: the bridge; macvlan: the master */
     char *network;                /* IPAM pool key */
     bool has_mac;
     uint8_t mac[6];
@@ -108,6 +136,17 @@ struct pod_attach_op {
     struct route *routes;
     size_t nroutes;
     bool replace;                 /* remove a stale pod-side/host-side first */
+    /* port and pod-interface settings (bridge plugin keys) */
+    bool hairpin;                 /* host port hairpin mode on */
+    bool isolated;                /* host port isolated */
+    bool link_down;               /* disableContainerInterface: pod end left
+                                   * down, no addresses, no routes */
+    bool dad;                     /* enabledad: no IFA_F_NODAD on IPv6 */
+    uint16_t vlan;                /* PVID untagged on the host port, 0 none */
+    struct vlan_range *trunk;     /* tagged VLANs on the host port */
+    size_t ntrunk;
+    bool drop_default_vlan;       /* !preserveDefaultVlan: remove VLAN 1 */
+    int macvlan_mode;             /* enum cni_macvlan_mode */
 };
 
 struct op {
@@ -125,6 +164,10 @@ struct op {
     bool record_before;           /* first change to a link we did not create */
     bool forget;                  /* after success, drop ifname's inventory row
                                    * (prune/restore of a link) */
+    bool promisc;                 /* LS_PROMISC */
+    int vlan_filtering;           /* LS_VLAN_FILTERING: 0/1 */
+    char *sysctl;                 /* OP_SYSCTL: "net/ipv4/ip_forward" */
+    int value, before;            /* OP_SYSCTL */
 };
 
 /* One line describing the op, e.g. "link-set ens19 master=br-1 up" */
@@ -183,7 +226,14 @@ struct plan_input {
      * plans nothing and keeps its kernel state (reported as the pin says). */
     const struct pin *pins;
     size_t npins;
+    /* Node sysctls the planner may change (isGateway): FWD_UNKNOWN (the
+     * zero value) plans nothing. */
+    int ip_forward;    /* net.ipv4.ip_forward */
+    int ip6_forward;   /* net.ipv6.conf.all.forwarding */
 };
+enum { FWD_UNKNOWN = 0, FWD_OFF, FWD_ON };
+#define SYSCTL_IP_FORWARD "net/ipv4/ip_forward"
+#define SYSCTL_IP6_FORWARD "net/ipv6/conf/all/forwarding"
 
 struct plan {
     struct op *ops;
@@ -205,9 +255,13 @@ void plan_drop_owner(struct plan *p, const char *owner);
  * of pod id and pod ifname; stable across runs, 14 characters. */
 void plan_host_ifname(const char *pod_id, const char *pod_if, char ret[IFNAMSIZ_PLUMBD]);
 
-/* Pick the addresses for one attachment: requested ips (validated against
- * the range and the allocations), an existing allocation for (owner, ifname),
- * or the next free address. ret_err explains a refusal (caller frees). */
+/* Pick the addresses for one attachment, one per host-local range set: a
+ * requested ip of the set (checked against its ranges and the allocations),
+ * else the address (owner, ifname) already holds in the set, else the next
+ * free one after the set's last reservation (host-local's order); static
+ * IPAM: the NAD's addresses plus the requested ones, none held by someone
+ * else. -EEXIST (Conflict: ret_err names the holder) or -EADDRINUSE
+ * (AddressUnavailable); ret_err explains a refusal (caller frees). */
 int plan_pick_addresses(const struct nad *nad, const struct attachment *att,
                         const char *owner, const struct inventory *inv,
                         struct ipaddr **ret_addrs, size_t *ret_n, char **ret_err);

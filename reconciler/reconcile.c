@@ -241,7 +241,8 @@ static void report_diags(struct reconciler *r, const struct diags *d)
 }
 
 /* Multus-style network-status of a pod, from the inventory. */
-static char *network_status(const struct pod *pod, const char *id, const struct inventory *inv)
+static char *network_status(const struct pod *pod, const char *id, const struct inventory *inv,
+                            const struct desired *d)
 {
     json_t *arr = json_array();
     for (size_t i = 0; i < pod->natt; i++) {
@@ -256,10 +257,11 @@ static char *network_status(const struct pod *pod, const char *id, const struct 
                 json_array_append_new(ips, json_string(ipaddr_format(&a->addrs[k], false, buf,
                                                                      sizeof(buf))));
             char *name = xasprintf("%s/%s", att->nad_ns, att->nad_name);
-            json_array_append_new(arr, json_pack("{s:s, s:s, s:o, s:s, s:b, s:{}}", "name", name,
+            const struct nad *nad = desired_find_nad(d, att->nad_ns, att->nad_name);
+            json_array_append_new(arr, json_pack("{s:s, s:s, s:o, s:s, s:b, s:o}", "name", name,
                                                  "interface", a->pod_if, "ips", ips, "mac",
                                                  mac_format(a->mac, m, sizeof(m)), "default", 0,
-                                                 "dns"));
+                                                 "dns", ipam_dns_json(nad ? &nad->dns : NULL)));
             free(name);
         }
     }
@@ -501,6 +503,8 @@ static int postwrite(struct reconciler *r, const struct op *op, bool ok,
             rc = store_alloc_release(r->store, op->owner, op->pa.pod_if);
         return rc;
     }
+    case OP_SYSCTL: /* not inventoried: the journal's inverse puts it back */
+        return 0;
     case _OP_TYPE_MAX:
         break;
     }
@@ -1053,15 +1057,19 @@ static int cmp_port(const void *a, const void *b)
     return strcmp(((const struct nft_port *)a)->ifname, ((const struct nft_port *)b)->ifname);
 }
 
-/* macspoofchk: the plumbd nftables table holds exactly the attachments
- * whose network asks for it, with the MAC each was given. Rewritten (one
- * transaction) only when that set changed, or when the table vanished;
- * the applied content's hash is kept in <state-dir>/nft.rev. */
+/* macspoofchk and ipMasq: the plumbd nftables tables hold exactly the
+ * attachments whose network asks for them: `bridge plumbd` the host veth
+ * and MAC each was given, `inet plumbd-nat` the addresses to masquerade.
+ * Both are rewritten in one transaction, only when their content changed or
+ * a table vanished; the applied content's hash is kept in
+ * <state-dir>/nft.rev. An attachment that is gone (pod removed, netns
+ * vanished: its inventory row went with the detach) leaves both. */
 static void nft_sync(struct reconciler *r, const struct desired *d)
 {
     struct inventory inv = {0};
     struct nft_port *ports = NULL;
-    size_t n = 0;
+    struct nft_masq *masq = NULL;
+    size_t n = 0, nmasq = 0;
     if (store_inventory_load(r->store, &inv) < 0)
         return;
     for (size_t i = 0; i < inv.nattach; i++) {
@@ -1073,19 +1081,29 @@ static void nft_sync(struct reconciler *r, const struct desired *d)
             for (size_t j = 0; j < d->pods[k].natt; j++) {
                 const struct attachment *att = &d->pods[k].att[j];
                 const struct nad *nad = desired_find_nad(d, att->nad_ns, att->nad_name);
-                if (!streq(att->ifname, a->pod_if) || !nad || !nad->macspoofchk)
+                if (!streq(att->ifname, a->pod_if) || !nad || nad->plugin != NAD_BRIDGE)
                     continue;
-                struct nft_port *pt = ARRAY_PUSH(ports, n);
-                snprintf(pt->ifname, sizeof(pt->ifname), "%s", a->host_if);
-                memcpy(pt->mac, a->mac, 6);
+                if (nad->macspoofchk && attach_kind_of(a->host_if) == ATTACH_VETH) {
+                    struct nft_port *pt = ARRAY_PUSH(ports, n);
+                    snprintf(pt->ifname, sizeof(pt->ifname), "%s", a->host_if);
+                    memcpy(pt->mac, a->mac, 6);
+                }
+                for (size_t q = 0; nad->ip_masq && q < a->naddrs; q++) {
+                    struct nft_masq m = {.addr = a->addrs[q]};
+                    if (nad_subnet_of(nad, &a->addrs[q], &m.subnet))
+                        *ARRAY_PUSH(masq, nmasq) = m;
+                }
             }
         }
     }
     inventory_free(&inv);
     if (n > 1)
         qsort(ports, n, sizeof(*ports), cmp_port);
-    _cleanup_free_ char *text = nft_ruleset(ports, n);
+    _cleanup_free_ char *spoof = nft_ruleset(ports, n);
+    _cleanup_free_ char *nat = nft_masq_ruleset(masq, nmasq);
     free(ports);
+    free(masq);
+    _cleanup_free_ char *text = xasprintf("%s%s", spoof, nat);
     char rev[17];
     hash64_hex(hash64(text, strlen(text), HASH64_SEED), rev);
     _cleanup_free_ char *path = xasprintf("%s/nft.rev", r->state_dir);
@@ -1093,20 +1111,62 @@ static void nft_sync(struct reconciler *r, const struct desired *d)
     _cleanup_fclose_ FILE *f = fopen(path, "re");
     if (f && !fgets(applied, sizeof(applied), f))
         applied[0] = 0;
-    bool present = nft_table_present();
-    if (streq(applied, rev) && present == (n > 0))
+    bool has_spoof, has_nat;
+    nft_tables_present(&has_spoof, &has_nat);
+    if (streq(applied, rev) && has_spoof == (n > 0) && has_nat == (nmasq > 0))
         return;
-    if (n == 0 && !present) {
+    if (n == 0 && nmasq == 0 && !has_spoof && !has_nat) {
         write_file_atomic(path, rev, strlen(rev));
         return;
     }
     _cleanup_free_ char *err = NULL;
     if (nft_apply(text, &err) < 0) {
-        log_error("nftables", "cannot install the macspoofchk rules: %s", err ? err : "?");
+        log_error("nftables", "cannot install the macspoofchk/ipMasq rules: %s", err ? err : "?");
         return;
     }
     write_file_atomic(path, rev, strlen(rev));
-    log_info("nftables", "macspoofchk rules: %zu pod port%s", n, n == 1 ? "" : "s");
+    log_info("nftables", "macspoofchk rules: %zu pod port%s; ipMasq: %zu address%s", n,
+             n == 1 ? "" : "s", nmasq, nmasq == 1 ? "" : "es");
+}
+
+/* nft_sync outside a pass (after `plumbd rollback`): the undo changed the
+ * inventory, so the tables follow it; which networks ask for macspoofchk or
+ * ipMasq is read from the config dirs as they are now. */
+static void nft_sync_from_config(struct reconciler *r)
+{
+    struct docset docs = {0};
+    struct diags diags = {0};
+    struct desired d = {0};
+    for (size_t i = 0; i < config_dir_count(r); i++)
+        (void)load_dir(config_dir_at(r, i), &docs, &diags);
+    validate_docs(&docs, &d);
+    nft_sync(r, &d);
+    desired_free(&d);
+    docset_free(&docs);
+    diags_clear(&diags);
+}
+
+/* A node forwarding sysctl for the planner (isGateway): FWD_ON/FWD_OFF, or
+ * FWD_UNKNOWN when no NAD is a gateway (nothing to read) or unreadable. */
+static int node_forwarding(const struct desired *d, const char *key, int family)
+{
+    bool wanted = false;
+    for (size_t i = 0; i < d->nnads && !wanted; i++) {
+        struct ipaddr gws[8];
+        size_t n = d->nads[i].plugin == NAD_BRIDGE && d->nads[i].is_gateway
+                       ? nad_gateways(&d->nads[i], gws, ARRAY_SIZE(gws))
+                       : 0;
+        for (size_t k = 0; k < n && !wanted; k++)
+            wanted = gws[k].family == family;
+    }
+    if (!wanted)
+        return FWD_UNKNOWN;
+    _cleanup_free_ char *path = xasprintf("/proc/sys/%s", key);
+    _cleanup_fclose_ FILE *f = fopen(path, "re");
+    int v;
+    if (!f || fscanf(f, "%d", &v) != 1)
+        return FWD_UNKNOWN;
+    return v ? FWD_ON : FWD_OFF;
 }
 
 /* Store statuses (dropping those of objects that are gone) and mirror them
@@ -1125,7 +1185,7 @@ static int publish_status(struct reconciler *r, struct plan *p, const struct des
         object_id(&d->pods[i].obj, id, sizeof(id));
         for (size_t s = 0; s < p->nstatus; s++)
             if (streq(p->status[s].id, id) && !p->status[s].network_status)
-                p->status[s].network_status = network_status(&d->pods[i], id, &inv);
+                p->status[s].network_status = network_status(&d->pods[i], id, &inv, d);
     }
     inventory_free(&inv);
 
@@ -1370,6 +1430,8 @@ int reconcile_pass(struct reconciler *r, enum gen_trigger trig, bool dry_run, FI
         .nkeep_owners = nkeep,
         .pins = pins,
         .npins = npins,
+        .ip_forward = node_forwarding(&d, SYSCTL_IP_FORWARD, AF_INET),
+        .ip6_forward = node_forwarding(&d, SYSCTL_IP6_FORWARD, AF_INET6),
     };
     rc = plan_build(&in, &p);
     /* A pin lasts while its revision does: a changed file (or a removed
@@ -1427,22 +1489,16 @@ int reconcile_pass(struct reconciler *r, enum gen_trigger trig, bool dry_run, FI
     }
     for (size_t i = 0; i < d.nnads && res.npools < ARRAY_SIZE(res.pools); i++) {
         const struct nad *nd = &d.nads[i];
-        struct ipam_range rg = nd->range;
         bool dup = false;
         for (size_t k = 0; k < res.npools && !dup; k++)
             dup = streq(res.pools[k].network, nd->cni_name);
-        if (dup || nd->ipam_type != IPAM_HOST_LOCAL || ipam_range_normalize(&rg) < 0)
+        if (dup || nd->ipam_type != IPAM_HOST_LOCAL)
             continue;
         struct pool_use *pu = &res.pools[res.npools++];
         snprintf(pu->network, sizeof(pu->network), "%s", nd->cni_name);
-        double size = 0;
-        int len = rg.start.family == AF_INET ? 4 : 16;
-        for (int b = 0; b < len; b++)
-            size = size * 256 + (double)rg.end.bytes[b] - (double)rg.start.bytes[b];
-        /* ipam_in_range already excludes the gateway: count it back out. */
-        bool gw_inside = rg.has_gateway && ipaddr_cmp(&rg.gateway, &rg.start) >= 0 &&
-                         ipaddr_cmp(&rg.gateway, &rg.end) <= 0;
-        pu->size = size + 1 - (gw_inside ? 1 : 0);
+        /* every range of every set, gateways excluded (ipam_set_size) */
+        for (size_t k = 0; k < nd->nipam_sets; k++)
+            pu->size += ipam_set_size(&nd->ipam_sets[k]);
         for (size_t k = 0; k < inv.nallocs; k++)
             pu->used += streq(inv.allocs[k].network, nd->cni_name);
     }
@@ -1707,6 +1763,7 @@ int reconcile_rollback(struct reconciler *r, int64_t after_gen, int64_t *ret_gen
     rc = undo_generations(r, targets, nt, TRIG_ROLLBACK, &gen, &owners, &nowners, &nops);
     if (rc < 0)
         goto out;
+    nft_sync_from_config(r);
 
     /* Pin what was rolled back at its current revision (undoing a rollback
      * frees the pins again), and say so in the status. */

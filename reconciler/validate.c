@@ -391,33 +391,35 @@ static const char *json_str(json_t *o, const char *key)
     return json_is_string(v) ? json_string_value(v) : NULL;
 }
 
-static int parse_ipam(struct vctx *c, const struct ynode *at, json_t *ipam, struct nad *nad)
+/* One host-local range object: subnet, rangeStart, rangeEnd, gateway,
+ * normalized as host-local does (gateway default: the subnet's first
+ * address). `where` names it in messages ("ipam" or "ipam.ranges[0][1]"). */
+static int parse_ipam_range(struct vctx *c, const struct ynode *at, json_t *src,
+                            const char *where, struct ipam_range *ret)
 {
-    const char *type = json_str(ipam, "type");
-    if (!ipam || json_object_size(ipam) == 0) {
-        nad->ipam_type = IPAM_NONE;
-        return 0;
-    }
-    if (!streq(type, "host-local")) {
-        verr(c, at, "ipam type '%s' is not supported yet (host-local is)", type ? type : "");
+    struct ipam_range rg = {0};
+    const char *subnet = json_str(src, "subnet");
+    char a[64], b[64];
+
+    if (!json_is_object(src)) {
+        verr(c, at, "%s must be an object with a subnet", where);
         return -EINVAL;
     }
-    nad->ipam_type = IPAM_HOST_LOCAL;
-    json_t *src = ipam;
-    json_t *ranges = json_object_get(ipam, "ranges");
-    if (ranges) {
-        json_t *set = json_array_get(ranges, 0);
-        src = json_array_get(set, 0);
-        if (!json_is_object(src)) {
-            verr(c, at, "ipam.ranges must be a list of lists of ranges");
-            return -EINVAL;
-        }
-        if (json_array_size(ranges) > 1 || json_array_size(set) > 1)
-            vwarn(c, at, "ipam.ranges: only the first range is used so far; the others are ignored");
+    if (!subnet || ipaddr_parse(subnet, -1, &rg.subnet) < 0 || !strchr(subnet, '/')) {
+        verr(c, at, "%s.subnet '%s' is not a CIDR prefix", where, subnet ? subnet : "(missing)");
+        return -EINVAL;
     }
-    const char *subnet = json_str(src, "subnet");
-    if (!subnet || ipaddr_parse(subnet, -1, &nad->range.subnet) < 0 || !strchr(subnet, '/')) {
-        verr(c, at, "ipam.subnet '%s' is not a CIDR prefix", subnet ? subnet : "(missing)");
+    struct ipam_range probe = {.subnet = rg.subnet};
+    if (ipam_range_normalize(&probe) < 0) {
+        unsigned bits = rg.subnet.family == AF_INET ? 32 : 128;
+        struct ipaddr net = rg.subnet;
+        for (unsigned i = rg.subnet.prefix; i < bits; i++)
+            net.bytes[i / 8] &= (uint8_t)~(0x80 >> (i % 8));
+        if ((unsigned)rg.subnet.prefix + 2 > bits)
+            verr(c, at, "%s.subnet %s is too small to allocate from", where, subnet);
+        else
+            verr(c, at, "%s.subnet %s has host bits set (the network address is %s)", where,
+                 subnet, ipaddr_format(&net, false, a, sizeof(a)));
         return -EINVAL;
     }
     struct {
@@ -425,30 +427,43 @@ static int parse_ipam(struct vctx *c, const struct ynode *at, json_t *ipam, stru
         struct ipaddr *dst;
         bool *flag;
     } opt[] = {
-        {"rangeStart", &nad->range.start, NULL},
-        {"rangeEnd", &nad->range.end, NULL},
-        {"gateway", &nad->range.gateway, &nad->range.has_gateway},
+        {"rangeStart", &rg.start, NULL},
+        {"rangeEnd", &rg.end, NULL},
+        {"gateway", &rg.gateway, &rg.has_gateway},
     };
     for (size_t i = 0; i < ARRAY_SIZE(opt); i++) {
         const char *s = json_str(src, opt[i].key);
         if (!s)
             continue;
-        if (ipaddr_parse(s, nad->range.subnet.prefix, opt[i].dst) < 0 ||
-            !ipaddr_in_subnet(opt[i].dst, &nad->range.subnet)) {
-            verr(c, at, "ipam.%s '%s' is not an address inside %s", opt[i].key, s, subnet);
+        if (ipaddr_parse(s, rg.subnet.prefix, opt[i].dst) < 0 ||
+            !ipaddr_in_subnet(opt[i].dst, &rg.subnet)) {
+            verr(c, at, "%s.%s '%s' is not an address inside %s", where, opt[i].key, s, subnet);
             return -EINVAL;
         }
-        opt[i].dst->prefix = nad->range.subnet.prefix;
+        opt[i].dst->prefix = rg.subnet.prefix;
         if (opt[i].flag)
             *opt[i].flag = true;
     }
     /* host-local's default: the gateway is the subnet's first address, and
      * it is never handed out. */
-    if (!nad->range.has_gateway) {
-        nad->range.gateway = nad->range.subnet;
-        ipaddr_add(&nad->range.gateway, 1);
-        nad->range.has_gateway = true;
+    if (!rg.has_gateway) {
+        rg.gateway = rg.subnet;
+        ipaddr_add(&rg.gateway, 1);
+        rg.has_gateway = true;
     }
+    if (ipam_range_normalize(&rg) < 0) {
+        verr(c, at, "%s: rangeStart %s is after rangeEnd %s", where,
+             ipaddr_format(&rg.start, false, a, sizeof(a)),
+             ipaddr_format(&rg.end, false, b, sizeof(b)));
+        return -EINVAL;
+    }
+    *ret = rg;
+    return 0;
+}
+
+static int parse_ipam_routes(struct vctx *c, const struct ynode *at, json_t *ipam,
+                             struct nad *nad)
+{
     json_t *routes = json_object_get(ipam, "routes");
     size_t i;
     json_t *r;
@@ -461,14 +476,378 @@ static int parse_ipam(struct vctx *c, const struct ynode *at, json_t *ipam, stru
         }
         if (gw) {
             if (ipaddr_parse(gw, -1, &rt.gw) < 0 || rt.gw.family != rt.dst.family) {
-                verr(c, at, "ipam.routes[%zu].gw '%s' is not an address", i, gw);
+                verr(c, at, "ipam.routes[%zu].gw '%s' is not an address of the family of %s",
+                     i, gw, dst);
                 return -EINVAL;
             }
             rt.has_gw = true;
         }
         *ARRAY_PUSH(nad->routes, nad->nroutes) = rt;
     }
-    return 0; /* keys plumbd ignores: warned about by the schema */
+    return 0;
+}
+
+/* A list of strings (dns.nameservers, dns.search, dns.options). */
+static int parse_strv(struct vctx *c, const struct ynode *at, json_t *arr, const char *where,
+                      bool addresses, char ***v, size_t *n)
+{
+    size_t i;
+    json_t *e;
+    if (arr && !json_is_array(arr)) {
+        verr(c, at, "%s must be a list of strings", where);
+        return -EINVAL;
+    }
+    json_array_foreach(arr, i, e) {
+        const char *s = json_string_value(e);
+        struct ipaddr ip;
+        if (!s || (addresses && (ipaddr_parse(s, -1, &ip) < 0 || strchr(s, '/')))) {
+            verr(c, at, "%s[%zu] '%s' is not %s", where, i, s ? s : "?",
+                 addresses ? "an IP address" : "a string");
+            return -EINVAL;
+        }
+        *ARRAY_PUSH(*v, *n) = xstrdup(s);
+    }
+    return 0;
+}
+
+/* host-local's resolvConf: a resolv.conf-format file read when the NAD is
+ * validated; what `dns` did not set is taken from it. */
+static void parse_resolv_conf(struct vctx *c, const struct ynode *at, const char *path,
+                              struct ipam_dns *dns)
+{
+    _cleanup_fclose_ FILE *f = fopen(path, "re");
+    char line[1024];
+    bool ns = dns->nnameservers == 0, search = dns->nsearch == 0, opts = dns->noptions == 0;
+    if (!f) {
+        vwarn(c, at, "ipam.resolvConf '%s' cannot be read (%s): no DNS recorded from it", path,
+              strerror(errno));
+        return;
+    }
+    while (fgets(line, sizeof(line), f)) {
+        char *save = NULL, *key = strtok_r(line, " \t\r\n", &save);
+        if (!key || key[0] == '#' || key[0] == ';')
+            continue;
+        for (char *w = strtok_r(NULL, " \t\r\n", &save); w; w = strtok_r(NULL, " \t\r\n", &save)) {
+            struct ipaddr ip;
+            if (streq(key, "nameserver") && ns && ipaddr_parse(w, -1, &ip) == 0)
+                *ARRAY_PUSH(dns->nameservers, dns->nnameservers) = xstrdup(w);
+            else if (streq(key, "domain") && !dns->domain)
+                dns->domain = xstrdup(w);
+            else if (streq(key, "search") && search)
+                *ARRAY_PUSH(dns->search, dns->nsearch) = xstrdup(w);
+            else if (streq(key, "options") && opts)
+                *ARRAY_PUSH(dns->options, dns->noptions) = xstrdup(w);
+        }
+    }
+}
+
+static int parse_ipam_dns(struct vctx *c, const struct ynode *at, json_t *ipam, struct nad *nad)
+{
+    json_t *dns = json_object_get(ipam, "dns");
+    if (dns && !json_is_object(dns)) {
+        verr(c, at, "ipam.dns must be an object");
+        return -EINVAL;
+    }
+    if (parse_strv(c, at, json_object_get(dns, "nameservers"), "ipam.dns.nameservers", true,
+                   &nad->dns.nameservers, &nad->dns.nnameservers) < 0 ||
+        parse_strv(c, at, json_object_get(dns, "search"), "ipam.dns.search", false,
+                   &nad->dns.search, &nad->dns.nsearch) < 0 ||
+        parse_strv(c, at, json_object_get(dns, "options"), "ipam.dns.options", false,
+                   &nad->dns.options, &nad->dns.noptions) < 0)
+        return -EINVAL;
+    const char *domain = json_str(dns, "domain");
+    if (domain)
+        nad->dns.domain = xstrdup(domain);
+    const char *rc = json_str(ipam, "resolvConf");
+    if (rc && nad->ipam_type == IPAM_HOST_LOCAL)
+        parse_resolv_conf(c, at, rc, &nad->dns);
+    return 0;
+}
+
+static int parse_ipam_host_local(struct vctx *c, const struct ynode *at, json_t *ipam,
+                                 struct nad *nad)
+{
+    char where[64];
+    json_t *ranges = json_object_get(ipam, "ranges");
+
+    /* The legacy top-level subnet is a set of one range, before `ranges`
+     * (host-local prepends it the same way). */
+    if (json_object_get(ipam, "subnet")) {
+        struct ipam_set *set = ARRAY_PUSH(nad->ipam_sets, nad->nipam_sets);
+        if (parse_ipam_range(c, at, ipam, "ipam", ARRAY_PUSH(set->ranges, set->nranges)) < 0)
+            return -EINVAL;
+    }
+    if (ranges && (!json_is_array(ranges) || !json_array_size(ranges))) {
+        verr(c, at, "ipam.ranges must be a non-empty list of lists of ranges");
+        return -EINVAL;
+    }
+    size_t i, j;
+    json_t *js, *jr;
+    json_array_foreach(ranges, i, js) {
+        if (!json_is_array(js) || !json_array_size(js)) {
+            verr(c, at, "ipam.ranges[%zu] must be a non-empty list of ranges", i);
+            return -EINVAL;
+        }
+        struct ipam_set *set = ARRAY_PUSH(nad->ipam_sets, nad->nipam_sets);
+        json_array_foreach(js, j, jr) {
+            snprintf(where, sizeof(where), "ipam.ranges[%zu][%zu]", i, j);
+            struct ipam_range *rg = ARRAY_PUSH(set->ranges, set->nranges);
+            if (parse_ipam_range(c, at, jr, where, rg) < 0)
+                return -EINVAL;
+            if (rg->subnet.family != set->ranges[0].subnet.family) {
+                verr(c, at, "ipam.ranges[%zu]: mixed address families in one range set", i);
+                return -EINVAL;
+            }
+        }
+    }
+    if (!nad->nipam_sets) {
+        verr(c, at, "ipam: no IP ranges specified (subnet or ranges)");
+        return -EINVAL;
+    }
+    /* No address may belong to two ranges, in a set or across sets. */
+    for (size_t s1 = 0; s1 < nad->nipam_sets; s1++)
+        for (size_t r1 = 0; r1 < nad->ipam_sets[s1].nranges; r1++)
+            for (size_t s2 = s1; s2 < nad->nipam_sets; s2++)
+                for (size_t r2 = s2 == s1 ? r1 + 1 : 0; r2 < nad->ipam_sets[s2].nranges; r2++) {
+                    const struct ipam_range *a = &nad->ipam_sets[s1].ranges[r1];
+                    const struct ipam_range *b = &nad->ipam_sets[s2].ranges[r2];
+                    char x[64], y[64];
+                    if (!ipam_ranges_overlap(a, b))
+                        continue;
+                    verr(c, at, "ipam: ranges %s and %s overlap%s",
+                         ipaddr_format(&a->subnet, true, x, sizeof(x)),
+                         ipaddr_format(&b->subnet, true, y, sizeof(y)),
+                         s1 == s2 ? "" : " (in two range sets)");
+                    return -EINVAL;
+                }
+    return 0;
+}
+
+static int parse_ipam_static(struct vctx *c, const struct ynode *at, json_t *ipam,
+                             struct nad *nad)
+{
+    json_t *addrs = json_object_get(ipam, "addresses");
+    size_t i;
+    json_t *e;
+    if (!json_is_array(addrs) || !json_array_size(addrs)) {
+        verr(c, at, "ipam.addresses: static IPAM needs a list of addresses");
+        return -EINVAL;
+    }
+    json_array_foreach(addrs, i, e) {
+        const char *a = json_str(e, "address"), *gw = json_str(e, "gateway");
+        struct ipam_static st = {0};
+        if (!a || ipaddr_parse(a, -1, &st.addr) < 0 || !strchr(a, '/')) {
+            verr(c, at, "ipam.addresses[%zu].address '%s' is not an address with a prefix "
+                 "length (10.10.0.1/24)", i, a ? a : "(missing)");
+            return -EINVAL;
+        }
+        if (gw) {
+            if (ipaddr_parse(gw, -1, &st.gateway) < 0 || st.gateway.family != st.addr.family) {
+                verr(c, at, "ipam.addresses[%zu].gateway '%s' is not an address of the family "
+                     "of %s", i, gw, a);
+                return -EINVAL;
+            }
+            st.has_gateway = true;
+        }
+        for (size_t k = 0; k < nad->nipam_static; k++)
+            if (ipaddr_same_host(&nad->ipam_static[k].addr, &st.addr)) {
+                verr(c, at, "ipam.addresses[%zu]: %s is listed twice", i, a);
+                return -EINVAL;
+            }
+        *ARRAY_PUSH(nad->ipam_static, nad->nipam_static) = st;
+    }
+    return 0;
+}
+
+static int parse_ipam(struct vctx *c, const struct ynode *at, json_t *ipam, struct nad *nad)
+{
+    const char *type = json_str(ipam, "type");
+    int r;
+    if (!ipam || json_object_size(ipam) == 0) {
+        nad->ipam_type = IPAM_NONE;
+        return 0;
+    }
+    if (streq(type, "host-local")) {
+        nad->ipam_type = IPAM_HOST_LOCAL;
+        r = parse_ipam_host_local(c, at, ipam, nad);
+    } else if (streq(type, "static")) {
+        nad->ipam_type = IPAM_STATIC;
+        r = parse_ipam_static(c, at, ipam, nad);
+    } else {
+        verr(c, at, "ipam type '%s' is not supported yet (host-local and static are)",
+             type ? type : "");
+        return -EINVAL;
+    }
+    if (r >= 0)
+        r = parse_ipam_routes(c, at, ipam, nad);
+    if (r >= 0)
+        r = parse_ipam_dns(c, at, ipam, nad);
+    if (r >= 0 && nad->ipam_type == IPAM_HOST_LOCAL) {
+        nad->range = nad->ipam_sets[0].ranges[0];
+    } else if (r >= 0) {
+        const struct ipam_static *st = &nad->ipam_static[0];
+        unsigned bits = st->addr.family == AF_INET ? 32 : 128;
+        nad->range.subnet = st->addr;
+        for (unsigned i = st->addr.prefix; i < bits; i++)
+            nad->range.subnet.bytes[i / 8] &= (uint8_t)~(0x80 >> (i % 8));
+        nad->range.start = nad->range.end = st->addr;
+        nad->range.has_gateway = st->has_gateway;
+        nad->range.gateway = st->gateway;
+    }
+    return r; /* keys plumbd ignores: warned about by the schema */
+}
+
+static const char *const macvlan_modes[] = {
+    [CNI_MACVLAN_BRIDGE] = "bridge", [CNI_MACVLAN_PRIVATE] = "private", [CNI_MACVLAN_VEPA] = "vepa",
+    [CNI_MACVLAN_PASSTHRU] = "passthru",
+};
+
+const char *macvlan_mode_to_string(enum cni_macvlan_mode m)
+{
+    return (size_t)m < ARRAY_SIZE(macvlan_modes) ? macvlan_modes[m] : "?";
+}
+
+int macvlan_mode_from_string(const char *s)
+{
+    for (size_t i = 0; i < ARRAY_SIZE(macvlan_modes); i++)
+        if (streq(s, macvlan_modes[i]))
+            return (int)i;
+    return -EINVAL;
+}
+
+/* A boolean key of the plugin config: absent = dflt; a type error is
+ * reported (the schema reports it too, with the position). */
+static bool conf_bool(struct vctx *c, const struct ynode *at, json_t *conf, const char *key,
+                      bool dflt, int *r)
+{
+    json_t *v = json_object_get(conf, key);
+    if (!v)
+        return dflt;
+    if (!json_is_boolean(v)) {
+        verr(c, at, "%s must be true or false", key);
+        *r = -EINVAL;
+        return dflt;
+    }
+    return json_is_true(v);
+}
+
+/* The bridge plugin's keys beyond bridge/mtu/ipam. */
+static int parse_bridge_keys(struct vctx *c, const struct ynode *at, json_t *conf, struct nad *nad)
+{
+    int r = 0;
+    nad->is_default_gateway = conf_bool(c, at, conf, "isDefaultGateway", false, &r);
+    nad->is_gateway = conf_bool(c, at, conf, "isGateway", false, &r) || nad->is_default_gateway;
+    nad->force_address = conf_bool(c, at, conf, "forceAddress", false, &r);
+    nad->ip_masq = conf_bool(c, at, conf, "ipMasq", false, &r);
+    nad->hairpin = conf_bool(c, at, conf, "hairpinMode", false, &r);
+    nad->promisc = conf_bool(c, at, conf, "promiscMode", false, &r);
+    nad->port_isolation = conf_bool(c, at, conf, "portIsolation", false, &r);
+    nad->enable_dad = conf_bool(c, at, conf, "enabledad", false, &r);
+    nad->disable_container_if = conf_bool(c, at, conf, "disableContainerInterface", false, &r);
+    nad->preserve_default_vlan = conf_bool(c, at, conf, "preserveDefaultVlan", true, &r);
+    if (r < 0)
+        return r;
+    /* The plugin refuses these together (a hairpin port on a promiscuous
+     * bridge would see its own frames twice). */
+    if (nad->hairpin && nad->promisc) {
+        verr(c, at, "hairpinMode and promiscMode cannot both be true");
+        return -EINVAL;
+    }
+    json_t *vlan = json_object_get(conf, "vlan");
+    if (vlan) {
+        if (!json_is_integer(vlan) || json_integer_value(vlan) < 0 ||
+            json_integer_value(vlan) > 4094) {
+            verr(c, at, "vlan must be an integer between 0 and 4094");
+            return -EINVAL;
+        }
+        nad->vlan = (int)json_integer_value(vlan);
+    }
+    json_t *trunk = json_object_get(conf, "vlanTrunk");
+    if (trunk && !json_is_array(trunk)) {
+        verr(c, at, "vlanTrunk must be a list of {\"id\": N} or {\"minID\": N, \"maxID\": M}");
+        return -EINVAL;
+    }
+    size_t i;
+    json_t *t;
+    json_array_foreach(trunk, i, t) {
+        json_t *id = json_object_get(t, "id"), *mn = json_object_get(t, "minID"),
+               *mx = json_object_get(t, "maxID");
+        struct vlan_range vr;
+        long long lo, hi;
+        if (id && json_is_integer(id) && !mn && !mx) {
+            lo = hi = json_integer_value(id);
+        } else if (!id && json_is_integer(mn) && json_is_integer(mx)) {
+            lo = json_integer_value(mn);
+            hi = json_integer_value(mx);
+        } else {
+            verr(c, at, "vlanTrunk[%zu] must be {\"id\": N} or {\"minID\": N, \"maxID\": M}", i);
+            return -EINVAL;
+        }
+        if (lo < 1 || hi > 4094 || lo > hi) {
+            verr(c, at, "vlanTrunk[%zu]: VLAN ids must be within 1-4094 (min <= max)", i);
+            return -EINVAL;
+        }
+        vr.min = (uint16_t)lo;
+        vr.max = (uint16_t)hi;
+        *ARRAY_PUSH(nad->trunk, nad->ntrunk) = vr;
+    }
+    if (nad->vlan && nad->ntrunk) {
+        verr(c, at, "vlan and vlanTrunk cannot be used together");
+        return -EINVAL;
+    }
+    return 0;
+}
+
+static int parse_macvlan_keys(struct vctx *c, const struct ynode *at, json_t *conf,
+                              struct nad *nad)
+{
+    const char *master = json_str(conf, "master");
+    if (json_object_get(conf, "master") && !master) {
+        verr(c, at, "master must be a string");
+        return -EINVAL;
+    }
+    if (master) {
+        if (!ifname_valid(master)) {
+            verr(c, at, "master interface name '%s' is invalid", master);
+            return -EINVAL;
+        }
+        snprintf(nad->master, sizeof(nad->master), "%s", master);
+    }
+    const char *mode = json_str(conf, "mode");
+    nad->macvlan_mode = CNI_MACVLAN_BRIDGE;
+    if (mode) {
+        int m = macvlan_mode_from_string(mode);
+        if (m < 0) {
+            verr(c, at, "macvlan mode '%s' is not one of bridge, private, vepa, passthru", mode);
+            return -EINVAL;
+        }
+        nad->macvlan_mode = (enum cni_macvlan_mode)m;
+    }
+    return 0;
+}
+
+/* isGateway/isDefaultGateway against the IPAM result, as the bridge plugin
+ * checks it: a default route of the IPAM config must go via the gateway. */
+static int check_gateway_keys(struct vctx *c, const struct ynode *at, struct nad *nad)
+{
+    if (!nad->is_gateway)
+        return 0;
+    if (nad->ipam_type == IPAM_NONE || !nad->range.has_gateway) {
+        vwarn(c, at, "isGateway/isDefaultGateway have no effect without IPAM (no gateway "
+                     "address)");
+        return 0;
+    }
+    for (size_t i = 0; nad->is_default_gateway && i < nad->nroutes; i++) {
+        const struct route *rt = &nad->routes[i];
+        char g[64];
+        if (rt->dst.prefix != 0 || rt->dst.family != nad->range.gateway.family || !rt->has_gw ||
+            ipaddr_same_host(&rt->gw, &nad->range.gateway))
+            continue;
+        verr(c, at, "isDefaultGateway ineffective because IPAM sets default route via %s",
+             ipaddr_format(&rt->gw, false, g, sizeof(g)));
+        return -EINVAL;
+    }
+    return 0;
 }
 
 static int parse_nad_config(struct vctx *c, const struct ynode *at, const char *text,
@@ -491,8 +870,6 @@ static int parse_nad_config(struct vctx *c, const struct ynode *at, const char *
             r = -EINVAL;
             goto out;
         }
-        if (json_array_size(plugins) > 1)
-            vwarn(c, at, "spec.config.plugins: only the first plugin is applied so far");
     }
     if (!json_is_object(conf)) {
         verr(c, at, "spec.config must be a JSON object");
@@ -503,21 +880,46 @@ static int parse_nad_config(struct vctx *c, const struct ynode *at, const char *
     nad->cni_name = xstrdup(name ? name : nad->obj.name);
     const char *type = json_str(conf, "type");
     nad->cni_type = xstrdup(type ? type : "");
-    if (!streq(type, "bridge")) {
-        verr(c, at, "CNI type '%s' is not supported (UnsupportedType): plumbd implements bridge",
-             type ? type : "(missing)");
+    if (!type) {
+        verr(c, at, "spec.config%s.type is required", plugins ? ".plugins[0]" : "");
         r = -EINVAL;
         goto out;
     }
-    const char *br = json_str(conf, "bridge");
-    if (!br)
-        br = "cni0";
-    if (!ifname_valid(br)) {
-        verr(c, at, "bridge name '%s' is invalid", br);
-        r = -EINVAL;
+    if (streq(type, "bridge"))
+        nad->plugin = NAD_BRIDGE;
+    else if (streq(type, "macvlan"))
+        nad->plugin = NAD_MACVLAN;
+    else {
+        /* Valid, but nothing plumbd can run: the NAD (and every pod that
+         * uses it) reports Failing/UnsupportedType; `plumbd validate`
+         * reports it as an error. */
+        nad->plugin = NAD_UNSUPPORTED;
+        diags_add(&c->d->diags, DIAG_ERROR, c->doc->file, at->line, at->col, c->id,
+                  "CNI type '%s' is not supported (UnsupportedType): plumbd implements bridge "
+                  "and macvlan", type);
         goto out;
     }
-    snprintf(nad->bridge, sizeof(nad->bridge), "%s", br);
+    /* The rest of a conflist's chain is not run (tuning, portmap, ...). */
+    for (size_t i = 1; plugins && i < json_array_size(plugins); i++) {
+        const char *pt = json_str(json_array_get(plugins, i), "type");
+        vwarn(c, at, "spec.config.plugins[%zu]: plugin '%s' is not run by plumbd; ignored", i,
+              pt ? pt : "(no type)");
+    }
+    if (nad->plugin == NAD_BRIDGE) {
+        const char *br = json_str(conf, "bridge");
+        if (!br)
+            br = "cni0";
+        if (!ifname_valid(br)) {
+            verr(c, at, "bridge name '%s' is invalid", br);
+            r = -EINVAL;
+            goto out;
+        }
+        snprintf(nad->bridge, sizeof(nad->bridge), "%s", br);
+        r = parse_bridge_keys(c, at, conf, nad);
+    } else
+        r = parse_macvlan_keys(c, at, conf, nad);
+    if (r < 0)
+        goto out;
     json_t *mtu = json_object_get(conf, "mtu");
     if (mtu) {
         if (!json_is_integer(mtu) || json_integer_value(mtu) < 68 ||
@@ -528,10 +930,14 @@ static int parse_nad_config(struct vctx *c, const struct ynode *at, const char *
         }
         nad->mtu = (int)json_integer_value(mtu);
     }
-    /* preserveDefaultVlan and the other bridge keys plumbd does not act on
-     * are warned about by the schema (cni-bridge.yaml). */
-    nad->macspoofchk = json_is_true(json_object_get(conf, "macspoofchk"));
+    if (nad->plugin == NAD_BRIDGE)
+        nad->macspoofchk = json_is_true(json_object_get(conf, "macspoofchk"));
+    /* Keys plumbd does not act on are warned about by the schema
+     * (cni-bridge.yaml). */
     r = parse_ipam(c, at, json_object_get(conf, "ipam"), nad);
+    if (r < 0)
+        goto out;
+    r = check_gateway_keys(c, at, nad);
 out:
     json_decref(root);
     return r;
@@ -541,7 +947,8 @@ static void nad_free(struct nad *n)
 {
     free(n->cni_name);
     free(n->cni_type);
-    free(n->routes);
+    ipam_config_free(n); /* sets, static addresses, dns, routes */
+    free(n->trunk);
 }
 
 /* ---- Pod annotation ------------------------------------------------------ */

@@ -281,6 +281,175 @@ static void test_bare_nmstate(void **state)
     desired_free(&d);
 }
 
+
+/* ---- bridge plugin keys, macvlan, unsupported types (issue 7) ---------- */
+
+static char *nad_doc(const char *name, const char *config)
+{
+    return xasprintf("---\napiVersion: k8s.cni.cncf.io/v1\nkind: NetworkAttachmentDefinition\n"
+                     "metadata:\n  name: %s\nspec:\n  config: '%s'\n",
+                     name, config);
+}
+
+static const struct nad *nad_named(const struct desired *d, const char *name)
+{
+    return desired_find_nad(d, "default", name);
+}
+
+static bool invalid_named(const struct desired *d, const char *name)
+{
+    for (size_t i = 0; i < d->ninvalid; i++)
+        if (streq(d->invalid[i].name, name))
+            return true;
+    return false;
+}
+
+static void test_bridge_keys(void **state)
+{
+    (void)state;
+    struct desired d;
+    _cleanup_free_ char *a = nad_doc(
+        "gw", "{\"type\":\"bridge\",\"bridge\":\"br0\",\"isGateway\":true,\"ipMasq\":true,"
+              "\"hairpinMode\":true,\"portIsolation\":true,\"forceAddress\":true,"
+              "\"enabledad\":true,\"ipMasqBackend\":\"nftables\","
+              "\"ipam\":{\"type\":\"host-local\",\"subnet\":\"10.9.0.0/24\"}}");
+    _cleanup_free_ char *b = nad_doc(
+        "dgw", "{\"type\":\"bridge\",\"bridge\":\"br0\",\"isDefaultGateway\":true,"
+               "\"promiscMode\":true,\"disableContainerInterface\":true,"
+               "\"ipam\":{\"type\":\"host-local\",\"subnet\":\"10.8.0.0/24\","
+               "\"gateway\":\"10.8.0.254\"}}");
+    _cleanup_free_ char *c = nad_doc(
+        "vl", "{\"type\":\"bridge\",\"bridge\":\"br0\",\"vlan\":100,"
+              "\"preserveDefaultVlan\":false,\"ipam\":{}}");
+    _cleanup_free_ char *t = nad_doc(
+        "trunk", "{\"type\":\"bridge\",\"bridge\":\"br0\",\"vlanTrunk\":[{\"id\":42},"
+                 "{\"minID\":100,\"maxID\":199}],\"ipam\":{}}");
+    _cleanup_free_ char *all = xasprintf("%s%s%s%s", a, b, c, t);
+    build(all, &d);
+    assert_int_equal(d.nnads, 4);
+    const struct nad *n = nad_named(&d, "gw");
+    assert_non_null(n);
+    assert_int_equal(n->plugin, NAD_BRIDGE);
+    assert_true(n->is_gateway);
+    assert_false(n->is_default_gateway);
+    assert_true(n->ip_masq);
+    assert_true(n->hairpin);
+    assert_true(n->port_isolation);
+    assert_true(n->force_address);
+    assert_true(n->enable_dad);
+    assert_false(n->promisc);
+    assert_false(n->disable_container_if);
+    assert_true(n->preserve_default_vlan); /* the plugin's default */
+    n = nad_named(&d, "dgw");
+    assert_true(n->is_default_gateway);
+    assert_true(n->is_gateway); /* implied */
+    assert_true(n->promisc);
+    assert_true(n->disable_container_if);
+    n = nad_named(&d, "vl");
+    assert_int_equal(n->vlan, 100);
+    assert_false(n->preserve_default_vlan);
+    n = nad_named(&d, "trunk");
+    assert_int_equal(n->ntrunk, 2);
+    assert_int_equal(n->trunk[0].min, 42);
+    assert_int_equal(n->trunk[0].max, 42);
+    assert_int_equal(n->trunk[1].min, 100);
+    assert_int_equal(n->trunk[1].max, 199);
+    /* implemented keys are not "not implemented" warnings any more */
+    const char *keys[] = {"isGateway", "isDefaultGateway", "ipMasq", "hairpinMode",
+                          "portIsolation", "forceAddress", "enabledad", "promiscMode",
+                          "disableContainerInterface", "vlan", "vlanTrunk",
+                          "preserveDefaultVlan"};
+    for (size_t i = 0; i < ARRAY_SIZE(keys); i++)
+        assert_false(has_diag(&d, DIAG_WARNING, keys[i], 0));
+    assert_int_equal(diags_count(&d.diags, DIAG_ERROR), 0);
+    desired_free(&d);
+}
+
+static void test_bridge_key_errors(void **state)
+{
+    (void)state;
+    struct desired d;
+    const char *bad[][2] = {
+        {"hp", "{\"type\":\"bridge\",\"hairpinMode\":true,\"promiscMode\":true,\"ipam\":{}}"},
+        {"vr", "{\"type\":\"bridge\",\"vlan\":5000,\"ipam\":{}}"},
+        {"vt", "{\"type\":\"bridge\",\"vlanTrunk\":[{\"minID\":10,\"maxID\":5}],\"ipam\":{}}"},
+        {"vb", "{\"type\":\"bridge\",\"vlan\":10,\"vlanTrunk\":[{\"id\":11}],\"ipam\":{}}"},
+        {"ty", "{\"type\":\"bridge\",\"isGateway\":\"yes\",\"ipam\":{}}"},
+        {"dg", "{\"type\":\"bridge\",\"isDefaultGateway\":true,\"ipam\":{\"type\":\"host-local\","
+               "\"subnet\":\"10.1.0.0/24\",\"routes\":[{\"dst\":\"0.0.0.0/0\","
+               "\"gw\":\"10.1.0.9\"}]}}"},
+        {"mm", "{\"type\":\"macvlan\",\"master\":\"eth0\",\"mode\":\"sideways\",\"ipam\":{}}"},
+    };
+    const char *why[] = {"cannot both be true", "vlan", "vlanTrunk[0]", "cannot be used together",
+                         "isGateway", "isDefaultGateway ineffective", "sideways"};
+    for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+        _cleanup_free_ char *y = nad_doc(bad[i][0], bad[i][1]);
+        build(y, &d);
+        if (!invalid_named(&d, bad[i][0]) || !has_diag(&d, DIAG_ERROR, why[i], 0))
+            fail_msg("%s: expected an error naming '%s'", bad[i][0], why[i]);
+        desired_free(&d);
+    }
+    /* isGateway without IPAM: accepted, warned (nothing to put on the bridge) */
+    _cleanup_free_ char *y = nad_doc("l2", "{\"type\":\"bridge\",\"isGateway\":true,\"ipam\":{}}");
+    build(y, &d);
+    assert_non_null(nad_named(&d, "l2"));
+    assert_true(has_diag(&d, DIAG_WARNING, "no effect without IPAM", 0));
+    desired_free(&d);
+}
+
+static void test_macvlan_and_types(void **state)
+{
+    (void)state;
+    struct desired d;
+    _cleanup_free_ char *m = nad_doc(
+        "mv", "{\"type\":\"macvlan\",\"master\":\"ens19\",\"mode\":\"vepa\",\"mtu\":1400,"
+              "\"ipam\":{\"type\":\"host-local\",\"subnet\":\"10.7.0.0/24\"}}");
+    _cleanup_free_ char *m2 = nad_doc("mvd", "{\"type\":\"macvlan\",\"ipam\":{}}");
+    _cleanup_free_ char *u = nad_doc("ipv", "{\"type\":\"ipvlan\",\"master\":\"eth0\"}");
+    _cleanup_free_ char *cl = nad_doc(
+        "chain", "{\"cniVersion\":\"1.0.0\",\"name\":\"chain\",\"plugins\":[{\"type\":\"bridge\","
+                 "\"bridge\":\"br0\",\"ipam\":{}},{\"type\":\"tuning\",\"sysctl\":{}},"
+                 "{\"type\":\"portmap\",\"capabilities\":{\"portMappings\":true}}]}");
+    _cleanup_free_ char *cl2 = nad_doc(
+        "chain2", "{\"cniVersion\":\"1.0.0\",\"name\":\"c2\",\"plugins\":[{\"type\":\"ptp\"},"
+                  "{\"type\":\"bridge\"}]}");
+    _cleanup_free_ char *unk = nad_doc(
+        "unk", "{\"type\":\"bridge\",\"bridge\":\"br0\",\"frobnicate\":true,\"ipam\":{}}");
+    _cleanup_free_ char *all = xasprintf("%s%s%s%s%s%s", m, m2, u, cl, cl2, unk);
+    build(all, &d);
+    const struct nad *n = nad_named(&d, "mv");
+    assert_non_null(n);
+    assert_int_equal(n->plugin, NAD_MACVLAN);
+    assert_string_equal(n->master, "ens19");
+    assert_int_equal(n->macvlan_mode, CNI_MACVLAN_VEPA);
+    assert_int_equal(n->mtu, 1400);
+    assert_string_equal(macvlan_mode_to_string(n->macvlan_mode), "vepa");
+    n = nad_named(&d, "mvd");
+    assert_int_equal(n->plugin, NAD_MACVLAN);
+    assert_string_equal(n->master, ""); /* the default-route interface */
+    assert_int_equal(n->macvlan_mode, CNI_MACVLAN_BRIDGE);
+    /* another type: valid object, UnsupportedType error naming the type */
+    n = nad_named(&d, "ipv");
+    assert_non_null(n);
+    assert_int_equal(n->plugin, NAD_UNSUPPORTED);
+    assert_string_equal(n->cni_type, "ipvlan");
+    assert_true(has_diag(&d, DIAG_ERROR, "CNI type 'ipvlan' is not supported (UnsupportedType)", 0));
+    assert_false(has_diag(&d, DIAG_WARNING, "master", 0)); /* its keys are not checked */
+    /* a conflist: the first plugin runs, the others are warnings */
+    n = nad_named(&d, "chain");
+    assert_int_equal(n->plugin, NAD_BRIDGE);
+    assert_string_equal(n->cni_name, "chain");
+    assert_true(has_diag(&d, DIAG_WARNING, "plugins[1]: plugin 'tuning' is not run", 0));
+    assert_true(has_diag(&d, DIAG_WARNING, "plugins[2]: plugin 'portmap' is not run", 0));
+    n = nad_named(&d, "chain2");
+    assert_int_equal(n->plugin, NAD_UNSUPPORTED);
+    assert_true(has_diag(&d, DIAG_ERROR, "CNI type 'ptp' is not supported", 0));
+    /* unknown keys warn */
+    assert_non_null(nad_named(&d, "unk"));
+    assert_true(has_diag(&d, DIAG_WARNING, "frobnicate is not implemented yet", 0));
+    desired_free(&d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -292,6 +461,9 @@ int main(void)
         cmocka_unit_test(test_netns_confined),
         cmocka_unit_test(test_selector),
         cmocka_unit_test(test_bare_nmstate),
+        cmocka_unit_test(test_bridge_keys),
+        cmocka_unit_test(test_bridge_key_errors),
+        cmocka_unit_test(test_macvlan_and_types),
     };
     return cmocka_run_group_tests_name("validate", tests, NULL, NULL);
 }
