@@ -5,6 +5,7 @@
 
 #include <ctype.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <stdarg.h>
 #include <sys/random.h>
 #include <sys/stat.h>
@@ -81,9 +82,13 @@ void *array_push(void *arr_ptr, size_t *n, size_t sz)
     void **arr = arr_ptr;
     char *p;
 
-    if (sz == 0 || *n >= SIZE_MAX / sz - 1)
+    if (sz == 0 || *n >= SIZE_MAX / sz / 2 - 1)
         oom();
-    p = xrealloc(*arr, (*n + 1) * sz);
+    /* Geometric growth without a capacity field: the allocator knows how
+     * big the block is (any malloc'd array works, however it was made). */
+    p = *arr;
+    if (!p || malloc_usable_size(p) < (*n + 1) * sz)
+        p = xrealloc(p, (*n < 4 ? 4 : *n * 2) * sz);
     memset(p + *n * sz, 0, sz);
     *arr = p;
     return p + (*n)++ * sz;
