@@ -17,6 +17,7 @@
 
 #include <linux/if_addr.h>
 #include <linux/if_link.h>
+#include <linux/net_namespace.h>
 #include <linux/rtnetlink.h>
 #include <netlink/attr.h>
 #include <netlink/msg.h>
@@ -352,6 +353,8 @@ int live_dump(struct netns *ns, struct live_ns *ret)
     return 0;
 }
 
+static void live_index_free(struct live_index *x);
+
 void live_ns_free(struct live_ns *l)
 {
     if (!l)
@@ -359,18 +362,50 @@ void live_ns_free(struct live_ns *l)
     live_links_clear(l);
     free(l->addrs);
     free(l->routes);
+    live_index_free(l->index);
     memset(l, 0, sizeof(*l));
 }
 
-/* Linear scans: callers may build a live_ns by hand in any order. */
+struct live_index {
+    struct strmap byname; /* keys point into links[].name */
+    const struct live_link *links;
+    size_t n;
+    unsigned long gen;
+};
+
+static void live_index_free(struct live_index *x)
+{
+    if (!x)
+        return;
+    strmap_free(&x->byname);
+    free(x);
+}
+
+/* Small namespaces (a pod's) are scanned; a node's links are indexed. The
+ * index is a cache inside a const snapshot: lookups may build it. */
 const struct live_link *live_find_link(const struct live_ns *l, const char *name)
 {
     if (!l || !name)
         return NULL;
-    for (size_t i = 0; i < l->nlinks; i++)
-        if (streq(l->links[i].name, name))
-            return &l->links[i];
-    return NULL;
+    if (l->nlinks < 32) {
+        for (size_t i = 0; i < l->nlinks; i++)
+            if (streq(l->links[i].name, name))
+                return &l->links[i];
+        return NULL;
+    }
+    struct live_ns *m = (struct live_ns *)l;
+    struct live_index *x = m->index;
+    if (!x || x->links != l->links || x->n != l->nlinks || x->gen != l->gen) {
+        live_index_free(x);
+        x = m->index = xcalloc(1, sizeof(*x));
+        x->links = l->links;
+        x->n = l->nlinks;
+        x->gen = l->gen;
+        for (size_t i = 0; i < l->nlinks; i++)
+            strmap_put(&x->byname, l->links[i].name, i);
+    }
+    size_t i;
+    return strmap_get(&x->byname, name, &i) ? &l->links[i] : NULL;
 }
 
 const struct live_link *live_find_ifindex(const struct live_ns *l, int ifindex)
@@ -419,6 +454,7 @@ bool live_apply_event(struct live_ns *l, struct nlmsghdr *nlh)
             if (l->links[i].ifindex == k.ifindex) {
                 free(l->links[i].alias);
                 l->links[i] = k;
+                l->gen++; /* a rename keeps the slot: the name index is stale */
                 return true;
             }
         *ARRAY_PUSH(l->links, l->nlinks) = k;
@@ -489,34 +525,27 @@ bool live_apply_event(struct live_ns *l, struct nlmsghdr *nlh)
     return false;
 }
 
-/* A raw NETLINK_ROUTE socket subscribed to link/address/route groups,
- * created inside the namespace ns (switching there and back). */
-static int monitor_open(struct netns *ns)
+/* A raw NETLINK_ROUTE socket in the current (node) namespace subscribed to
+ * link/address/route groups of it and of every namespace it has an id for. */
+static int monitor_open(void)
 {
-    _cleanup_close_ int self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-    int fd, r = 0;
+    int fd, r = 0, one = 1;
 
-    if (self < 0)
-        return -errno;
-    if (setns(ns->fd, CLONE_NEWNET) < 0)
-        return -errno;
     fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_ROUTE);
     if (fd < 0)
-        r = -errno;
-    if (setns(self, CLONE_NEWNET) < 0)
-        abort(); /* cannot get back to the node namespace: nothing is safe any more */
-    if (r < 0)
-        return r;
+        return -errno;
     struct sockaddr_nl sa = {
         .nl_family = AF_NETLINK,
         .nl_groups = RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR | RTMGRP_IPV4_ROUTE |
                      RTMGRP_IPV6_ROUTE,
     };
-    int sz = 4 << 20;
+    /* A thousand pods attaching at once queue a few events each. */
+    int sz = 16 << 20;
     /* SO_RCVBUFFORCE works as root and ignores rmem_max; fall back quietly. */
     if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &sz, sizeof(sz)) < 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
-    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+    if (setsockopt(fd, SOL_NETLINK, NETLINK_LISTEN_ALL_NSID, &one, sizeof(one)) < 0 ||
+        bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
         r = -errno;
         close(fd);
         return r;
@@ -524,18 +553,100 @@ static int monitor_open(struct netns *ns)
     return fd;
 }
 
+/* The id the node namespace (node_ns's socket) gives the namespace open at
+ * fd; with assign, one is allocated when it has none. -1 when none. */
+static int nsid_reply(struct nl_msg *msg, void *arg)
+{
+    struct nlmsghdr *h = nlmsg_hdr(msg);
+    struct nlattr *tb[NETNSA_MAX + 1];
+    if (h->nlmsg_type != RTM_NEWNSID ||
+        nlmsg_parse(h, sizeof(struct rtgenmsg), tb, NETNSA_MAX, NULL) < 0)
+        return NL_SKIP;
+    if (tb[NETNSA_NSID])
+        *(int *)arg = (int)nla_get_s32(tb[NETNSA_NSID]);
+    return NL_OK;
+}
+
+static int nsid_request(struct netns *node_ns, int type, int fd, int *ret_nsid)
+{
+    struct rtgenmsg g = {.rtgen_family = AF_UNSPEC};
+    _cleanup_(nlmsg_freep) struct nl_msg *m = nlmsg_alloc_simple(type, type == RTM_NEWNSID ? NLM_F_ACK : 0);
+    if (!m || nlmsg_append(m, &g, sizeof(g), NLMSG_ALIGNTO) < 0 ||
+        nla_put_u32(m, NETNSA_FD, (uint32_t)fd) < 0 ||
+        (type == RTM_NEWNSID && nla_put_s32(m, NETNSA_NSID, -1) < 0))
+        return -ENOMEM;
+    return netns_request(node_ns, &m, 1, type == RTM_GETNSID ? nsid_reply : NULL, ret_nsid,
+                         NULL, NULL);
+}
+
+static int nsid_of(struct netns *node_ns, int fd, bool assign, int *ret)
+{
+    int nsid = -1;
+    int r = nsid_request(node_ns, RTM_GETNSID, fd, &nsid);
+    if (r >= 0 && nsid < 0 && assign) {
+        r = nsid_request(node_ns, RTM_NEWNSID, fd, NULL);
+        if (r < 0 && r != -EEXIST) /* a racing assignment is as good */
+            return r;
+        r = nsid_request(node_ns, RTM_GETNSID, fd, &nsid);
+    }
+    if (r < 0)
+        return r;
+    if (assign && nsid < 0)
+        return -ENOENT;
+    *ret = nsid;
+    return 0;
+}
+
 int live_watch_open(struct netns *ns, struct live_watch **ret)
 {
     struct live_watch *w = xcalloc(1, sizeof(*w));
     w->ns = ns;
+    w->nsid = -1;
     /* Subscribe before the first dump, so nothing falls between them. */
-    w->fd = monitor_open(ns);
+    w->fd = monitor_open();
     if (w->fd < 0) {
         int r = w->fd;
         free(w);
         return r;
     }
+    /* Events of the node itself carry no id, unless it was given one. */
+    if (nsid_of(ns, ns->fd, false, &w->self_nsid) < 0)
+        w->self_nsid = -1;
     int r = live_watch_resync(w);
+    if (r < 0) {
+        live_watch_free(w);
+        return r;
+    }
+    *ret = w;
+    return 0;
+}
+
+int live_watch_open_member(struct live_watch *node, struct netns *node_ns, struct netns *ns,
+                           struct live_watch **ret)
+{
+    int nsid;
+    int r = nsid_of(node_ns, ns->fd, true, &nsid);
+    if (r < 0)
+        return r;
+    if (nsid == node->self_nsid)
+        return -EINVAL; /* the node itself */
+    if ((size_t)nsid >= node->nmembers) {
+        size_t n = (size_t)nsid + 64;
+        node->members = xrealloc(node->members, n * sizeof(*node->members));
+        memset(node->members + node->nmembers, 0, (n - node->nmembers) * sizeof(*node->members));
+        node->nmembers = n;
+    }
+    if (node->members[nsid])
+        return -EBUSY; /* one watch per namespace */
+    struct live_watch *w = xcalloc(1, sizeof(*w));
+    w->ns = ns;
+    w->fd = -1;
+    w->parent = node;
+    w->nsid = nsid;
+    w->self_nsid = -1;
+    /* A member before the dump: its events from now on are kept. */
+    node->members[nsid] = w;
+    r = live_watch_resync(w);
     if (r < 0) {
         live_watch_free(w);
         return r;
@@ -561,17 +672,26 @@ int live_watch_resync(struct live_watch *w)
 
 int live_watch_read(struct live_watch *w)
 {
+    if (w->parent)
+        return live_watch_read(w->parent);
     char buf[65536] __attribute__((aligned(NLMSG_ALIGNTO)));
+    char cbuf[CMSG_SPACE(sizeof(int))] __attribute__((aligned(sizeof(size_t))));
     int events = 0;
     for (;;) {
-        ssize_t n = recv(w->fd, buf, sizeof(buf), 0);
+        struct iovec iov = {.iov_base = buf, .iov_len = sizeof(buf)};
+        struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+                            .msg_controllen = sizeof(cbuf)};
+        ssize_t n = recvmsg(w->fd, &mh, 0);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
             if (errno == ENOBUFS) {
-                /* Events were lost: the snapshot cannot be trusted until
-                 * the next full dump. */
+                /* Events were lost: no snapshot can be trusted until
+                 * its next full dump. */
                 w->valid = false;
+                for (size_t i = 0; i < w->nmembers; i++)
+                    if (w->members[i])
+                        w->members[i]->valid = false;
                 w->overruns++;
                 continue;
             }
@@ -579,11 +699,23 @@ int live_watch_read(struct live_watch *w)
         }
         if (n == 0)
             break;
+        /* Which namespace: no id = the node itself. */
+        int nsid = -1;
+        for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
+            if (c->cmsg_level == SOL_NETLINK && c->cmsg_type == NETLINK_LISTEN_ALL_NSID)
+                memcpy(&nsid, CMSG_DATA(c), sizeof(nsid));
+        struct live_watch *t = NULL;
+        if (nsid < 0 || nsid == w->self_nsid)
+            t = w;
+        else if ((size_t)nsid < w->nmembers)
+            t = w->members[nsid];
+        if (!t)
+            continue; /* a namespace we do not watch */
         for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, (size_t)n);
              h = NLMSG_NEXT(h, n)) {
-            if (live_apply_event(&w->cache, h)) {
+            if (live_apply_event(&t->cache, h)) {
                 events++;
-                w->changes++;
+                t->changes++;
             }
         }
     }
@@ -596,6 +728,14 @@ void live_watch_free(struct live_watch *w)
         return;
     if (w->fd >= 0)
         close(w->fd);
+    if (w->parent && (size_t)w->nsid < w->parent->nmembers &&
+        w->parent->members[w->nsid] == w)
+        w->parent->members[w->nsid] = NULL;
+    /* Members outliving their node watch no longer have a feeder. */
+    for (size_t i = 0; i < w->nmembers; i++)
+        if (w->members[i])
+            w->members[i]->parent = NULL;
+    free(w->members);
     live_ns_free(&w->cache);
     free(w);
 }

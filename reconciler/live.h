@@ -55,6 +55,11 @@ struct live_ns {
     size_t naddrs;
     struct live_route *routes; /* main table, unicast only */
     size_t nroutes;
+    /* Lookups by name on a node with a thousand veths: an index built on
+     * first use, valid for this links array, count and generation (every
+     * event that changes links bumps gen). */
+    unsigned long gen;
+    struct live_index *index;
 };
 
 /* A handle on a network namespace with its own netlink request socket
@@ -118,19 +123,39 @@ struct nlmsghdr;
  * true when the message was one we track. */
 bool live_apply_event(struct live_ns *l, struct nlmsghdr *nlh);
 
-/* A namespace's snapshot plus the event socket that keeps it current. */
+/* A namespace's snapshot kept current from events. The node's watch owns
+ * the one event socket: it is opened in the node namespace with
+ * NETLINK_LISTEN_ALL_NSID, so events of every namespace the node has an id
+ * for arrive on it, tagged with that id (one socket instead of one per pod:
+ * the kernel walks every subscribed socket on every event, so a socket per
+ * pod makes a thousand-pod node quadratic). A pod's watch is a member fed
+ * by the node's: no socket of its own. */
 struct live_watch {
     struct netns *ns;        /* borrowed */
-    int fd;                  /* monitor socket, non-blocking, in ns */
+    int fd;                  /* event socket, non-blocking, in the node ns; -1 for members */
     struct live_ns cache;
     bool valid;              /* false after an overrun until a resync */
     unsigned long changes;   /* bumped by every applied event or resync */
     unsigned long overruns;
+    /* node watch: members indexed by the id the node gives their netns */
+    struct live_watch **members;
+    size_t nmembers;
+    int self_nsid;           /* the node's id for itself, -1 if none */
+    /* member: its feeder and id */
+    struct live_watch *parent;
+    int nsid;
 };
 
-/* Subscribe to ns's events, then dump it. */
+/* Subscribe to ns's events (ns is the current namespace: the node), then
+ * dump it. */
 int live_watch_open(struct netns *ns, struct live_watch **ret);
-/* Drain pending events into the cache; returns how many applied. */
+/* A member watch of pod namespace ns fed by the node's watch: gives ns an
+ * id in the node namespace if it has none, then dumps it. */
+int live_watch_open_member(struct live_watch *node, struct netns *node_ns, struct netns *ns,
+                           struct live_watch **ret);
+/* Drain pending events (all namespaces: a member drains its feeder) into
+ * the caches; returns how many applied. An overrun marks every cache
+ * invalid. */
 int live_watch_read(struct live_watch *w);
 /* Replace the cache with a fresh dump. */
 int live_watch_resync(struct live_watch *w);

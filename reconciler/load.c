@@ -22,6 +22,7 @@
 #include <limits.h>
 #include <stdarg.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <yaml.h>
 
 #include "log.h"
@@ -115,6 +116,10 @@ void ynode_free(struct ynode *n)
 {
     if (!n)
         return;
+    if (n->refs) { /* a shared document root: one owner less */
+        n->refs--;
+        return;
+    }
     free(n->scalar);
     for (size_t i = 0; i < n->n; i++) {
         if (n->keys)
@@ -957,6 +962,7 @@ struct dirid {
 struct walk {
     struct docset *out;
     struct diags *diags;
+    struct load_cache *cache;
     struct dirid *seen; /* every directory read so far */
     size_t nseen;
 };
@@ -1000,6 +1006,121 @@ static void strv_free(char **v, size_t n)
 /* Read one directory (already identified by st): sorted names, recursing
  * into wanted subdirectories. Problems with single entries become diags;
  * returns -errno only when dir itself cannot be read. */
+static int64_t wall_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static int64_t ts_ns(const struct timespec *t)
+{
+    return (int64_t)t->tv_sec * 1000000000 + t->tv_nsec;
+}
+
+static bool ts_eq(const struct timespec *a, const struct timespec *b)
+{
+    return a->tv_sec == b->tv_sec && a->tv_nsec == b->tv_nsec;
+}
+
+static void cached_release(struct load_cached *c)
+{
+    for (size_t i = 0; i < c->ndocs; i++) {
+        free(c->docs[i].file);
+        ynode_free(c->docs[i].root);
+    }
+    free(c->docs);
+    c->docs = NULL;
+    c->ndocs = 0;
+}
+
+static struct load_cached *cached_find(struct load_cache *cache, const char *path)
+{
+    size_t i;
+    return strmap_get(&cache->bypath, path, &i) ? &cache->v[i] : NULL;
+}
+
+/* One file through the cache: shared documents when it is unchanged, a
+ * fresh parse (remembered when clean) otherwise. */
+static void load_cached_file(struct walk *w, const char *path, const struct stat *st)
+{
+    struct load_cache *cache = w->cache;
+    struct load_cached *c = cached_find(cache, path);
+    if (c && c->dev == st->st_dev && c->ino == st->st_ino && c->size == st->st_size &&
+        ts_eq(&c->mtime, &st->st_mtim) && ts_eq(&c->ctime, &st->st_ctim) &&
+        ts_ns(&st->st_ctim) + 1000000000 < c->read_ns) {
+        for (size_t i = 0; i < c->ndocs; i++) {
+            struct doc *d = ARRAY_PUSH(w->out->v, w->out->n);
+            *d = c->docs[i];
+            d->file = xstrdup(c->docs[i].file);
+            d->root->refs++;
+        }
+        c->gen = cache->gen;
+        cache->hits++;
+        return;
+    }
+    cache->misses++;
+    int64_t read_ns = wall_ns();
+    size_t first = w->out->n, ndiags = w->diags->n;
+    int r = load_file_full(path, w->out, w->diags, true);
+    if (r == -ENOENT)
+        log_debug(path, "vanished before it could be read, skipped");
+    if (!c) {
+        c = ARRAY_PUSH(cache->v, cache->n);
+        c->path = xstrdup(path);
+        strmap_put(&cache->bypath, c->path, cache->n - 1);
+    }
+    cached_release(c);
+    c->gen = cache->gen;
+    /* Only a clean read is worth remembering (a file with problems is
+     * read again, so its reports are made again). */
+    if (r < 0 || w->diags->n != ndiags) {
+        c->read_ns = 0; /* never matches */
+        return;
+    }
+    c->dev = st->st_dev;
+    c->ino = st->st_ino;
+    c->size = st->st_size;
+    c->mtime = st->st_mtim;
+    c->ctime = st->st_ctim;
+    c->read_ns = read_ns;
+    for (size_t i = first; i < w->out->n; i++) {
+        struct doc *d = ARRAY_PUSH(c->docs, c->ndocs);
+        *d = w->out->v[i];
+        d->file = xstrdup(w->out->v[i].file);
+        d->root->refs++;
+    }
+}
+
+void load_cache_sweep(struct load_cache *cache)
+{
+    for (size_t i = 0; i < cache->n;) {
+        if (cache->v[i].gen == cache->gen) {
+            i++;
+            continue;
+        }
+        cached_release(&cache->v[i]);
+        free(cache->v[i].path);
+        cache->v[i] = cache->v[--cache->n];
+    }
+    strmap_free(&cache->bypath);
+    for (size_t i = 0; i < cache->n; i++)
+        strmap_put(&cache->bypath, cache->v[i].path, i);
+    cache->gen++;
+}
+
+void load_cache_free(struct load_cache *cache)
+{
+    for (size_t i = 0; i < cache->n; i++) {
+        cached_release(&cache->v[i]);
+        free(cache->v[i].path);
+    }
+    free(cache->v);
+    cache->v = NULL;
+    cache->n = 0;
+    strmap_free(&cache->bypath);
+}
+
 static int walk_dir(struct walk *w, const char *dir, const struct stat *st, unsigned depth)
 {
     DIR *d;
@@ -1068,6 +1189,10 @@ static int walk_dir(struct walk *w, const char *dir, const struct stat *st, unsi
         }
         if (!S_ISREG(cst.st_mode) || !load_name_wanted(names[i], false))
             continue;
+        if (w->cache) {
+            load_cached_file(w, path, &cst);
+            continue;
+        }
         r = load_file_full(path, w->out, w->diags, true);
         if (r == -ENOENT)
             log_debug(path, "vanished before it could be read, skipped");
@@ -1081,7 +1206,13 @@ static int walk_dir(struct walk *w, const char *dir, const struct stat *st, unsi
  * -ENOENT/-ENOTDIR/-EACCES... when dir itself cannot be read. */
 int load_dir(const char *dir, struct docset *out, struct diags *diags)
 {
-    struct walk w = { .out = out, .diags = diags };
+    return load_dir_cached(dir, NULL, out, diags);
+}
+
+int load_dir_cached(const char *dir, struct load_cache *cache, struct docset *out,
+                    struct diags *diags)
+{
+    struct walk w = { .out = out, .diags = diags, .cache = cache };
     struct stat st;
     int r;
 

@@ -6,6 +6,8 @@
  * parse errors as diagnostics. Meaning is given by validate.c. */
 #pragma once
 
+#include "util.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -23,6 +25,7 @@ struct ynode {
     char **keys;
     struct ynode **keynodes; /* map only: positions of keys */
     struct ynode **items;
+    unsigned refs; /* a document root shared with a load_cache: extra owners */
 };
 
 /* One severity for every problem the loader and validator report. */
@@ -93,6 +96,37 @@ extern bool load_strict_modes;
  * diags, nothing read), and a writable subdirectory or file is skipped
  * with an error diag whose file is its path. */
 int load_dir(const char *dir, struct docset *out, struct diags *diags);
+
+/* The daemon's memory of parsed files between loads: a file whose identity
+ * (device, inode, size, mtime, ctime) is what it was when it was last read,
+ * and that had last changed more than a second before that read (file
+ * timestamps are coarse: a write within the same tick keeps them), is not
+ * read and parsed again; its documents are shared (ynode refs). Only files
+ * that loaded without a word are kept. */
+struct load_cache {
+    struct load_cached {
+        char *path;
+        dev_t dev;
+        ino_t ino;
+        off_t size;
+        struct timespec mtime, ctime;
+        int64_t read_ns; /* wall clock when it was read */
+        struct doc *docs;
+        size_t ndocs;
+        unsigned gen; /* last load that saw it */
+    } *v;
+    size_t n;
+    struct strmap bypath; /* path -> index in v */
+    unsigned gen;
+    unsigned long hits, misses;
+};
+/* load_dir with a cache (NULL: plain load_dir). */
+int load_dir_cached(const char *dir, struct load_cache *cache, struct docset *out,
+                    struct diags *diags);
+/* Files not seen since the last load_cache_sweep are forgotten; call after
+ * every directory of one load was read. */
+void load_cache_sweep(struct load_cache *cache);
+void load_cache_free(struct load_cache *cache);
 
 /* Should this directory entry name be considered at all? */
 bool load_name_wanted(const char *name, bool is_dir);

@@ -626,6 +626,7 @@ int main(int argc, char **argv)
         {0},
     };
     atexit(schema_cache_free); /* valgrind-clean exits */
+    atexit(validate_cache_free);
     if (gethostname(o.node_name, sizeof(o.node_name) - 1) < 0)
         snprintf(o.node_name, sizeof(o.node_name), "localhost");
 

@@ -230,6 +230,9 @@ struct desired {
  * bad documents land in d->invalid and d->diags. */
 void validate_docs(const struct docset *docs, struct desired *ret);
 void desired_free(struct desired *d);
+/* Free the validator's memo of documents that passed their schema (for
+ * leak checkers at exit). */
+void validate_cache_free(void);
 
 /* Parse the k8s.v1.cni.cncf.io/networks annotation (JSON list or
  * "ns/name@ifname, ..." short form). pod_ns is the default namespace.

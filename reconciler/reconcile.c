@@ -84,6 +84,7 @@ void reconciler_done(struct reconciler *r)
     docset_free(&r->docs);
     diags_clear(&r->load_diags);
     r->files_cached = false;
+    load_cache_free(&r->load_cache);
 }
 
 static int watch_register(struct reconciler *r, struct live_watch *w)
@@ -123,6 +124,7 @@ bool reconciler_wants_netns(const struct reconciler *r, const char *name)
 
 void reconciler_invalidate(struct reconciler *r)
 {
+    load_cache_free(&r->load_cache);
     if (r->node_watch)
         r->node_watch->valid = false;
     for (size_t i = 0; i < r->npodns; i++)
@@ -134,37 +136,41 @@ void reconciler_invalidate(struct reconciler *r)
  * some. */
 static int watch_current(struct live_watch *w)
 {
-    live_watch_read(w);
+    if (!w->parent) /* a member's events came with the node's, read first */
+        live_watch_read(w);
     return w->valid ? 0 : live_watch_resync(w);
 }
 
 /* A handle on the pod namespace at path, reusing the cached one unless the
- * namespace was re-created (new inode). -ENOENT when it does not exist. */
-static int podns_get(struct reconciler *r, const char *path, struct podent **ret)
+ * namespace was re-created (new inode). -ENOENT when it does not exist.
+ * bypath maps cached paths to their index in r->podns (kept current). */
+static int podns_get(struct reconciler *r, struct strmap *bypath, const char *path,
+                     struct podent **ret)
 {
     struct stat st;
+    size_t i;
     if (stat(path, &st) < 0)
         return -errno;
-    for (size_t i = 0; i < r->npodns; i++) {
+    if (strmap_get(bypath, path, &i)) {
         struct podent *e = &r->podns[i];
-        if (!streq(e->ns->path, path))
-            continue;
         if (e->ns->dev == st.st_dev && e->ns->ino == st.st_ino) {
             *ret = e;
             return 0;
         }
+        /* Re-created: forget the old one (the last entry moves into its
+         * slot; a map rebuilt is cheaper than a map with holes). */
         podent_free(e);
         r->podns[i] = r->podns[--r->npodns];
-        break;
+        strmap_free(bypath);
+        for (size_t k = 0; k < r->npodns; k++)
+            strmap_put(bypath, r->podns[k].ns->path, k);
     }
     struct podent e = {0};
     int rc = netns_open(path, &e.ns);
     if (rc < 0)
         return rc;
-    if (r->watching) {
-        rc = live_watch_open(e.ns, &e.w);
-        if (rc >= 0)
-            rc = watch_register(r, e.w);
+    if (r->watching && r->node_watch) {
+        rc = live_watch_open_member(r->node_watch, r->node, e.ns, &e.w);
         if (rc < 0) {
             podent_free(&e);
             return rc;
@@ -172,23 +178,25 @@ static int podns_get(struct reconciler *r, const char *path, struct podent **ret
     }
     *ARRAY_PUSH(r->podns, r->npodns) = e;
     *ret = &r->podns[r->npodns - 1];
+    strmap_put(bypath, (*ret)->ns->path, r->npodns - 1);
     return 0;
 }
 
 /* Drop cached pod namespaces no desired pod uses any more. */
 static void podns_gc(struct reconciler *r, const struct desired *d)
 {
+    struct strmap used = {0};
+    for (size_t j = 0; j < d->npods; j++)
+        strmap_put(&used, d->pods[j].netns, j);
     for (size_t i = 0; i < r->npodns;) {
-        bool used = false;
-        for (size_t j = 0; j < d->npods && !used; j++)
-            used = streq(d->pods[j].netns, r->podns[i].ns->path);
-        if (used) {
+        if (strmap_get(&used, r->podns[i].ns->path, NULL)) {
             i++;
             continue;
         }
         podent_free(&r->podns[i]);
         r->podns[i] = r->podns[--r->npodns];
     }
+    strmap_free(&used);
 }
 
 static void node_labels(const struct reconciler *r, const struct desired *d,
@@ -270,19 +278,34 @@ static char *network_status(const struct pod *pod, const char *id, const struct 
     return s;
 }
 
-static bool desired_has_id(const struct desired *d, const char *id)
+/* The ids of every desired object (valid or not), for lookups by hash. */
+struct idset {
+    struct strmap map;
+    char (*ids)[256];
+    size_t n;
+};
+
+static void idset_build(struct idset *s, const struct desired *d)
 {
-    char buf[256];
-#define HAS(arr, cnt, field)                                                                       \
-    for (size_t i = 0; i < d->cnt; i++)                                                            \
-        if (streq(object_id(&d->arr[i] field, buf, sizeof(buf)), id))                              \
-            return true;
-    HAS(policies, npolicies, .obj)
-    HAS(nads, nnads, .obj)
-    HAS(pods, npods, .obj)
-    HAS(invalid, ninvalid, )
-#undef HAS
-    return false;
+    size_t total = d->npolicies + d->nnads + d->npods + d->nnodes + d->ninvalid;
+    s->ids = xcalloc(total ? total : 1, sizeof(*s->ids));
+    s->n = 0;
+#define ADD(arr, cnt, field)                                                                       \
+    for (size_t i = 0; i < d->cnt; i++, s->n++)                                                   \
+        strmap_put(&s->map, object_id(&d->arr[i] field, s->ids[s->n], sizeof(s->ids[s->n])), s->n);
+    ADD(policies, npolicies, .obj)
+    ADD(nads, nnads, .obj)
+    ADD(pods, npods, .obj)
+    ADD(nodes, nnodes, .obj)
+    ADD(invalid, ninvalid, )
+#undef ADD
+}
+
+static void idset_free(struct idset *s)
+{
+    strmap_free(&s->map);
+    free(s->ids);
+    s->ids = NULL;
 }
 
 /* Did the loader or validator report an error for this file that is not
@@ -338,20 +361,16 @@ static bool dir_had_objects(const struct objstatus *v, size_t n, const char *dir
 /* Stable order: documents of files that held objects in the last pass
  * first, new files after. The validator keeps the first definition of a
  * duplicated object, so a new file cannot take over an object in use. */
-static void order_docs_by_age(const struct objstatus *v, size_t n, struct docset *ds)
+static void order_docs_by_age(const struct strmap *old_files, struct docset *ds)
 {
     if (ds->n < 2)
         return;
     struct doc *sorted = xcalloc(ds->n, sizeof(*sorted));
     size_t k = 0;
     for (int pass = 0; pass < 2; pass++)
-        for (size_t i = 0; i < ds->n; i++) {
-            bool known = false;
-            for (size_t j = 0; j < n && !known; j++)
-                known = streq(v[j].file, ds->v[i].file);
-            if (known == (pass == 0))
+        for (size_t i = 0; i < ds->n; i++)
+            if (strmap_get(old_files, ds->v[i].file, NULL) == (pass == 0))
                 sorted[k++] = ds->v[i];
-        }
     memcpy(ds->v, sorted, ds->n * sizeof(*sorted));
     free(sorted);
 }
@@ -371,13 +390,14 @@ static int cmp_aged(const void *a, const void *b)
     return x->index < y->index ? -1 : x->index > y->index;
 }
 
-static int64_t first_seen_of(const struct object *o, const struct objstatus *old, size_t nold)
+static int64_t first_seen_of(const struct object *o, const struct objstatus *old,
+                             const struct strmap *old_by_id)
 {
     char id[256];
+    size_t i;
     object_id(o, id, sizeof(id));
-    for (size_t i = 0; i < nold; i++)
-        if (streq(old[i].id, id) && old[i].first_seen)
-            return old[i].first_seen;
+    if (strmap_get(old_by_id, id, &i) && old[i].first_seen)
+        return old[i].first_seen;
     return INT64_MAX;
 }
 
@@ -386,7 +406,7 @@ static int64_t first_seen_of(const struct object *o, const struct objstatus *old
         struct aged *ag = xcalloc(cnt ? cnt : 1, sizeof(*ag));                                     \
         type *copy = xcalloc(cnt ? cnt : 1, sizeof(type));                                         \
         for (size_t i = 0; i < cnt; i++)                                                           \
-            ag[i] = (struct aged){first_seen_of(&arr[i].obj, old, nold), i};                       \
+            ag[i] = (struct aged){first_seen_of(&arr[i].obj, old, old_by_id), i};                       \
         qsort(ag, cnt, sizeof(*ag), cmp_aged);                                                     \
         for (size_t i = 0; i < cnt; i++)                                                           \
             copy[i] = arr[ag[i].index];                                                            \
@@ -395,7 +415,8 @@ static int64_t first_seen_of(const struct object *o, const struct objstatus *old
         free(ag);                                                                                  \
     } while (0)
 
-static void order_by_age(struct desired *d, const struct objstatus *old, size_t nold)
+static void order_by_age(struct desired *d, const struct objstatus *old,
+                         const struct strmap *old_by_id)
 {
     if (d->npolicies > 1)
         SORT_BY_AGE(d->policies, d->npolicies, struct policy);
@@ -939,7 +960,7 @@ static int mark_stalled(struct reconciler *r, const char *dir, const char *why)
         return rc;
     rc = store_status_list(r->store, &v, &n);
     if (rc >= 0)
-        rc = status_write_files(r->state_dir, v, n);
+        rc = status_write_files(r->state_dir, v, n, NULL);
     objstatus_list_free(v, n);
     return rc;
 }
@@ -1064,39 +1085,41 @@ static int cmp_port(const void *a, const void *b)
  * a table vanished; the applied content's hash is kept in
  * <state-dir>/nft.rev. An attachment that is gone (pod removed, netns
  * vanished: its inventory row went with the detach) leaves both. */
-static void nft_sync(struct reconciler *r, const struct desired *d)
+static void nft_sync(struct reconciler *r, const struct desired *d, enum gen_trigger trig,
+                     const struct inventory *inv)
 {
-    struct inventory inv = {0};
     struct nft_port *ports = NULL;
     struct nft_masq *masq = NULL;
     size_t n = 0, nmasq = 0;
-    if (store_inventory_load(r->store, &inv) < 0)
-        return;
-    for (size_t i = 0; i < inv.nattach; i++) {
-        const struct owned_attach *a = &inv.attach[i];
-        for (size_t k = 0; k < d->npods; k++) {
-            char id[256];
-            if (!streq(object_id(&d->pods[k].obj, id, sizeof(id)), a->owner))
+    /* Pod ids once, looked up by hash: a thousand pods, a thousand ports. */
+    char (*ids)[256] = xcalloc(d->npods ? d->npods : 1, sizeof(*ids));
+    struct strmap byid = {0};
+    for (size_t k = 0; k < d->npods; k++)
+        strmap_put(&byid, object_id(&d->pods[k].obj, ids[k], sizeof(ids[k])), k);
+    for (size_t i = 0; i < inv->nattach; i++) {
+        const struct owned_attach *a = &inv->attach[i];
+        size_t k;
+        if (!strmap_get(&byid, a->owner, &k))
+            continue;
+        for (size_t j = 0; j < d->pods[k].natt; j++) {
+            const struct attachment *att = &d->pods[k].att[j];
+            const struct nad *nad = desired_find_nad(d, att->nad_ns, att->nad_name);
+            if (!streq(att->ifname, a->pod_if) || !nad || nad->plugin != NAD_BRIDGE)
                 continue;
-            for (size_t j = 0; j < d->pods[k].natt; j++) {
-                const struct attachment *att = &d->pods[k].att[j];
-                const struct nad *nad = desired_find_nad(d, att->nad_ns, att->nad_name);
-                if (!streq(att->ifname, a->pod_if) || !nad || nad->plugin != NAD_BRIDGE)
-                    continue;
-                if (nad->macspoofchk && attach_kind_of(a->host_if) == ATTACH_VETH) {
-                    struct nft_port *pt = ARRAY_PUSH(ports, n);
-                    snprintf(pt->ifname, sizeof(pt->ifname), "%s", a->host_if);
-                    memcpy(pt->mac, a->mac, 6);
-                }
-                for (size_t q = 0; nad->ip_masq && q < a->naddrs; q++) {
-                    struct nft_masq m = {.addr = a->addrs[q]};
-                    if (nad_subnet_of(nad, &a->addrs[q], &m.subnet))
-                        *ARRAY_PUSH(masq, nmasq) = m;
-                }
+            if (nad->macspoofchk && attach_kind_of(a->host_if) == ATTACH_VETH) {
+                struct nft_port *pt = ARRAY_PUSH(ports, n);
+                snprintf(pt->ifname, sizeof(pt->ifname), "%s", a->host_if);
+                memcpy(pt->mac, a->mac, 6);
+            }
+            for (size_t q = 0; nad->ip_masq && q < a->naddrs; q++) {
+                struct nft_masq m = {.addr = a->addrs[q]};
+                if (nad_subnet_of(nad, &a->addrs[q], &m.subnet))
+                    *ARRAY_PUSH(masq, nmasq) = m;
             }
         }
     }
-    inventory_free(&inv);
+    strmap_free(&byid);
+    free(ids);
     if (n > 1)
         qsort(ports, n, sizeof(*ports), cmp_port);
     _cleanup_free_ char *spoof = nft_ruleset(ports, n);
@@ -1106,6 +1129,13 @@ static void nft_sync(struct reconciler *r, const struct desired *d)
     _cleanup_free_ char *text = xasprintf("%s%s", spoof, nat);
     char rev[17];
     hash64_hex(hash64(text, strlen(text), HASH64_SEED), rev);
+    /* The daemon knows what it installed; asking nftables whether the
+     * tables are still there costs a listing of every element, so file and
+     * drift passes trust the last answer and the start, resync (timer,
+     * SIGHUP, overrun), rollback and one-shot passes ask. */
+    bool ask = !r->nft_known || (trig != TRIG_FILE && trig != TRIG_DRIFT);
+    if (!ask && streq(r->nft_rev, rev))
+        return;
     _cleanup_free_ char *path = xasprintf("%s/nft.rev", r->state_dir);
     char applied[17] = "";
     _cleanup_fclose_ FILE *f = fopen(path, "re");
@@ -1113,18 +1143,24 @@ static void nft_sync(struct reconciler *r, const struct desired *d)
         applied[0] = 0;
     bool has_spoof, has_nat;
     nft_tables_present(&has_spoof, &has_nat);
-    if (streq(applied, rev) && has_spoof == (n > 0) && has_nat == (nmasq > 0))
+    r->nft_known = true;
+    if (streq(applied, rev) && has_spoof == (n > 0) && has_nat == (nmasq > 0)) {
+        memcpy(r->nft_rev, rev, sizeof(rev));
         return;
+    }
     if (n == 0 && nmasq == 0 && !has_spoof && !has_nat) {
         write_file_atomic(path, rev, strlen(rev));
+        memcpy(r->nft_rev, rev, sizeof(rev));
         return;
     }
     _cleanup_free_ char *err = NULL;
     if (nft_apply(text, &err) < 0) {
         log_error("nftables", "cannot install the macspoofchk/ipMasq rules: %s", err ? err : "?");
+        r->nft_known = false;
         return;
     }
     write_file_atomic(path, rev, strlen(rev));
+    memcpy(r->nft_rev, rev, sizeof(rev));
     log_info("nftables", "macspoofchk rules: %zu pod port%s; ipMasq: %zu address%s", n,
              n == 1 ? "" : "s", nmasq, nmasq == 1 ? "" : "es");
 }
@@ -1137,10 +1173,13 @@ static void nft_sync_from_config(struct reconciler *r)
     struct docset docs = {0};
     struct diags diags = {0};
     struct desired d = {0};
+    struct inventory inv = {0};
     for (size_t i = 0; i < config_dir_count(r); i++)
         (void)load_dir(config_dir_at(r, i), &docs, &diags);
     validate_docs(&docs, &d);
-    nft_sync(r, &d);
+    if (store_inventory_load(r->store, &inv) >= 0)
+        nft_sync(r, &d, TRIG_ROLLBACK, &inv);
+    inventory_free(&inv);
     desired_free(&d);
     docset_free(&docs);
     diags_clear(&diags);
@@ -1171,52 +1210,95 @@ static int node_forwarding(const struct desired *d, const char *key, int family)
 
 /* Store statuses (dropping those of objects that are gone) and mirror them
  * to files. */
-static int publish_status(struct reconciler *r, struct plan *p, const struct desired *d)
+static bool status_same(const struct objstatus *a, const struct objstatus *b)
 {
-    struct inventory inv = {0};
-    int rc = store_inventory_load(r->store, &inv);
-    if (rc < 0)
-        return rc;
-    for (size_t s = 0; r->source && s < p->nstatus; s++)
-        if (!p->status[s].source)
+    return a->kind == b->kind && a->cond == b->cond && a->no_prune == b->no_prune &&
+           b->first_seen != 0 && streq(a->rev, b->rev) && streq_ptr(a->ns, b->ns) &&
+           streq_ptr(a->name, b->name) && streq_ptr(a->file, b->file) &&
+           streq_ptr(a->reason, b->reason) && streq_ptr(a->message, b->message) &&
+           streq_ptr(a->network_status, b->network_status) && streq_ptr(a->source, b->source);
+}
+
+/* Store this pass's statuses (only those that changed: a converged pass of
+ * a thousand objects writes nothing) and mirror them to files. inv is the
+ * inventory as this pass left it. */
+static int publish_status(struct reconciler *r, struct plan *p, const struct desired *d,
+                          const struct inventory *inv)
+{
+    struct strmap byid = {0}, oldid = {0};
+    for (size_t s = 0; s < p->nstatus; s++) {
+        if (r->source && !p->status[s].source)
             p->status[s].source = xstrdup(r->source);
+        strmap_put(&byid, p->status[s].id, s);
+    }
     for (size_t i = 0; i < d->npods; i++) {
         char id[256];
+        size_t s;
         object_id(&d->pods[i].obj, id, sizeof(id));
-        for (size_t s = 0; s < p->nstatus; s++)
-            if (streq(p->status[s].id, id) && !p->status[s].network_status)
-                p->status[s].network_status = network_status(&d->pods[i], id, &inv, d);
+        if (strmap_get(&byid, id, &s) && !p->status[s].network_status)
+            p->status[s].network_status = network_status(&d->pods[i], id, inv, d);
     }
-    inventory_free(&inv);
 
     struct objstatus *old = NULL;
     size_t nold = 0;
-    rc = store_status_list(r->store, &old, &nold);
-    if (rc < 0)
+    int rc = store_status_list(r->store, &old, &nold);
+    if (rc < 0) {
+        strmap_free(&byid);
         return rc;
-    rc = store_begin(r->store);
-    for (size_t i = 0; rc >= 0 && i < nold; i++) {
-        bool keep = false;
-        for (size_t s = 0; s < p->nstatus && !keep; s++)
-            keep = streq(p->status[s].id, old[i].id);
-        if (!keep)
-            rc = store_status_delete(r->store, old[i].id);
     }
-    for (size_t s = 0; rc >= 0 && s < p->nstatus; s++)
+    for (size_t i = 0; i < nold; i++)
+        strmap_put(&oldid, old[i].id, i);
+    bool dirty = false;
+    rc = store_begin(r->store);
+    for (size_t i = 0; rc >= 0 && i < nold; i++)
+        if (!strmap_get(&byid, old[i].id, NULL)) {
+            rc = store_status_delete(r->store, old[i].id);
+            dirty = true;
+        }
+    for (size_t s = 0; rc >= 0 && s < p->nstatus; s++) {
+        size_t o;
+        if (strmap_get(&oldid, p->status[s].id, &o) && status_same(&p->status[s], &old[o]))
+            continue;
         rc = store_status_put(r->store, &p->status[s]);
+        dirty = true;
+    }
     if (rc < 0)
         store_rollback(r->store);
     else
         rc = store_commit(r->store);
-    objstatus_list_free(old, nold);
-    if (rc < 0)
+    strmap_free(&byid);
+    if (rc < 0) {
+        strmap_free(&oldid);
+        objstatus_list_free(old, nold);
         return rc;
+    }
 
-    /* Files carry the stored `since`. */
-    rc = store_status_list(r->store, &old, &nold);
-    if (rc < 0)
-        return rc;
-    rc = status_write_files(r->state_dir, old, nold);
+    /* Files carry the stored `since`: read back what changed. */
+    struct objstatus *cur = old;
+    size_t ncur = nold;
+    if (dirty) {
+        cur = NULL;
+        ncur = 0;
+        rc = store_status_list(r->store, &cur, &ncur);
+        if (rc < 0) {
+            strmap_free(&oldid);
+            objstatus_list_free(old, nold);
+            return rc;
+        }
+    }
+    bool *changed = xcalloc(ncur ? ncur : 1, sizeof(bool));
+    for (size_t i = 0; i < ncur; i++) {
+        size_t o;
+        changed[i] = cur == old ? false
+                                : !strmap_get(&oldid, cur[i].id, &o) ||
+                                      !status_same(&cur[i], &old[o]) ||
+                                      cur[i].since != old[o].since;
+    }
+    rc = status_write_files(r->state_dir, cur, ncur, changed);
+    free(changed);
+    strmap_free(&oldid);
+    if (cur != old)
+        objstatus_list_free(cur, ncur);
     objstatus_list_free(old, nold);
     return rc;
 }
@@ -1237,14 +1319,30 @@ int reconcile_pass(struct reconciler *r, enum gen_trigger trig, bool dry_run, FI
     char **keep = NULL;
     size_t nkeep = 0;
     int rc;
+    /* Where a pass spends its CPU time, for `-v` (the bench's profile;
+     * CPU rather than wall time, so a busy machine does not blur it). */
+    uint64_t tph = cpu_usec(), ph[8] = {0};
+#define PHASE(i)                                                                              \
+    do {                                                                                      \
+        uint64_t t_ = cpu_usec();                                                             \
+        ph[i] += t_ - tph;                                                                    \
+        tph = t_;                                                                             \
+    } while (0)
 
     /* What the last pass knew, read once: statuses name each object's file,
      * first sighting, prune flag. */
     struct objstatus *old = NULL;
     size_t nold = 0;
+    struct strmap old_by_id = {0}, old_files = {0};
+    struct idset want = {0};
     rc = store_status_list(r->store, &old, &nold);
     if (rc < 0)
         goto out;
+    for (size_t i = 0; i < nold; i++) {
+        strmap_put(&old_by_id, old[i].id, i);
+        if (old[i].file)
+            strmap_put(&old_files, old[i].file, i);
+    }
 
     /* A drift repair works from the files as last read: file events are
      * still settling (an editor's rename dance, a slow copy), and a file
@@ -1263,7 +1361,9 @@ int reconcile_pass(struct reconciler *r, enum gen_trigger trig, bool dry_run, FI
         for (size_t i = 0; i < config_dir_count(r); i++) {
             const char *dir = config_dir_at(r, i);
             size_t before = fresh.n, dbefore = fdiags.n;
-            int k = load_dir(dir, &fresh, &fdiags);
+            /* The daemon parses only files that changed since it last
+             * read them; a resync reads everything. */
+            int k = load_dir_cached(dir, r->watching ? &r->load_cache : NULL, &fresh, &fdiags);
             if (k < 0 && k != -EINVAL && k != -ENOENT) {
                 log_error("config", "cannot read %s: %s", dir, strerror(-k));
                 docset_free(&fresh);
@@ -1281,9 +1381,11 @@ int reconcile_pass(struct reconciler *r, enum gen_trigger trig, bool dry_run, FI
                 r->empty_dir = xstrdup(dir);
             }
         }
+        if (r->watching)
+            load_cache_sweep(&r->load_cache);
         /* Documents from files that held objects before come first: when
          * two sources define one object, the definition in use stays. */
-        order_docs_by_age(old, nold, &fresh);
+        order_docs_by_age(&old_files, &fresh);
         /* A file changed while it was being read (an editor or a copy
          * started again): what was read may be half a file. Read again
          * once the events have settled. */
@@ -1322,6 +1424,7 @@ int reconcile_pass(struct reconciler *r, enum gen_trigger trig, bool dry_run, FI
     bool empty_source = source_missing || r->load_rc == -ENODATA ||
                         (r->docs.n == 0 && ldiags.n == 0);
     const char *empty_dir = r->empty_dir ? r->empty_dir : r->config_dir;
+    PHASE(0);
     validate_docs(&r->docs, &d);
     /* Loader diagnostics first, then the validator's; the planner sees
      * both (it names a file's parse error in the status of the objects
@@ -1341,8 +1444,9 @@ int reconcile_pass(struct reconciler *r, enum gen_trigger trig, bool dry_run, FI
     /* What the last pass knew: objects gone since then that said
      * plumbd/prune: "false" are let go of; objects whose file no longer
      * parses are kept at their last good state. */
+    idset_build(&want, &d);
     for (size_t i = 0; i < nold; i++) {
-        if (desired_has_id(&d, old[i].id))
+        if (strmap_get(&want.map, old[i].id, NULL))
             continue;
         if (file_has_errors(&ldiags, old[i].file)) {
             struct object *o = ARRAY_PUSH(d.invalid, d.ninvalid);
@@ -1362,7 +1466,8 @@ int reconcile_pass(struct reconciler *r, enum gen_trigger trig, bool dry_run, FI
         log_info(old[i].id, "removed with plumbd/prune: \"false\": its kernel state is "
                             "left as it is");
     }
-    order_by_age(&d, old, nold);
+    order_by_age(&d, old, &old_by_id);
+    PHASE(1);
     rc = store_inventory_load(r->store, &inv);
     if (rc < 0)
         goto out;
@@ -1391,9 +1496,12 @@ int reconcile_pass(struct reconciler *r, enum gen_trigger trig, bool dry_run, FI
     }
     podlive = xcalloc(d.npods ? d.npods : 1, sizeof(*podlive));
     podptr = xcalloc(d.npods ? d.npods : 1, sizeof(*podptr));
+    struct strmap bypath = {0};
+    for (size_t i = 0; i < r->npodns; i++)
+        strmap_put(&bypath, r->podns[i].ns->path, i);
     for (size_t i = 0; i < d.npods; i++) {
         struct podent *e = NULL;
-        int k = podns_get(r, d.pods[i].netns, &e);
+        int k = podns_get(r, &bypath, d.pods[i].netns, &e);
         if (k < 0) {
             if (k != -ENOENT)
                 res.retry_netns = true;
@@ -1409,6 +1517,7 @@ int reconcile_pass(struct reconciler *r, enum gen_trigger trig, bool dry_run, FI
             podptr[i] = &podlive[i];
         }
     }
+    strmap_free(&bypath);
     podns_gc(r, &d);
     wanted_netns_clear(r);
     for (size_t i = 0; i < d.npods; i++)
@@ -1416,6 +1525,7 @@ int reconcile_pass(struct reconciler *r, enum gen_trigger trig, bool dry_run, FI
             *ARRAY_PUSH(r->wanted_netns, r->nwanted_netns) = xstrdup(d.pods[i].netns + 11);
     node_labels(r, &d, &labels, &nlabels);
 
+    PHASE(2);
     struct pin *pins = NULL;
     size_t npins = 0;
     store_pin_list(r->store, &pins, &npins);
@@ -1452,6 +1562,7 @@ int reconcile_pass(struct reconciler *r, enum gen_trigger trig, bool dry_run, FI
     if (rc < 0)
         goto out;
     res.nops = p.nops;
+    PHASE(3);
 
     if (dry_run) {
         for (size_t i = 0; i < p.nops; i++) {
@@ -1470,22 +1581,23 @@ int reconcile_pass(struct reconciler *r, enum gen_trigger trig, bool dry_run, FI
              * them before the ACK): take them in, so they do not look like
              * drift and the snapshots stay current. */
             if (r->node_watch)
-                live_watch_read(r->node_watch);
-            for (size_t i = 0; i < r->npodns; i++)
-                if (r->podns[i].w)
-                    live_watch_read(r->podns[i].w);
+                live_watch_read(r->node_watch); /* pods' events come with it */
         }
+        PHASE(4);
         store_live_cache(r, p.nops > 0);
-        rc = publish_status(r, &p, &d);
+        /* What this pass's writes left: for network-status, the
+         * macspoofchk ports and the IPAM pool use. */
+        if (p.nops) {
+            inventory_free(&inv);
+            if (store_inventory_load(r->store, &inv) < 0)
+                memset(&inv, 0, sizeof(inv));
+        }
+        rc = publish_status(r, &p, &d, &inv);
         if (rc < 0)
             goto out;
-        nft_sync(r, &d);
-    }
-    /* IPAM pool use per network, for metrics: after this pass's writes. */
-    if (!dry_run && p.nops) {
-        inventory_free(&inv);
-        if (store_inventory_load(r->store, &inv) < 0)
-            memset(&inv, 0, sizeof(inv));
+        PHASE(5);
+        nft_sync(r, &d, trig, &inv);
+        PHASE(6);
     }
     for (size_t i = 0; i < d.nnads && res.npools < ARRAY_SIZE(res.pools); i++) {
         const struct nad *nd = &d.nads[i];
@@ -1523,9 +1635,19 @@ int reconcile_pass(struct reconciler *r, enum gen_trigger trig, bool dry_run, FI
             break;
         }
     }
+    PHASE(7);
+    log_debug("reconciler",
+              "pass CPU (ms): load %.2f validate %.2f snapshots %.2f plan %.2f ops %.2f "
+              "status %.2f nft %.2f pools %.2f",
+              ph[0] / 1e3, ph[1] / 1e3, ph[2] / 1e3, ph[3] / 1e3, ph[4] / 1e3, ph[5] / 1e3,
+              ph[6] / 1e3, ph[7] / 1e3);
+#undef PHASE
     rc = 0;
 out:
     *ret = res;
+    strmap_free(&old_by_id);
+    strmap_free(&old_files);
+    idset_free(&want);
     objstatus_list_free(old, nold);
     for (size_t i = 0; i < nkeep; i++)
         free(keep[i]);
@@ -1807,7 +1929,7 @@ int reconcile_rollback(struct reconciler *r, int64_t after_gen, int64_t *ret_gen
         store_rollback(r->store);
     objstatus_list_free(st, nst);
     if (rc >= 0 && store_status_list(r->store, &st, &nst) >= 0) {
-        status_write_files(r->state_dir, st, nst);
+        status_write_files(r->state_dir, st, nst, NULL);
         objstatus_list_free(st, nst);
     }
     *ret_gen = gen;

@@ -34,6 +34,9 @@ struct reconciler {
     int epfd;
     int lockfd;                /* daemon: the state lock, taken per pass; -1 = none */
     struct live_watch *node_watch;
+    struct load_cache load_cache; /* daemon: parsed files between passes */
+    bool nft_known;          /* nft_rev is what the kernel holds */
+    char nft_rev[17];
     unsigned long live_stored;  /* node_watch->changes last written to SQLite */
     /* Flap detection: repairs of the same change per object (drift passes),
      * and the objects backing off because something keeps undoing them. */
@@ -130,7 +133,11 @@ int reconcile_pass(struct reconciler *r, enum gen_trigger trig, bool dry_run, FI
 
 /* status.c: mirror object status as YAML files under <state-dir>/status/,
  * and print it for `plumbd status`. */
-int status_write_files(const char *state_dir, const struct objstatus *st, size_t n);
+/* Mirror statuses to one YAML file each under <state_dir>/status; stale files are removed.
+ * changed (optional, one per status): false = the status is as stored
+ * last time, its file is left alone when it exists. */
+int status_write_files(const char *state_dir, const struct objstatus *st, size_t n,
+                       const bool *changed);
 char *status_to_yaml(const struct objstatus *s);
 /* "table", "yaml" or "json" */
 int status_print(FILE *f, const struct objstatus *st, size_t n, const char *format);

@@ -82,15 +82,42 @@ static char *status_filename(const struct objstatus *s)
     return f;
 }
 
-int status_write_files(const char *state_dir, const struct objstatus *st, size_t n)
+int status_write_files(const char *state_dir, const struct objstatus *st, size_t n,
+                       const bool *changed)
 {
     _cleanup_free_ char *dir = xasprintf("%s/status", state_dir);
     int rc = mkdir_p(dir, 0755);
     if (rc < 0)
         return rc;
     char **names = xcalloc(n ? n : 1, sizeof(char *));
+    struct strmap want = {0}, have = {0};
     for (size_t i = 0; i < n; i++) {
         names[i] = status_filename(&st[i]);
+        strmap_put(&want, names[i], i);
+    }
+    /* What is there: stale files go, missing ones are written. */
+    DIR *dp = opendir(dir);
+    struct dirent *de;
+    char **present = NULL;
+    size_t npresent = 0;
+    while (dp && (de = readdir(dp))) {
+        size_t len = strlen(de->d_name);
+        if (de->d_name[0] == '.' || len < 5 || strcmp(de->d_name + len - 5, ".yaml") != 0)
+            continue;
+        if (!strmap_get(&want, de->d_name, NULL))
+            unlinkat(dirfd(dp), de->d_name, 0);
+        else
+            *ARRAY_PUSH(present, npresent) = xstrdup(de->d_name);
+    }
+    if (dp)
+        closedir(dp);
+    for (size_t i = 0; i < npresent; i++)
+        strmap_put(&have, present[i], i);
+    for (size_t i = 0; i < n; i++) {
+        /* An unchanged status whose file is there: nothing to do (the
+         * files mirror the database, which said it is unchanged). */
+        if (changed && !changed[i] && strmap_get(&have, names[i], NULL))
+            continue;
         _cleanup_free_ char *path = xasprintf("%s/%s", dir, names[i]);
         _cleanup_free_ char *y = status_to_yaml(&st[i]);
         /* Unchanged content: leave the file (and its mtime) alone. */
@@ -107,21 +134,11 @@ int status_write_files(const char *state_dir, const struct objstatus *st, size_t
         if (rc < 0)
             break;
     }
-    /* Remove the files of objects that are gone. */
-    DIR *dp = opendir(dir);
-    struct dirent *de;
-    while (rc >= 0 && dp && (de = readdir(dp))) {
-        size_t len = strlen(de->d_name);
-        if (de->d_name[0] == '.' || len < 5 || strcmp(de->d_name + len - 5, ".yaml") != 0)
-            continue;
-        bool keep = false;
-        for (size_t i = 0; i < n && !keep; i++)
-            keep = streq(names[i], de->d_name);
-        if (!keep)
-            unlinkat(dirfd(dp), de->d_name, 0);
-    }
-    if (dp)
-        closedir(dp);
+    strmap_free(&want);
+    strmap_free(&have);
+    for (size_t i = 0; i < npresent; i++)
+        free(present[i]);
+    free(present);
     for (size_t i = 0; i < n; i++)
         free(names[i]);
     free(names);

@@ -5,6 +5,7 @@
 
 #include <ctype.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <stdarg.h>
 #include <sys/random.h>
 #include <sys/stat.h>
@@ -81,9 +82,13 @@ void *array_push(void *arr_ptr, size_t *n, size_t sz)
     void **arr = arr_ptr;
     char *p;
 
-    if (sz == 0 || *n >= SIZE_MAX / sz - 1)
+    if (sz == 0 || *n >= SIZE_MAX / sz / 2 - 1)
         oom();
-    p = xrealloc(*arr, (*n + 1) * sz);
+    /* Geometric growth without a capacity field: the allocator knows how
+     * big the block is (any malloc'd array works, however it was made). */
+    p = *arr;
+    if (!p || malloc_usable_size(p) < (*n + 1) * sz)
+        p = xrealloc(p, (*n < 4 ? 4 : *n * 2) * sz);
     memset(p + *n * sz, 0, sz);
     *arr = p;
     return p + (*n)++ * sz;
@@ -112,6 +117,14 @@ void hash64_hex(uint64_t h, char ret_hex[17])
         h >>= 4;
     }
     ret_hex[16] = '\0';
+}
+
+uint64_t cpu_usec(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
 uint64_t now_usec(void)
@@ -276,4 +289,49 @@ void lowfd_release(void)
     if (lowfd >= 0)
         close(lowfd);
     lowfd = -1;
+}
+
+static size_t strmap_slot_of(const struct strmap_slot *slots, size_t cap, const char *key)
+{
+    size_t i = (size_t)hash64(key, strlen(key), HASH64_SEED) & (cap - 1);
+    while (slots[i].key && !streq(slots[i].key, key))
+        i = (i + 1) & (cap - 1);
+    return i;
+}
+
+void strmap_put(struct strmap *m, const char *key, size_t val)
+{
+    if ((m->n + 1) * 2 > m->cap) { /* at most half full */
+        size_t cap = m->cap ? m->cap * 2 : 64;
+        struct strmap_slot *v = xcalloc(cap, sizeof(*v));
+        for (size_t i = 0; i < m->cap; i++)
+            if (m->slots[i].key)
+                v[strmap_slot_of(v, cap, m->slots[i].key)] = m->slots[i];
+        free(m->slots);
+        m->slots = v;
+        m->cap = cap;
+    }
+    size_t i = strmap_slot_of(m->slots, m->cap, key);
+    if (!m->slots[i].key)
+        m->n++;
+    m->slots[i].key = key;
+    m->slots[i].val = val;
+}
+
+bool strmap_get(const struct strmap *m, const char *key, size_t *ret)
+{
+    if (!m->cap)
+        return false;
+    size_t i = strmap_slot_of(m->slots, m->cap, key);
+    if (!m->slots[i].key)
+        return false;
+    if (ret)
+        *ret = m->slots[i].val;
+    return true;
+}
+
+void strmap_free(struct strmap *m)
+{
+    free(m->slots);
+    *m = (struct strmap){0};
 }

@@ -78,8 +78,23 @@ uint64_t hash64(const void *data, size_t len, uint64_t seed);
 /* 16 lowercase hex digits + NUL */
 void hash64_hex(uint64_t h, char ret_hex[17]);
 
+/* A string -> index map (open addressing, FNV-1a): the per-pass lookups
+ * by object id, netns path or file name that were linear scans. Keys are
+ * borrowed and must outlive the map. */
+struct strmap {
+    struct strmap_slot {
+        const char *key;
+        size_t val;
+    } *slots;
+    size_t cap, n;
+};
+void strmap_put(struct strmap *m, const char *key, size_t val); /* replaces */
+bool strmap_get(const struct strmap *m, const char *key, size_t *ret);
+void strmap_free(struct strmap *m);
+
 /* Monotonic clock in microseconds; wall clock in seconds. */
 uint64_t now_usec(void);
+uint64_t cpu_usec(void); /* CPU time of the calling thread */
 int64_t now_wall(void);
 
 /* Write data to path atomically (temp file in the same directory, fsync,

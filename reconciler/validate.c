@@ -123,6 +123,63 @@ static void schema_report(void *userdata, enum diag_severity sev, const struct y
         vwarn(c, at, "%s", msg);
 }
 
+/* Documents that passed their schema without a word, by schema and
+ * content hash: the same content passes again, so a pass over a thousand
+ * unchanged pods does not walk a thousand schemas. (A document with errors
+ * or warnings is checked every time: its reports carry positions.) Bounded:
+ * emptied when it grows past CLEAN_MAX, so a daemon that sees revisions
+ * come and go for months does not grow with them. */
+#define CLEAN_MAX 65536
+static struct {
+    struct strmap map;
+    char **keys;
+    size_t n;
+} clean;
+
+void validate_cache_free(void)
+{
+    strmap_free(&clean.map);
+    for (size_t i = 0; i < clean.n; i++)
+        free(clean.keys[i]);
+    free(clean.keys);
+    clean.keys = NULL;
+    clean.n = 0;
+}
+
+struct counted {
+    struct vctx *c;
+    unsigned reports;
+};
+
+static void schema_report(void *userdata, enum diag_severity sev, const struct ynode *at,
+                          const char *msg);
+
+static void counted_report(void *userdata, enum diag_severity sev, const struct ynode *at,
+                           const char *msg)
+{
+    struct counted *k = userdata;
+    k->reports++;
+    schema_report(k->c, sev, at, msg);
+}
+
+static int schema_check(struct vctx *c, const char *ref, const struct doc *doc)
+{
+    char key[128];
+    snprintf(key, sizeof(key), "%s:%s", ref, doc->rev);
+    if (strmap_get(&clean.map, key, NULL))
+        return 0;
+    struct counted k = {.c = c};
+    int r = schema_validate(ref, doc->root, "", counted_report, &k);
+    if (r == 0 && k.reports == 0) {
+        if (clean.n >= CLEAN_MAX)
+            validate_cache_free();
+        char *kd = xstrdup(key);
+        *ARRAY_PUSH(clean.keys, clean.n) = kd;
+        strmap_put(&clean.map, kd, 0);
+    }
+    return r;
+}
+
 /* The schema (schema/NAME.yaml, embedded) of each kind; bare nmstate files
  * use nmstate.yaml. Structure, types, ranges and the list of implemented
  * keys live there; this file checks meaning (addresses, names, conflicts). */
@@ -1168,23 +1225,45 @@ static void object_free(struct object *o)
 }
 
 /* The object already defined with this identity, or NULL. */
-static struct object *object_find(struct desired *d, const struct object *o)
+/* Objects validated so far, by id: duplicates are found by hash, not by
+ * scanning every object for every document. val = array << 32 | index. */
+struct seen {
+    struct strmap map;
+    char **ids;
+    size_t n;
+};
+enum { SEEN_POLICY, SEEN_NAD, SEEN_POD, SEEN_NODE, SEEN_INVALID };
+
+static struct object *seen_object(struct desired *d, size_t val)
 {
-#define SCAN(arr, cnt)                                                                             \
-    for (size_t i = 0; i < d->cnt; i++)                                                            \
-        if (d->arr[i].obj.kind == o->kind && streq(d->arr[i].obj.ns, o->ns) &&                     \
-            streq(d->arr[i].obj.name, o->name))                                                    \
-            return &d->arr[i].obj;
-    SCAN(policies, npolicies)
-    SCAN(nads, nnads)
-    SCAN(pods, npods)
-    SCAN(nodes, nnodes)
-#undef SCAN
-    for (size_t i = 0; i < d->ninvalid; i++)
-        if (d->invalid[i].kind == o->kind && streq(d->invalid[i].ns, o->ns) &&
-            streq(d->invalid[i].name, o->name))
-            return &d->invalid[i];
-    return NULL;
+    size_t i = val & 0xffffffffu;
+    switch (val >> 32) {
+    case SEEN_POLICY:
+        return &d->policies[i].obj;
+    case SEEN_NAD:
+        return &d->nads[i].obj;
+    case SEEN_POD:
+        return &d->pods[i].obj;
+    case SEEN_NODE:
+        return &d->nodes[i].obj;
+    default:
+        return &d->invalid[i];
+    }
+}
+
+static struct object *object_find(struct desired *d, const struct seen *seen, const char *id)
+{
+    size_t val;
+    return strmap_get(&seen->map, id, &val) ? seen_object(d, val) : NULL;
+}
+
+static void seen_add(struct seen *seen, const struct object *o, size_t val)
+{
+    char buf[256];
+    char *id = xstrdup(object_id(o, buf, sizeof(buf)));
+    *ARRAY_PUSH(seen->ids, seen->n) = id;
+    if (!strmap_get(&seen->map, id, NULL)) /* the first definition is the one */
+        strmap_put(&seen->map, id, val);
 }
 
 static const struct ynode *annotation(const struct ynode *root, const char *key)
@@ -1192,7 +1271,7 @@ static const struct ynode *annotation(const struct ynode *root, const char *key)
     return ynode_get(ynode_path(root, "metadata.annotations"), key);
 }
 
-static void validate_one(struct desired *d, const struct doc *doc)
+static void validate_one(struct desired *d, const struct seen *seen, const struct doc *doc)
 {
     struct vctx c = {.d = d, .doc = doc};
     const struct ynode *root = doc->root;
@@ -1269,7 +1348,7 @@ static void validate_one(struct desired *d, const struct doc *doc)
 
     struct object probe = {.kind = k, .ns = (char *)ns, .name = (char *)name};
     object_id(&probe, c.id, sizeof(c.id));
-    struct object *first = object_find(d, &probe);
+    struct object *first = object_find(d, seen, c.id);
     if (first) {
         /* Reported on both: an error here, a warning on the one in use. */
         verr(&c, root, "duplicate object %s: the first definition (%s:%u:%u) is used", c.id,
@@ -1288,7 +1367,7 @@ static void validate_one(struct desired *d, const struct doc *doc)
     struct object whole = {0};
     object_init(&c, &whole, k, ns, name);
     c.warnings = &whole.warnings;
-    int r = schema_validate(bare ? "nmstate.yaml" : kind_schema[k], root, "", schema_report, &c);
+    int r = schema_check(&c, bare ? "nmstate.yaml" : kind_schema[k], doc);
     if (r < 0)
         verr(&c, root, "internal error: no schema for %s", bare ? "nmstate" : kind);
     if (c.errors) {
@@ -1404,8 +1483,21 @@ static void validate_one(struct desired *d, const struct doc *doc)
 
 void validate_docs(const struct docset *docs, struct desired *ret)
 {
-    for (size_t i = 0; i < docs->n; i++)
-        validate_one(ret, &docs->v[i]);
+    struct seen seen = {0};
+    for (size_t i = 0; i < docs->n; i++) {
+        size_t n[] = {ret->npolicies, ret->nnads, ret->npods, ret->nnodes, ret->ninvalid};
+        validate_one(ret, &seen, &docs->v[i]);
+        size_t now[] = {ret->npolicies, ret->nnads, ret->npods, ret->nnodes, ret->ninvalid};
+        for (size_t a = 0; a < ARRAY_SIZE(n); a++)
+            for (size_t k = n[a]; k < now[a]; k++) {
+                size_t val = (size_t)a << 32 | k;
+                seen_add(&seen, seen_object(ret, val), val);
+            }
+    }
+    strmap_free(&seen.map);
+    for (size_t i = 0; i < seen.n; i++)
+        free(seen.ids[i]);
+    free(seen.ids);
 }
 
 void desired_free(struct desired *d)
