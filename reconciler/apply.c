@@ -14,6 +14,7 @@
 
 #include <arpa/inet.h>
 #include <net/if.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <fcntl.h>
 #include <sys/socket.h>
@@ -21,6 +22,7 @@
 #include <unistd.h>
 
 #include <linux/if_addr.h>
+#include <linux/ip.h>
 #include <linux/if_bridge.h>
 #include <linux/if_link.h>
 #include <linux/rtnetlink.h>
@@ -200,6 +202,17 @@ static struct nl_msg *addr_msg(int type, int flags, int ifindex, const struct ip
         r = nla_put(m, IFA_LOCAL, (int)len, a->bytes);
     if (r == 0)
         r = nla_put(m, IFA_ADDRESS, (int)len, a->bytes);
+    /* IPv4 with its subnet's broadcast address, as `ip addr add ... brd +`,
+     * NetworkManager and the CNI plugins do. */
+    if (r == 0 && a->family == AF_INET && a->prefix < 31 && type == RTM_NEWADDR) {
+        uint8_t brd[4];
+        for (int i = 0; i < 4; i++) {
+            int bits = (int)a->prefix - 8 * i;
+            uint8_t mask = bits >= 8 ? 0xff : bits <= 0 ? 0 : (uint8_t)(0xff << (8 - bits));
+            brd[i] = (uint8_t)(a->bytes[i] | (uint8_t)~mask);
+        }
+        r = nla_put(m, IFA_BROADCAST, 4, brd);
+    }
     if (r == 0 && ifa_flags > 0xff)
         r = nla_put_u32(m, IFA_FLAGS, ifa_flags);
     if (r < 0) {
@@ -523,11 +536,48 @@ static struct nl_msg *veth_msg(const struct pod_attach_op *pa, int bridge_idx, i
     return m;
 }
 
-/* IFA_F_NODAD on the pod's IPv6 addresses unless the NAD sets enabledad
- * (IPv4 has no DAD). */
-static unsigned pod_addr_flags(const struct pod_attach_op *pa, const struct ipaddr *a)
+/* Write a per-interface sysctl ("net/ipv6/conf/IF/accept_ra") of the
+ * namespace ns; ns NULL = the node, where this process lives. /proc/sys/net
+ * shows the namespace of whoever opens it, so a pod's is opened from inside
+ * it (switching there and back). Returns 0 or -errno. */
+static int sysctl_write(struct netns *ns, const char *key, const char *value)
 {
-    return a->family == AF_INET6 && !pa->dad ? IFA_F_NODAD : 0;
+    _cleanup_free_ char *path = xasprintf("/proc/sys/%s", key);
+    _cleanup_close_ int self = -1;
+    int fd, r = 0;
+
+    if (ns) {
+        self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+        if (self < 0 || setns(ns->fd, CLONE_NEWNET) < 0)
+            return -errno;
+    }
+    fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+        r = -errno;
+    if (ns && setns(self, CLONE_NEWNET) < 0)
+        abort(); /* cannot get back to the node namespace: nothing is safe any more */
+    if (r < 0)
+        return r;
+    if (write(fd, value, strlen(value)) < 0)
+        r = -errno;
+    close(fd);
+    return r;
+}
+
+/* The pod's IPv6 addresses skip DAD unless the NAD sets enabledad: as the
+ * CNI bridge plugin, accept_dad=0 on the pod interface (it covers every
+ * address there); IFA_F_NODAD on each address when that sysctl could not
+ * be written. IPv4 has no DAD. */
+static bool pod_skips_dad(const struct pod_attach_op *pa)
+{
+    /* the CNI macvlan plugin has no enabledad: its addresses do DAD */
+    return !pa->dad && pa->kind != ATTACH_MACVLAN;
+}
+
+static unsigned pod_addr_flags(const struct pod_attach_op *pa, const struct ipaddr *a,
+                               bool dad_off)
+{
+    return a->family == AF_INET6 && pod_skips_dad(pa) && !dad_off ? IFA_F_NODAD : 0;
 }
 
 /* Bridge port flags of the host end: IFLA_LINKINFO { SLAVE_KIND bridge,
@@ -638,6 +688,29 @@ static int configure_host_port(struct apply_ctx *ctx, const struct pod_attach_op
     return r;
 }
 
+/* Set a pod interface up with arp_notify on (a gratuitous ARP when it comes
+ * up or its address changes, so neighbours learn a re-used address at
+ * once), as the CNI plugins do: IFLA_AF_SPEC { AF_INET { IFLA_INET_CONF {
+ * ARP_NOTIFY = 1 } } } in the same request. */
+static struct nl_msg *up_arp_notify_msg(const char *ifname)
+{
+    struct nl_msg *m = link_msg(RTM_NEWLINK, 0, ifname, IFF_UP, IFF_UP);
+    struct nlattr *spec, *inet, *conf;
+
+    if (!m)
+        return NULL;
+    if (!(spec = nla_nest_start(m, IFLA_AF_SPEC)) || !(inet = nla_nest_start(m, AF_INET)) ||
+        !(conf = nla_nest_start(m, IFLA_INET_CONF)) ||
+        nla_put_u32(m, IPV4_DEVCONF_ARP_NOTIFY, 1) < 0) {
+        nlmsg_free(m);
+        return NULL;
+    }
+    nla_nest_end(m, conf);
+    nla_nest_end(m, inet);
+    nla_nest_end(m, spec);
+    return m;
+}
+
 /* The pod end once it exists: up, its addresses, then routes (whose
  * gateway needs the up link's prefix route), pipelined in one batch in the
  * pod namespace. disableContainerInterface: left down and unconfigured. */
@@ -651,10 +724,15 @@ static int configure_pod_end(struct apply_ctx *ctx, const struct pod_attach_op *
 
     if (pa->link_down)
         return 0;
-    r = batch_add(&b, link_msg(RTM_NEWLINK, 0, pa->pod_if, IFF_UP, IFF_UP));
+    bool dad_off = false;
+    if (pod_skips_dad(pa)) {
+        _cleanup_free_ char *key = xasprintf("net/ipv6/conf/%s/accept_dad", pa->pod_if);
+        dad_off = sysctl_write(pns, key, "0") == 0;
+    }
+    r = batch_add(&b, up_arp_notify_msg(pa->pod_if));
     for (size_t i = 0; i < pa->naddrs && r >= 0; i++)
         r = batch_add(&b, addr_msg(RTM_NEWADDR, NLM_F_CREATE | NLM_F_REPLACE, ifindex,
-                                   &pa->addrs[i], pod_addr_flags(pa, &pa->addrs[i])));
+                                   &pa->addrs[i], pod_addr_flags(pa, &pa->addrs[i], dad_off)));
     for (size_t i = 0; i < pa->nroutes && r >= 0; i++)
         r = batch_add(&b, route_msg(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE, ifindex,
                                     &pa->routes[i]));
@@ -828,6 +906,13 @@ static int do_pod_attach(struct apply_ctx *ctx, struct op *op, char **ret_err)
     if (r < 0)
         return ATTACH_FAIL(r, kmsg, "veth %s on %s", pa->pod_if, pa->netns, pa->host_if,
                            pa->bridge);
+
+    /* 1a. no router advertisements taken on the host end (it is a bridge
+     * port, not an interface of the node's), as the CNI bridge plugin */
+    {
+        _cleanup_free_ char *key = xasprintf("net/ipv6/conf/%s/accept_ra", pa->host_if);
+        (void)sysctl_write(NULL, key, "0"); /* no IPv6 on the node: nothing to turn off */
+    }
 
     /* 1b. the host port's flags and VLANs (only when the NAD asks) */
     r = configure_host_port(ctx, pa, what, sizeof(what), &kmsg);

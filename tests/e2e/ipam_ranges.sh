@@ -69,7 +69,11 @@ diag "host-local: $r1 | $r2 | $r3"
 assert_eq "p1 gets what host-local gives first ($r1)" "$r1" "$(addrs "${P}p1")"
 assert_eq "p2 gets the second ($r2)" "$r2" "$(addrs "${P}p2")"
 assert_eq "p3 falls through to the second range ($r3)" "$r3" "$(addrs "${P}p3")"
-assert_match "IPv6 added without DAD (nodad)" 'inet6 fd00:255::100/64 scope global nodad' \
+# DAD off as the CNI bridge plugin does it: accept_dad=0 on the pod's
+# interface, so the address is usable at once (never tentative)
+assert_eq "IPv6 without DAD: accept_dad=0 on the pod's net1" 0 \
+    "$(ip netns exec "${P}p1" cat /proc/sys/net/ipv6/conf/net1/accept_dad 2>&1)"
+assert_no_match "IPv6 address not tentative" 'fd00:255::100/64 .*tentative' \
     "$(ip -n "${P}p1" addr show dev net1 2>&1)"
 assert_match "gw-less IPv4 default route via the range's gateway" \
     '^default via 192\.168\.255\.1 dev net1' "$(ip -n "${P}p1" route show 2>&1)"
@@ -166,5 +170,7 @@ assert_eq "apply with an enabledad NAD exits 0" 0 "$rc"
 a=$(ip -n "${P}dad" addr show dev net1 2>&1)
 assert_match "enabledad pod has fd00:256::2" 'inet6 fd00:256::2/64' "$a"
 assert_no_match "enabledad: no nodad flag" 'fd00:256::2/64 .*nodad' "$a"
+assert_eq "enabledad: accept_dad left at 1" 1 \
+    "$(ip netns exec "${P}dad" cat /proc/sys/net/ipv6/conf/net1/accept_dad 2>&1)"
 
 lab_done
