@@ -467,12 +467,20 @@ EOF
 }
 
 # one-file change -> converged, and drift repair, with the converged node as it is
+# The latency pod toggles between two requested addresses of a network of
+# its own on br-1 (10.250.0.0/24): the bench pods' host-local allocations
+# go round robin through their whole range, so no address of theirs is
+# safe to request.
+lat_nad() {
+    printf 'apiVersion: k8s.cni.cncf.io/v1\nkind: NetworkAttachmentDefinition\nmetadata:\n  name: bench-lat-net\n  namespace: default\nspec:\n  config: '"'"'{"cniVersion": "0.3.1", "name": "bench-lat-net", "type": "bridge", "bridge": "br-1", "ipam": {"type": "host-local", "subnet": "10.250.0.0/24"}}'"'"'\n'
+}
 lat_yaml() { # IP
-    printf 'apiVersion: v1\nkind: Pod\nmetadata:\n  name: bench-lat\n  namespace: default\n  annotations:\n    plumbd/netns: %s\n    k8s.v1.cni.cncf.io/networks: '"'"'[{"name":"linux-bridge-br-1","ips":["%s/%s"]}]'"'"'\n' \
-        "$LAT" "$1" "$PLEN"
+    printf 'apiVersion: v1\nkind: Pod\nmetadata:\n  name: bench-lat\n  namespace: default\n  annotations:\n    plumbd/netns: %s\n    k8s.v1.cni.cncf.io/networks: '"'"'[{"name":"bench-lat-net","ips":["%s/24"]}]'"'"'\n' \
+        "$LAT" "$1"
 }
 bench_latency() { # N SETTLE_MS
-    local n=$1 s=$2 k new old r A=192.168.255.240 B=192.168.255.241
+    local n=$1 s=$2 k new old r A=10.250.0.10 B=10.250.0.11
+    lat_nad >"$CONF/bench-lat-net.yaml"
     daemon_start "$s" "${FLAP_OPT[@]}"
     agent_start node "$NODE"
     agent_stop lat; agent_start lat "$LAT"
@@ -499,6 +507,7 @@ bench_latency() { # N SETTLE_MS
     if [ "$s" = "$SETTLE_MS" ] && ! skipped drift; then bench_drift "$n"; fi
     rm -f "$CONF/bench-lat.yaml"
     for ((k = 0; k < 100; k++)); do ip -n "$LAT" link show net1 >/dev/null 2>&1 || break; nap 0.05; done
+    rm -f "$CONF/bench-lat-net.yaml"
     agent_stop lat
     daemon_stop
 }
