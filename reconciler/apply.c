@@ -711,6 +711,129 @@ static struct nl_msg *up_arp_notify_msg(const char *ifname)
     return m;
 }
 
+/* ---- default-route (Multus): the pod's default route moves to pod_if ---- */
+
+/* RTM_NEWROUTE/RTM_DELROUTE of a saved pod route (a default route that
+ * default-route displaces), with its metric and, when added, its protocol.
+ * A delete matches any scope and protocol, as `ip route del`. */
+static struct nl_msg *saved_route_msg(int type, int flags, int oif, const struct saved_route *sr)
+{
+    struct nl_msg *m = nlmsg_alloc_simple(type, flags);
+    size_t len = sr->rt.dst.family == AF_INET ? 4 : 16;
+    struct rtmsg rtm = {
+        .rtm_family = (uint8_t)sr->rt.dst.family,
+        .rtm_dst_len = sr->rt.dst.prefix,
+        .rtm_table = RT_TABLE_MAIN,
+        .rtm_protocol = type == RTM_NEWROUTE ? (uint8_t)(sr->protocol ? sr->protocol : RTPROT_BOOT) : 0,
+        .rtm_scope = type == RTM_DELROUTE ? RT_SCOPE_NOWHERE
+                     : sr->rt.has_gw      ? RT_SCOPE_UNIVERSE
+                                          : RT_SCOPE_LINK,
+        .rtm_type = RTN_UNICAST,
+    };
+    int r;
+
+    if (!m)
+        return NULL;
+    r = nlmsg_append(m, &rtm, sizeof(rtm), NLMSG_ALIGNTO);
+    if (r == 0 && sr->rt.dst.prefix > 0)
+        r = nla_put(m, RTA_DST, (int)len, sr->rt.dst.bytes);
+    if (r == 0 && sr->rt.has_gw)
+        r = nla_put(m, RTA_GATEWAY, (int)len, sr->rt.gw.bytes);
+    if (r == 0 && oif > 0)
+        r = nla_put_u32(m, RTA_OIF, (uint32_t)oif);
+    if (r == 0)
+        r = nla_put_u32(m, RTA_PRIORITY, sr->metric);
+    if (r < 0) {
+        nlmsg_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+/* The output interface of a saved route in the pod namespace: 0 when it
+ * names none, -ENODEV when that interface is gone. */
+static int saved_route_oif(struct netns *pns, const struct saved_route *sr)
+{
+    struct link_info li = { 0 };
+    if (!sr->ifname[0])
+        return 0;
+    int r = link_get(pns, sr->ifname, &li, NULL);
+    return r < 0 ? r : li.ifindex;
+}
+
+/* Before the takeover: remove the default routes it displaces (one write
+ * each; one that is gone already is fine). */
+static int remove_displaced_defaults(struct apply_ctx *ctx, const struct pod_attach_op *pa,
+                                     struct netns *pns, char *what, size_t whatlen,
+                                     char **ret_kmsg)
+{
+    for (size_t i = 0; i < pa->nprev_defaults; i++) {
+        const struct saved_route *sr = &pa->prev_defaults[i];
+        int oif = saved_route_oif(pns, sr);
+        if (oif < 0)
+            continue; /* its interface is gone, and the route with it */
+        struct nl_msg *m = saved_route_msg(RTM_DELROUTE, 0, oif, sr);
+        if (!m) {
+            snprintf(what, whatlen, "building requests");
+            return -ENOMEM;
+        }
+        _cleanup_free_ char *kmsg = NULL;
+        int r = send_write(ctx, pns, m, &kmsg);
+        nlmsg_free(m);
+        if (r == -ESRCH || r == -ENOENT || r == -ENODEV)
+            continue;
+        if (r < 0) {
+            char g[64];
+            snprintf(what, whatlen, "removing the default route%s%s dev %s",
+                     sr->rt.has_gw ? " via " : "",
+                     sr->rt.has_gw ? ipaddr_format(&sr->rt.gw, false, g, sizeof(g)) : "",
+                     sr->ifname[0] ? sr->ifname : "?");
+            if (ret_kmsg)
+                *ret_kmsg = TAKE_PTR(kmsg);
+            return r;
+        }
+    }
+    return 0;
+}
+
+/* After a detach: put back the default routes the attachment displaced
+ * (those marked restore). Best effort: one already there (someone else's
+ * default route) is left alone, an interface that is gone is skipped, and
+ * a refusal is logged; the detach itself is done either way. */
+static void restore_displaced_defaults(struct apply_ctx *ctx, const struct pod_attach_op *pa)
+{
+    struct netns *pns;
+    if (!pa->nprev_defaults || !pa->netns || !*pa->netns || pod_ns(ctx, pa->netns, &pns) < 0)
+        return;
+    for (size_t i = 0; i < pa->nprev_defaults; i++) {
+        const struct saved_route *sr = &pa->prev_defaults[i];
+        char g[64];
+        if (!sr->restore)
+            continue;
+        int oif = saved_route_oif(pns, sr);
+        if (oif < 0) {
+            log_warn(pa->pod_if, "default route via %s dev %s not restored in %s: %s is gone",
+                     sr->rt.has_gw ? ipaddr_format(&sr->rt.gw, false, g, sizeof(g)) : "-",
+                     sr->ifname, pa->netns, sr->ifname);
+            continue;
+        }
+        struct nl_msg *m = saved_route_msg(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL, oif, sr);
+        if (!m)
+            continue;
+        _cleanup_free_ char *kmsg = NULL;
+        int r = send_write(ctx, pns, m, &kmsg);
+        nlmsg_free(m);
+        if (r < 0 && r != -EEXIST)
+            log_warn(pa->pod_if, "default route via %s dev %s not restored in %s: %s%s%s",
+                     sr->rt.has_gw ? ipaddr_format(&sr->rt.gw, false, g, sizeof(g)) : "-",
+                     sr->ifname, pa->netns, strerror(-r), kmsg ? ": " : "", kmsg ? kmsg : "");
+        else if (r == 0)
+            log_debug(pa->pod_if, "restored default route via %s dev %s in %s",
+                      sr->rt.has_gw ? ipaddr_format(&sr->rt.gw, false, g, sizeof(g)) : "-",
+                      sr->ifname, pa->netns);
+    }
+}
+
 /* The pod end once it exists: up, its addresses, then routes (whose
  * gateway needs the up link's prefix route), pipelined in one batch in the
  * pod namespace. disableContainerInterface: left down and unconfigured. */
@@ -728,6 +851,12 @@ static int configure_pod_end(struct apply_ctx *ctx, const struct pod_attach_op *
     if (pod_skips_dad(pa)) {
         _cleanup_free_ char *key = xasprintf("net/ipv6/conf/%s/accept_dad", pa->pod_if);
         dad_off = sysctl_write(pns, key, "0") == 0;
+    }
+    /* default-route: the default routes it replaces go first */
+    if (pa->ndefault_gw) {
+        r = remove_displaced_defaults(ctx, pa, pns, what, whatlen, ret_kmsg);
+        if (r < 0)
+            return r;
     }
     r = batch_add(&b, up_arp_notify_msg(pa->pod_if));
     for (size_t i = 0; i < pa->naddrs && r >= 0; i++)
@@ -757,6 +886,10 @@ static int configure_pod_end(struct apply_ctx *ctx, const struct pod_attach_op *
         } else {
             snprintf(what, whatlen, "configuring");
         }
+        /* default-route: the caller removes the interface; the routes it
+         * displaced go back, nothing is left half-done */
+        if (pa->ndefault_gw)
+            restore_displaced_defaults(ctx, pa);
     }
     batch_free(&b);
     return r;
@@ -964,8 +1097,10 @@ static int do_pod_detach(struct apply_ctx *ctx, struct op *op, char **ret_err)
      * with the namespace gone there is nothing left. */
     if (pa->kind != ATTACH_MACVLAN && attach_kind_of(pa->host_if) != ATTACH_MACVLAN) {
         r = send_write(ctx, ctx->node, m, &kmsg);
-        if (r == 0)
+        if (r == 0) {
+            restore_displaced_defaults(ctx, pa); /* default-route */
             return 0;
+        }
         if (r != -ENODEV)
             return fail(ret_err, r, kmsg, "pod-detach %s", pa->host_if);
         free(TAKE_PTR(kmsg));
@@ -978,6 +1113,7 @@ static int do_pod_detach(struct apply_ctx *ctx, struct op *op, char **ret_err)
     r = link_del(ctx, pns, pa->pod_if, &kmsg);
     if (r < 0)
         return fail(ret_err, r, kmsg, "pod-detach %s in %s", pa->pod_if, pa->netns);
+    restore_displaced_defaults(ctx, pa); /* default-route */
     return 0;
 }
 
@@ -998,7 +1134,9 @@ int apply_detach_many(struct apply_ctx *ctx, struct op *const *ops, size_t n, ch
         if (ops[i]->type != OP_POD_DETACH)
             return fail(ret_err, -EINVAL, NULL, "detach-many: op %zu is %s", i,
                         op_name(ops[i]->type));
-        if (ops[i]->pa.kind == ATTACH_MACVLAN || if_nametoindex(ops[i]->pa.host_if) == 0) {
+        /* (default-route: restoring the displaced routes is per op) */
+        if (ops[i]->pa.kind == ATTACH_MACVLAN || ops[i]->pa.nprev_defaults ||
+            if_nametoindex(ops[i]->pa.host_if) == 0) {
             r = do_pod_detach(ctx, ops[i], ret_err);
             err_set = r < 0;
             continue;

@@ -24,6 +24,101 @@ static int ipaddr_from(json_t *j, struct ipaddr *ret)
     return s ? ipaddr_parse(s, -1, ret) : -EINVAL;
 }
 
+static json_t *saved_routes_json(const struct saved_route *v, size_t n, bool only_restore)
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n; i++) {
+        if (only_restore && !v[i].restore)
+            continue;
+        json_t *r = json_pack("{s:s, s:o, s:I, s:I}", "dev", v[i].ifname, "dst",
+                              ipaddr_json(&v[i].rt.dst), "metric", (json_int_t)v[i].metric,
+                              "proto", (json_int_t)v[i].protocol);
+        if (v[i].rt.has_gw)
+            json_object_set_new(r, "gw", ipaddr_json(&v[i].rt.gw));
+        if (!only_restore && !v[i].restore)
+            json_object_set_new(r, "restore", json_false());
+        json_array_append_new(arr, r);
+    }
+    return arr;
+}
+
+static int saved_routes_from(json_t *arr, struct saved_route **v, size_t *n)
+{
+    size_t i;
+    json_t *r;
+    if (arr && !json_is_array(arr))
+        return -EINVAL;
+    json_array_foreach(arr, i, r) {
+        struct saved_route sr = {.restore = !json_is_false(json_object_get(r, "restore"))};
+        const char *dev = json_string_value(json_object_get(r, "dev"));
+        if (!dev || strlen(dev) >= IFNAMSIZ_PLUMBD ||
+            ipaddr_from(json_object_get(r, "dst"), &sr.rt.dst) < 0)
+            return -EINVAL;
+        snprintf(sr.ifname, sizeof(sr.ifname), "%s", dev);
+        if (json_object_get(r, "gw")) {
+            if (ipaddr_from(json_object_get(r, "gw"), &sr.rt.gw) < 0 ||
+                sr.rt.gw.family != sr.rt.dst.family)
+                return -EINVAL;
+            sr.rt.has_gw = true;
+        }
+        sr.metric = (unsigned)json_integer_value(json_object_get(r, "metric"));
+        sr.protocol = (unsigned)json_integer_value(json_object_get(r, "proto"));
+        *ARRAY_PUSH(*v, *n) = sr;
+    }
+    return 0;
+}
+
+static json_t *gws_json(const struct ipaddr *gw, size_t n)
+{
+    json_t *arr = json_array();
+    char buf[64];
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(arr, json_string(ipaddr_format(&gw[i], false, buf, sizeof(buf))));
+    return arr;
+}
+
+static int gws_from(json_t *arr, struct ipaddr **v, size_t *n)
+{
+    size_t i;
+    json_t *g;
+    if (arr && !json_is_array(arr))
+        return -EINVAL;
+    json_array_foreach(arr, i, g) {
+        if (ipaddr_from(g, ARRAY_PUSH(*v, *n)) < 0)
+            return -EINVAL;
+    }
+    return 0;
+}
+
+char *defroute_to_json(const struct ipaddr *gw, size_t ngw, const struct saved_route *prev,
+                       size_t nprev)
+{
+    size_t keep = 0;
+    for (size_t i = 0; i < nprev; i++)
+        keep += prev[i].restore;
+    if (!ngw && !keep)
+        return NULL;
+    json_t *o = json_pack("{s:o, s:o}", "gw", gws_json(gw, ngw), "prev",
+                          saved_routes_json(prev, nprev, true));
+    char *s = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(o);
+    return s;
+}
+
+int defroute_from_json(const char *text, struct ipaddr **ret_gw, size_t *ret_ngw,
+                       struct saved_route **ret_prev, size_t *ret_nprev)
+{
+    if (!text || !*text)
+        return 0;
+    json_t *o = json_loads(text, 0, NULL);
+    int r = -EINVAL;
+    if (json_is_object(o) && gws_from(json_object_get(o, "gw"), ret_gw, ret_ngw) == 0 &&
+        saved_routes_from(json_object_get(o, "prev"), ret_prev, ret_nprev) == 0)
+        r = 0;
+    json_decref(o);
+    return r;
+}
+
 char *op_to_json(const struct op *op)
 {
     json_t *o = json_pack("{s:s, s:s, s:s}", "type", op_type_to_string(op->type), "owner",
@@ -102,6 +197,11 @@ char *op_to_json(const struct op *op)
                                                    (int)pa->trunk[i].max));
             json_object_set_new(p, "trunk", t);
         }
+        if (pa->ndefault_gw)
+            json_object_set_new(p, "default_gw", gws_json(pa->default_gw, pa->ndefault_gw));
+        if (pa->nprev_defaults)
+            json_object_set_new(p, "prev_defaults",
+                                saved_routes_json(pa->prev_defaults, pa->nprev_defaults, false));
         json_object_set_new(o, "pod", p);
     }
     char *s = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
@@ -195,6 +295,10 @@ int op_from_json(const char *text, struct op *ret)
                 goto out;
             *ARRAY_PUSH(pa->trunk, pa->ntrunk) = (struct vlan_range){(uint16_t)lo, (uint16_t)hi};
         }
+        if (gws_from(json_object_get(p, "default_gw"), &pa->default_gw, &pa->ndefault_gw) < 0 ||
+            saved_routes_from(json_object_get(p, "prev_defaults"), &pa->prev_defaults,
+                              &pa->nprev_defaults) < 0)
+            goto out;
         const char *mac = json_string_value(json_object_get(p, "mac"));
         if (mac) {
             if (mac_parse(mac, pa->mac) < 0)
@@ -236,6 +340,8 @@ void op_clear(struct op *op)
     free(op->pa.addrs);
     free(op->pa.routes);
     free(op->pa.trunk);
+    free(op->pa.default_gw);
+    free(op->pa.prev_defaults);
     free(op->sysctl);
     memset(op, 0, sizeof(*op));
 }
@@ -264,6 +370,15 @@ static void attach_as_owned(struct op *inv_op, const struct owned_attach *a)
     for (size_t i = 0; i < a->naddrs; i++)
         *ARRAY_PUSH(inv_op->pa.addrs, inv_op->pa.naddrs) = a->addrs[i];
     inv_op->pa.replace = true;
+}
+
+static void copy_default_route(struct pod_attach_op *dst, const struct ipaddr *gw, size_t ngw,
+                               const struct saved_route *prev, size_t nprev)
+{
+    for (size_t i = 0; i < ngw; i++)
+        *ARRAY_PUSH(dst->default_gw, dst->ndefault_gw) = gw[i];
+    for (size_t i = 0; i < nprev; i++)
+        *ARRAY_PUSH(dst->prev_defaults, dst->nprev_defaults) = prev[i];
 }
 
 int op_inverse(const struct op *op, const struct live_ns *before, const struct inventory *inv,
@@ -360,6 +475,8 @@ int op_inverse(const struct op *op, const struct live_ns *before, const struct i
                 *ARRAY_PUSH(inv_op.pa.trunk, inv_op.pa.ntrunk) = op->pa.trunk[i];
             for (size_t i = 0; i < op->pa.nroutes; i++)
                 *ARRAY_PUSH(inv_op.pa.routes, inv_op.pa.nroutes) = op->pa.routes[i];
+            copy_default_route(&inv_op.pa, op->pa.default_gw, op->pa.ndefault_gw,
+                               op->pa.prev_defaults, op->pa.nprev_defaults);
             break;
         }
         inv_op.type = OP_POD_DETACH;
@@ -369,6 +486,9 @@ int op_inverse(const struct op *op, const struct live_ns *before, const struct i
         snprintf(inv_op.pa.pod_if, sizeof(inv_op.pa.pod_if), "%s", op->pa.pod_if);
         snprintf(inv_op.pa.host_if, sizeof(inv_op.pa.host_if), "%s", op->pa.host_if);
         snprintf(inv_op.pa.bridge, sizeof(inv_op.pa.bridge), "%s", op->pa.bridge);
+        /* the default routes the attach displaced go back */
+        copy_default_route(&inv_op.pa, op->pa.default_gw, op->pa.ndefault_gw,
+                           op->pa.prev_defaults, op->pa.nprev_defaults);
         break;
     }
     case OP_POD_DETACH: {
@@ -380,7 +500,15 @@ int op_inverse(const struct op *op, const struct live_ns *before, const struct i
             op_clear(&inv_op); /* nothing was attached: nothing to put back */
             return -ENOENT;
         }
-attach_as_owned(&inv_op, a);
+        attach_as_owned(&inv_op, a);
+        /* re-attached as recorded: it takes the default route over again */
+        copy_default_route(&inv_op.pa, a->default_gw, a->ndefault_gw, a->prev_defaults,
+                           a->nprev_defaults);
+        for (size_t i = 0; i < a->ndefault_gw; i++) {
+            struct route rt = {.dst.family = a->default_gw[i].family, .has_gw = true,
+                               .gw = a->default_gw[i]};
+            *ARRAY_PUSH(inv_op.pa.routes, inv_op.pa.nroutes) = rt;
+        }
         break;
     }
     case OP_SYSCTL:

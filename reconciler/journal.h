@@ -23,3 +23,12 @@ int op_inverse(const struct op *op, const struct live_ns *before, const struct i
  * "br-1.mtu: desired 9000, current 1500" (caller frees). Pod ops are not
  * checked here (true). */
 bool op_verify(const struct op *op, const struct live_ns *after, char **ret_msg);
+
+/* default-route of an attachment as one JSON text (the inventory's column):
+ * {"gw":["a",...],"prev":[{"dev","dst","gw","metric","proto"},...]}, only
+ * the displaced routes to restore. NULL when there is nothing to record. */
+char *defroute_to_json(const struct ipaddr *gw, size_t ngw, const struct saved_route *prev,
+                       size_t nprev);
+/* Parse it (NULL or "" = nothing); arrays owned by the caller. -EINVAL. */
+int defroute_from_json(const char *text, struct ipaddr **ret_gw, size_t *ret_ngw,
+                       struct saved_route **ret_prev, size_t *ret_nprev);

@@ -194,6 +194,12 @@ struct attachment {
     uint8_t mac[6];
     struct ipaddr *ips; /* requested addresses (with prefix) */
     size_t nips;
+    /* "default-route": the pod's default route of each family given moves
+     * onto this interface via these gateways (plain addresses, at most one
+     * per family; at most one element of a pod has any). */
+    struct ipaddr *default_gw;
+    size_t ndefault_gw;
+    char *cni_args; /* "cni-args" as compact JSON, or NULL: recorded only */
 };
 
 struct pod {
@@ -239,6 +245,12 @@ void validate_cache_free(void);
  * On error returns -EINVAL with a message in *ret_err (caller frees). */
 int annotation_parse(const char *text, const char *pod_ns, struct attachment **ret_att,
                      size_t *ret_n, char **ret_err);
+/* The same, with the problems that are not errors (unknown or unsupported
+ * keys, cni-args that have nowhere to go) appended to warnings as
+ * DIAG_WARNING entries (file "", position 0, object NULL) when it is not
+ * NULL. */
+int annotation_parse_warn(const char *text, const char *pod_ns, struct attachment **ret_att,
+                          size_t *ret_n, struct diags *warnings, char **ret_err);
 void attachments_free(struct attachment *a, size_t n);
 
 /* Does a policy's nodeSelector match these labels? Empty selector matches. */

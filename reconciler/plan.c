@@ -137,6 +137,9 @@ char *op_describe(const struct op *op)
             OPT("%s%u-%u", i ? "," : " trunk=", op->pa.trunk[i].min, op->pa.trunk[i].max);
         if (op->pa.drop_default_vlan)
             OPT(" no-default-vlan");
+        for (size_t i = 0; i < op->pa.ndefault_gw; i++)
+            OPT("%s%s", i ? "," : " default-route=",
+                ipaddr_format(&op->pa.default_gw[i], false, a, sizeof(a)));
 #undef OPT
         if (op->pa.kind == ATTACH_MACVLAN)
             return xasprintf("pod-attach %s:%s macvlan master=%s mode=%s mac=%s%s%s%s  # %s",
@@ -1009,6 +1012,8 @@ static int macvlan_kernel_mode(int mode)
  * down for disableContainerInterface), MAC, MTU, addresses, routes. Port
  * VLANs are not read back (one more dump per pass); the bridge's
  * vlan_filtering is, by plan_pod. */
+static bool foreign_default(const struct live_ns *pod, int ifindex, const struct ipaddr *gw);
+
 static bool attach_converged(const struct live_ns *node, const struct live_ns *pod,
                              const struct live_link *bridge, const struct pod_attach_op *pa)
 {
@@ -1044,6 +1049,10 @@ static bool attach_converged(const struct live_ns *node, const struct live_ns *p
             return false;
     for (size_t i = 0; i < pa->nroutes; i++)
         if (!live_has_route(pod, p->ifindex, &pa->routes[i]))
+            return false;
+    /* default-route: the pod's only default route of the family */
+    for (size_t i = 0; i < pa->ndefault_gw; i++)
+        if (foreign_default(pod, p->ifindex, &pa->default_gw[i]))
             return false;
     return true;
 }
@@ -1281,6 +1290,11 @@ static void push_detach(struct builder *b, const struct owned_attach *a)
     snprintf(op->pa.bridge, sizeof(op->pa.bridge), "%s", a->bridge);
     op->pa.network = xstrdup(a->network ? a->network : "");
     op->pa.kind = attach_kind_of(a->host_if);
+    /* default-route: what it displaced goes back after the detach */
+    for (size_t i = 0; i < a->ndefault_gw; i++)
+        *ARRAY_PUSH(op->pa.default_gw, op->pa.ndefault_gw) = a->default_gw[i];
+    for (size_t i = 0; i < a->nprev_defaults; i++)
+        *ARRAY_PUSH(op->pa.prev_defaults, op->pa.nprev_defaults) = a->prev_defaults[i];
 }
 
 /* The per-attachment keys of the NAD: port flags, VLANs, the pod end's
@@ -1331,7 +1345,138 @@ static void pod_attach_op_free(struct pod_attach_op *pa)
     free(pa->addrs);
     free(pa->routes);
     free(pa->trunk);
+    free(pa->default_gw);
+    free(pa->prev_defaults);
     memset(pa, 0, sizeof(*pa));
+}
+
+/* ---- default-route ------------------------------------------------------ */
+
+static bool family_in(const struct ipaddr *gw, size_t n, int family)
+{
+    for (size_t i = 0; i < n; i++)
+        if (gw[i].family == family)
+            return true;
+    return false;
+}
+
+/* Drop the default routes of the families of gw from pa's routes (the
+ * IPAM's own, or isDefaultGateway's): default-route decides them. */
+static void drop_default_routes(struct pod_attach_op *pa, const struct ipaddr *gw, size_t ngw)
+{
+    size_t j = 0;
+    for (size_t i = 0; i < pa->nroutes; i++)
+        if (!(pa->routes[i].dst.prefix == 0 && family_in(gw, ngw, pa->routes[i].dst.family)))
+            pa->routes[j++] = pa->routes[i];
+    pa->nroutes = j;
+}
+
+/* Add sr to v unless a route of the same family, interface, gateway and
+ * metric is there; a restore flag set wins. */
+static void saved_route_add(struct saved_route **v, size_t *n, const struct saved_route *sr)
+{
+    for (size_t i = 0; i < *n; i++) {
+        struct saved_route *o = &(*v)[i];
+        if (o->rt.dst.family == sr->rt.dst.family && streq(o->ifname, sr->ifname) &&
+            o->metric == sr->metric && o->rt.has_gw == sr->rt.has_gw &&
+            (!sr->rt.has_gw || ipaddr_same_host(&o->rt.gw, &sr->rt.gw))) {
+            o->restore |= sr->restore;
+            return;
+        }
+    }
+    *ARRAY_PUSH(*v, *n) = *sr;
+}
+
+/* Is a default route of family in the pod that is not "default via gw dev
+ * ifindex" (it would be removed by the takeover)? */
+static bool foreign_default(const struct live_ns *pod, int ifindex, const struct ipaddr *gw)
+{
+    for (size_t i = 0; i < pod->nroutes; i++) {
+        const struct live_route *r = &pod->routes[i];
+        if (r->dst.prefix != 0 || r->dst.family != gw->family)
+            continue;
+        if (r->ifindex != ifindex || !r->has_gw || !ipaddr_same_host(&r->gw, gw))
+            return true;
+    }
+    return false;
+}
+
+/* The takeover of the pod's default route by this attachment: the routes
+ * "default via gw dev pod_if", and what it displaces: the default routes
+ * of those families the pod has on other interfaces now (restored on
+ * detach, unless they are on another attachment of the pod's), plus those
+ * the pod's attachments recorded as displaced before. Returns 0, or
+ * -EINVAL with ret_err when a gateway is in none of the attachment's
+ * subnets. */
+static int plan_default_route(struct builder *b, const char *id, const struct pod *pod,
+                              const struct attachment *att, const struct live_ns *podns,
+                              struct pod_attach_op *pa, char **ret_err)
+{
+    char g[64], a[64];
+    if (pa->link_down) {
+        *ret_err = xasprintf("%s: default-route asks for the pod's default route on an "
+                             "interface that is left down (disableContainerInterface)",
+                             att->ifname);
+        return -EINVAL;
+    }
+    for (size_t i = 0; i < att->ndefault_gw; i++) {
+        const struct ipaddr *gw = &att->default_gw[i];
+        bool inside = false;
+        for (size_t k = 0; k < pa->naddrs && !inside; k++)
+            inside = pa->addrs[k].family == gw->family && ipaddr_in_subnet(gw, &pa->addrs[k]);
+        if (!inside) {
+            char subnets[512] = "";
+            size_t n = 0;
+            for (size_t k = 0; k < pa->naddrs && n < sizeof(subnets); k++)
+                n += (size_t)snprintf(subnets + n, sizeof(subnets) - n, "%s%s", k ? ", " : "",
+                                      ipaddr_format(&pa->addrs[k], true, a, sizeof(a)));
+            *ret_err = xasprintf("%s: default-route gateway %s is not inside a subnet of %s/%s "
+                                 "on %s (%s)", att->ifname,
+                                 ipaddr_format(gw, false, g, sizeof(g)), att->nad_ns,
+                                 att->nad_name, att->ifname,
+                                 n ? subnets : "no address of that family");
+            return -EINVAL;
+        }
+    }
+    for (size_t i = 0; i < att->ndefault_gw; i++) {
+        struct route *rt = ARRAY_PUSH(pa->routes, pa->nroutes);
+        memset(rt, 0, sizeof(*rt));
+        rt->dst.family = att->default_gw[i].family;
+        rt->has_gw = true;
+        rt->gw = att->default_gw[i];
+        rt->gw.prefix = rt->dst.family == AF_INET ? 32 : 128;
+        *ARRAY_PUSH(pa->default_gw, pa->ndefault_gw) = rt->gw;
+    }
+    /* what the pod's attachments recorded as displaced */
+    const struct inventory *inv = b->in->inv;
+    for (size_t i = 0; i < inv->nattach; i++) {
+        const struct owned_attach *oa = &inv->attach[i];
+        if (!streq(oa->owner, id))
+            continue;
+        for (size_t k = 0; k < oa->nprev_defaults; k++)
+            if (family_in(pa->default_gw, pa->ndefault_gw, oa->prev_defaults[k].rt.dst.family))
+                saved_route_add(&pa->prev_defaults, &pa->nprev_defaults, &oa->prev_defaults[k]);
+    }
+    /* what the pod has now */
+    const struct live_link *self = live_find_link(podns, pa->pod_if);
+    for (size_t i = 0; i < podns->nroutes; i++) {
+        const struct live_route *r = &podns->routes[i];
+        if (r->dst.prefix != 0 || !family_in(pa->default_gw, pa->ndefault_gw, r->dst.family))
+            continue;
+        if (self && r->ifindex == self->ifindex)
+            continue; /* ours: replaced by the takeover itself */
+        const struct live_link *l = live_find_ifindex(podns, r->ifindex);
+        struct saved_route sr = {.metric = r->priority, .protocol = r->protocol, .restore = true};
+        sr.rt.dst = r->dst;
+        sr.rt.has_gw = r->has_gw;
+        sr.rt.gw = r->gw;
+        snprintf(sr.ifname, sizeof(sr.ifname), "%s", l ? l->name : "");
+        for (size_t k = 0; k < pod->natt && sr.restore; k++)
+            if (streq(pod->att[k].ifname, sr.ifname))
+                sr.restore = false; /* another of our attachments: only removed */
+        saved_route_add(&pa->prev_defaults, &pa->nprev_defaults, &sr);
+    }
+    return 0;
 }
 
 static void plan_pod(struct builder *b, size_t idx)
@@ -1352,6 +1497,11 @@ static void plan_pod(struct builder *b, size_t idx)
     enum condition cond = COND_AVAILABLE;
     const char *reason = "SuccessfullyConfigured";
     _cleanup_free_ char *msg = NULL;
+    /* the element carrying default-route (at most one: validated) */
+    const struct attachment *dr_att = NULL;
+    for (size_t i = 0; i < pod->natt; i++)
+        if (pod->att[i].ndefault_gw)
+            dr_att = &pod->att[i];
 
     for (size_t i = 0; i < pod->natt && cond == COND_AVAILABLE; i++) {
         const struct attachment *att = &pod->att[i];
@@ -1451,6 +1601,20 @@ static void plan_pod(struct builder *b, size_t idx)
         pa.addrs = addrs;
         pa.naddrs = naddrs;
         plan_attach_settings(nad, &pa);
+        /* default-route: as Multus, the default route of its families is
+         * the carrying element's alone (other networks' are filtered) */
+        if (dr_att)
+            drop_default_routes(&pa, dr_att->default_gw, dr_att->ndefault_gw);
+        if (att->ndefault_gw) {
+            char *derr = NULL;
+            if (plan_default_route(b, id, pod, att, podns, &pa, &derr) < 0) {
+                cond = COND_FAILING;
+                reason = "InvalidDefaultRoute";
+                msg = derr;
+                pod_attach_op_free(&pa);
+                break;
+            }
+        }
 
         if (nad->plugin == NAD_BRIDGE) {
             char *bmsg = NULL;

@@ -35,6 +35,18 @@ struct owned_addr {
     struct ipaddr addr;
 };
 
+/* A route of a pod namespace that plumbd removed (a default route that
+ * default-route displaced), to be put back as it was. */
+struct saved_route {
+    char ifname[IFNAMSIZ_PLUMBD]; /* its output interface, "" = none */
+    struct route rt;
+    unsigned metric;              /* RTA_PRIORITY */
+    unsigned protocol;            /* RTPROT_* */
+    bool restore;                 /* put back on detach (false: a default
+                                   * route of another plumbd attachment of
+                                   * the pod, only removed) */
+};
+
 /* One pod attachment plumbd made. */
 struct owned_attach {
     char *owner;                  /* "Pod/ns/name" */
@@ -46,6 +58,12 @@ struct owned_attach {
     uint8_t mac[6];
     struct ipaddr *addrs;
     size_t naddrs;
+    /* default-route: the gateways it took the pod's default route over
+     * with, and the default routes it displaced (restored on detach) */
+    struct ipaddr *default_gw;
+    size_t ndefault_gw;
+    struct saved_route *prev_defaults;
+    size_t nprev_defaults;
 };
 
 /* An IPAM allocation. */
@@ -147,6 +165,15 @@ struct pod_attach_op {
     size_t ntrunk;
     bool drop_default_vlan;       /* !preserveDefaultVlan: remove VLAN 1 */
     int macvlan_mode;             /* enum cni_macvlan_mode */
+    /* default-route (Multus): the pod's default route of each family of
+     * default_gw is "default via gw dev pod_if" (also in routes); the
+     * default routes of those families on other interfaces of the pod are
+     * removed first. prev_defaults: what was displaced, put back on detach
+     * (the attachment's record, plus what the pod has now). */
+    struct ipaddr *default_gw;
+    size_t ndefault_gw;
+    struct saved_route *prev_defaults;
+    size_t nprev_defaults;
 };
 
 struct op {

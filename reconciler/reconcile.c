@@ -266,10 +266,21 @@ static char *network_status(const struct pod *pod, const char *id, const struct 
                                                                      sizeof(buf))));
             char *name = xasprintf("%s/%s", att->nad_ns, att->nad_name);
             const struct nad *nad = desired_find_nad(d, att->nad_ns, att->nad_name);
-            json_array_append_new(arr, json_pack("{s:s, s:s, s:o, s:s, s:b, s:o}", "name", name,
-                                                 "interface", a->pod_if, "ips", ips, "mac",
-                                                 mac_format(a->mac, m, sizeof(m)), "default", 0,
-                                                 "dns", ipam_dns_json(nad ? &nad->dns : NULL)));
+            /* default: the element that carries the pod's default route
+             * (default-route, as applied), with its gateways, as Multus */
+            json_t *e = json_pack("{s:s, s:s, s:o, s:s, s:b, s:o}", "name", name, "interface",
+                                  a->pod_if, "ips", ips, "mac", mac_format(a->mac, m, sizeof(m)),
+                                  "default", a->ndefault_gw > 0, "dns",
+                                  ipam_dns_json(nad ? &nad->dns : NULL));
+            if (a->ndefault_gw) {
+                json_t *gws = json_array();
+                for (size_t k = 0; k < a->ndefault_gw; k++)
+                    json_array_append_new(gws, json_string(ipaddr_format(&a->default_gw[k],
+                                                                         false, buf,
+                                                                         sizeof(buf))));
+                json_object_set_new(e, "gateway", gws);
+            }
+            json_array_append_new(arr, e);
             free(name);
         }
     }
@@ -511,6 +522,8 @@ static int postwrite(struct reconciler *r, const struct op *op, bool ok,
         struct owned_attach oa = {
             .owner = op->owner, .netns = op->pa.netns, .network = op->pa.network,
             .addrs = op->pa.addrs, .naddrs = op->pa.naddrs,
+            .default_gw = op->pa.default_gw, .ndefault_gw = op->pa.ndefault_gw,
+            .prev_defaults = op->pa.prev_defaults, .nprev_defaults = op->pa.nprev_defaults,
         };
         snprintf(oa.pod_if, sizeof(oa.pod_if), "%s", op->pa.pod_if);
         snprintf(oa.host_if, sizeof(oa.host_if), "%s", op->pa.host_if);

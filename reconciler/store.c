@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "embedded.h"
+#include "journal.h"
 #include "log.h"
 #include "store.h"
 #include "util.h"
@@ -97,14 +98,14 @@ static const struct {
                                    " ORDER BY ifname, family, addr"},
     [ST_ATTACH_PUT] = {"attach-put",
                        "INSERT INTO attachments(owner, pod_if, host_if, bridge, netns, network,"
-                       " mac, addrs) VALUES(?1,?2,?3,?4,?5,?6,?7,?8)"
+                       " mac, addrs, defroute) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9)"
                        " ON CONFLICT(owner, pod_if) DO UPDATE SET host_if=excluded.host_if,"
                        " bridge=excluded.bridge, netns=excluded.netns, network=excluded.network,"
-                       " mac=excluded.mac, addrs=excluded.addrs"},
+                       " mac=excluded.mac, addrs=excluded.addrs, defroute=excluded.defroute"},
     [ST_ATTACH_FORGET] = {"attach-forget", "DELETE FROM attachments WHERE owner=?1 AND pod_if=?2"},
     [ST_ATTACH_LIST] = {"attach-list",
-                        "SELECT owner, pod_if, host_if, bridge, netns, network, mac, addrs"
-                        " FROM attachments ORDER BY owner, pod_if"},
+                        "SELECT owner, pod_if, host_if, bridge, netns, network, mac, addrs,"
+                        " defroute FROM attachments ORDER BY owner, pod_if"},
     /* The DO UPDATE only fires for the same holder: a conflict with another
      * holder changes no row, which store_alloc_put reports as -EEXIST. */
     [ST_ALLOC_PUT] = {"alloc-put",
@@ -754,6 +755,10 @@ static int load_attach(struct store *s, struct inventory *inv)
         r = parse_addr_list(s, col_str(st, 7), a);
         if (r < 0)
             return r;
+        if (defroute_from_json(col_str(st, 8), &a->default_gw, &a->ndefault_gw,
+                               &a->prev_defaults, &a->nprev_defaults) < 0)
+            return log_error_errno(LOG_OBJ, -EUCLEAN, "%s: bad default-route record in "
+                                   "attachment %s/%s", s->path, a->owner, a->pod_if);
     }
     return step_end(s, st, rc);
 }
@@ -845,6 +850,8 @@ void inventory_free(struct inventory *inv)
         free(inv->attach[i].netns);
         free(inv->attach[i].network);
         free(inv->attach[i].addrs);
+        free(inv->attach[i].default_gw);
+        free(inv->attach[i].prev_defaults);
     }
     for (size_t i = 0; i < inv->nallocs; i++) {
         free(inv->allocs[i].network);
@@ -921,9 +928,11 @@ int store_attach_put(struct store *s, const struct owned_attach *a)
     }
     if (memcmp(a->mac, zero_mac, 6) != 0)
         mac_format(a->mac, mac, sizeof(mac));
-    return min_zero(run(s, ST_ATTACH_PUT, "tttttttt", a->owner, a->pod_if, a->host_if,
+    _cleanup_free_ char *defroute = defroute_to_json(a->default_gw, a->ndefault_gw,
+                                                     a->prev_defaults, a->nprev_defaults);
+    return min_zero(run(s, ST_ATTACH_PUT, "ttttttttt", a->owner, a->pod_if, a->host_if,
                         a->bridge[0] ? a->bridge : NULL, a->netns, a->network,
-                        mac[0] ? mac : NULL, addrs));
+                        mac[0] ? mac : NULL, addrs, defroute));
 }
 
 int store_attach_forget(struct store *s, const char *owner, const char *pod_if)

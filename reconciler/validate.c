@@ -1016,6 +1016,8 @@ void attachments_free(struct attachment *a, size_t n)
         free(a[i].nad_ns);
         free(a[i].nad_name);
         free(a[i].ips);
+        free(a[i].default_gw);
+        free(a[i].cni_args);
     }
     free(a);
 }
@@ -1058,8 +1060,87 @@ static int parse_short_element(char *el, const char *pod_ns, struct attachment *
     return 0;
 }
 
+/* The keys of a Multus network selection element. */
+static const char *const element_keys[] = {
+    "name", "namespace", "interface", "ips", "mac", "default-route", "cni-args",
+};
+/* Multus keys plumbd has nothing to do with: accepted with a warning. */
+static const char *const element_unsupported[] = {
+    "bandwidth-request", "portMappings", "infiniband-guid", "ipam-claim-reference",
+};
+
+static void ewarn(struct diags *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void ewarn(struct diags *w, const char *fmt, ...)
+{
+    _cleanup_free_ char *msg = NULL;
+    va_list ap;
+    if (!w)
+        return;
+    va_start(ap, fmt);
+    if (vasprintf(&msg, fmt, ap) < 0)
+        abort();
+    va_end(ap);
+    diags_add(w, DIAG_WARNING, "", 0, 0, NULL, "%s", msg);
+}
+
+/* "default-route": a list of gateway addresses, at most one per family. */
+static int parse_default_route(json_t *dr, size_t idx, struct attachment *ret, char **ret_err)
+{
+    if (!json_is_array(dr)) {
+        *ret_err = xasprintf("element %zu: default-route must be a list of gateway addresses",
+                             idx);
+        return -EINVAL;
+    }
+    size_t i;
+    json_t *g;
+    json_array_foreach(dr, i, g) {
+        const char *s = json_string_value(g);
+        struct ipaddr a;
+        if (!s || strchr(s, '/') || ipaddr_parse(s, -1, &a) < 0) {
+            *ret_err = xasprintf("element %zu: default-route[%zu] '%s' is not a gateway IP "
+                                 "address", idx, i, s ? s : "?");
+            return -EINVAL;
+        }
+        static const uint8_t zero[16];
+        bool multicast = a.family == AF_INET ? (a.bytes[0] & 0xf0) == 0xe0 : a.bytes[0] == 0xff;
+        if (multicast || !memcmp(a.bytes, zero, a.family == AF_INET ? 4 : 16) ||
+            (a.family == AF_INET && !memcmp(a.bytes, "\xff\xff\xff\xff", 4))) {
+            *ret_err = xasprintf("element %zu: default-route gateway %s is not a unicast "
+                                 "address", idx, s);
+            return -EINVAL;
+        }
+        for (size_t k = 0; k < ret->ndefault_gw; k++)
+            if (ret->default_gw[k].family == a.family) {
+                char b[64];
+                *ret_err = xasprintf("element %zu: default-route has two %s gateways (%s and "
+                                     "%s); at most one per family", idx,
+                                     a.family == AF_INET ? "IPv4" : "IPv6",
+                                     ipaddr_format(&ret->default_gw[k], false, b, sizeof(b)), s);
+                return -EINVAL;
+            }
+        *ARRAY_PUSH(ret->default_gw, ret->ndefault_gw) = a;
+    }
+    /* Requested addresses name the subnets: a gateway of a family the
+     * element asks no address of can never be reached. */
+    for (size_t k = 0; k < ret->ndefault_gw && ret->nips; k++) {
+        bool fam = false;
+        for (size_t j = 0; j < ret->nips && !fam; j++)
+            fam = ret->ips[j].family == ret->default_gw[k].family;
+        if (!fam) {
+            char b[64];
+            *ret_err = xasprintf("element %zu: default-route gateway %s is %s but ips has no "
+                                 "%s address", idx,
+                                 ipaddr_format(&ret->default_gw[k], false, b, sizeof(b)),
+                                 ret->default_gw[k].family == AF_INET ? "IPv4" : "IPv6",
+                                 ret->default_gw[k].family == AF_INET ? "IPv4" : "IPv6");
+            return -EINVAL;
+        }
+    }
+    return 0;
+}
+
 static int parse_json_element(json_t *o, size_t idx, const char *pod_ns, struct attachment *ret,
-                              char **ret_err)
+                              struct diags *warnings, char **ret_err)
 {
     if (!json_is_object(o)) {
         *ret_err = xasprintf("element %zu is not an object", idx);
@@ -1114,11 +1195,46 @@ static int parse_json_element(json_t *o, size_t idx, const char *pod_ns, struct 
             a.prefix = 0; /* bare address: the range's prefix is used */
         *ARRAY_PUSH(ret->ips, ret->nips) = a;
     }
+    json_t *dr = json_object_get(o, "default-route");
+    if (dr && parse_default_route(dr, idx, ret, ret_err) < 0)
+        return -EINVAL;
+    json_t *ca = json_object_get(o, "cni-args");
+    if (ca) {
+        if (!json_is_object(ca)) {
+            *ret_err = xasprintf("element %zu: cni-args must be an object", idx);
+            return -EINVAL;
+        }
+        ret->cni_args = json_dumps(ca, JSON_COMPACT | JSON_SORT_KEYS);
+        ewarn(warnings, "element %zu (%s): cni-args recorded but not used: plumbd runs no CNI "
+              "plugin chain to pass them to", idx, name);
+    }
+    const char *key;
+    json_t *v;
+    json_object_foreach(o, key, v) {
+        bool known = false;
+        for (size_t k = 0; k < ARRAY_SIZE(element_keys) && !known; k++)
+            known = streq(key, element_keys[k]);
+        if (known)
+            continue;
+        for (size_t k = 0; k < ARRAY_SIZE(element_unsupported) && !known; k++)
+            known = streq(key, element_unsupported[k]);
+        if (known)
+            ewarn(warnings, "element %zu (%s): \"%s\" is not supported by plumbd; ignored", idx,
+                  name, key);
+        else
+            ewarn(warnings, "element %zu (%s): unknown key \"%s\" ignored", idx, name, key);
+    }
     return 0;
 }
 
 int annotation_parse(const char *text, const char *pod_ns, struct attachment **ret_att,
                      size_t *ret_n, char **ret_err)
+{
+    return annotation_parse_warn(text, pod_ns, ret_att, ret_n, NULL, ret_err);
+}
+
+int annotation_parse_warn(const char *text, const char *pod_ns, struct attachment **ret_att,
+                          size_t *ret_n, struct diags *warnings, char **ret_err)
 {
     struct attachment *v = NULL;
     size_t n = 0;
@@ -1139,7 +1255,7 @@ int annotation_parse(const char *text, const char *pod_ns, struct attachment **r
         size_t i;
         json_t *o;
         json_array_foreach(root, i, o) {
-            r = parse_json_element(o, i, pod_ns, ARRAY_PUSH(v, n), ret_err);
+            r = parse_json_element(o, i, pod_ns, ARRAY_PUSH(v, n), warnings, ret_err);
             if (r < 0)
                 break;
         }
@@ -1166,6 +1282,15 @@ int annotation_parse(const char *text, const char *pod_ns, struct attachment **r
         for (size_t j = 0; j < i; j++)
             if (streq(v[i].ifname, v[j].ifname) && r >= 0) {
                 *ret_err = xasprintf("interface %s is requested twice", v[i].ifname);
+                r = -EINVAL;
+            }
+        /* Multus: one element carries the pod's default route. */
+        for (size_t j = 0; j < i && v[i].ndefault_gw; j++)
+            if (v[j].ndefault_gw && r >= 0) {
+                *ret_err = xasprintf("default-route is set on %s/%s (%s) and %s/%s (%s); at most "
+                                     "one network of a pod may carry the default route",
+                                     v[j].nad_ns, v[j].nad_name, v[j].ifname, v[i].nad_ns,
+                                     v[i].nad_name, v[i].ifname);
                 r = -EINVAL;
             }
     }
@@ -1452,8 +1577,15 @@ static void validate_one(struct desired *d, const struct seen *seen, const struc
             _cleanup_free_ char *err = NULL;
             if (an->kind != YNODE_SCALAR)
                 verr(&c, an, "annotation %s must be a string", ANNOT_NETWORKS);
-            else if (annotation_parse(an->scalar, ns, &p.att, &p.natt, &err) < 0)
-                verr(&c, an, "annotation %s: %s", ANNOT_NETWORKS, err);
+            else {
+                struct diags w = {0};
+                if (annotation_parse_warn(an->scalar, ns, &p.att, &p.natt, &w, &err) < 0)
+                    verr(&c, an, "annotation %s: %s", ANNOT_NETWORKS, err);
+                else
+                    for (size_t i = 0; i < w.n; i++)
+                        vwarn(&c, an, "annotation %s: %s", ANNOT_NETWORKS, w.v[i].msg);
+                diags_clear(&w);
+            }
         }
         if (c.errors) {
             *ARRAY_PUSH(d->invalid, d->ninvalid) = p.obj;

@@ -141,6 +141,95 @@ static void test_inverses(void **state)
     live_ns_free(&before);
 }
 
+/* default-route: gateways and displaced routes survive the journal, an
+ * attach's undo (a detach) restores them, a detach's undo takes over again;
+ * the inventory column round-trips the routes to restore. */
+static void test_default_route_journal(void **state)
+{
+    (void)state;
+    struct op att = {.type = OP_POD_ATTACH, .owner = "Pod/default/d", .stp = -1};
+    snprintf(att.ifname, sizeof(att.ifname), "pl1");
+    snprintf(att.pa.pod_if, sizeof(att.pa.pod_if), "net1");
+    snprintf(att.pa.host_if, sizeof(att.pa.host_if), "pl1");
+    att.pa.netns = "/run/netns/d";
+    att.pa.network = "n";
+    struct ipaddr gw;
+    assert_int_equal(ipaddr_parse("192.168.255.1", -1, &gw), 0);
+    att.pa.default_gw = &gw;
+    att.pa.ndefault_gw = 1;
+    struct saved_route prev[2] = {{.ifname = "eth0", .metric = 0, .protocol = 4, .restore = true},
+                                  {.ifname = "net2", .metric = 100, .restore = false}};
+    for (int i = 0; i < 2; i++) {
+        prev[i].rt.dst.family = AF_INET;
+        prev[i].rt.has_gw = true;
+        assert_int_equal(ipaddr_parse(i ? "10.2.0.1" : "10.0.0.1", -1, &prev[i].rt.gw), 0);
+    }
+    att.pa.prev_defaults = prev;
+    att.pa.nprev_defaults = 2;
+
+    _cleanup_free_ char *j = op_to_json(&att);
+    assert_non_null(strstr(j, "\"default_gw\":[\"192.168.255.1\"]"));
+    struct op back;
+    assert_int_equal(op_from_json(j, &back), 0);
+    assert_int_equal(back.pa.ndefault_gw, 1);
+    assert_true(ipaddr_same_host(&back.pa.default_gw[0], &gw));
+    assert_int_equal(back.pa.nprev_defaults, 2);
+    assert_string_equal(back.pa.prev_defaults[0].ifname, "eth0");
+    assert_int_equal(back.pa.prev_defaults[0].protocol, 4);
+    assert_true(back.pa.prev_defaults[0].restore);
+    assert_false(back.pa.prev_defaults[1].restore);
+    assert_int_equal(back.pa.prev_defaults[1].metric, 100);
+    assert_true(ipaddr_same_host(&back.pa.prev_defaults[0].rt.gw, &prev[0].rt.gw));
+    op_clear(&back);
+
+    /* undo of the attach: a detach that puts the displaced routes back */
+    struct live_ns before = {0};
+    struct inventory inv = {0};
+    struct op u;
+    assert_int_equal(op_inverse(&att, &before, &inv, &u), 0);
+    assert_int_equal(u.type, OP_POD_DETACH);
+    assert_int_equal(u.pa.nprev_defaults, 2);
+    op_clear(&u);
+
+    /* the inventory's record keeps only what is to be restored */
+    _cleanup_free_ char *rec = defroute_to_json(&gw, 1, prev, 2);
+    assert_non_null(rec);
+    struct ipaddr *g2 = NULL;
+    size_t ng2 = 0, np2 = 0;
+    struct saved_route *p2 = NULL;
+    assert_int_equal(defroute_from_json(rec, &g2, &ng2, &p2, &np2), 0);
+    assert_int_equal(ng2, 1);
+    assert_int_equal(np2, 1);
+    assert_string_equal(p2[0].ifname, "eth0");
+    assert_null(defroute_to_json(NULL, 0, &prev[1], 1)); /* nothing to record */
+    assert_int_equal(defroute_from_json("{\"gw\":[\"x\"]}", &g2, &ng2, &p2, &np2), -EINVAL);
+
+    /* undo of a detach: re-attached as recorded, taking the route over */
+    struct owned_attach oa = {.owner = "Pod/default/d", .netns = "/run/netns/d", .network = "n",
+                              .default_gw = g2, .ndefault_gw = 1, .prev_defaults = p2,
+                              .nprev_defaults = 1};
+    snprintf(oa.pod_if, sizeof(oa.pod_if), "net1");
+    snprintf(oa.host_if, sizeof(oa.host_if), "pl1");
+    inv.attach = &oa;
+    inv.nattach = 1;
+    add(&before, 9, "pl1", "veth", 0, true, 1500);
+    struct op det = {.type = OP_POD_DETACH, .owner = "Pod/default/d", .stp = -1};
+    snprintf(det.ifname, sizeof(det.ifname), "pl1");
+    snprintf(det.pa.pod_if, sizeof(det.pa.pod_if), "net1");
+    snprintf(det.pa.host_if, sizeof(det.pa.host_if), "pl1");
+    assert_int_equal(op_inverse(&det, &before, &inv, &u), 0);
+    assert_int_equal(u.type, OP_POD_ATTACH);
+    assert_int_equal(u.pa.ndefault_gw, 1);
+    assert_int_equal(u.pa.nprev_defaults, 1);
+    assert_int_equal(u.pa.nroutes, 1);
+    assert_int_equal(u.pa.routes[0].dst.prefix, 0);
+    assert_true(ipaddr_same_host(&u.pa.routes[0].gw, &gw));
+    op_clear(&u);
+    free(g2);
+    free(p2);
+    live_ns_free(&before);
+}
+
 static void test_verify(void **state)
 {
     (void)state;
@@ -305,6 +394,7 @@ int main(void)
         cmocka_unit_test(test_roundtrip),
         cmocka_unit_test(test_inverses),
         cmocka_unit_test(test_verify),
+        cmocka_unit_test(test_default_route_journal),
         cmocka_unit_test(test_nad_keys_roundtrip_and_undo),
     };
     return cmocka_run_group_tests_name("journal", tests, NULL, NULL);

@@ -64,6 +64,12 @@ static struct live_link *find(struct live_ns *ns, const char *name)
     return (struct live_link *)live_find_link(ns, name);
 }
 
+/* Remove route i of ns (order is not kept). */
+static void drop_route(struct live_ns *ns, size_t i)
+{
+    ns->routes[i] = ns->routes[--ns->nroutes];
+}
+
 static void world_init(struct world *w, const char *yaml, bool labelled)
 {
     memset(w, 0, sizeof(*w));
@@ -202,6 +208,27 @@ static void simulate(struct world *w)
             assert_true(pi < w->d.npods);
             const struct live_link *br = live_find_link(&w->node, op->pa.bridge);
             int hidx = 0;
+            if (op->pa.replace) { /* the stale ends go first */
+                if (find(&w->node, op->pa.host_if))
+                    find(&w->node, op->pa.host_if)->name[0] = 0;
+                struct live_link *old = find(&w->pods[pi], op->pa.pod_if);
+                for (size_t q = w->pods[pi].nroutes; old && q-- > 0;)
+                    if (w->pods[pi].routes[q].ifindex == old->ifindex)
+                        drop_route(&w->pods[pi], q); /* gone with the link */
+                if (old)
+                    old->name[0] = 0;
+            }
+            /* default-route: the displaced default routes are removed */
+            for (size_t k = 0; k < op->pa.nprev_defaults; k++) {
+                const struct saved_route *sr = &op->pa.prev_defaults[k];
+                const struct live_link *dev = find(&w->pods[pi], sr->ifname);
+                for (size_t q = w->pods[pi].nroutes; q-- > 0;) {
+                    struct live_route *r = &w->pods[pi].routes[q];
+                    if (dev && r->ifindex == dev->ifindex && r->dst.prefix == 0 &&
+                        r->dst.family == sr->rt.dst.family && r->priority == sr->metric)
+                        drop_route(&w->pods[pi], q);
+                }
+            }
             if (op->pa.kind == ATTACH_VETH) {
                 add_link(&w->node, &w->next_ifindex, op->pa.host_if, "veth", br->ifindex, true);
                 hidx = w->next_ifindex;
@@ -230,9 +257,27 @@ static void simulate(struct world *w)
                 r->has_gw = op->pa.routes[k].has_gw;
                 r->gw = op->pa.routes[k].gw;
             }
-            struct owned_attach *oa = ARRAY_PUSH(w->inv.attach, w->inv.nattach);
+            struct owned_attach *oa = NULL; /* upsert by owner and pod_if, as the store */
+            for (size_t q = 0; q < w->inv.nattach && !oa; q++)
+                if (streq(w->inv.attach[q].owner, op->owner) &&
+                    streq(w->inv.attach[q].pod_if, op->pa.pod_if)) {
+                    oa = &w->inv.attach[q];
+                    free(oa->owner);
+                    free(oa->network);
+                    free(oa->netns);
+                    free(oa->default_gw);
+                    free(oa->prev_defaults);
+                    memset(oa, 0, sizeof(*oa));
+                }
+            if (!oa)
+                oa = ARRAY_PUSH(w->inv.attach, w->inv.nattach);
             oa->owner = xstrdup(op->owner);
             snprintf(oa->pod_if, sizeof(oa->pod_if), "%s", op->pa.pod_if);
+            for (size_t k = 0; k < op->pa.ndefault_gw; k++)
+                *ARRAY_PUSH(oa->default_gw, oa->ndefault_gw) = op->pa.default_gw[k];
+            for (size_t k = 0; k < op->pa.nprev_defaults; k++)
+                if (op->pa.prev_defaults[k].restore)
+                    *ARRAY_PUSH(oa->prev_defaults, oa->nprev_defaults) = op->pa.prev_defaults[k];
             snprintf(oa->host_if, sizeof(oa->host_if), "%s", op->pa.host_if);
             oa->network = xstrdup(op->pa.network);
             oa->netns = xstrdup(op->pa.netns);
@@ -259,9 +304,30 @@ static void simulate(struct world *w)
         case OP_POD_DETACH: /* links gone, attachment and allocations released */
             if (l)
                 l->name[0] = 0;
-            for (size_t pi = 0; pi < w->d.npods && pi < 4; pi++)
-                if (streq(w->d.pods[pi].netns, op->pa.netns) && find(&w->pods[pi], op->pa.pod_if))
-                    find(&w->pods[pi], op->pa.pod_if)->name[0] = 0;
+            for (size_t pi = 0; pi < w->d.npods && pi < 4; pi++) {
+                if (!streq(w->d.pods[pi].netns, op->pa.netns))
+                    continue;
+                struct live_link *pl = find(&w->pods[pi], op->pa.pod_if);
+                for (size_t q = w->pods[pi].nroutes; pl && q-- > 0;)
+                    if (w->pods[pi].routes[q].ifindex == pl->ifindex)
+                        drop_route(&w->pods[pi], q); /* gone with the link */
+                if (pl)
+                    pl->name[0] = 0;
+                /* default-route: what it displaced is put back */
+                for (size_t k = 0; k < op->pa.nprev_defaults; k++) {
+                    const struct saved_route *sr = &op->pa.prev_defaults[k];
+                    const struct live_link *dev = find(&w->pods[pi], sr->ifname);
+                    if (!sr->restore || !dev)
+                        continue;
+                    struct live_route *r = ARRAY_PUSH(w->pods[pi].routes, w->pods[pi].nroutes);
+                    r->ifindex = dev->ifindex;
+                    r->dst = sr->rt.dst;
+                    r->has_gw = sr->rt.has_gw;
+                    r->gw = sr->rt.gw;
+                    r->priority = sr->metric;
+                    r->protocol = sr->protocol;
+                }
+            }
             for (size_t q = w->inv.nattach; q-- > 0;)
                 if (streq(w->inv.attach[q].owner, op->owner) &&
                     streq(w->inv.attach[q].pod_if, op->pa.pod_if)) {
@@ -269,6 +335,8 @@ static void simulate(struct world *w)
                     free(w->inv.attach[q].netns);
                     free(w->inv.attach[q].network);
                     free(w->inv.attach[q].addrs);
+                    free(w->inv.attach[q].default_gw);
+                    free(w->inv.attach[q].prev_defaults);
                     w->inv.attach[q] = w->inv.attach[--w->inv.nattach];
                 }
             for (size_t q = w->inv.nallocs; q-- > 0;)
@@ -814,6 +882,163 @@ static void test_macvlan_plan(void **state)
     world_free(&w);
 }
 
+static const struct op *attach_of(const struct world *w, const char *owner);
+
+/* A pod namespace with its own eth0 and a default route via 10.0.0.1. */
+static void pod_with_eth0(struct world *w, size_t pi)
+{
+    add_link(&w->pods[pi], &w->next_ifindex, "eth0", "veth", 0, true);
+    struct live_route *r = ARRAY_PUSH(w->pods[pi].routes, w->pods[pi].nroutes);
+    r->ifindex = w->next_ifindex;
+    r->dst.family = AF_INET;
+    r->has_gw = true;
+    assert_int_equal(ipaddr_parse("10.0.0.1", -1, &r->gw), 0);
+    r->protocol = 4; /* static */
+}
+
+static int pod_defaults(const struct live_ns *pod, const char *dev, const char *gw)
+{
+    const struct live_link *l = live_find_link(pod, dev);
+    struct ipaddr g;
+    assert_int_equal(ipaddr_parse(gw, -1, &g), 0);
+    int n = 0;
+    for (size_t i = 0; l && i < pod->nroutes; i++)
+        n += pod->routes[i].ifindex == l->ifindex && pod->routes[i].dst.prefix == 0 &&
+             pod->routes[i].dst.family == AF_INET && pod->routes[i].has_gw &&
+             ipaddr_same_host(&pod->routes[i].gw, &g);
+    return n;
+}
+
+/* Multus default-route: the pod's default route moves from eth0 onto the
+ * attachment (the NAD's own default route is replaced), converged after
+ * one pass, repaired after drift, restored on detach. */
+static void test_default_route(void **state)
+{
+    (void)state;
+    struct world w;
+    char buf[64];
+    _cleanup_free_ char *pod = pod_yaml("dr", "[{\"name\":\"net\",\"default-route\":[\"192.168.255.1\"]}]");
+    _cleanup_free_ char *y = xasprintf("%s%s%s", policy_yaml, nad_yaml, pod);
+    world_init(&w, y, true);
+    pod_with_eth0(&w, 0);
+    plan(&w);
+    const struct op *at = attach_of(&w, "Pod/default/dr");
+    assert_int_equal(at->pa.ndefault_gw, 1);
+    assert_string_equal(ipaddr_format(&at->pa.default_gw[0], false, buf, sizeof(buf)),
+                        "192.168.255.1");
+    /* one default route, via the requested gateway (not the IPAM's .254) */
+    size_t ndef = 0;
+    for (size_t i = 0; i < at->pa.nroutes; i++)
+        if (at->pa.routes[i].dst.prefix == 0) {
+            ndef++;
+            assert_string_equal(ipaddr_format(&at->pa.routes[i].gw, false, buf, sizeof(buf)),
+                                "192.168.255.1");
+        }
+    assert_int_equal(ndef, 1);
+    /* what it displaces, to be restored */
+    assert_int_equal(at->pa.nprev_defaults, 1);
+    assert_string_equal(at->pa.prev_defaults[0].ifname, "eth0");
+    assert_true(at->pa.prev_defaults[0].restore);
+    assert_int_equal(at->pa.prev_defaults[0].protocol, 4);
+    assert_string_equal(ipaddr_format(&at->pa.prev_defaults[0].rt.gw, false, buf, sizeof(buf)),
+                        "10.0.0.1");
+    _cleanup_free_ char *desc = op_describe(at);
+    assert_non_null(strstr(desc, "default-route=192.168.255.1"));
+
+    simulate(&w);
+    assert_int_equal(pod_defaults(&w.pods[0], "net1", "192.168.255.1"), 1);
+    assert_int_equal(pod_defaults(&w.pods[0], "eth0", "10.0.0.1"), 0);
+    assert_int_equal(w.inv.attach[0].nprev_defaults, 1);
+    plan(&w);
+    assert_int_equal(w.p.nops, 0); /* converged */
+    assert_int_equal(status_of(&w, "Pod/default/dr")->cond, COND_AVAILABLE);
+
+    /* drift: someone deletes the default route -> the attachment is redone,
+     * still knowing what to restore */
+    const struct live_link *n1 = live_find_link(&w.pods[0], "net1");
+    for (size_t i = w.pods[0].nroutes; i-- > 0;)
+        if (w.pods[0].routes[i].ifindex == n1->ifindex && w.pods[0].routes[i].dst.prefix == 0)
+            drop_route(&w.pods[0], i);
+    plan(&w);
+    assert_int_equal(w.p.nops, 1);
+    assert_int_equal(w.p.ops[0].type, OP_POD_ATTACH);
+    assert_true(w.p.ops[0].pa.replace);
+    assert_int_equal(w.p.ops[0].pa.nprev_defaults, 1);
+    assert_string_equal(w.p.ops[0].pa.prev_defaults[0].ifname, "eth0");
+    simulate(&w);
+    plan(&w);
+    assert_int_equal(w.p.nops, 0);
+
+    /* drift: a default route appears on eth0 again -> taken over again */
+    pod_with_eth0(&w, 0); /* a second eth0 link: rename it away */
+    struct live_link *e2 = &w.pods[0].links[w.pods[0].nlinks - 1];
+    snprintf(e2->name, sizeof(e2->name), "eth1");
+    plan(&w);
+    assert_int_equal(w.p.nops, 1);
+    bool eth1 = false;
+    for (size_t i = 0; i < w.p.ops[0].pa.nprev_defaults; i++)
+        eth1 |= streq(w.p.ops[0].pa.prev_defaults[i].ifname, "eth1");
+    assert_true(eth1);
+    simulate(&w);
+    assert_int_equal(pod_defaults(&w.pods[0], "eth1", "10.0.0.1"), 0);
+    plan(&w);
+    assert_int_equal(w.p.nops, 0);
+
+    /* detach (the annotation drops the network): the old default is back */
+    _cleanup_free_ char *pod2 = pod_yaml("dr", "");
+    _cleanup_free_ char *y2 = xasprintf("%s%s%s", policy_yaml, nad_yaml, pod2);
+    reload(&w, y2);
+    plan(&w);
+    assert_int_equal(w.p.nops, 1);
+    assert_int_equal(w.p.ops[0].type, OP_POD_DETACH);
+    assert_true(w.p.ops[0].pa.nprev_defaults >= 1);
+    simulate(&w);
+    assert_int_equal(pod_defaults(&w.pods[0], "eth0", "10.0.0.1"), 1);
+    assert_int_equal(pod_defaults(&w.pods[0], "net1", "192.168.255.1"), 0);
+    world_free(&w);
+}
+
+/* The gateway must be in the attachment's subnet; another network's
+ * default route of the family is filtered, as Multus does. */
+static void test_default_route_checks(void **state)
+{
+    (void)state;
+    struct world w;
+    _cleanup_free_ char *pod = pod_yaml("far", "[{\"name\":\"net\",\"default-route\":[\"10.9.9.1\"]}]");
+    _cleanup_free_ char *y = xasprintf("%s%s%s", policy_yaml, nad_yaml, pod);
+    world_init(&w, y, true);
+    pod_with_eth0(&w, 0);
+    plan(&w);
+    const struct objstatus *st = status_of(&w, "Pod/default/far");
+    assert_int_equal(st->cond, COND_FAILING);
+    assert_string_equal(st->reason, "InvalidDefaultRoute");
+    assert_non_null(strstr(st->message, "10.9.9.1 is not inside a subnet of default/net"));
+    for (size_t i = 0; i < w.p.nops; i++)
+        assert_false(streq(w.p.ops[i].owner, "Pod/default/far")); /* nothing half-done */
+    world_free(&w);
+
+    _cleanup_free_ char *pod2 = pod_yaml(
+        "two", "[{\"name\":\"net\"},{\"name\":\"net\",\"default-route\":[\"192.168.255.1\"]}]");
+    _cleanup_free_ char *y2 = xasprintf("%s%s%s", policy_yaml, nad_yaml, pod2);
+    world_init(&w, y2, true);
+    plan(&w);
+    size_t seen = 0;
+    for (size_t i = 0; i < w.p.nops; i++) {
+        const struct op *op = &w.p.ops[i];
+        if (op->type != OP_POD_ATTACH)
+            continue;
+        seen++;
+        size_t ndef = 0;
+        for (size_t k = 0; k < op->pa.nroutes; k++)
+            ndef += op->pa.routes[k].dst.prefix == 0;
+        /* net1: its IPAM default route is filtered; net2 carries it */
+        assert_int_equal(ndef, streq(op->pa.pod_if, "net2") ? 1 : 0);
+        assert_int_equal(op->pa.ndefault_gw, streq(op->pa.pod_if, "net2") ? 1 : 0);
+    }
+    assert_int_equal(seen, 2);
+    world_free(&w);
+}
+
 static void test_unsupported_type(void **state)
 {
     (void)state;
@@ -1274,6 +1499,8 @@ int main(void)
         cmocka_unit_test(test_vlan_planning),
         cmocka_unit_test(test_macvlan_plan),
         cmocka_unit_test(test_unsupported_type),
+        cmocka_unit_test(test_default_route),
+        cmocka_unit_test(test_default_route_checks),
     };
     return cmocka_run_group_tests_name("plan", tests, NULL, NULL);
 }

@@ -188,6 +188,126 @@ static void test_annotation_forms(void **state)
     }
 }
 
+static bool invalid_named(const struct desired *d, const char *name);
+
+/* Multus default-route, cni-args and keys plumbd does not know. */
+static void test_annotation_default_route(void **state)
+{
+    (void)state;
+    struct attachment *a;
+    size_t n;
+    char *err = NULL, buf[64];
+    struct diags w = {0};
+
+    assert_int_equal(annotation_parse_warn(
+                         "[{\"name\":\"x\"},{\"name\":\"y\",\"ips\":[\"10.1.0.5/24\",\"fd00::5/64\"],"
+                         "\"default-route\":[\"10.1.0.1\",\"fd00::1\"]}]",
+                         "ns", &a, &n, &w, &err), 0);
+    assert_null(err);
+    assert_int_equal(n, 2);
+    assert_int_equal(a[0].ndefault_gw, 0);
+    assert_int_equal(a[1].ndefault_gw, 2);
+    assert_string_equal(ipaddr_format(&a[1].default_gw[0], false, buf, sizeof(buf)), "10.1.0.1");
+    assert_int_equal(a[1].default_gw[1].family, AF_INET6);
+    assert_int_equal(w.n, 0); /* every key known: no warning */
+    attachments_free(a, n);
+
+    /* an empty list asks for nothing */
+    assert_int_equal(annotation_parse("[{\"name\":\"x\",\"default-route\":[]}]", "ns", &a, &n,
+                                      &err), 0);
+    assert_int_equal(a[0].ndefault_gw, 0);
+    attachments_free(a, n);
+
+    static const struct {
+        const char *text, *needle;
+    } bad[] = {
+        {"[{\"name\":\"x\",\"default-route\":\"10.1.0.1\"}]", "must be a list"},
+        {"[{\"name\":\"x\",\"default-route\":[\"10.1.0.1/24\"]}]", "is not a gateway IP"},
+        {"[{\"name\":\"x\",\"default-route\":[\"gateway\"]}]", "is not a gateway IP"},
+        {"[{\"name\":\"x\",\"default-route\":[1]}]", "is not a gateway IP"},
+        {"[{\"name\":\"x\",\"default-route\":[\"224.0.0.1\"]}]", "not a unicast"},
+        {"[{\"name\":\"x\",\"default-route\":[\"0.0.0.0\"]}]", "not a unicast"},
+        {"[{\"name\":\"x\",\"default-route\":[\"10.1.0.1\",\"10.1.0.2\"]}]", "two IPv4 gateways"},
+        /* gateway of a family the element asks no address of */
+        {"[{\"name\":\"x\",\"ips\":[\"10.1.0.5/24\"],\"default-route\":[\"fd00::1\"]}]",
+         "is IPv6 but ips has no IPv6 address"},
+        /* two elements with default-route */
+        {"[{\"name\":\"x\",\"default-route\":[\"10.1.0.1\"]},"
+         "{\"name\":\"y\",\"default-route\":[\"fd00::1\"]}]",
+         "at most one network of a pod may carry the default route"},
+        {"[{\"name\":\"x\",\"cni-args\":[1,2]}]", "cni-args must be an object"},
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+        err = NULL;
+        assert_int_equal(annotation_parse(bad[i].text, "ns", &a, &n, &err), -EINVAL);
+        assert_non_null(err);
+        if (!strstr(err, bad[i].needle))
+            fail_msg("case %zu: '%s' does not say '%s'", i, err, bad[i].needle);
+        free(err);
+    }
+
+    /* unknown and unsupported keys, cni-args: warnings, not errors */
+    assert_int_equal(annotation_parse_warn(
+                         "[{\"name\":\"x\",\"colour\":\"blue\",\"portMappings\":[],"
+                         "\"bandwidth-request\":{},\"cni-args\":{\"b\":1,\"a\":\"z\"}}]",
+                         "ns", &a, &n, &w, &err), 0);
+    assert_int_equal(n, 1);
+    assert_non_null(a[0].cni_args);
+    assert_string_equal(a[0].cni_args, "{\"a\":\"z\",\"b\":1}");
+    assert_int_equal(w.n, 4);
+    bool colour = false, ports = false, bw = false, args = false;
+    for (size_t i = 0; i < w.n; i++) {
+        assert_int_equal(w.v[i].severity, DIAG_WARNING);
+        colour |= strstr(w.v[i].msg, "unknown key \"colour\"") != NULL;
+        ports |= strstr(w.v[i].msg, "\"portMappings\" is not supported") != NULL;
+        bw |= strstr(w.v[i].msg, "\"bandwidth-request\" is not supported") != NULL;
+        args |= strstr(w.v[i].msg, "cni-args recorded but not used") != NULL;
+    }
+    assert_true(colour && ports && bw && args);
+    attachments_free(a, n);
+    diags_clear(&w);
+    /* without a warnings list the old entry point still parses */
+    assert_int_equal(annotation_parse("[{\"name\":\"x\",\"colour\":\"blue\"}]", "ns", &a, &n, &err),
+                     0);
+    attachments_free(a, n);
+}
+
+/* Through the validator: warnings land on the pod (its status), errors make
+ * it invalid (Failing, nothing applied). */
+static void test_pod_annotation_warnings(void **state)
+{
+    (void)state;
+    struct desired d;
+    build("apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  annotations:\n"
+          "    k8s.v1.cni.cncf.io/networks: '[{\"name\":\"n\",\"colour\":\"blue\","
+          "\"cni-args\":{\"k\":\"v\"},\"default-route\":[\"10.0.0.1\"]}]'\n"
+          "---\n"
+          "apiVersion: v1\nkind: Pod\nmetadata:\n  name: two\n  annotations:\n"
+          "    k8s.v1.cni.cncf.io/networks: '[{\"name\":\"n\",\"default-route\":[\"10.0.0.1\"]},"
+          "{\"name\":\"m\",\"default-route\":[\"10.0.1.1\"]}]'\n",
+          &d);
+    assert_int_equal(d.npods, 1);
+    const struct pod *p = &d.pods[0];
+    assert_string_equal(p->obj.name, "p");
+    assert_int_equal(p->att[0].ndefault_gw, 1);
+    bool colour = false, args = false;
+    for (size_t i = 0; i < p->obj.warnings.n; i++) {
+        colour |= strstr(p->obj.warnings.v[i].msg, "unknown key \"colour\"") != NULL;
+        args |= strstr(p->obj.warnings.v[i].msg, "cni-args") != NULL;
+    }
+    assert_true(colour);
+    assert_true(args);
+    assert_true(has_diag(&d, DIAG_WARNING, "unknown key \"colour\"", 6));
+    /* nothing warns twice (the schema leaves element keys to the parser) */
+    size_t nc = 0;
+    for (size_t i = 0; i < d.diags.n; i++)
+        nc += strstr(d.diags.v[i].msg, "colour") != NULL;
+    assert_int_equal(nc, 1);
+    assert_true(invalid_named(&d, "two"));
+    assert_true(has_diag(&d, DIAG_ERROR, "at most one network of a pod may carry", 0));
+    desired_free(&d);
+}
+
 static void test_errors_positions(void **state)
 {
     (void)state;
@@ -456,6 +576,8 @@ int main(void)
         cmocka_unit_test(test_seed_policy),
         cmocka_unit_test(test_seed_nad_and_pod),
         cmocka_unit_test(test_annotation_forms),
+        cmocka_unit_test(test_annotation_default_route),
+        cmocka_unit_test(test_pod_annotation_warnings),
         cmocka_unit_test(test_errors_positions),
         cmocka_unit_test(test_duplicates_and_netns),
         cmocka_unit_test(test_netns_confined),
