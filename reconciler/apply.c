@@ -566,18 +566,19 @@ static int sysctl_write(struct netns *ns, const char *key, const char *value)
 
 /* The pod's IPv6 addresses skip DAD unless the NAD sets enabledad: as the
  * CNI bridge plugin, accept_dad=0 on the pod interface (it covers every
- * address there); IFA_F_NODAD on each address when that sysctl could not
- * be written. IPv4 has no DAD. */
+ * address there, link-local included), and IFA_F_NODAD on each address we
+ * add: with accept_dad=0 alone a new address is still tentative until the
+ * kernel's DAD work runs, so it would not be usable the moment apply
+ * returns. IPv4 has no DAD. */
 static bool pod_skips_dad(const struct pod_attach_op *pa)
 {
     /* the CNI macvlan plugin has no enabledad: its addresses do DAD */
     return !pa->dad && pa->kind != ATTACH_MACVLAN;
 }
 
-static unsigned pod_addr_flags(const struct pod_attach_op *pa, const struct ipaddr *a,
-                               bool dad_off)
+static unsigned pod_addr_flags(const struct pod_attach_op *pa, const struct ipaddr *a)
 {
-    return a->family == AF_INET6 && pod_skips_dad(pa) && !dad_off ? IFA_F_NODAD : 0;
+    return a->family == AF_INET6 && pod_skips_dad(pa) ? IFA_F_NODAD : 0;
 }
 
 /* Bridge port flags of the host end: IFLA_LINKINFO { SLAVE_KIND bridge,
@@ -847,10 +848,9 @@ static int configure_pod_end(struct apply_ctx *ctx, const struct pod_attach_op *
 
     if (pa->link_down)
         return 0;
-    bool dad_off = false;
     if (pod_skips_dad(pa)) {
         _cleanup_free_ char *key = xasprintf("net/ipv6/conf/%s/accept_dad", pa->pod_if);
-        dad_off = sysctl_write(pns, key, "0") == 0;
+        (void)sysctl_write(pns, key, "0"); /* no IPv6 in the pod: nothing to turn off */
     }
     /* default-route: the default routes it replaces go first */
     if (pa->ndefault_gw) {
@@ -861,7 +861,7 @@ static int configure_pod_end(struct apply_ctx *ctx, const struct pod_attach_op *
     r = batch_add(&b, up_arp_notify_msg(pa->pod_if));
     for (size_t i = 0; i < pa->naddrs && r >= 0; i++)
         r = batch_add(&b, addr_msg(RTM_NEWADDR, NLM_F_CREATE | NLM_F_REPLACE, ifindex,
-                                   &pa->addrs[i], pod_addr_flags(pa, &pa->addrs[i], dad_off)));
+                                   &pa->addrs[i], pod_addr_flags(pa, &pa->addrs[i])));
     for (size_t i = 0; i < pa->nroutes && r >= 0; i++)
         r = batch_add(&b, route_msg(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE, ifindex,
                                     &pa->routes[i]));

@@ -45,6 +45,10 @@ deliberate 'gateway' 'after detach: node routes' \
     'the connected route of that gateway address goes with it' \
     '^--4 192\.168\.255\.0/24 dev br-1 proto kernel scope link src 192\.168\.255\.1'
 
+deliberate '*' 'pod addresses' \
+    'plumbd adds the pod'"'"'s IPv6 addresses with nodad as well as setting accept_dad=0 (as the plugin does): with the sysctl alone a new address stays tentative until the kernel'"'"'s DAD work runs, and enabledad'"'"'s default promises addresses usable at once' \
+    '^-.* inet6 [0-9a-f:]+/[0-9]+ scope global$|^\+.* inet6 [0-9a-f:]+/[0-9]+ scope global nodad$'
+
 # ---- preconditions ----------------------------------------------------------
 lab_init
 trap cd_cleanup EXIT # also the namespaces of the cases' subshells

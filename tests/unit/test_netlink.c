@@ -444,11 +444,13 @@ static void test_pod_attach(void **state)
     assert_true(live_has_addr(&p, net1->ifindex, &addrs[0]));
     assert_true(live_has_addr(&p, net1->ifindex, &addrs[1]));
     /* no DAD: the IPv6 address is usable at once, not tentative (DAD is
-     * off on the interface, accept_dad=0, as the CNI bridge plugin does) */
+     * off on the interface, accept_dad=0, as the CNI bridge plugin does,
+     * and nodad on the address, so it is never tentative) */
     bool seen6 = false;
     for (size_t i = 0; i < p.naddrs; i++)
         if (p.addrs[i].ifindex == net1->ifindex && ipaddr_equal(&p.addrs[i].addr, &addrs[1])) {
             seen6 = true;
+            assert_true(p.addrs[i].flags & IFA_F_NODAD);
             assert_false(p.addrs[i].flags & IFA_F_TENTATIVE);
         }
     assert_true(seen6);
