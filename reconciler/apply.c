@@ -119,6 +119,10 @@ static const char *op_name(enum op_type t)
         return "forget";
     case OP_SYSCTL:
         return "sysctl";
+    case OP_ROUTE_ADD:
+        return "route-add";
+    case OP_ROUTE_DEL:
+        return "route-del";
     case _OP_TYPE_MAX:
         break;
     }
@@ -251,6 +255,79 @@ static struct nl_msg *route_msg(int type, int flags, int oif, const struct route
         return NULL;
     }
     return m;
+}
+
+
+/* A policy route (routes.config) in any table, of any type: protocol
+ * static as NetworkManager writes them; a delete names the whole key (any
+ * scope, any protocol). */
+static struct nl_msg *nm_route_msg(int type, int flags, int oif, const struct nm_route *rt)
+{
+    struct nl_msg *m = nlmsg_alloc_simple(type, flags);
+    size_t len = rt->family == AF_INET ? 4 : 16;
+    bool add = type == RTM_NEWROUTE;
+    struct rtmsg rtm = {
+        .rtm_family = (uint8_t)rt->family,
+        .rtm_dst_len = rt->dst.prefix,
+        .rtm_table = rt->table < 256 ? (uint8_t)rt->table : RT_TABLE_UNSPEC,
+        .rtm_protocol = add ? RTPROT_STATIC : 0,
+        .rtm_scope = !add ? RT_SCOPE_NOWHERE
+                     : rt->type == RTN_UNICAST && !rt->has_gw ? RT_SCOPE_LINK
+                                                              : RT_SCOPE_UNIVERSE,
+        .rtm_type = (uint8_t)(rt->type ? rt->type : RTN_UNICAST),
+    };
+    int r;
+
+    if (!m)
+        return NULL;
+    r = nlmsg_append(m, &rtm, sizeof(rtm), NLMSG_ALIGNTO);
+    if (r == 0 && rt->dst.prefix > 0)
+        r = nla_put(m, RTA_DST, (int)len, rt->dst.bytes);
+    if (r == 0)
+        r = nla_put_u32(m, RTA_TABLE, rt->table);
+    if (r == 0)
+        r = nla_put_u32(m, RTA_PRIORITY, rt->metric);
+    if (r == 0 && rt->has_gw)
+        r = nla_put(m, RTA_GATEWAY, (int)len, rt->gw.bytes);
+    if (r == 0 && rt->has_src)
+        r = nla_put(m, RTA_PREFSRC, (int)len, rt->src.bytes);
+    if (r == 0 && oif > 0)
+        r = nla_put_u32(m, RTA_OIF, (uint32_t)oif);
+    if (r < 0) {
+        nlmsg_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+static int do_route(struct apply_ctx *ctx, const struct op *op, char **ret_err)
+{
+    bool add = op->type == OP_ROUTE_ADD;
+    const struct nm_route *rt = &op->route;
+    _cleanup_(nlmsg_freep) struct nl_msg *m = NULL;
+    _cleanup_free_ char *kmsg = NULL;
+    char d[64];
+    int oif = 0, r;
+
+    if (rt->family != AF_INET && rt->family != AF_INET6)
+        return fail(ret_err, -EAFNOSUPPORT, NULL, "%s", op_name(op->type));
+    ipaddr_format(&rt->dst, true, d, sizeof(d));
+    if (rt->ifname[0]) {
+        oif = (int)if_nametoindex(rt->ifname);
+        if (oif == 0) /* link gone: so is the route */
+            return add ? fail(ret_err, -ENODEV, NULL, "route-add %s dev %s", d, rt->ifname) : 0;
+    }
+    m = add ? nm_route_msg(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL, oif, rt)
+            : nm_route_msg(RTM_DELROUTE, 0, oif, rt);
+    if (!m)
+        return fail(ret_err, -ENOMEM, NULL, "%s %s", op_name(op->type), d);
+    r = send_write(ctx, ctx->node, m, &kmsg);
+    if (!add && (r == -ESRCH || r == -ENOENT || r == -ENODEV))
+        r = 0;
+    if (r < 0)
+        return fail(ret_err, r, kmsg, "%s %s%s%s table %u metric %u", op_name(op->type), d,
+                    rt->ifname[0] ? " dev " : "", rt->ifname, rt->table, rt->metric);
+    return 0;
 }
 
 /* ---- bridge MAC ---- */
@@ -1244,6 +1321,9 @@ int apply_op(struct apply_ctx *ctx, struct op *op, char **ret_err)
         return 0;
     case OP_SYSCTL:
         return do_sysctl(ctx, op, ret_err);
+    case OP_ROUTE_ADD:
+    case OP_ROUTE_DEL:
+        return do_route(ctx, op, ret_err);
     case _OP_TYPE_MAX:
         break;
     }

@@ -8,6 +8,7 @@
  * produced them. Pure: no kernel, no SQLite. */
 #include <arpa/inet.h>
 #include <jansson.h>
+#include <linux/rtnetlink.h>
 #include <net/if.h>
 
 #include "journal.h"
@@ -119,6 +120,8 @@ int defroute_from_json(const char *text, struct ipaddr **ret_gw, size_t *ret_ngw
     return r;
 }
 
+static json_t *route_json(const struct nm_route *r);
+
 char *op_to_json(const struct op *op)
 {
     json_t *o = json_pack("{s:s, s:s, s:s}", "type", op_type_to_string(op->type), "owner",
@@ -147,6 +150,8 @@ char *op_to_json(const struct op *op)
     }
     if (op->addr.family)
         json_object_set_new(o, "addr", ipaddr_json(&op->addr));
+    if (op->route.family)
+        json_object_set_new(o, "route", route_json(&op->route));
     if (op->forget)
         json_object_set_new(o, "forget", json_true());
     if (op->record_before)
@@ -218,6 +223,80 @@ static int copy_name(json_t *j, char dst[IFNAMSIZ_PLUMBD])
     return 0;
 }
 
+
+static json_t *route_json(const struct nm_route *r)
+{
+    json_t *o = json_pack("{s:i, s:I, s:I, s:i}", "family", r->family == AF_INET6 ? 6 : 4,
+                          "metric", (json_int_t)r->metric, "table", (json_int_t)r->table,
+                          "type", r->type);
+    if (r->has_dst)
+        json_object_set_new(o, "dst", ipaddr_json(&r->dst));
+    if (r->ifname[0])
+        json_object_set_new(o, "dev", json_string(r->ifname));
+    if (r->has_gw)
+        json_object_set_new(o, "gw", ipaddr_json(&r->gw));
+    if (r->has_src)
+        json_object_set_new(o, "src", ipaddr_json(&r->src));
+    return o;
+}
+
+static int route_from_json(json_t *o, struct nm_route *ret)
+{
+    struct nm_route r = {0};
+    if (!json_is_object(o))
+        return -EINVAL;
+    json_int_t fam = json_integer_value(json_object_get(o, "family"));
+    if (fam != 4 && fam != 6)
+        return -EINVAL;
+    r.family = fam == 6 ? AF_INET6 : AF_INET;
+    if (json_object_get(o, "dst")) {
+        if (ipaddr_from(json_object_get(o, "dst"), &r.dst) < 0 || r.dst.family != r.family)
+            return -EINVAL;
+        r.has_dst = true;
+    }
+    if (json_object_get(o, "gw")) {
+        if (ipaddr_from(json_object_get(o, "gw"), &r.gw) < 0 || r.gw.family != r.family)
+            return -EINVAL;
+        r.has_gw = true;
+    }
+    if (json_object_get(o, "src")) {
+        if (ipaddr_from(json_object_get(o, "src"), &r.src) < 0 || r.src.family != r.family)
+            return -EINVAL;
+        r.has_src = true;
+    }
+    if (json_object_get(o, "dev") && copy_name(json_object_get(o, "dev"), r.ifname) < 0)
+        return -EINVAL;
+    json_int_t metric = json_integer_value(json_object_get(o, "metric")),
+               table = json_integer_value(json_object_get(o, "table")),
+               type = json_integer_value(json_object_get(o, "type"));
+    if (metric < 0 || metric > 0xffffffffLL || table < 0 || table > 0xffffffffLL || type < 0 ||
+        type > 255)
+        return -EINVAL;
+    r.has_metric = r.has_table = true;
+    r.metric = (uint32_t)metric;
+    r.table = (uint32_t)table;
+    r.type = (int)type;
+    *ret = r;
+    return 0;
+}
+
+char *route_to_text(const struct nm_route *r)
+{
+    json_t *o = route_json(r);
+    char *s = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(o);
+    return s;
+}
+
+int route_from_text(const char *text, struct nm_route *ret)
+{
+    json_error_t err;
+    json_t *o = json_loads(text, 0, &err);
+    int r = o ? route_from_json(o, ret) : -EINVAL;
+    json_decref(o);
+    return r;
+}
+
 int op_from_json(const char *text, struct op *ret)
 {
     json_error_t err;
@@ -258,6 +337,10 @@ int op_from_json(const char *text, struct op *ret)
         op.before = (int)json_integer_value(json_object_get(o, "before"));
     }
     if (json_object_get(o, "addr") && ipaddr_from(json_object_get(o, "addr"), &op.addr) < 0)
+        goto out;
+    if (json_object_get(o, "route") && route_from_json(json_object_get(o, "route"), &op.route) < 0)
+        goto out;
+    if ((op.type == OP_ROUTE_ADD || op.type == OP_ROUTE_DEL) && !op.route.family)
         goto out;
     op.forget = json_is_true(json_object_get(o, "forget"));
     op.record_before = json_is_true(json_object_get(o, "record_before"));
@@ -521,6 +604,27 @@ int op_inverse(const struct op *op, const struct live_ns *before, const struct i
         inv_op.value = op->before;
         inv_op.before = op->value;
         break;
+    case OP_ROUTE_ADD:
+    case OP_ROUTE_DEL: {
+        bool there = false;
+        for (size_t i = 0; i < before->nroutes && !there; i++)
+            there = route_matches_live(&op->route, &before->routes[i], before, true);
+        if (op->type == OP_ROUTE_ADD ? there : !there) {
+            op_clear(&inv_op); /* already as asked: nothing to undo */
+            return -ENOENT;
+        }
+        inv_op.type = op->type == OP_ROUTE_ADD ? OP_ROUTE_DEL : OP_ROUTE_ADD;
+        inv_op.route = op->route;
+        if (op->type == OP_ROUTE_DEL) {
+            /* Putting back a route plumbd did not own leaves it foreign. */
+            bool owned = false;
+            for (size_t i = 0; inv && i < inv->nroutes && !owned; i++)
+                owned = streq(inv->routes[i].owner, op->owner) &&
+                        route_spec_equal(&inv->routes[i].rt, &op->route);
+            inv_op.forget = !owned;
+        }
+        break;
+    }
     case OP_FORGET:
     case _OP_TYPE_MAX:
         op_clear(&inv_op);
@@ -597,6 +701,23 @@ bool op_verify(const struct op *op, const struct live_ns *after, char **ret_msg)
             *ret_msg = xasprintf("%s.address %s: desired %s, current %s", op->ifname,
                                  ipaddr_format(&op->addr, true, a, sizeof(a)),
                                  op->type == OP_ADDR_ADD ? "present" : "absent",
+                                 present ? "present" : "absent");
+            return false;
+        }
+        return true;
+    }
+    case OP_ROUTE_ADD:
+    case OP_ROUTE_DEL: {
+        bool present = false;
+        for (size_t i = 0; i < after->nroutes && !present; i++)
+            present = route_matches_live(&op->route, &after->routes[i], after, true);
+        if (present != (op->type == OP_ROUTE_ADD)) {
+            char a[64];
+            *ret_msg = xasprintf("routes.config %s (next-hop-interface %s, table-id %u, metric %u): "
+                                 "desired %s, current %s",
+                                 ipaddr_format(&op->route.dst, true, a, sizeof(a)),
+                                 op->route.ifname[0] ? op->route.ifname : "none", op->route.table,
+                                 op->route.metric, present ? "absent" : "present",
                                  present ? "present" : "absent");
             return false;
         }

@@ -4,6 +4,11 @@
 #include "live.h"
 #include "plan.h"
 
+/* A route as compact JSON text (the inventory's and the journal's form;
+ * caller frees) and back (-EINVAL on malformed input). */
+char *route_to_text(const struct nm_route *r);
+int route_from_text(const char *text, struct nm_route *ret);
+
 /* Compact JSON for an op (caller frees). */
 char *op_to_json(const struct op *op);
 /* Parse op_to_json's output into *ret (fields owned by *ret; op_clear).

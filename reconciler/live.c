@@ -202,7 +202,9 @@ static int on_addr(struct nl_msg *msg, void *arg)
 
 /* ---- routes ---- */
 
-/* Parse an RTM_NEWROUTE or RTM_DELROUTE of the main table (unicast). */
+/* Parse an RTM_NEWROUTE or RTM_DELROUTE: every table but local (255), the
+ * unicast, blackhole, unreachable and prohibit types, not cloned. The pod
+ * planner only looks at main-table unicast ones (LIVE_ROUTE_MAIN_UNICAST). */
 static bool parse_route(struct nlmsghdr *nlh, struct live_route *ret)
 {
     struct nlattr *tb[RTA_MAX + 1];
@@ -214,12 +216,15 @@ static bool parse_route(struct nlmsghdr *nlh, struct live_route *ret)
         return false;
     rtm = nlmsg_data(nlh);
     if ((rtm->rtm_family != AF_INET && rtm->rtm_family != AF_INET6) ||
-        rtm->rtm_type != RTN_UNICAST || (rtm->rtm_flags & RTM_F_CLONED))
+        (rtm->rtm_flags & RTM_F_CLONED))
+        return false;
+    if (rtm->rtm_type != RTN_UNICAST && rtm->rtm_type != RTN_BLACKHOLE &&
+        rtm->rtm_type != RTN_UNREACHABLE && rtm->rtm_type != RTN_PROHIBIT)
         return false;
     if (nlmsg_parse(nlh, sizeof(*rtm), tb, RTA_MAX, NULL) < 0)
         return false;
     r.table = attr_u32(tb[RTA_TABLE], rtm->rtm_table);
-    if (r.table != RT_TABLE_MAIN)
+    if (r.table == RT_TABLE_LOCAL || r.table == RT_TABLE_UNSPEC)
         return false;
     if (!attr_ipaddr(tb[RTA_DST], rtm->rtm_family, rtm->rtm_dst_len, &r.dst)) {
         if (tb[RTA_DST])
@@ -229,9 +234,14 @@ static bool parse_route(struct nlmsghdr *nlh, struct live_route *ret)
     }
     r.has_gw = attr_ipaddr(tb[RTA_GATEWAY], rtm->rtm_family,
                            rtm->rtm_family == AF_INET ? 32 : 128, &r.gw);
+    r.has_src = attr_ipaddr(tb[RTA_PREFSRC], rtm->rtm_family,
+                            rtm->rtm_family == AF_INET ? 32 : 128, &r.src);
     r.ifindex = (int)attr_u32(tb[RTA_OIF], 0);
     r.protocol = rtm->rtm_protocol;
     r.priority = attr_u32(tb[RTA_PRIORITY], 0);
+    r.type = rtm->rtm_type;
+    r.scope = rtm->rtm_scope;
+    r.tos = rtm->rtm_tos;
     *ret = r;
     return true;
 }
@@ -438,7 +448,8 @@ bool live_has_addr(const struct live_ns *l, int ifindex, const struct ipaddr *a)
 
 static bool route_same(const struct live_route *a, const struct live_route *b)
 {
-    return a->ifindex == b->ifindex && a->priority == b->priority &&
+    return a->ifindex == b->ifindex && a->priority == b->priority && a->table == b->table &&
+           a->type == b->type && a->tos == b->tos && a->dst.family == b->dst.family &&
            ipaddr_equal(&a->dst, &b->dst) && a->has_gw == b->has_gw &&
            (!a->has_gw || ipaddr_same_host(&a->gw, &b->gw));
 }

@@ -45,7 +45,14 @@ struct live_route {
     unsigned table;
     unsigned protocol;
     unsigned priority;
+    unsigned char type;  /* RTN_UNICAST, RTN_BLACKHOLE, ... */
+    unsigned char scope;
+    unsigned char tos;
+    bool has_src;
+    struct ipaddr src;   /* RTA_PREFSRC */
 };
+/* The pod planner's view: main table, unicast. */
+#define LIVE_ROUTE_MAIN_UNICAST(r) ((r)->table == 254 && (r)->type == 1)
 
 /* A snapshot of one namespace. */
 struct live_ns {
@@ -53,7 +60,8 @@ struct live_ns {
     size_t nlinks;
     struct live_addr *addrs;
     size_t naddrs;
-    struct live_route *routes; /* main table, unicast only */
+    struct live_route *routes; /* every table but local; unicast, blackhole,
+                                * unreachable, prohibit (see LIVE_ROUTE_MAIN_UNICAST) */
     size_t nroutes;
     /* Lookups by name on a node with a thousand veths: an index built on
      * first use, valid for this links array, count and generation (every

@@ -79,6 +79,33 @@ struct iface {
     struct ip_config ipv4, ipv6;
 };
 
+/* One entry of desiredState.routes.config (nmstate 2.x). A present entry is
+ * normalized by the validator: table (default 254 main), metric (default the
+ * kernel's: 0 for IPv4, 1024 for IPv6) and type (unicast) are always set.
+ * An absent entry matches, as a wildcard, every route that has each
+ * property it gives. */
+struct nm_route {
+    bool absent;                  /* state: absent */
+    unsigned line, col;
+    int family;                   /* AF_INET/AF_INET6; 0 = any (absent only) */
+    bool has_dst;
+    struct ipaddr dst;            /* destination */
+    char ifname[IFNAMSIZ_PLUMBD]; /* next-hop-interface, "" = none */
+    bool has_gw;
+    struct ipaddr gw;             /* next-hop-address */
+    bool has_metric;
+    uint32_t metric;
+    bool has_table;
+    uint32_t table;               /* table-id */
+    int type;                     /* RTN_*: 0 = unset (absent), RTN_UNICAST,
+                                   * RTN_BLACKHOLE, RTN_UNREACHABLE, RTN_PROHIBIT */
+    bool has_src;
+    struct ipaddr src;            /* source (preferred source address) */
+};
+/* "blackhole", "unreachable", "prohibit" <-> RTN_*; -EINVAL when unknown. */
+int route_type_from_string(const char *s);
+const char *route_type_to_string(int type); /* NULL for unicast */
+
 struct policy {
     struct object obj;
     char *probe;            /* annotation plumbd/probe, checked by probe_parse; NULL */
@@ -86,6 +113,8 @@ struct policy {
     size_t nselector;
     struct iface *ifaces;
     size_t nifaces;
+    struct nm_route *routes;  /* routes.config, in file order */
+    size_t nroutes;
 };
 
 struct route {

@@ -16,6 +16,8 @@
 #include <net/if.h>
 #include <stdarg.h>
 
+#include <linux/rtnetlink.h>
+
 #include "ipam.h"
 #include "journal.h"
 #include "plan.h"
@@ -23,6 +25,7 @@
 
 enum phase {
     PH_POD_DETACH,
+    PH_ROUTE_DEL,
     PH_RESTORE,
     PH_DELETE,
     PH_FORGET,
@@ -30,6 +33,7 @@ enum phase {
     PH_SET,
     PH_ADDR_DEL,
     PH_ADDR_ADD,
+    PH_ROUTE_ADD,
     PH_POD_ATTACH,
 };
 
@@ -37,6 +41,7 @@ static const char *const op_names[_OP_TYPE_MAX] = {
     [OP_BRIDGE_ADD] = "bridge-add", [OP_LINK_SET] = "link-set",  [OP_LINK_DEL] = "link-del",
     [OP_ADDR_ADD] = "addr-add",     [OP_ADDR_DEL] = "addr-del",  [OP_POD_ATTACH] = "pod-attach",
     [OP_POD_DETACH] = "pod-detach", [OP_FORGET] = "forget",   [OP_SYSCTL] = "sysctl",
+    [OP_ROUTE_ADD] = "route-add",   [OP_ROUTE_DEL] = "route-del",
 };
 
 const char *op_type_to_string(enum op_type t)
@@ -74,6 +79,19 @@ void plan_host_ifname(const char *pod_id, const char *pod_if, char ret[IFNAMSIZ_
     snprintf(ret, IFNAMSIZ_PLUMBD, "pl%.12s", hex);
 }
 
+/* "198.51.100.0/24 via 192.0.2.1 dev eth1 metric 100 table 254 src …" */
+static char *route_describe(const struct nm_route *r)
+{
+    char d[64], g[64], sr[64];
+    const char *t = route_type_to_string(r->type);
+    return xasprintf("%s%s%s%s%s%s%s metric %u table %u%s%s", t ? t : "", t ? " " : "",
+                     r->has_dst ? ipaddr_format(&r->dst, true, d, sizeof(d)) : "?",
+                     r->has_gw ? " via " : "", r->has_gw ? ipaddr_format(&r->gw, false, g, sizeof(g)) : "",
+                     r->ifname[0] ? " dev " : "", r->ifname, r->metric, r->table,
+                     r->has_src ? " src " : "",
+                     r->has_src ? ipaddr_format(&r->src, false, sr, sizeof(sr)) : "");
+}
+
 char *op_describe(const struct op *op)
 {
     char a[64], m[18];
@@ -108,7 +126,17 @@ char *op_describe(const struct op *op)
     case OP_ADDR_DEL:
         return xasprintf("%s %s %s  # %s", op_type_to_string(op->type), op->ifname,
                          ipaddr_format(&op->addr, true, a, sizeof(a)), op->owner);
+    case OP_ROUTE_ADD:
+    case OP_ROUTE_DEL: {
+        _cleanup_free_ char *r = route_describe(&op->route);
+        return xasprintf("%s %s%s  # %s", op_type_to_string(op->type), r,
+                         op->type == OP_ROUTE_ADD && op->forget ? " (restore)" : "", op->owner);
+    }
     case OP_FORGET:
+        if (op->route.family) {
+            _cleanup_free_ char *r = route_describe(&op->route);
+            return xasprintf("forget route %s (gone)  # %s", r, op->owner);
+        }
         if (op->pa.pod_if[0])
             return xasprintf("forget attachment %s host=%s (kept: prune false)  # %s",
                              op->pa.pod_if, op->pa.host_if, op->owner);
@@ -462,6 +490,9 @@ static int plan_iface(struct builder *b, const char *id, const struct iface *f, 
     return 0;
 }
 
+static int plan_routes(struct builder *b, const char *id, const struct policy *p,
+                       struct opbuf *ob, const char **reason, char **msg);
+
 static void plan_policies(struct builder *b)
 {
     const struct desired *d = b->in->desired;
@@ -497,9 +528,11 @@ static void plan_policies(struct builder *b)
             }
             r = plan_iface(b, b->active[b->nactive - 1], &p->ifaces[j], &ob, &reason, &msg);
         }
+        if (r >= 0)
+            r = plan_routes(b, b->active[b->nactive - 1], p, &ob, &reason, &msg);
         if (r < 0) {
             opbuf_clear(&ob);
-            status_add(b, &p->obj, COND_FAILING, reason, "%s", msg);
+            status_add(b, &p->obj, r == -EAGAIN ? COND_PENDING : COND_FAILING, reason, "%s", msg);
             continue;
         }
         /* Claim this policy's interfaces and ports for conflict detection. */
@@ -599,6 +632,229 @@ static bool addr_wanted(const struct builder *b, const struct owned_addr *a)
                 return true;
     }
     return false;
+}
+
+
+/* ---- routes ------------------------------------------------------------- */
+
+bool route_is_manageable(const struct live_route *lr)
+{
+    return lr->table != RT_TABLE_LOCAL && lr->protocol != RTPROT_KERNEL &&
+           (lr->type == RTN_UNICAST || lr->type == RTN_BLACKHOLE ||
+            lr->type == RTN_UNREACHABLE || lr->type == RTN_PROHIBIT);
+}
+
+bool route_matches_live(const struct nm_route *r, const struct live_route *lr,
+                        const struct live_ns *l, bool strict)
+{
+    if (!strict && !route_is_manageable(lr))
+        return false;
+    if (lr->tos)
+        return false;
+    if (r->family && r->family != lr->dst.family)
+        return false;
+    if (r->has_dst && !ipaddr_equal(&r->dst, &lr->dst))
+        return false;
+    /* IPv6 gives blackhole/unreachable/prohibit routes the loopback as
+     * their device: those have no next hop. */
+    int oif = lr->type == RTN_UNICAST ? lr->ifindex : 0;
+    if (r->ifname[0]) {
+        const struct live_link *k = live_find_ifindex(l, oif);
+        if (!k || !streq(k->name, r->ifname))
+            return false;
+    } else if (strict && oif)
+        return false;
+    if (r->has_gw ? !lr->has_gw || !ipaddr_same_host(&r->gw, &lr->gw) : strict && lr->has_gw)
+        return false;
+    if (r->has_metric && r->metric != lr->priority)
+        return false;
+    if (r->has_table && r->table != lr->table)
+        return false;
+    if (r->type && r->type != lr->type)
+        return false;
+    if (r->has_src && (!lr->has_src || !ipaddr_same_host(&r->src, &lr->src)))
+        return false;
+    return true;
+}
+
+void route_from_live(const struct live_route *lr, const struct live_ns *l, struct nm_route *ret)
+{
+    memset(ret, 0, sizeof(*ret));
+    ret->family = lr->dst.family;
+    ret->has_dst = true;
+    ret->dst = lr->dst;
+    const struct live_link *k =
+        lr->type == RTN_UNICAST ? live_find_ifindex(l, lr->ifindex) : NULL;
+    if (k)
+        snprintf(ret->ifname, sizeof(ret->ifname), "%s", k->name);
+    ret->has_gw = lr->has_gw;
+    ret->gw = lr->gw;
+    ret->has_metric = ret->has_table = true;
+    ret->metric = lr->priority;
+    ret->table = lr->table;
+    ret->type = lr->type;
+    ret->has_src = lr->has_src;
+    ret->src = lr->src;
+}
+
+/* Two normalized routes: the same route? */
+bool route_spec_equal(const struct nm_route *a, const struct nm_route *b)
+{
+    return a->family == b->family && ipaddr_equal(&a->dst, &b->dst) &&
+           streq(a->ifname, b->ifname) && a->has_gw == b->has_gw &&
+           (!a->has_gw || ipaddr_same_host(&a->gw, &b->gw)) && a->metric == b->metric &&
+           a->table == b->table && a->type == b->type && a->has_src == b->has_src &&
+           (!a->has_src || ipaddr_same_host(&a->src, &b->src));
+}
+
+static const struct live_route *live_route_find(const struct live_ns *l, const struct nm_route *r)
+{
+    for (size_t i = 0; i < l->nroutes; i++)
+        if (route_matches_live(r, &l->routes[i], l, true))
+            return &l->routes[i];
+    return NULL;
+}
+
+static bool route_owned_by(const struct inventory *inv, const char *owner,
+                           const struct live_route *lr, const struct live_ns *l)
+{
+    for (size_t i = 0; i < inv->nroutes; i++)
+        if (streq(inv->routes[i].owner, owner) &&
+            route_matches_live(&inv->routes[i].rt, lr, l, true))
+            return true;
+    return false;
+}
+
+/* Does a present entry of a policy that applies to this node want lr? */
+static bool route_wanted_by_any(const struct builder *b, const struct live_route *lr)
+{
+    const struct desired *d = b->in->desired;
+    for (size_t i = 0; i < d->npolicies; i++) {
+        const struct policy *p = &d->policies[i];
+        if (!selector_matches(p->selector, p->nselector, b->in->node_labels,
+                              b->in->nnode_labels))
+            continue;
+        for (size_t j = 0; j < p->nroutes; j++)
+            if (!p->routes[j].absent &&
+                route_matches_live(&p->routes[j], lr, b->in->node, true))
+                return true;
+    }
+    return false;
+}
+
+/* Will ifname be up once this policy's interface ops ran? */
+static bool iface_planned_up(const struct policy *p, const char *ifname)
+{
+    for (size_t j = 0; j < p->nifaces; j++)
+        if (streq(p->ifaces[j].name, ifname))
+            return p->ifaces[j].state == IFSTATE_UP;
+    return false;
+}
+
+/* Plan routes.config of a policy into ob. -EINVAL: Failing; -EAGAIN:
+ * Pending (a next-hop interface missing or down); *reason and *msg set. */
+static int plan_routes(struct builder *b, const char *id, const struct policy *p,
+                       struct opbuf *ob, const char **reason, char **msg)
+{
+    const struct live_ns *node = b->in->node;
+
+    /* Absent entries first: every manageable route matching one, unless a
+     * present entry (of any policy) wants it. */
+    for (size_t i = 0; i < p->nroutes; i++) {
+        const struct nm_route *r = &p->routes[i];
+        if (!r->absent)
+            continue;
+        for (size_t k = 0; k < node->nroutes; k++) {
+            const struct live_route *lr = &node->routes[k];
+            if (!route_matches_live(r, lr, node, false) || route_wanted_by_any(b, lr))
+                continue;
+            struct nm_route spec;
+            route_from_live(lr, node, &spec);
+            bool dup = false;
+            for (size_t o = 0; o < ob->n && !dup; o++)
+                dup = ob->ops[o].type == OP_ROUTE_DEL && route_spec_equal(&ob->ops[o].route, &spec);
+            if (dup)
+                continue;
+            struct op *op = opbuf_push(ob, OP_ROUTE_DEL, id, spec.ifname, PH_ROUTE_DEL);
+            op->route = spec;
+        }
+    }
+    for (size_t i = 0; i < p->nroutes; i++) {
+        const struct nm_route *r = &p->routes[i];
+        char a[64];
+        if (r->absent || live_route_find(node, r))
+            continue;
+        if (r->ifname[0]) {
+            const struct live_link *l = live_find_link(node, r->ifname);
+            bool planned = iface_planned_up(p, r->ifname);
+            if (!l && !planned) {
+                *reason = "NextHopInterfaceMissing";
+                *msg = xasprintf("route %s: next-hop-interface %s does not exist",
+                                 ipaddr_format(&r->dst, true, a, sizeof(a)), r->ifname);
+                return -EAGAIN;
+            }
+            if (l && !link_up(l) && !planned) {
+                *reason = "NextHopInterfaceDown";
+                *msg = xasprintf("route %s: next-hop-interface %s is down",
+                                 ipaddr_format(&r->dst, true, a, sizeof(a)), r->ifname);
+                return -EAGAIN;
+            }
+        }
+        /* The kernel keys a route by table, destination and metric: another
+         * route there (not ours, not removed by this policy) is a conflict. */
+        for (size_t k = 0; k < node->nroutes; k++) {
+            const struct live_route *lr = &node->routes[k];
+            if (lr->table != r->table || lr->priority != r->metric || lr->tos ||
+                !ipaddr_equal(&lr->dst, &r->dst) || route_owned_by(b->in->inv, id, lr, node))
+                continue;
+            bool removed = false;
+            for (size_t o = 0; o < ob->n && !removed; o++)
+                removed = ob->ops[o].type == OP_ROUTE_DEL &&
+                          route_matches_live(&ob->ops[o].route, lr, node, true);
+            if (removed)
+                continue;
+            struct nm_route have;
+            route_from_live(lr, node, &have);
+            _cleanup_free_ char *hd = route_describe(&have);
+            *reason = "RouteConflict";
+            *msg = xasprintf("route %s (table %u, metric %u): the node already has %s",
+                             ipaddr_format(&r->dst, true, a, sizeof(a)), r->table, r->metric, hd);
+            return -EINVAL;
+        }
+        struct op *op = opbuf_push(ob, OP_ROUTE_ADD, id, r->ifname, PH_ROUTE_ADD);
+        op->route = *r;
+        op->route.absent = false;
+    }
+    return 0;
+}
+
+/* Is an owned route still wanted by its (active) policy? */
+static bool route_wanted(const struct builder *b, const struct owned_route *o)
+{
+    const struct policy *p = active_policy(b, o->owner);
+    for (size_t j = 0; p && j < p->nroutes; j++)
+        if (!p->routes[j].absent && route_spec_equal(&p->routes[j], &o->rt))
+            return true;
+    return false;
+}
+
+/* Sweep owned routes no active policy wants: deleted when still there,
+ * forgotten when gone. */
+static void plan_prune_routes(struct builder *b)
+{
+    const struct inventory *inv = b->in->inv;
+    const struct live_ns *node = b->in->node;
+    for (size_t i = 0; i < inv->nroutes; i++) {
+        const struct owned_route *o = &inv->routes[i];
+        if (owner_frozen(b, o->owner) || route_wanted(b, o))
+            continue;
+        struct op *op;
+        if (live_route_find(node, &o->rt))
+            op = opbuf_push(&b->out, OP_ROUTE_DEL, o->owner, o->rt.ifname, PH_ROUTE_DEL);
+        else
+            op = opbuf_push(&b->out, OP_FORGET, o->owner, o->rt.ifname, PH_FORGET);
+        op->route = o->rt;
+    }
 }
 
 /* Sweep: owned links/addresses no active policy wants any more. A link
@@ -984,7 +1240,7 @@ static bool live_has_route(const struct live_ns *l, int ifindex, const struct ro
 {
     for (size_t i = 0; i < l->nroutes; i++) {
         const struct live_route *r = &l->routes[i];
-        if (r->ifindex == ifindex && ipaddr_equal(&r->dst, &rt->dst) && r->has_gw == rt->has_gw &&
+        if (LIVE_ROUTE_MAIN_UNICAST(r) && r->ifindex == ifindex && ipaddr_equal(&r->dst, &rt->dst) && r->has_gw == rt->has_gw &&
             (!rt->has_gw || ipaddr_same_host(&r->gw, &rt->gw)))
             return true;
     }
@@ -1092,7 +1348,7 @@ static const struct live_link *default_route_link(const struct live_ns *node)
     for (int fam = 0; fam < 2; fam++)
         for (size_t i = 0; i < node->nroutes; i++) {
             const struct live_route *r = &node->routes[i];
-            if (r->dst.prefix == 0 && r->ifindex > 0 &&
+            if (LIVE_ROUTE_MAIN_UNICAST(r) && r->dst.prefix == 0 && r->ifindex > 0 &&
                 r->dst.family == (fam == 0 ? AF_INET : AF_INET6))
                 return live_find_ifindex(node, r->ifindex);
         }
@@ -1393,7 +1649,7 @@ static bool foreign_default(const struct live_ns *pod, int ifindex, const struct
 {
     for (size_t i = 0; i < pod->nroutes; i++) {
         const struct live_route *r = &pod->routes[i];
-        if (r->dst.prefix != 0 || r->dst.family != gw->family)
+        if (!LIVE_ROUTE_MAIN_UNICAST(r) || r->dst.prefix != 0 || r->dst.family != gw->family)
             continue;
         if (r->ifindex != ifindex || !r->has_gw || !ipaddr_same_host(&r->gw, gw))
             return true;
@@ -1461,7 +1717,8 @@ static int plan_default_route(struct builder *b, const char *id, const struct po
     const struct live_link *self = live_find_link(podns, pa->pod_if);
     for (size_t i = 0; i < podns->nroutes; i++) {
         const struct live_route *r = &podns->routes[i];
-        if (r->dst.prefix != 0 || !family_in(pa->default_gw, pa->ndefault_gw, r->dst.family))
+        if (!LIVE_ROUTE_MAIN_UNICAST(r) || r->dst.prefix != 0 ||
+            !family_in(pa->default_gw, pa->ndefault_gw, r->dst.family))
             continue;
         if (self && r->ifindex == self->ifindex)
             continue; /* ours: replaced by the takeover itself */
@@ -1807,6 +2064,10 @@ int plan_build(const struct plan_input *in, struct plan *ret)
         for (size_t i = 0; i < inv->nlinks; i++)
             if (streq(inv->links[i].owner, owner))
                 opbuf_push(&b.out, OP_FORGET, owner, inv->links[i].ifname, PH_FORGET);
+        for (size_t i = 0; i < inv->nroutes; i++)
+            if (streq(inv->routes[i].owner, owner))
+                opbuf_push(&b.out, OP_FORGET, owner, inv->routes[i].rt.ifname, PH_FORGET)->route =
+                    inv->routes[i].rt;
         for (size_t i = 0; i < inv->nattach; i++)
             if (streq(inv->attach[i].owner, owner)) {
                 struct op *op = opbuf_push(&b.out, OP_FORGET, owner, inv->attach[i].host_if,
@@ -1816,6 +2077,7 @@ int plan_build(const struct plan_input *in, struct plan *ret)
             }
     }
     plan_policies(&b);
+    plan_prune_routes(&b);
     plan_prune_links(&b);
     for (size_t i = 0; i < d->nnads; i++) {
         const struct nad *nd = &d->nads[i];

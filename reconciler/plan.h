@@ -74,7 +74,15 @@ struct allocation {
     char ifname[IFNAMSIZ_PLUMBD];
 };
 
+/* A route plumbd added (routes.config of a policy): the full kernel key. */
+struct owned_route {
+    char *owner;
+    struct nm_route rt; /* normalized: family, dst, table, metric, type set */
+};
+
 struct inventory {
+    struct owned_route *routes;
+    size_t nroutes;
     struct owned_link *links;
     size_t nlinks;
     struct owned_addr *addrs;
@@ -106,6 +114,10 @@ enum op_type {
                     * its addresses when pa.pod_if is set) */
     OP_SYSCTL,     /* write sysctl `sysctl` (e.g. "net/ipv4/ip_forward") of the
                     * node namespace to `value`; `before` is what it was */
+    OP_ROUTE_ADD,  /* add route `route` (ifname = its next-hop-interface);
+                    * owned afterwards unless forget (a foreign route put back) */
+    OP_ROUTE_DEL,  /* delete route `route`; its inventory row goes (OP_FORGET
+                    * with route.family set: only the row) */
     _OP_TYPE_MAX
 };
 const char *op_type_to_string(enum op_type t);
@@ -195,6 +207,7 @@ struct op {
     int vlan_filtering;           /* LS_VLAN_FILTERING: 0/1 */
     char *sysctl;                 /* OP_SYSCTL: "net/ipv4/ip_forward" */
     int value, before;            /* OP_SYSCTL */
+    struct nm_route route;        /* OP_ROUTE_*, OP_FORGET of a route */
 };
 
 /* One line describing the op, e.g. "link-set ens19 master=br-1 up" */
@@ -277,6 +290,21 @@ int plan_build(const struct plan_input *in, struct plan *ret);
 void plan_free(struct plan *p);
 /* Drop every op of owner from the plan (its status is the caller's). */
 void plan_drop_owner(struct plan *p, const char *owner);
+
+/* Does live route lr (of snapshot l) match route entry r? strict: r is a
+ * present (normalized) entry and lr must be exactly that route (no
+ * next-hop-address in r means none in lr); otherwise r is an absent entry
+ * and each property it gives must match (nmstate's wildcard). */
+bool route_matches_live(const struct nm_route *r, const struct live_route *lr,
+                        const struct live_ns *l, bool strict);
+/* Routes a policy manages or reports: every table but local, unicast and
+ * the blackhole/unreachable/prohibit types, not created by the kernel
+ * itself (proto kernel) nor cloned. */
+bool route_is_manageable(const struct live_route *lr);
+/* Two normalized (present) routes: the same route? */
+bool route_spec_equal(const struct nm_route *a, const struct nm_route *b);
+/* The nm_route (normalized, present) describing a live route. */
+void route_from_live(const struct live_route *lr, const struct live_ns *l, struct nm_route *ret);
 
 /* Host-side veth name for a pod attachment: "pl" + 12 hex digits of a hash
  * of pod id and pod ifname; stable across runs, 14 characters. */

@@ -512,6 +512,8 @@ static int postwrite(struct reconciler *r, const struct op *op, bool ok,
     case OP_ADDR_DEL:
         return store_addr_forget(r->store, op->ifname, &op->addr);
     case OP_FORGET:
+        if (op->route.family)
+            return store_route_forget(r->store, &op->route);
         if (op->pa.pod_if[0]) {
             int rc = store_attach_forget(r->store, op->owner, op->pa.pod_if);
             return rc < 0 ? rc : store_alloc_release(r->store, op->owner, op->pa.pod_if);
@@ -539,6 +541,11 @@ static int postwrite(struct reconciler *r, const struct op *op, bool ok,
     }
     case OP_SYSCTL: /* not inventoried: the journal's inverse puts it back */
         return 0;
+    case OP_ROUTE_ADD: /* ours, unless a foreign route put back */
+        return op->forget ? store_route_forget(r->store, &op->route)
+                          : store_route_put(r->store, op->owner, &op->route);
+    case OP_ROUTE_DEL:
+        return store_route_forget(r->store, &op->route);
     case _OP_TYPE_MAX:
         break;
     }
@@ -589,7 +596,8 @@ static bool is_policy(const char *owner)
 static bool default_gateway(const struct live_ns *node, struct ipaddr *ret)
 {
     for (size_t i = 0; i < node->nroutes; i++)
-        if (node->routes[i].dst.prefix == 0 && node->routes[i].has_gw) {
+        if (LIVE_ROUTE_MAIN_UNICAST(&node->routes[i]) && node->routes[i].dst.prefix == 0 &&
+            node->routes[i].has_gw) {
             *ret = node->routes[i].gw;
             return true;
         }

@@ -7,8 +7,10 @@
  * state, MTU, description, addresses, and for bridges STP and ports. */
 #include <arpa/inet.h>
 #include <jansson.h>
+#include <linux/rtnetlink.h>
 #include <net/if.h>
 
+#include "plan.h"
 #include "show.h"
 
 static const char *nm_type(const struct live_link *l)
@@ -41,6 +43,24 @@ static json_t *ip_block(const struct live_ns *l, const struct live_link *k, int 
         return json_pack("{s:b}", "enabled", 0);
     }
     return json_pack("{s:b, s:o}", "enabled", 1, "address", addrs);
+}
+
+static int route_cmp(const void *pa, const void *pb)
+{
+    const struct live_route *a = *(const struct live_route *const *)pa,
+                            *b = *(const struct live_route *const *)pb;
+    if (a->table != b->table)
+        return a->table < b->table ? -1 : 1;
+    if (a->dst.family != b->dst.family)
+        return a->dst.family < b->dst.family ? -1 : 1;
+    int c = ipaddr_cmp(&a->dst, &b->dst);
+    if (c)
+        return c;
+    if (a->dst.prefix != b->dst.prefix)
+        return a->dst.prefix < b->dst.prefix ? -1 : 1;
+    if (a->priority != b->priority)
+        return a->priority < b->priority ? -1 : 1;
+    return a->ifindex - b->ifindex;
 }
 
 json_t *show_build(const struct live_ns *l)
@@ -89,10 +109,19 @@ json_t *show_build(const struct live_ns *l)
     }
     free(v);
 
+    /* Routes a policy can manage (every table but local, not the kernel's
+     * own), ordered by table, family, destination, metric. */
+    const struct live_route **rv = xcalloc(l->nroutes ? l->nroutes : 1, sizeof(*rv));
+    size_t nr = 0;
+    for (size_t i = 0; i < l->nroutes; i++)
+        if (route_is_manageable(&l->routes[i]) && !l->routes[i].tos)
+            rv[nr++] = &l->routes[i];
+    qsort(rv, nr, sizeof(*rv), route_cmp);
     json_t *routes = json_array();
-    for (size_t i = 0; i < l->nroutes; i++) {
-        const struct live_route *r = &l->routes[i];
-        const struct live_link *k = live_find_ifindex(l, r->ifindex);
+    for (size_t i = 0; i < nr; i++) {
+        const struct live_route *r = rv[i];
+        const struct live_link *k =
+            r->type == RTN_UNICAST ? live_find_ifindex(l, r->ifindex) : NULL;
         char dst[64], gw[64];
         json_t *o = json_pack("{s:s}", "destination", ipaddr_format(&r->dst, true, dst, sizeof(dst)));
         if (k)
@@ -102,8 +131,14 @@ json_t *show_build(const struct live_ns *l)
                                 json_string(ipaddr_format(&r->gw, false, gw, sizeof(gw))));
         json_object_set_new(o, "metric", json_integer(r->priority));
         json_object_set_new(o, "table-id", json_integer(r->table));
+        if (route_type_to_string(r->type))
+            json_object_set_new(o, "route-type", json_string(route_type_to_string(r->type)));
+        if (r->has_src)
+            json_object_set_new(o, "source",
+                                json_string(ipaddr_format(&r->src, false, gw, sizeof(gw))));
         json_array_append_new(routes, o);
     }
+    free(rv);
     return json_pack("{s:o, s:{s:o}, s:{s:{}}}", "interfaces", ifaces, "routes", "config", routes,
                      "dns-resolver", "config");
 }

@@ -39,6 +39,9 @@ enum stmt_id {
     ST_ADDR_PUT,
     ST_ADDR_FORGET,
     ST_ADDR_LIST,
+    ST_ROUTE_PUT,
+    ST_ROUTE_FORGET,
+    ST_ROUTE_LIST,
     ST_ATTACH_PUT,
     ST_ATTACH_FORGET,
     ST_ATTACH_LIST,
@@ -96,6 +99,11 @@ static const struct {
     [ST_ADDR_FORGET] = {"addr-forget", "DELETE FROM owned_addrs WHERE ifname=?1 AND addr=?2"},
     [ST_ADDR_LIST] = {"addr-list", "SELECT ifname, addr, owner FROM owned_addrs"
                                    " ORDER BY ifname, family, addr"},
+    [ST_ROUTE_PUT] = {"route-put",
+                      "INSERT INTO owned_routes(spec, owner) VALUES(?1,?2)"
+                      " ON CONFLICT(spec) DO UPDATE SET owner=excluded.owner"},
+    [ST_ROUTE_FORGET] = {"route-forget", "DELETE FROM owned_routes WHERE spec=?1"},
+    [ST_ROUTE_LIST] = {"route-list", "SELECT spec, owner FROM owned_routes ORDER BY spec"},
     [ST_ATTACH_PUT] = {"attach-put",
                        "INSERT INTO attachments(owner, pod_if, host_if, bridge, netns, network,"
                        " mac, addrs, defroute) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9)"
@@ -712,6 +720,40 @@ static int load_addrs(struct store *s, struct inventory *inv)
     return step_end(s, st, rc);
 }
 
+static int load_routes(struct store *s, struct inventory *inv)
+{
+    _cleanup_reset_ sqlite3_stmt *st = NULL;
+    int rc, r;
+
+    r = query(s, ST_ROUTE_LIST, &st, "");
+    if (r < 0)
+        return r;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct owned_route o = {0};
+        if (route_from_text(col_str(st, 0), &o.rt) < 0)
+            return store_err(s, -EUCLEAN, "owned_routes: cannot parse '%s'", col_str(st, 0));
+        o.owner = xstrdup(col_str(st, 1));
+        *ARRAY_PUSH(inv->routes, inv->nroutes) = o;
+    }
+    return step_end(s, st, rc);
+}
+
+int store_route_put(struct store *s, const char *owner, const struct nm_route *rt)
+{
+    _cleanup_free_ char *spec = route_to_text(rt);
+    if (!owner || !spec)
+        return -EINVAL;
+    return min_zero(run(s, ST_ROUTE_PUT, "tt", spec, owner));
+}
+
+int store_route_forget(struct store *s, const struct nm_route *rt)
+{
+    _cleanup_free_ char *spec = route_to_text(rt);
+    if (!spec)
+        return -EINVAL;
+    return min_zero(run(s, ST_ROUTE_FORGET, "t", spec));
+}
+
 /* Parse a space-separated list of "a/p" into an owned_attach. */
 static int parse_addr_list(struct store *s, const char *text, struct owned_attach *a)
 {
@@ -821,6 +863,8 @@ int store_inventory_load(struct store *s, struct inventory *ret)
     if (r >= 0)
         r = load_addrs(s, &inv);
     if (r >= 0)
+        r = load_routes(s, &inv);
+    if (r >= 0)
         r = load_attach(s, &inv);
     if (r >= 0)
         r = load_allocs(s, &inv);
@@ -845,6 +889,9 @@ void inventory_free(struct inventory *inv)
     }
     for (size_t i = 0; i < inv->naddrs; i++)
         free(inv->addrs[i].owner);
+    for (size_t i = 0; i < inv->nroutes; i++)
+        free(inv->routes[i].owner);
+    free(inv->routes);
     for (size_t i = 0; i < inv->nattach; i++) {
         free(inv->attach[i].owner);
         free(inv->attach[i].netns);

@@ -7,6 +7,7 @@
  * naming the key, never silently dropped. */
 #include <arpa/inet.h>
 #include <jansson.h>
+#include <linux/rtnetlink.h>
 #include <stdarg.h>
 
 #include "ipam.h"
@@ -407,7 +408,190 @@ static void iface_free(struct iface *f)
     free(f->ipv6.addr);
 }
 
-/* spec.desiredState (or a bare nmstate document) -> interfaces. */
+
+/* ---- routes.config ------------------------------------------------------- */
+
+int route_type_from_string(const char *s)
+{
+    if (streq(s, "blackhole"))
+        return RTN_BLACKHOLE;
+    if (streq(s, "unreachable"))
+        return RTN_UNREACHABLE;
+    if (streq(s, "prohibit"))
+        return RTN_PROHIBIT;
+    return -EINVAL;
+}
+
+const char *route_type_to_string(int type)
+{
+    switch (type) {
+    case RTN_BLACKHOLE:
+        return "blackhole";
+    case RTN_UNREACHABLE:
+        return "unreachable";
+    case RTN_PROHIBIT:
+        return "prohibit";
+    }
+    return NULL;
+}
+
+/* An address key of a route entry; family-checked against *family (0 = not
+ * known yet, then set). Returns true when present and valid. */
+static bool route_addr(struct vctx *c, const struct ynode *n, const char *key, size_t idx,
+                       bool cidr, int *family, struct ipaddr *ret)
+{
+    const char *v = get_str(c, n, key, false, "routes.config");
+    if (!v)
+        return false;
+    struct ipaddr a;
+    if (ipaddr_parse(v, -1, &a) < 0 || (cidr && !strchr(v, '/')) || (!cidr && strchr(v, '/'))) {
+        verr(c, ynode_get(n, key), "routes.config[%zu].%s: '%s' is not an %s", idx, key, v,
+             cidr ? "IP prefix (address/length)" : "IP address");
+        return false;
+    }
+    if (*family && a.family != *family) {
+        verr(c, ynode_get(n, key), "routes.config[%zu].%s: '%s' is not of the family of the "
+             "other addresses of the route", idx, key, v);
+        return false;
+    }
+    if (cidr) {
+        struct ipaddr net = a;
+        size_t len = a.family == AF_INET ? 4 : 16;
+        for (size_t b = 0; b < len; b++) {
+            int keep = (int)a.prefix - (int)b * 8;
+            net.bytes[b] &= keep >= 8 ? 0xff : keep <= 0 ? 0 : (uint8_t)(0xff << (8 - keep));
+        }
+        if (memcmp(net.bytes, a.bytes, len) != 0) {
+            verr(c, ynode_get(n, key), "routes.config[%zu].%s: '%s' has host bits set", idx,
+                 key, v);
+            return false;
+        }
+    }
+    *family = a.family;
+    *ret = a;
+    return true;
+}
+
+static void parse_route_entry(struct vctx *c, const struct ynode *n, size_t idx,
+                              struct nm_route *ret)
+{
+    memset(ret, 0, sizeof(*ret));
+    ret->line = n->line;
+    ret->col = n->col;
+    if (n->kind != YNODE_MAP) {
+        verr(c, n, "routes.config[%zu] must be a map", idx);
+        return;
+    }
+    const char *state = get_str(c, n, "state", false, "routes.config");
+    if (state && !streq(state, "absent"))
+        verr(c, ynode_get(n, "state"), "routes.config[%zu].state: '%s' is not 'absent'", idx,
+             state);
+    ret->absent = state && streq(state, "absent");
+    int fam = 0;
+    ret->has_dst = route_addr(c, n, "destination", idx, true, &fam, &ret->dst);
+    ret->has_gw = route_addr(c, n, "next-hop-address", idx, false, &fam, &ret->gw);
+    ret->has_src = route_addr(c, n, "source", idx, false, &fam, &ret->src);
+    ret->family = fam;
+    const char *nhi = get_str(c, n, "next-hop-interface", false, "routes.config");
+    if (nhi) {
+        if (!ifname_valid(nhi))
+            verr(c, ynode_get(n, "next-hop-interface"),
+                 "routes.config[%zu].next-hop-interface '%s' is not a valid interface name", idx,
+                 nhi);
+        else
+            snprintf(ret->ifname, sizeof(ret->ifname), "%s", nhi);
+    }
+    long long v;
+    const struct ynode *m = ynode_get(n, "metric");
+    if (m) {
+        if (ynode_int(m, &v) < 0 || v < 0 || v > 0xffffffffLL)
+            verr(c, m, "routes.config[%zu].metric must be an integer from 0 to 4294967295", idx);
+        else {
+            ret->has_metric = true;
+            ret->metric = (uint32_t)v;
+        }
+    }
+    const struct ynode *t = ynode_get(n, "table-id");
+    if (t) {
+        if (ynode_int(t, &v) < 0 || v < 0 || v > 0xffffffffLL || v == 255 /* local */)
+            verr(c, t, "routes.config[%zu].table-id must be an integer from 0 to 4294967295, "
+                 "not 255 (local)", idx);
+        else if (v != 0) { /* 0: nmstate's "not set" */
+            ret->has_table = true;
+            ret->table = (uint32_t)v;
+        }
+    }
+    const char *rtype = get_str(c, n, "route-type", false, "routes.config");
+    if (rtype) {
+        int k = route_type_from_string(rtype);
+        if (k < 0)
+            verr(c, ynode_get(n, "route-type"),
+                 "routes.config[%zu].route-type '%s' is not one of blackhole, unreachable, "
+                 "prohibit", idx, rtype);
+        else
+            ret->type = k;
+    }
+    if (ret->absent)
+        return;
+    /* A present route: complete it. */
+    if (!ret->has_dst) {
+        if (!ynode_get(n, "destination")) /* (else already reported as invalid) */
+            verr(c, n, "routes.config[%zu].destination is required", idx);
+        return;
+    }
+    if (ret->type && (ret->ifname[0] || ret->has_gw))
+        verr(c, n, "routes.config[%zu]: a %s route has no next-hop-interface or "
+             "next-hop-address", idx, route_type_to_string(ret->type));
+    if (!ret->type && !ret->ifname[0])
+        verr(c, n, "routes.config[%zu].next-hop-interface is required (unless route-type is "
+             "blackhole, unreachable or prohibit)", idx);
+    if (!ret->type)
+        ret->type = RTN_UNICAST;
+    if (!ret->has_table) {
+        ret->has_table = true;
+        ret->table = RT_TABLE_MAIN;
+    }
+    if (ret->family == AF_INET6 && (!ret->has_metric || ret->metric == 0))
+        ret->metric = 1024; /* the kernel's IPv6 default (0 means it) */
+    ret->has_metric = true;
+}
+
+/* Do two present entries name the same kernel route? */
+static bool route_same_key(const struct nm_route *a, const struct nm_route *b)
+{
+    return a->family == b->family && a->table == b->table && a->metric == b->metric &&
+           ipaddr_equal(&a->dst, &b->dst);
+}
+
+static void parse_routes(struct vctx *c, const struct ynode *rs, struct policy *p)
+{
+    if (!rs)
+        return;
+    if (rs->kind != YNODE_MAP) {
+        verr(c, rs, "routes must be a map");
+        return;
+    }
+    const struct ynode *cfg = ynode_get(rs, "config");
+    if (!cfg)
+        return;
+    if (cfg->kind != YNODE_SEQ) {
+        verr(c, cfg, "routes.config must be a list");
+        return;
+    }
+    for (size_t i = 0; i < cfg->n; i++) {
+        struct nm_route r;
+        parse_route_entry(c, cfg->items[i], i, &r);
+        for (size_t j = 0; !r.absent && j < p->nroutes; j++)
+            if (!p->routes[j].absent && route_same_key(&p->routes[j], &r)) {
+                char a[64];
+                verr(c, cfg->items[i], "routes.config[%zu]: %s (table %u, metric %u) is listed "
+                     "twice", i, ipaddr_format(&r.dst, true, a, sizeof(a)), r.table, r.metric);
+            }
+        *ARRAY_PUSH(p->routes, p->nroutes) = r;
+    }
+}
+
+/* spec.desiredState (or a bare nmstate document) -> interfaces, routes. */
 static void parse_desired_state(struct vctx *c, const struct ynode *ds, struct policy *p)
 {
     if (!ds)
@@ -429,6 +613,7 @@ static void parse_desired_state(struct vctx *c, const struct ynode *ds, struct p
                 verr(c, ifs->items[i], "interface %s is listed twice", f.name);
         *ARRAY_PUSH(p->ifaces, p->nifaces) = f;
     }
+    parse_routes(c, ynode_get(ds, "routes"), p);
 }
 
 static void policy_free(struct policy *p)
@@ -438,6 +623,7 @@ static void policy_free(struct policy *p)
     for (size_t i = 0; i < p->nifaces; i++)
         iface_free(&p->ifaces[i]);
     free(p->ifaces);
+    free(p->routes);
 }
 
 /* ---- NetworkAttachmentDefinition ---------------------------------------- */

@@ -253,6 +253,8 @@ static void simulate(struct world *w)
             for (size_t k = 0; k < op->pa.nroutes; k++) {
                 struct live_route *r = ARRAY_PUSH(w->pods[pi].routes, w->pods[pi].nroutes);
                 r->ifindex = p->ifindex;
+                r->table = 254;         /* main */
+                r->type = 1;            /* RTN_UNICAST */
                 r->dst = op->pa.routes[k].dst;
                 r->has_gw = op->pa.routes[k].has_gw;
                 r->gw = op->pa.routes[k].gw;
@@ -875,6 +877,8 @@ static void test_macvlan_plan(void **state)
     struct live_route *r = ARRAY_PUSH(w.node.routes, w.node.nroutes);
     r->ifindex = find(&w.node, "ens19")->ifindex;
     r->dst.family = AF_INET;
+    r->table = 254; /* main */
+    r->type = 1;    /* RTN_UNICAST */
     plan(&w);
     assert_int_equal(w.p.nops, 1);
     assert_string_equal(w.p.ops[0].pa.bridge, "ens19");

@@ -183,6 +183,22 @@ static void test_migrate_from_every_version(void **state)
         struct pin pin = {.owner = "Pod/default/a", .rev = "0123456789abcdef",
                           .cond = COND_ABORTED, .reason = "RolledBack", .message = "m"};
         assert_int_equal(store_pin_put(s, &pin), 0); /* a table of the newest schema */
+        /* 007: owned routes round trip through the inventory */
+        struct nm_route rt = {.family = AF_INET, .has_dst = true, .has_gw = true,
+                              .has_metric = true, .has_table = true, .metric = 150,
+                              .table = 100, .type = 1 /* RTN_UNICAST */};
+        assert_int_equal(ipaddr_parse("198.51.100.0/24", -1, &rt.dst), 0);
+        assert_int_equal(ipaddr_parse("192.0.2.2", -1, &rt.gw), 0);
+        snprintf(rt.ifname, sizeof(rt.ifname), "ens19");
+        assert_int_equal(store_route_put(s, "NodeNetworkConfigurationPolicy/r", &rt), 0);
+        struct inventory inv = {0};
+        assert_int_equal(store_inventory_load(s, &inv), 0);
+        assert_int_equal(inv.nroutes, 1);
+        assert_string_equal(inv.routes[0].owner, "NodeNetworkConfigurationPolicy/r");
+        assert_true(route_spec_equal(&inv.routes[0].rt, &rt));
+        inventory_free(&inv);
+        assert_int_equal(store_route_forget(s, &rt), 0);
+        assert_int_equal(sql_int(f, "SELECT count(*) FROM owned_routes"), 0);
         store_close(s);
     }
 }
