@@ -898,6 +898,8 @@ static void pod_with_eth0(struct world *w, size_t pi)
     r->has_gw = true;
     assert_int_equal(ipaddr_parse("10.0.0.1", -1, &r->gw), 0);
     r->protocol = 4; /* static */
+    r->table = 254;  /* main */
+    r->type = 1;     /* RTN_UNICAST */
 }
 
 static int pod_defaults(const struct live_ns *pod, const char *dev, const char *gw)
