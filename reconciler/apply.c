@@ -972,6 +972,28 @@ static int configure_pod_end(struct apply_ctx *ctx, const struct pod_attach_op *
     return r;
 }
 
+/* The pod end once it exists, for both kinds: its ifindex and the MAC the
+ * kernel chose (kept in the op, so the inventory records it), then
+ * configure_pod_end. */
+static int finish_pod_end(struct apply_ctx *ctx, struct pod_attach_op *pa, struct netns *pns,
+                          char *what, size_t whatlen, char **ret_kmsg)
+{
+    struct link_info pod = { 0 };
+    int r = link_get(pns, pa->pod_if, &pod, ret_kmsg);
+    if (r < 0) {
+        snprintf(what, whatlen, "reading back %s", pa->pod_if);
+        return r;
+    }
+    r = configure_pod_end(ctx, pa, pns, pod.ifindex, what, whatlen, ret_kmsg);
+    if (r < 0)
+        return r;
+    if (!pa->has_mac && pod.has_mac) {
+        memcpy(pa->mac, pod.mac, 6);
+        pa->has_mac = true;
+    }
+    return 0;
+}
+
 /* The kernel's MACVLAN_MODE_* of a CNI mode. */
 static uint32_t macvlan_kmode(int mode)
 {
@@ -1017,7 +1039,6 @@ static int do_macvlan_attach(struct apply_ctx *ctx, struct op *op, char **ret_er
     struct pod_attach_op *pa = &op->pa;
     _cleanup_(nlmsg_freep) struct nl_msg *mv = NULL;
     _cleanup_free_ char *kmsg = NULL;
-    struct link_info pod = { 0 };
     struct netns *pns;
     unsigned master;
     char what[128];
@@ -1047,20 +1068,10 @@ static int do_macvlan_attach(struct apply_ctx *ctx, struct op *op, char **ret_er
     if (r < 0)
         return ATTACH_FAIL(r, kmsg, "macvlan on %s", pa->pod_if, pa->netns, pa->bridge);
 
-    /* 2. its ifindex and MAC in the pod namespace, one read */
-    r = link_get(pns, pa->pod_if, &pod, &kmsg);
-    if (r < 0) {
-        snprintf(what, sizeof(what), "reading back %s", pa->pod_if);
-        goto undo;
-    }
-    /* 3. up, addresses, routes */
-    r = configure_pod_end(ctx, pa, pns, pod.ifindex, what, sizeof(what), &kmsg);
+    /* 2-3. its ifindex and MAC, then up, addresses, routes */
+    r = finish_pod_end(ctx, pa, pns, what, sizeof(what), &kmsg);
     if (r < 0)
         goto undo;
-    if (!pa->has_mac && pod.has_mac) {
-        memcpy(pa->mac, pod.mac, 6);
-        pa->has_mac = true;
-    }
     log_debug(pa->pod_if, "macvlan %s in %s on %s", pa->pod_if, pa->netns, pa->bridge);
     return 0;
 
@@ -1079,7 +1090,6 @@ static int do_pod_attach(struct apply_ctx *ctx, struct op *op, char **ret_err)
     struct pod_attach_op *pa = &op->pa;
     _cleanup_(nlmsg_freep) struct nl_msg *veth = NULL;
     _cleanup_free_ char *kmsg = NULL;
-    struct link_info pod = { 0 };
     struct netns *pns;
     unsigned br;
     char what[128];
@@ -1129,22 +1139,11 @@ static int do_pod_attach(struct apply_ctx *ctx, struct op *op, char **ret_err)
     if (r < 0)
         goto undo;
 
-    /* 2. the pod end's ifindex (and kernel-chosen MAC), one read */
-    r = link_get(pns, pa->pod_if, &pod, &kmsg);
-    if (r < 0) {
-        snprintf(what, sizeof(what), "reading back %s", pa->pod_if);
-        goto undo;
-    }
-
-    /* 3. pod end up, addresses, routes: one batch */
-    r = configure_pod_end(ctx, pa, pns, pod.ifindex, what, sizeof(what), &kmsg);
+    /* 2-3. the pod end's ifindex (and kernel-chosen MAC), one read; then
+     * up, addresses, routes: one batch */
+    r = finish_pod_end(ctx, pa, pns, what, sizeof(what), &kmsg);
     if (r < 0)
         goto undo;
-
-    if (!pa->has_mac && pod.has_mac) {
-        memcpy(pa->mac, pod.mac, 6);
-        pa->has_mac = true;
-    }
     log_debug(pa->host_if, "attached %s in %s to %s", pa->pod_if, pa->netns, pa->bridge);
     return 0;
 

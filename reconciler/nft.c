@@ -21,10 +21,8 @@
 
 #define NFT_TABLE "plumbd"
 
-char *nft_ruleset(const struct nft_port *ports, size_t n)
-{
-    size_t cap = 512 + n * 64, len = 0;
-    char *b = xmalloc(cap);
+/* Append printf-style to the growing buffer b (len used, cap allocated):
+ * a ruleset is one text, built once per change. */
 #define PUT(...)                                                                                   \
     do {                                                                                           \
         int k_ = snprintf(b + len, cap - len, __VA_ARGS__);                                        \
@@ -35,6 +33,11 @@ char *nft_ruleset(const struct nft_port *ports, size_t n)
         }                                                                                          \
         len += (size_t)k_;                                                                         \
     } while (0)
+
+char *nft_ruleset(const struct nft_port *ports, size_t n)
+{
+    size_t cap = 512 + n * 64, len = 0;
+    char *b = xmalloc(cap);
     PUT("table bridge " NFT_TABLE "\ndelete table bridge " NFT_TABLE "\n");
     if (n == 0)
         return b; /* nothing wants spoof checks: the table goes */
@@ -51,7 +54,6 @@ char *nft_ruleset(const struct nft_port *ports, size_t n)
         "    type filter hook prerouting priority -300; policy accept;\n"
         "    iifname @ports ether saddr . iifname @allowed return\n"
         "    iifname @ports drop\n  }\n}\n");
-#undef PUT
     return b;
 }
 
@@ -95,16 +97,6 @@ char *nft_masq_ruleset(struct nft_masq *m, size_t n)
 {
     size_t cap = 512 + n * 48, len = 0;
     char *b = xmalloc(cap);
-#define PUT(...)                                                                                   \
-    do {                                                                                           \
-        int k_ = snprintf(b + len, cap - len, __VA_ARGS__);                                        \
-        if ((size_t)k_ >= cap - len) {                                                             \
-            cap = cap * 2 + (size_t)k_;                                                            \
-            b = xrealloc(b, cap);                                                                  \
-            k_ = snprintf(b + len, cap - len, __VA_ARGS__);                                        \
-        }                                                                                          \
-        len += (size_t)k_;                                                                         \
-    } while (0)
     PUT("table inet " NFT_NAT_TABLE "\ndelete table inet " NFT_NAT_TABLE "\n");
     if (n == 0)
         return b;
