@@ -8,6 +8,7 @@
  * pending operations. */
 #include <fcntl.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <poll.h>
 #include <sys/inotify.h>
 #include <jansson.h>
@@ -591,6 +592,12 @@ int main(int argc, char **argv)
 {
     lowfd_reserve();
     raise_nofile();
+    /* A daemon that runs for months: big transient buffers (libnftables'
+     * 2 MB batch, netlink dumps) get their own mappings and go back to the
+     * kernel when freed, instead of raising the heap for good (glibc's
+     * dynamic threshold would otherwise keep them in the heap). */
+    mallopt(M_MMAP_THRESHOLD, 64 * 1024);
+    mallopt(M_TRIM_THRESHOLD, 256 * 1024);
     struct opts o = {
         .config_dir = "/etc/plumbd/desired.d",
         .state_dir = "/var/lib/plumbd",
