@@ -36,6 +36,7 @@ enum { SRC_INOTIFY_NETNS = 64, SRC_INOTIFY = 1, SRC_TIMER, SRC_RESYNC, SRC_SIGNA
 
 struct loop {
     struct reconciler *r;
+    bool objects_counted;  /* plumbd_objects has been filled once */
     const struct loop_opts *opts;
     int ep, ino, timer, resync, sig;
     bool pending;          /* a non-file pass is scheduled on `timer` */
@@ -358,15 +359,22 @@ static void publish_metrics(struct loop *l, enum gen_trigger trig, int rc, uint6
                         rc < 0 ? 0 : res->writes, rc < 0 ? 0 : res->nfailed_ops);
     if (rc >= 0) {
         metrics_gauge_set(l->m, "plumbd_config_errors", (double)res->nconfig_errors, NULL);
-        metrics_family_clear(l->m, "plumbd_objects");
-        struct objstatus *v = NULL;
-        size_t n = 0;
-        if (store_status_list(l->r->store, &v, &n) >= 0)
-            for (size_t i = 0; i < n; i++)
-                metrics_gauge_add(l->m, "plumbd_objects", 1, "kind",
-                                  obj_kind_to_string(v[i].kind), "condition",
-                                  condition_to_string(v[i].cond), NULL);
-        objstatus_list_free(v, n);
+        /* Objects by kind and condition: a drift pass that changed no
+         * status does not read a thousand rows again; any other pass does
+         * (a `plumbd rollback` beside the daemon writes statuses too). */
+        if (res->status_changed || trig != TRIG_DRIFT || !l->objects_counted) {
+            metrics_family_clear(l->m, "plumbd_objects");
+            struct objstatus *v = NULL;
+            size_t n = 0;
+            if (store_status_list(l->r->store, &v, &n) >= 0) {
+                for (size_t i = 0; i < n; i++)
+                    metrics_gauge_add(l->m, "plumbd_objects", 1, "kind",
+                                      obj_kind_to_string(v[i].kind), "condition",
+                                      condition_to_string(v[i].cond), NULL);
+                l->objects_counted = true;
+            }
+            objstatus_list_free(v, n);
+        }
         for (size_t i = 0; i < res->npools; i++) {
             metrics_gauge_set(l->m, "plumbd_ipam_pool_size", res->pools[i].size, "network",
                               res->pools[i].network, NULL);

@@ -1244,9 +1244,10 @@ static bool status_same(const struct objstatus *a, const struct objstatus *b)
  * a thousand objects writes nothing) and mirror them to files. inv is the
  * inventory as this pass left it. */
 static int publish_status(struct reconciler *r, struct plan *p, const struct desired *d,
-                          const struct inventory *inv)
+                          const struct inventory *inv, const struct objstatus *old, size_t nold,
+                          const struct strmap *oldid, bool *ret_changed)
 {
-    struct strmap byid = {0}, oldid = {0};
+    struct strmap byid = {0};
     for (size_t s = 0; s < p->nstatus; s++) {
         if (r->source && !p->status[s].source)
             p->status[s].source = xstrdup(r->source);
@@ -1260,17 +1261,10 @@ static int publish_status(struct reconciler *r, struct plan *p, const struct des
             p->status[s].network_status = network_status(&d->pods[i], id, inv, d);
     }
 
-    struct objstatus *old = NULL;
-    size_t nold = 0;
-    int rc = store_status_list(r->store, &old, &nold);
-    if (rc < 0) {
-        strmap_free(&byid);
-        return rc;
-    }
-    for (size_t i = 0; i < nold; i++)
-        strmap_put(&oldid, old[i].id, i);
+    /* old: the statuses as the pass found them (read at its start; the
+     * state lock keeps other writers out until it ends). */
     bool dirty = false;
-    rc = store_begin(r->store);
+    int rc = store_begin(r->store);
     for (size_t i = 0; rc >= 0 && i < nold; i++)
         if (!strmap_get(&byid, old[i].id, NULL)) {
             rc = store_status_delete(r->store, old[i].id);
@@ -1278,7 +1272,7 @@ static int publish_status(struct reconciler *r, struct plan *p, const struct des
         }
     for (size_t s = 0; rc >= 0 && s < p->nstatus; s++) {
         size_t o;
-        if (strmap_get(&oldid, p->status[s].id, &o) && status_same(&p->status[s], &old[o]))
+        if (strmap_get(oldid, p->status[s].id, &o) && status_same(&p->status[s], &old[o]))
             continue;
         rc = store_status_put(r->store, &p->status[s]);
         dirty = true;
@@ -1288,39 +1282,32 @@ static int publish_status(struct reconciler *r, struct plan *p, const struct des
     else
         rc = store_commit(r->store);
     strmap_free(&byid);
-    if (rc < 0) {
-        strmap_free(&oldid);
-        objstatus_list_free(old, nold);
+    if (rc < 0)
         return rc;
-    }
+    *ret_changed = dirty;
 
     /* Files carry the stored `since`: read back what changed. */
-    struct objstatus *cur = old;
+    struct objstatus *cur = (struct objstatus *)old;
     size_t ncur = nold;
     if (dirty) {
         cur = NULL;
         ncur = 0;
         rc = store_status_list(r->store, &cur, &ncur);
-        if (rc < 0) {
-            strmap_free(&oldid);
-            objstatus_list_free(old, nold);
+        if (rc < 0)
             return rc;
-        }
     }
     bool *changed = xcalloc(ncur ? ncur : 1, sizeof(bool));
     for (size_t i = 0; i < ncur; i++) {
         size_t o;
         changed[i] = cur == old ? false
-                                : !strmap_get(&oldid, cur[i].id, &o) ||
+                                : !strmap_get(oldid, cur[i].id, &o) ||
                                       !status_same(&cur[i], &old[o]) ||
                                       cur[i].since != old[o].since;
     }
     rc = status_write_files(r->state_dir, cur, ncur, changed);
     free(changed);
-    strmap_free(&oldid);
     if (cur != old)
         objstatus_list_free(cur, ncur);
-    objstatus_list_free(old, nold);
     return rc;
 }
 
@@ -1613,7 +1600,7 @@ int reconcile_pass(struct reconciler *r, enum gen_trigger trig, bool dry_run, FI
             if (store_inventory_load(r->store, &inv) < 0)
                 memset(&inv, 0, sizeof(inv));
         }
-        rc = publish_status(r, &p, &d, &inv);
+        rc = publish_status(r, &p, &d, &inv, old, nold, &old_by_id, &res.status_changed);
         if (rc < 0)
             goto out;
         PHASE(5);

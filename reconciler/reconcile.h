@@ -98,6 +98,7 @@ struct pass_result {
     size_t npools;
     bool retry_netns;          /* a pod netns file exists but is not a namespace yet
                                 * (`ip netns add` creates, then mounts) */
+    bool status_changed;       /* some object's stored status changed */
 };
 
 /* Open the store (read-write unless readonly) and the node namespace. */
