@@ -123,6 +123,8 @@ static const char *op_name(enum op_type t)
         return "route-add";
     case OP_ROUTE_DEL:
         return "route-del";
+    case OP_DNS_SET:
+        return "dns-set";
     case _OP_TYPE_MAX:
         break;
     }
@@ -1323,6 +1325,14 @@ int apply_op(struct apply_ctx *ctx, struct op *op, char **ret_err)
     case OP_ROUTE_ADD:
     case OP_ROUTE_DEL:
         return do_route(ctx, op, ret_err);
+    case OP_DNS_SET: { /* a file, not netlink: not counted as a netlink write */
+        int r = op->dns.set ? dns_write(op->dns.path, op->dns.remove ? NULL : op->dns.content)
+                            : -EINVAL;
+        if (r < 0 && ret_err)
+            *ret_err = xasprintf("%s %s: %s", op->dns.remove ? "remove" : "write",
+                                 op->dns.path ? op->dns.path : "?", strerror(-r));
+        return r;
+    }
     case _OP_TYPE_MAX:
         break;
     }

@@ -152,6 +152,22 @@ char *op_to_json(const struct op *op)
         json_object_set_new(o, "addr", ipaddr_json(&op->addr));
     if (op->route.family)
         json_object_set_new(o, "route", route_json(&op->route));
+    if (op->dns.set) {
+        const struct dns_op *d = &op->dns;
+        json_t *j = json_pack("{s:s}", "path", d->path ? d->path : "");
+        if (d->remove)
+            json_object_set_new(j, "remove", json_true());
+        else
+            json_object_set_new(j, "content", json_string(d->content ? d->content : ""));
+        json_object_set_new(j, "prev", d->prev_exists ? json_string(d->prev ? d->prev : "")
+                                                      : json_null());
+        json_object_set_new(j, "holder", d->holder ? json_string(d->holder) : json_null());
+        json_object_set_new(j, "prev_holder",
+                            d->prev_holder ? json_string(d->prev_holder) : json_null());
+        json_object_set_new(j, "orig", d->orig_exists ? json_string(d->orig ? d->orig : "")
+                                                      : json_null());
+        json_object_set_new(o, "dns", j);
+    }
     if (op->forget)
         json_object_set_new(o, "forget", json_true());
     if (op->record_before)
@@ -342,6 +358,32 @@ int op_from_json(const char *text, struct op *ret)
         goto out;
     if ((op.type == OP_ROUTE_ADD || op.type == OP_ROUTE_DEL) && !op.route.family)
         goto out;
+    json_t *dj = json_object_get(o, "dns");
+    if (dj) {
+        struct dns_op *d = &op.dns;
+        const char *path = json_string_value(json_object_get(dj, "path"));
+        if (!json_is_object(dj) || !path || !path[0])
+            goto out;
+        d->set = true;
+        d->path = xstrdup(path);
+        d->remove = json_is_true(json_object_get(dj, "remove"));
+        const char *c = json_string_value(json_object_get(dj, "content"));
+        if (!d->remove && !c)
+            goto out;
+        d->content = c ? xstrdup(c) : NULL;
+        const char *v = json_string_value(json_object_get(dj, "prev"));
+        d->prev_exists = v != NULL;
+        d->prev = v ? xstrdup(v) : NULL;
+        v = json_string_value(json_object_get(dj, "orig"));
+        d->orig_exists = v != NULL;
+        d->orig = v ? xstrdup(v) : NULL;
+        v = json_string_value(json_object_get(dj, "holder"));
+        d->holder = v ? xstrdup(v) : NULL;
+        v = json_string_value(json_object_get(dj, "prev_holder"));
+        d->prev_holder = v ? xstrdup(v) : NULL;
+    }
+    if (op.type == OP_DNS_SET && !op.dns.set)
+        goto out;
     op.forget = json_is_true(json_object_get(o, "forget"));
     op.record_before = json_is_true(json_object_get(o, "record_before"));
     json_t *p = json_object_get(o, "pod");
@@ -414,8 +456,44 @@ out:
     return r;
 }
 
+void dns_op_clear(struct dns_op *d)
+{
+    free(d->path);
+    free(d->content);
+    free(d->prev);
+    free(d->holder);
+    free(d->prev_holder);
+    free(d->orig);
+    memset(d, 0, sizeof(*d));
+}
+
+static char *strdup_or_null(const char *s)
+{
+    return s ? xstrdup(s) : NULL;
+}
+
+void dns_op_copy(struct dns_op *dst, const struct dns_op *src)
+{
+    *dst = *src;
+    dst->path = strdup_or_null(src->path);
+    dst->content = strdup_or_null(src->content);
+    dst->prev = strdup_or_null(src->prev);
+    dst->holder = strdup_or_null(src->holder);
+    dst->prev_holder = strdup_or_null(src->prev_holder);
+    dst->orig = strdup_or_null(src->orig);
+}
+
+void dns_state_clear(struct dns_state *s)
+{
+    free(s->text);
+    free(s->holder);
+    free(s->orig);
+    memset(s, 0, sizeof(*s));
+}
+
 void op_clear(struct op *op)
 {
+    dns_op_clear(&op->dns);
     free(op->owner);
     free(op->alias);
     free(op->pa.netns);
@@ -625,7 +703,27 @@ int op_inverse(const struct op *op, const struct live_ns *before, const struct i
         }
         break;
     }
+    case OP_DNS_SET:
     case OP_FORGET:
+        if (!op->dns.set) {
+            op_clear(&inv_op);
+            return -ENOENT;
+        }
+        /* The before-image is in the op: write it back (or remove the file
+         * when there was none), and hand the ownership back. */
+        inv_op.type = op->type;
+        dns_op_copy(&inv_op.dns, &op->dns);
+        inv_op.dns.remove = !op->dns.prev_exists;
+        free(inv_op.dns.content);
+        free(inv_op.dns.holder);
+        inv_op.dns.content = TAKE_PTR(inv_op.dns.prev);
+        inv_op.dns.prev_exists = !op->dns.remove;
+        inv_op.dns.prev = op->dns.remove ? NULL : xstrdup(op->dns.content ? op->dns.content : "");
+        inv_op.dns.holder = TAKE_PTR(inv_op.dns.prev_holder);
+        inv_op.dns.prev_holder = op->dns.holder ? xstrdup(op->dns.holder) : NULL;
+        if (op->type == OP_DNS_SET && !inv_op.dns.remove && !inv_op.dns.content)
+            inv_op.dns.content = xstrdup("");
+        break;
     case _OP_TYPE_MAX:
         op_clear(&inv_op);
         return -ENOENT;
@@ -719,6 +817,42 @@ bool op_verify(const struct op *op, const struct live_ns *after, char **ret_msg)
                                  op->route.ifname[0] ? op->route.ifname : "none", op->route.table,
                                  op->route.metric, present ? "absent" : "present",
                                  present ? "present" : "absent");
+            return false;
+        }
+        return true;
+    }
+    case OP_DNS_SET: {
+        /* Read the file back: removed, or holding what was written (the
+         * servers, search domains and options; comments aside). */
+        _cleanup_free_ char *text = NULL;
+        int r = dns_read(op->dns.path, &text);
+        if (op->dns.remove) {
+            if (r == -ENOENT)
+                return true;
+            *ret_msg = xasprintf("dns-resolver: %s: desired no file, current %s", op->dns.path,
+                                 r < 0 ? strerror(-r) : "present");
+            return false;
+        }
+        if (r < 0 && r != -ENOENT) {
+            *ret_msg = xasprintf("dns-resolver: %s: %s", op->dns.path, strerror(-r));
+            return false;
+        }
+        struct dns_config want, have;
+        dns_parse(op->dns.content, &want);
+        dns_parse(r < 0 ? NULL : text, &have);
+        char *m = NULL;
+        if (want.extra) /* a file put back as it was: byte for byte */
+            m = streq(text, op->dns.content)
+                    ? NULL
+                    : xasprintf("dns-resolver: %s: does not hold what was written", op->dns.path);
+        else
+            m = dns_mismatch(&want, &have);
+        if (!m && !want.extra && r == -ENOENT && op->dns.content && op->dns.content[0])
+            m = xasprintf("dns-resolver: %s: desired present, current no file", op->dns.path);
+        dns_config_free(&want);
+        dns_config_free(&have);
+        if (m) {
+            *ret_msg = m;
             return false;
         }
         return true;

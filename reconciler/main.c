@@ -38,6 +38,7 @@ struct opts {
     bool watch;
     unsigned flap_limit, flap_backoff_s, history_keep, probe_timeout_s;
     const char *output;
+    const char *resolv_conf;
     struct loop_opts loop;
 };
 
@@ -71,6 +72,7 @@ static void usage(FILE *f)
           "  --history N        journal generations kept (default 100)\n"
           "  --insecure-config  accept group- or world-writable config files and dirs\n"
           "  --probe-timeout-s S  how long probes after a policy may take (default 10)\n"
+          "  --resolv-conf PATH the file dns-resolver is written to (default /etc/resolv.conf)\n"
           "  --log-format FMT   logfmt (default) or json\n"
           "  --metrics-file P   write Prometheus metrics to P after each pass (run)\n"
           "  --metrics-listen A serve /metrics on A: 127.0.0.1:PORT or a unix socket path\n"
@@ -504,7 +506,7 @@ static int cmd_show(const struct opts *o)
     if (rc >= 0)
         rc = live_dump(ns, &l);
     if (rc >= 0) {
-        rc = show_print(stdout, &l, o->output ? o->output : "yaml");
+        rc = show_print(stdout, &l, o->resolv_conf, o->output ? o->output : "yaml");
         if (rc == -EINVAL) {
             fprintf(stderr, "plumbd: unknown output format '%s'\n", o->output);
             live_ns_free(&l);
@@ -540,6 +542,7 @@ static int cmd_converge(const struct opts *o, const char *cmd)
         .flap_backoff_s = o->flap_backoff_s,
         .history_keep = o->history_keep,
         .probe_timeout_ms = o->probe_timeout_s * 1000,
+        .resolv_conf = o->resolv_conf,
         .epfd = -1,
         .lockfd = -1,
         .load_guard_fd = -1,
@@ -604,11 +607,12 @@ int main(int argc, char **argv)
         .loop = {.settle_ms = 200, .drift_ms = 10, .resync_s = 300, .version = VERSION},
         .history_keep = 100,
         .probe_timeout_s = 10,
+        .resolv_conf = RESOLV_CONF_DEFAULT,
     };
     enum { OPT_CONFIG = 256, OPT_STATE, OPT_NETNS, OPT_NODE, OPT_ALLOW_EMPTY, OPT_SETTLE,
            OPT_RESYNC, OPT_VERSION, OPT_FLAP_LIMIT, OPT_FLAP_BACKOFF, OPT_HISTORY,
            OPT_INSECURE, OPT_LOG_FORMAT, OPT_METRICS_FILE, OPT_METRICS_LISTEN, OPT_PROBE,
-           OPT_WATCH };
+           OPT_WATCH, OPT_RESOLV_CONF };
     static const struct option longopts[] = {
         {"config-dir", required_argument, NULL, OPT_CONFIG},
         {"state-dir", required_argument, NULL, OPT_STATE},
@@ -622,6 +626,7 @@ int main(int argc, char **argv)
         {"history", required_argument, NULL, OPT_HISTORY},
         {"insecure-config", no_argument, NULL, OPT_INSECURE},
         {"probe-timeout-s", required_argument, NULL, OPT_PROBE},
+        {"resolv-conf", required_argument, NULL, OPT_RESOLV_CONF},
         {"watch", no_argument, NULL, OPT_WATCH},
         {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
         {"metrics-file", required_argument, NULL, OPT_METRICS_FILE},
@@ -680,6 +685,13 @@ int main(int argc, char **argv)
         }
         case OPT_METRICS_FILE:
             o.loop.metrics_file = optarg;
+            break;
+        case OPT_RESOLV_CONF:
+            if (!optarg[0]) {
+                fprintf(stderr, "plumbd: --resolv-conf needs a path\n");
+                return 2;
+            }
+            o.resolv_conf = optarg;
             break;
         case OPT_METRICS_LISTEN:
             o.loop.metrics_listen = optarg;

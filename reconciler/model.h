@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dns.h"
 #include "load.h"
 #include "util.h"
 
@@ -115,6 +116,7 @@ struct policy {
     size_t nifaces;
     struct nm_route *routes;  /* routes.config, in file order */
     size_t nroutes;
+    struct dns_config dns;    /* dns-resolver.config (dns.set: present) */
 };
 
 struct route {

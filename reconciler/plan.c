@@ -34,6 +34,7 @@ enum phase {
     PH_ADDR_DEL,
     PH_ADDR_ADD,
     PH_ROUTE_ADD,
+    PH_DNS,
     PH_POD_ATTACH,
 };
 
@@ -42,6 +43,7 @@ static const char *const op_names[_OP_TYPE_MAX] = {
     [OP_ADDR_ADD] = "addr-add",     [OP_ADDR_DEL] = "addr-del",  [OP_POD_ATTACH] = "pod-attach",
     [OP_POD_DETACH] = "pod-detach", [OP_FORGET] = "forget",   [OP_SYSCTL] = "sysctl",
     [OP_ROUTE_ADD] = "route-add",   [OP_ROUTE_DEL] = "route-del",
+    [OP_DNS_SET] = "dns-set",
 };
 
 const char *op_type_to_string(enum op_type t)
@@ -132,7 +134,23 @@ char *op_describe(const struct op *op)
         return xasprintf("%s %s%s  # %s", op_type_to_string(op->type), r,
                          op->type == OP_ROUTE_ADD && op->forget ? " (restore)" : "", op->owner);
     }
+    case OP_DNS_SET: {
+        if (op->dns.remove)
+            return xasprintf("dns-set %s (restore: remove the file)  # %s", op->dns.path,
+                             op->owner);
+        struct dns_config c;
+        dns_parse(op->dns.content, &c);
+        _cleanup_free_ char *sv = dns_list_format(c.server, c.nserver);
+        _cleanup_free_ char *se = dns_list_format(c.search, c.nsearch);
+        _cleanup_free_ char *o = dns_list_format(c.options, c.noptions);
+        dns_config_free(&c);
+        return xasprintf("dns-set %s server=%s search=%s options=%s%s  # %s", op->dns.path, sv,
+                         se, o, op->dns.holder ? "" : " (restore)", op->owner);
+    }
     case OP_FORGET:
+        if (op->dns.set)
+            return xasprintf("forget %s (ownership: %s)  # %s", op->dns.path,
+                             op->dns.holder ? op->dns.holder : "none", op->owner);
         if (op->route.family) {
             _cleanup_free_ char *r = route_describe(&op->route);
             return xasprintf("forget route %s (gone)  # %s", r, op->owner);
@@ -258,6 +276,8 @@ struct builder {
     char **frozen; /* of those, the ones kept exactly as they are (pinned) */
     size_t nfrozen;
     char **pod_ids; /* object ids of desired->pods, computed once */
+    const char *dns_owner; /* the policy that got dns-resolver (borrowed) */
+    const char *dns_file;
 };
 
 static struct op *opbuf_push(struct opbuf *b, enum op_type type, const char *owner,
@@ -493,6 +513,40 @@ static int plan_iface(struct builder *b, const char *id, const struct iface *f, 
 static int plan_routes(struct builder *b, const char *id, const struct policy *p,
                        struct opbuf *ob, const char **reason, char **msg);
 
+/* dns-resolver.config of a policy: the resolv.conf file holds exactly
+ * those lines. One policy at a time: the older one that got it first. */
+static int plan_dns(struct builder *b, const char *id, const struct policy *p, struct opbuf *ob,
+                    const char **reason, char **msg)
+{
+    const struct dns_state *ds = b->in->dns;
+    if (!p->dns.set || !ds || !ds->path)
+        return 0;
+    if (b->dns_owner) {
+        *reason = "Conflict";
+        *msg = xasprintf("dns-resolver is also configured by %s (%s)", b->dns_owner, b->dns_file);
+        return -EINVAL;
+    }
+    bool ours = streq(ds->holder, id);
+    /* As asked already: nothing to write (a file plumbd did not write
+     * stays not owned, like a route already there). */
+    if ((ours || !ds->holder) && dns_file_matches(ds->exists ? ds->text : NULL, &p->dns))
+        return 0;
+    struct op *op = opbuf_push(ob, OP_DNS_SET, id, NULL, PH_DNS);
+    struct dns_op *d = &op->dns;
+    d->set = true;
+    d->path = xstrdup(ds->path);
+    d->content = dns_render(&p->dns, id);
+    d->prev_exists = ds->exists;
+    d->prev = ds->exists ? xstrdup(ds->text ? ds->text : "") : NULL;
+    d->holder = xstrdup(id);
+    d->prev_holder = ds->holder ? xstrdup(ds->holder) : NULL;
+    /* The file before plumbd took it: carried over while plumbd owns it. */
+    d->orig_exists = ds->holder ? ds->orig_exists : ds->exists;
+    const char *orig = ds->holder ? ds->orig : ds->text;
+    d->orig = d->orig_exists ? xstrdup(orig ? orig : "") : NULL;
+    return 0;
+}
+
 static void plan_policies(struct builder *b)
 {
     const struct desired *d = b->in->desired;
@@ -530,10 +584,16 @@ static void plan_policies(struct builder *b)
         }
         if (r >= 0)
             r = plan_routes(b, b->active[b->nactive - 1], p, &ob, &reason, &msg);
+        if (r >= 0)
+            r = plan_dns(b, b->active[b->nactive - 1], p, &ob, &reason, &msg);
         if (r < 0) {
             opbuf_clear(&ob);
             status_add(b, &p->obj, r == -EAGAIN ? COND_PENDING : COND_FAILING, reason, "%s", msg);
             continue;
+        }
+        if (p->dns.set && b->in->dns && b->in->dns->path) {
+            b->dns_owner = b->active[b->nactive - 1];
+            b->dns_file = p->obj.file;
         }
         /* Claim this policy's interfaces and ports for conflict detection. */
         for (size_t j = 0; j < p->nifaces; j++) {
@@ -634,6 +694,48 @@ static bool addr_wanted(const struct builder *b, const struct owned_addr *a)
     return false;
 }
 
+
+/* ---- dns-resolver ------------------------------------------------------- */
+
+/* The file plumbd wrote for a policy that no longer asks for it (removed,
+ * not matching, dns-resolver dropped from it): put back what was there
+ * before plumbd took it. A policy kept as it is (invalid, pinned, or
+ * failing this pass) keeps it; plumbd/prune: "false" lets go of it. */
+static void plan_prune_dns(struct builder *b)
+{
+    const struct dns_state *ds = b->in->dns;
+    if (!ds || !ds->path || !ds->holder || b->dns_owner)
+        return;
+    bool keep_only = false;
+    for (size_t k = 0; k < b->in->nkeep_owners && !keep_only; k++)
+        keep_only = streq(b->in->keep_owners[k], ds->holder);
+    if (!keep_only) {
+        if (is_active(b, ds->holder) && !active_policy(b, ds->holder))
+            return; /* frozen: its last good state stays */
+        const struct policy *hp = active_policy(b, ds->holder);
+        if (hp && hp->dns.set)
+            return; /* it still wants it (failing or pending this pass) */
+    }
+    bool same = ds->orig_exists == ds->exists &&
+                (!ds->exists || streq(ds->orig ? ds->orig : "", ds->text ? ds->text : ""));
+    struct op *op = opbuf_push(&b->out, keep_only || same ? OP_FORGET : OP_DNS_SET, ds->holder,
+                               NULL, keep_only || same ? PH_FORGET : PH_DNS);
+    struct dns_op *d = &op->dns;
+    d->set = true;
+    d->path = xstrdup(ds->path);
+    d->prev_exists = ds->exists;
+    d->prev = ds->exists ? xstrdup(ds->text ? ds->text : "") : NULL;
+    d->prev_holder = xstrdup(ds->holder);
+    d->orig_exists = ds->orig_exists;
+    d->orig = ds->orig_exists ? xstrdup(ds->orig ? ds->orig : "") : NULL;
+    if (keep_only) { /* the file stays as it is */
+        d->remove = !ds->exists;
+        d->content = ds->exists ? xstrdup(ds->text ? ds->text : "") : NULL;
+    } else {
+        d->remove = !ds->orig_exists;
+        d->content = ds->orig_exists ? xstrdup(ds->orig ? ds->orig : "") : NULL;
+    }
+}
 
 /* ---- routes ------------------------------------------------------------- */
 
@@ -2077,6 +2179,7 @@ int plan_build(const struct plan_input *in, struct plan *ret)
             }
     }
     plan_policies(&b);
+    plan_prune_dns(&b);
     plan_prune_routes(&b);
     plan_prune_links(&b);
     for (size_t i = 0; i < d->nnads; i++) {

@@ -118,6 +118,9 @@ enum op_type {
                     * owned afterwards unless forget (a foreign route put back) */
     OP_ROUTE_DEL,  /* delete route `route`; its inventory row goes (OP_FORGET
                     * with route.family set: only the row) */
+    OP_DNS_SET,    /* write dns.content to the resolv.conf dns.path (or remove
+                    * it: dns.remove); dns.prev is the before-image. OP_FORGET
+                    * with dns.set: only hand the file's ownership over */
     _OP_TYPE_MAX
 };
 const char *op_type_to_string(enum op_type t);
@@ -188,6 +191,36 @@ struct pod_attach_op {
     size_t nprev_defaults;
 };
 
+/* The resolv.conf part of an op (OP_DNS_SET, or OP_FORGET of the file).
+ * Each such op says who owns the file after it (holder; NULL: plumbd does
+ * not) and what the file was before plumbd first took it (orig), so the
+ * newest done one in the journal is the ownership record (no inventory
+ * table): a removed policy gets orig put back. */
+struct dns_op {
+    bool set;                     /* this op carries a resolv.conf change */
+    char *path;
+    bool remove;                  /* delete the file (it did not exist) */
+    char *content;                /* the new file (!remove) */
+    bool prev_exists;
+    char *prev;                   /* the file before this op (prev_exists) */
+    char *holder, *prev_holder;   /* owning policy after / before this op */
+    bool orig_exists;
+    char *orig;                   /* the file before plumbd took it */
+};
+void dns_op_clear(struct dns_op *d);
+void dns_op_copy(struct dns_op *dst, const struct dns_op *src);
+
+/* What the planner knows of the resolv.conf file. */
+struct dns_state {
+    const char *path;             /* NULL: DNS is not managed (plans nothing) */
+    bool exists;
+    char *text;                   /* its content (exists) */
+    char *holder;                 /* the policy that owns it, NULL: none */
+    bool orig_exists;
+    char *orig;                   /* the file before plumbd took it */
+};
+void dns_state_clear(struct dns_state *s);
+
 struct op {
     enum op_type type;
     char *owner;                  /* object id that wants this op */
@@ -208,6 +241,7 @@ struct op {
     char *sysctl;                 /* OP_SYSCTL: "net/ipv4/ip_forward" */
     int value, before;            /* OP_SYSCTL */
     struct nm_route route;        /* OP_ROUTE_*, OP_FORGET of a route */
+    struct dns_op dns;            /* OP_DNS_SET, OP_FORGET of resolv.conf */
 };
 
 /* One line describing the op, e.g. "link-set ens19 master=br-1 up" */
@@ -270,6 +304,8 @@ struct plan_input {
      * zero value) plans nothing. */
     int ip_forward;    /* net.ipv4.ip_forward */
     int ip6_forward;   /* net.ipv6.conf.all.forwarding */
+    /* The resolv.conf file and its owner (NULL: DNS not managed). */
+    const struct dns_state *dns;
 };
 enum { FWD_UNKNOWN = 0, FWD_OFF, FWD_ON };
 #define SYSCTL_IP_FORWARD "net/ipv4/ip_forward"

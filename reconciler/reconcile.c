@@ -54,6 +54,8 @@ static void podent_free(struct podent *e)
 
 void reconciler_done(struct reconciler *r)
 {
+    dns_state_clear(&r->dns_owner);
+    r->dns_loaded = false;
     apply_ctx_done(&r->actx);
     live_watch_free(r->node_watch);
     r->node_watch = NULL;
@@ -495,7 +497,13 @@ static int postwrite(struct reconciler *r, const struct op *op, bool ok,
             return store_link_forget(r->store, op->ifname);
         return 0;
     }
+    if (op->dns.set) { /* the ownership record is the journal's: reread it */
+        r->dns_loaded = false;
+        return 0;
+    }
     switch (op->type) {
+    case OP_DNS_SET:
+        return 0;
     case OP_BRIDGE_ADD: {
         struct owned_link ol = {.owner = op->owner, .created = true, .before_stp = -1};
         snprintf(ol.ifname, sizeof(ol.ifname), "%s", op->ifname);
@@ -1311,6 +1319,35 @@ static int publish_status(struct reconciler *r, struct plan *p, const struct des
     return rc;
 }
 
+/* The resolv.conf file as it is now (one read) and its owner (from the
+ * journal, cached while no generation was added). */
+static void dns_observe(struct reconciler *r, struct dns_state *ret)
+{
+    memset(ret, 0, sizeof(*ret));
+    if (!r->resolv_conf)
+        return;
+    int64_t gen = 0;
+    if (store_gen_newest(r->store, &gen) < 0 || !r->dns_loaded || gen != r->dns_gen) {
+        dns_state_clear(&r->dns_owner);
+        if (store_dns_owner(r->store, r->resolv_conf, &r->dns_owner) >= 0) {
+            r->dns_loaded = true;
+            r->dns_gen = gen;
+        }
+    }
+    ret->path = r->resolv_conf;
+    int k = dns_read(r->resolv_conf, &ret->text);
+    ret->exists = k >= 0;
+    if (k < 0 && k != -ENOENT)
+        log_warn("dns", "cannot read %s: %s", r->resolv_conf, strerror(-k));
+    if (k < 0 && k != -ENOENT) { /* unreadable: plan nothing for it */
+        ret->path = NULL;
+        return;
+    }
+    ret->holder = r->dns_owner.holder ? xstrdup(r->dns_owner.holder) : NULL;
+    ret->orig_exists = r->dns_owner.orig_exists;
+    ret->orig = r->dns_owner.orig ? xstrdup(r->dns_owner.orig) : NULL;
+}
+
 int reconcile_pass(struct reconciler *r, enum gen_trigger trig, bool dry_run, FILE *plan_out,
                    struct pass_result *ret)
 {
@@ -1320,6 +1357,7 @@ int reconcile_pass(struct reconciler *r, enum gen_trigger trig, bool dry_run, FI
     struct live_ns *podlive = NULL;
     const struct live_ns **podptr = NULL;
     struct inventory inv = {0};
+    struct dns_state dns = {0};
     struct label *labels = NULL;
     size_t nlabels = 0;
     struct plan p = {0};
@@ -1479,8 +1517,9 @@ int reconcile_pass(struct reconciler *r, enum gen_trigger trig, bool dry_run, FI
     rc = store_inventory_load(r->store, &inv);
     if (rc < 0)
         goto out;
+    dns_observe(r, &dns);
     if (empty_source && !r->allow_empty &&
-        (inv.nlinks || inv.naddrs || inv.nattach || inv.nallocs)) {
+        (inv.nlinks || inv.naddrs || inv.nattach || inv.nallocs || dns.holder)) {
         log_error("config",
                   "%s is %s: refusing to prune everything plumbd manages (EmptySource); "
                   "pass --allow-empty to allow it",
@@ -1550,6 +1589,7 @@ int reconcile_pass(struct reconciler *r, enum gen_trigger trig, bool dry_run, FI
         .npins = npins,
         .ip_forward = node_forwarding(&d, SYSCTL_IP_FORWARD, AF_INET),
         .ip6_forward = node_forwarding(&d, SYSCTL_IP6_FORWARD, AF_INET6),
+        .dns = &dns,
     };
     rc = plan_build(&in, &p);
     /* A pin lasts while its revision does: a changed file (or a removed
@@ -1663,6 +1703,7 @@ out:
     plan_free(&p);
     labels_free(labels, nlabels);
     inventory_free(&inv);
+    dns_state_clear(&dns);
     for (size_t i = 0; podlive && i < d.npods; i++)
         live_ns_free(&podlive[i]);
     free(podlive);

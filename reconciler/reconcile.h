@@ -22,6 +22,8 @@ struct reconciler {
     unsigned flap_backoff_s;   /* how long to back off (0 = default 60) */
     unsigned history_keep;     /* generations kept in the journal (0 = all) */
     unsigned probe_timeout_ms; /* probes after a policy (0 = default 10 s) */
+    const char *resolv_conf;   /* the file dns-resolver is written to
+                                * (NULL: DNS is not managed) */
     /* owned */
     struct store *store;
     struct netns *node;        /* the node namespace */
@@ -58,6 +60,11 @@ struct reconciler {
     char **wanted_netns;       /* names under /run/netns that desired pods use */
     size_t nwanted_netns;
     bool live_cached;
+    /* resolv.conf ownership read from the journal, valid while the newest
+     * generation is dns_gen (another process may have run a pass). */
+    struct dns_state dns_owner;
+    bool dns_loaded;
+    int64_t dns_gen;
 };
 
 /* Same repair more than flap_limit times in FLAP_WINDOW: the object backs

@@ -63,7 +63,31 @@ static int route_cmp(const void *pa, const void *pb)
     return a->ifindex - b->ifindex;
 }
 
-json_t *show_build(const struct live_ns *l)
+static json_t *strv_json(char *const *v, size_t n)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(a, json_string(v[i]));
+    return a;
+}
+
+/* dns-resolver.config from the resolv.conf file: {} when there is none. */
+static json_t *dns_json(const char *resolv)
+{
+    json_t *cfg = json_object();
+    _cleanup_free_ char *text = NULL;
+    if (!resolv || dns_read(resolv, &text) < 0)
+        return cfg;
+    struct dns_config c;
+    dns_parse(text, &c);
+    json_object_set_new(cfg, "server", strv_json(c.server, c.nserver));
+    json_object_set_new(cfg, "search", strv_json(c.search, c.nsearch));
+    json_object_set_new(cfg, "options", strv_json(c.options, c.noptions));
+    dns_config_free(&c);
+    return cfg;
+}
+
+json_t *show_build(const struct live_ns *l, const char *resolv)
 {
     json_t *ifaces = json_array();
     /* Interfaces in name order, so the output is stable. */
@@ -139,8 +163,8 @@ json_t *show_build(const struct live_ns *l)
         json_array_append_new(routes, o);
     }
     free(rv);
-    return json_pack("{s:o, s:{s:o}, s:{s:{}}}", "interfaces", ifaces, "routes", "config", routes,
-                     "dns-resolver", "config");
+    return json_pack("{s:o, s:{s:o}, s:{s:o}}", "interfaces", ifaces, "routes", "config", routes,
+                     "dns-resolver", "config", dns_json(resolv));
 }
 
 /* A scalar that YAML would read back as something else (bool, number,
@@ -246,9 +270,9 @@ void yaml_emit(FILE *f, json_t *v)
     emit(f, v, 0);
 }
 
-int show_print(FILE *f, const struct live_ns *l, const char *format)
+int show_print(FILE *f, const struct live_ns *l, const char *resolv, const char *format)
 {
-    json_t *root = show_build(l);
+    json_t *root = show_build(l, resolv);
     if (!root)
         return -ENOMEM;
     if (streq(format, "json")) {

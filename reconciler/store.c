@@ -66,6 +66,8 @@ enum stmt_id {
     ST_GEN_OUTCOME,
     ST_GEN_SOURCE,
     ST_GEN_TRIM,
+    ST_DNS_OPS,
+    ST_GEN_NEWEST,
     ST_PIN_PUT,
     ST_PIN_DELETE,
     ST_PIN_LIST,
@@ -171,7 +173,14 @@ static const struct {
     [ST_GEN_TRIM] = {"gen-trim", "DELETE FROM generations WHERE id <= (SELECT max(id) FROM"
                                  " generations) - ?1 AND ended IS NOT NULL AND id NOT IN"
                                  " (SELECT max(gen) FROM journal_ops WHERE state='done'"
-                                 " GROUP BY owner)"},
+                                 " GROUP BY owner) AND id NOT IN"
+                                 " (SELECT max(gen) FROM journal_ops WHERE state='done'"
+                                 " AND op LIKE '%\"dns\":{%')"},
+    /* The resolv.conf ownership record: the newest done op that carries a
+     * "dns" object (dns-set, or a forget of the file) says who owns it. */
+    [ST_DNS_OPS] = {"dns-ops", "SELECT op FROM journal_ops WHERE state='done' AND op LIKE"
+                               " '%\"dns\":{%' ORDER BY gen DESC, seq DESC"},
+    [ST_GEN_NEWEST] = {"gen-newest", "SELECT coalesce(max(id), 0) FROM generations"},
     [ST_PIN_PUT] = {"pin-put", "INSERT OR REPLACE INTO pins(owner, rev, condition, reason,"
                                " message, gen, created) VALUES(?1,?2,?3,?4,?5,?6,?7)"},
     [ST_PIN_DELETE] = {"pin-delete", "DELETE FROM pins WHERE owner=?1"},
@@ -1351,6 +1360,44 @@ void op_rows_free(struct op_row *v, size_t n)
 }
 
 /* Contract (store.h): "unfinished" means ended IS NULL. */
+int store_dns_owner(struct store *s, const char *path, struct dns_state *ret)
+{
+    _cleanup_reset_ sqlite3_stmt *st = NULL;
+    int rc, r;
+
+    r = query(s, ST_DNS_OPS, &st, "");
+    if (r < 0)
+        return r;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct op op;
+        if (op_from_json(col_str(st, 0), &op) < 0 || !op.dns.set)
+            continue;
+        if (!streq(op.dns.path, path)) {
+            op_clear(&op);
+            continue;
+        }
+        ret->holder = TAKE_PTR(op.dns.holder);
+        ret->orig_exists = op.dns.orig_exists;
+        ret->orig = TAKE_PTR(op.dns.orig);
+        op_clear(&op);
+        return 0;
+    }
+    return step_end(s, st, rc);
+}
+
+int store_gen_newest(struct store *s, int64_t *ret_gen)
+{
+    _cleanup_reset_ sqlite3_stmt *st = NULL;
+    int r = query(s, ST_GEN_NEWEST, &st, "");
+    if (r < 0)
+        return r;
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW)
+        return store_err(s, rc, "gen-newest");
+    *ret_gen = sqlite3_column_int64(st, 0);
+    return 0;
+}
+
 int store_gen_unfinished(struct store *s, int64_t *ret_gen)
 {
     _cleanup_reset_ sqlite3_stmt *st = NULL;

@@ -105,6 +105,14 @@ void op_rows_free(struct op_row *v, size_t n);
  * -ENOENT when every generation was ended. */
 int store_gen_unfinished(struct store *s, int64_t *ret_gen);
 
+/* The resolv.conf file's owner (holder, orig) from the newest done op of
+ * the journal that carries it for path (no such op: left empty). The
+ * generation holding it is never trimmed. */
+int store_dns_owner(struct store *s, const char *path, struct dns_state *ret);
+/* The newest generation's id (0: none): a cache of the above is stale when
+ * it changed. */
+int store_gen_newest(struct store *s, int64_t *ret_gen);
+
 /* ---- generations: outcome, source, retention ---- */
 int store_gen_outcome(struct store *s, int64_t gen, const char *outcome);
 int store_gen_source(struct store *s, int64_t gen, const char *source);

@@ -591,6 +591,69 @@ static void parse_routes(struct vctx *c, const struct ynode *rs, struct policy *
     }
 }
 
+/* One list of strings of dns-resolver.config; each item checked by ok. */
+static void parse_dns_list(struct vctx *c, const struct ynode *cfg, const char *key,
+                           bool (*ok)(const char *), const char *what, char ***ret, size_t *ret_n)
+{
+    const struct ynode *l = ynode_get(cfg, key);
+    if (!l)
+        return;
+    if (l->kind != YNODE_SEQ) {
+        verr(c, l, "dns-resolver.config.%s must be a list", key);
+        return;
+    }
+    for (size_t i = 0; i < l->n; i++) {
+        const struct ynode *it = l->items[i];
+        const char *v = it->kind == YNODE_SCALAR ? it->scalar : NULL;
+        if (!v || !ok(v)) {
+            verr(c, it, "dns-resolver.config.%s[%zu]: '%s' is not %s", key, i, v ? v : "(not a string)",
+                 what);
+            continue;
+        }
+        for (size_t j = 0; j < *ret_n; j++)
+            if (streq((*ret)[j], v))
+                verr(c, it, "dns-resolver.config.%s[%zu]: '%s' is listed twice", key, i, v);
+        *ARRAY_PUSH(*ret, *ret_n) = xstrdup(v);
+    }
+}
+
+/* dns-resolver: {config: {server, search, options}} ("running" is what
+ * nmstate reports: ignored, as nmstate does). */
+static void parse_dns(struct vctx *c, const struct ynode *dr, struct policy *p)
+{
+    if (!dr)
+        return;
+    if (dr->kind != YNODE_MAP) {
+        verr(c, dr, "dns-resolver must be a map");
+        return;
+    }
+    const struct ynode *cfg = ynode_get(dr, "config");
+    if (!cfg)
+        return;
+    if (cfg->kind == YNODE_SCALAR && (!cfg->scalar || !cfg->scalar[0] || streq(cfg->scalar, "null") ||
+                                      streq(cfg->scalar, "~")))
+        cfg = NULL; /* config: (null) = {} */
+    else if (cfg->kind != YNODE_MAP) {
+        verr(c, cfg, "dns-resolver.config must be a map");
+        return;
+    }
+    p->dns.set = true;
+    p->dns.line = cfg ? cfg->line : dr->line;
+    p->dns.col = cfg ? cfg->col : dr->col;
+    if (!cfg)
+        return;
+    parse_dns_list(c, cfg, "server", dns_server_valid, "an IPv4 or IPv6 address", &p->dns.server,
+                   &p->dns.nserver);
+    parse_dns_list(c, cfg, "search", dns_domain_valid, "a domain name", &p->dns.search,
+                   &p->dns.nsearch);
+    parse_dns_list(c, cfg, "options", dns_option_valid,
+                   "a resolver option (word or word:value, e.g. rotate, ndots:2)", &p->dns.options,
+                   &p->dns.noptions);
+    if (p->dns.nserver > 3)
+        vwarn(c, ynode_get(cfg, "server"), "dns-resolver.config.server: %zu servers given; the "
+              "resolver uses the first 3", p->dns.nserver);
+}
+
 /* spec.desiredState (or a bare nmstate document) -> interfaces, routes. */
 static void parse_desired_state(struct vctx *c, const struct ynode *ds, struct policy *p)
 {
@@ -614,6 +677,7 @@ static void parse_desired_state(struct vctx *c, const struct ynode *ds, struct p
         *ARRAY_PUSH(p->ifaces, p->nifaces) = f;
     }
     parse_routes(c, ynode_get(ds, "routes"), p);
+    parse_dns(c, ynode_get(ds, "dns-resolver"), p);
 }
 
 static void policy_free(struct policy *p)
@@ -624,6 +688,7 @@ static void policy_free(struct policy *p)
         iface_free(&p->ifaces[i]);
     free(p->ifaces);
     free(p->routes);
+    dns_config_free(&p->dns);
 }
 
 /* ---- NetworkAttachmentDefinition ---------------------------------------- */

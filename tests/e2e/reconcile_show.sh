@@ -25,7 +25,7 @@ else
 fi
 expect "show output validates" "$PLUMBD" validate "$CONF2/show.yaml"
 
-plan=$("$PLUMBD" --config-dir "$CONF2" --state-dir "$STATE2" --netns "$NODE" --node-name "$NODE_NAME" \
+plan=$("$PLUMBD" --config-dir "$CONF2" --state-dir "$STATE2" --netns "$NODE" --node-name "$NODE_NAME" --resolv-conf "$RESOLV_CONF" \
     plan 2>"$LAB_TMP/plan.err"); rc=$?
 if [ "$rc" = 0 ] && [ -z "$(plan_ops "$plan")" ]; then
     ok "show output fed back as desired state plans zero operations"
@@ -36,7 +36,7 @@ else
 fi
 # also through apply: no writes, and the lab is unchanged
 before=$(ip -n "$NODE" -o link show | sed 's/ qlen [0-9]*//' | sort)
-out=$("$PLUMBD" --config-dir "$CONF2" --state-dir "$STATE2" --netns "$NODE" --node-name "$NODE_NAME" \
+out=$("$PLUMBD" --config-dir "$CONF2" --state-dir "$STATE2" --netns "$NODE" --node-name "$NODE_NAME" --resolv-conf "$RESOLV_CONF" \
     apply 2>&1); rc=$?
 assert_eq "show output applied: exits 0" 0 "$rc"
 assert_eq "show output applied: zero netlink writes" 0 "$(apply_writes "$out")"

@@ -111,6 +111,8 @@ lab_init() {
     LAB_TMP=$(mktemp -d "${TMPDIR:-/tmp}/plumbd-lab.XXXXXX")
     CONF=$LAB_TMP/conf
     STATE=$LAB_TMP/state
+    # The resolv.conf plumbd manages in tests: never the host's.
+    RESOLV_CONF=$LAB_TMP/resolv.conf
     mkdir -p "$CONF" "$STATE"
     NODE=${P}node
     PEER=${P}peer
@@ -210,7 +212,7 @@ EOF
 
 plumbd_run() {
     "$PLUMBD" --config-dir "$CONF" --state-dir "$STATE" --netns "$NODE" \
-        --node-name "$NODE_NAME" "$@"
+        --node-name "$NODE_NAME" --resolv-conf "$RESOLV_CONF" "$@"
 }
 
 # plumbd_daemon : start `plumbd run` in the background; log in $DAEMON_LOG.
@@ -218,7 +220,7 @@ plumbd_daemon() {
     DAEMON_LOG=$LAB_TMP/daemon.log
     # A simple command, not the plumbd_run function: $! must be plumbd itself.
     "$PLUMBD" --config-dir "$CONF" --state-dir "$STATE" --netns "$NODE" \
-        --node-name "$NODE_NAME" run >>"$DAEMON_LOG" 2>&1 &
+        --node-name "$NODE_NAME" --resolv-conf "$RESOLV_CONF" run >>"$DAEMON_LOG" 2>&1 &
     DAEMON_PID=$!
     lab_track_pid "$DAEMON_PID"
 }
