@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <linux/fib_rules.h>
 #include <linux/if_addr.h>
 #include <linux/ip.h>
 #include <linux/if_bridge.h>
@@ -125,6 +126,10 @@ static const char *op_name(enum op_type t)
         return "route-del";
     case OP_DNS_SET:
         return "dns-set";
+    case OP_RULE_ADD:
+        return "rule-add";
+    case OP_RULE_DEL:
+        return "rule-del";
     case _OP_TYPE_MAX:
         break;
     }
@@ -329,6 +334,71 @@ static int do_route(struct apply_ctx *ctx, const struct op *op, char **ret_err)
     if (r < 0)
         return fail(ret_err, r, kmsg, "%s %s%s%s table %u metric %u", op_name(op->type), d,
                     rt->ifname[0] ? " dev " : "", rt->ifname, rt->table, rt->metric);
+    return 0;
+}
+
+/* A policy routing rule (route-rules.config): protocol static on add; a
+ * delete names every selector of the rule (and its priority when known),
+ * since the kernel matches a delete on what it is given. */
+static struct nl_msg *nm_rule_msg(int type, int flags, const struct nm_rule *ru)
+{
+    struct nl_msg *m = nlmsg_alloc_simple(type, flags);
+    size_t len = ru->family == AF_INET ? 4 : 16;
+    bool add = type == RTM_NEWRULE;
+    struct fib_rule_hdr frh = {
+        .family = (uint8_t)ru->family,
+        .dst_len = ru->has_to ? ru->to.prefix : 0,
+        .src_len = ru->has_from ? ru->from.prefix : 0,
+        .table = ru->table < 256 ? (uint8_t)ru->table : RT_TABLE_UNSPEC,
+        .action = (uint8_t)(ru->action ? ru->action : FR_ACT_TO_TBL),
+    };
+    int r;
+
+    if (!m)
+        return NULL;
+    r = nlmsg_append(m, &frh, sizeof(frh), NLMSG_ALIGNTO);
+    if (r == 0 && ru->has_from && ru->from.prefix > 0)
+        r = nla_put(m, FRA_SRC, (int)len, ru->from.bytes);
+    if (r == 0 && ru->has_to && ru->to.prefix > 0)
+        r = nla_put(m, FRA_DST, (int)len, ru->to.bytes);
+    if (r == 0 && ru->has_priority)
+        r = nla_put_u32(m, FRA_PRIORITY, ru->priority);
+    if (r == 0 && ru->table)
+        r = nla_put_u32(m, FRA_TABLE, ru->table);
+    if (r == 0 && (ru->fwmark || ru->fwmask))
+        r = nla_put_u32(m, FRA_FWMARK, ru->fwmark);
+    if (r == 0 && (ru->fwmark || ru->fwmask))
+        r = nla_put_u32(m, FRA_FWMASK, ru->fwmask);
+    if (r == 0 && ru->iif[0])
+        r = nla_put_string(m, FRA_IIFNAME, ru->iif);
+    if (r == 0 && add)
+        r = nla_put_u8(m, FRA_PROTOCOL, RTPROT_STATIC);
+    if (r < 0) {
+        nlmsg_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+static int do_rule(struct apply_ctx *ctx, const struct op *op, char **ret_err)
+{
+    bool add = op->type == OP_RULE_ADD;
+    _cleanup_(nlmsg_freep) struct nl_msg *m = NULL;
+    _cleanup_free_ char *kmsg = NULL, *d = NULL;
+    int r;
+
+    if (op->rule.family != AF_INET && op->rule.family != AF_INET6)
+        return fail(ret_err, -EAFNOSUPPORT, NULL, "%s", op_name(op->type));
+    m = add ? nm_rule_msg(RTM_NEWRULE, NLM_F_CREATE | NLM_F_EXCL, &op->rule)
+            : nm_rule_msg(RTM_DELRULE, 0, &op->rule);
+    d = rule_describe(&op->rule);
+    if (!m)
+        return fail(ret_err, -ENOMEM, NULL, "%s %s", op_name(op->type), d);
+    r = send_write(ctx, ctx->node, m, &kmsg);
+    if (!add && (r == -ENOENT || r == -ESRCH))
+        r = 0;
+    if (r < 0)
+        return fail(ret_err, r, kmsg, "%s %s", op_name(op->type), d);
     return 0;
 }
 
@@ -1333,6 +1403,9 @@ int apply_op(struct apply_ctx *ctx, struct op *op, char **ret_err)
                                  op->dns.path ? op->dns.path : "?", strerror(-r));
         return r;
     }
+    case OP_RULE_ADD:
+    case OP_RULE_DEL:
+        return do_rule(ctx, op, ret_err);
     case _OP_TYPE_MAX:
         break;
     }

@@ -121,6 +121,7 @@ int defroute_from_json(const char *text, struct ipaddr **ret_gw, size_t *ret_ngw
 }
 
 static json_t *route_json(const struct nm_route *r);
+static json_t *rule_json(const struct nm_rule *r);
 
 char *op_to_json(const struct op *op)
 {
@@ -168,6 +169,8 @@ char *op_to_json(const struct op *op)
                                                       : json_null());
         json_object_set_new(o, "dns", j);
     }
+    if (op->rule.family)
+        json_object_set_new(o, "rule", rule_json(&op->rule));
     if (op->forget)
         json_object_set_new(o, "forget", json_true());
     if (op->record_before)
@@ -296,6 +299,85 @@ static int route_from_json(json_t *o, struct nm_route *ret)
     return 0;
 }
 
+static json_t *rule_json(const struct nm_rule *r)
+{
+    json_t *o = json_pack("{s:i, s:I, s:I, s:I, s:i}", "family", r->family == AF_INET6 ? 6 : 4,
+                          "table", (json_int_t)r->table, "fwmark", (json_int_t)r->fwmark,
+                          "fwmask", (json_int_t)r->fwmask, "action", r->action);
+    if (r->has_from)
+        json_object_set_new(o, "from", ipaddr_json(&r->from));
+    if (r->has_to)
+        json_object_set_new(o, "to", ipaddr_json(&r->to));
+    if (r->has_priority)
+        json_object_set_new(o, "priority", json_integer((json_int_t)r->priority));
+    if (r->iif[0])
+        json_object_set_new(o, "iif", json_string(r->iif));
+    return o;
+}
+
+static bool json_u32(json_t *j, uint32_t *ret)
+{
+    if (!json_is_integer(j) || json_integer_value(j) < 0 || json_integer_value(j) > 0xffffffffLL)
+        return false;
+    *ret = (uint32_t)json_integer_value(j);
+    return true;
+}
+
+static int rule_from_json(json_t *o, struct nm_rule *ret)
+{
+    struct nm_rule r = {0};
+    if (!json_is_object(o))
+        return -EINVAL;
+    json_int_t fam = json_integer_value(json_object_get(o, "family"));
+    if (fam != 4 && fam != 6)
+        return -EINVAL;
+    r.family = fam == 6 ? AF_INET6 : AF_INET;
+    if (json_object_get(o, "from")) {
+        if (ipaddr_from(json_object_get(o, "from"), &r.from) < 0 || r.from.family != r.family)
+            return -EINVAL;
+        r.has_from = true;
+    }
+    if (json_object_get(o, "to")) {
+        if (ipaddr_from(json_object_get(o, "to"), &r.to) < 0 || r.to.family != r.family)
+            return -EINVAL;
+        r.has_to = true;
+    }
+    if (json_object_get(o, "priority")) {
+        if (!json_u32(json_object_get(o, "priority"), &r.priority))
+            return -EINVAL;
+        r.has_priority = true;
+    }
+    if (json_object_get(o, "iif") && copy_name(json_object_get(o, "iif"), r.iif) < 0)
+        return -EINVAL;
+    uint32_t action;
+    if (!json_u32(json_object_get(o, "table"), &r.table) ||
+        !json_u32(json_object_get(o, "fwmark"), &r.fwmark) ||
+        !json_u32(json_object_get(o, "fwmask"), &r.fwmask) ||
+        !json_u32(json_object_get(o, "action"), &action) || action == 0 || action > 255)
+        return -EINVAL;
+    r.action = (int)action;
+    r.has_table = r.has_fwmark = r.has_fwmask = true;
+    *ret = r;
+    return 0;
+}
+
+char *rule_to_text(const struct nm_rule *r)
+{
+    json_t *o = rule_json(r);
+    char *s = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(o);
+    return s;
+}
+
+int rule_from_text(const char *text, struct nm_rule *ret)
+{
+    json_error_t err;
+    json_t *o = json_loads(text, 0, &err);
+    int r = o ? rule_from_json(o, ret) : -EINVAL;
+    json_decref(o);
+    return r;
+}
+
 char *route_to_text(const struct nm_route *r)
 {
     json_t *o = route_json(r);
@@ -383,6 +465,10 @@ int op_from_json(const char *text, struct op *ret)
         d->prev_holder = v ? xstrdup(v) : NULL;
     }
     if (op.type == OP_DNS_SET && !op.dns.set)
+        goto out;
+    if (json_object_get(o, "rule") && rule_from_json(json_object_get(o, "rule"), &op.rule) < 0)
+        goto out;
+    if ((op.type == OP_RULE_ADD || op.type == OP_RULE_DEL) && !op.rule.family)
         goto out;
     op.forget = json_is_true(json_object_get(o, "forget"));
     op.record_before = json_is_true(json_object_get(o, "record_before"));
@@ -703,6 +789,27 @@ int op_inverse(const struct op *op, const struct live_ns *before, const struct i
         }
         break;
     }
+    case OP_RULE_ADD:
+    case OP_RULE_DEL: {
+        bool there = false;
+        for (size_t i = 0; i < before->nrules && !there; i++)
+            there = rule_matches_live(&op->rule, &before->rules[i], true);
+        if (op->type == OP_RULE_ADD ? there : !there) {
+            op_clear(&inv_op); /* already as asked: nothing to undo */
+            return -ENOENT;
+        }
+        inv_op.type = op->type == OP_RULE_ADD ? OP_RULE_DEL : OP_RULE_ADD;
+        inv_op.rule = op->rule;
+        if (op->type == OP_RULE_DEL) {
+            /* Putting back a rule plumbd did not own leaves it foreign. */
+            bool owned = false;
+            for (size_t i = 0; inv && i < inv->nrules && !owned; i++)
+                owned = streq(inv->rules[i].owner, op->owner) &&
+                        rule_spec_covers(&inv->rules[i].rule, &op->rule);
+            inv_op.forget = !owned;
+        }
+        break;
+    }
     case OP_DNS_SET:
     case OP_FORGET:
         if (!op->dns.set) {
@@ -853,6 +960,19 @@ bool op_verify(const struct op *op, const struct live_ns *after, char **ret_msg)
         dns_config_free(&have);
         if (m) {
             *ret_msg = m;
+            return false;
+        }
+        return true;
+    }
+    case OP_RULE_ADD:
+    case OP_RULE_DEL: {
+        bool present = false;
+        for (size_t i = 0; i < after->nrules && !present; i++)
+            present = rule_matches_live(&op->rule, &after->rules[i], true);
+        if (present != (op->type == OP_RULE_ADD)) {
+            _cleanup_free_ char *d = rule_describe(&op->rule);
+            *ret_msg = xasprintf("route-rules.config %s: desired %s, current %s", d,
+                                 present ? "absent" : "present", present ? "present" : "absent");
             return false;
         }
         return true;

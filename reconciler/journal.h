@@ -8,6 +8,9 @@
  * caller frees) and back (-EINVAL on malformed input). */
 char *route_to_text(const struct nm_route *r);
 int route_from_text(const char *text, struct nm_route *ret);
+/* The same for a rule. */
+char *rule_to_text(const struct nm_rule *r);
+int rule_from_text(const char *text, struct nm_rule *ret);
 
 /* Compact JSON for an op (caller frees). */
 char *op_to_json(const struct op *op);

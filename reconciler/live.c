@@ -1,5 +1,5 @@
 /* live.c - read the kernel state of one network namespace into a live_ns
- * snapshot: links, addresses, main-table unicast routes.
+ * snapshot: links, addresses, routes, policy routing rules.
  *
  * The dumps are our own RTM_GET* requests parsed from raw attributes rather
  * than libnl caches: it is faster (no object layer), it sees attributes
@@ -15,6 +15,7 @@
 #include <net/if.h>
 #include <sys/socket.h>
 
+#include <linux/fib_rules.h>
 #include <linux/if_addr.h>
 #include <linux/if_link.h>
 #include <linux/net_namespace.h>
@@ -257,6 +258,57 @@ static int on_route(struct nl_msg *msg, void *arg)
     return NL_OK;
 }
 
+/* ---- rules ---- */
+
+/* Parse an RTM_NEWRULE or RTM_DELRULE of IPv4 or IPv6 (not the multicast
+ * routing families). */
+static bool parse_rule(struct nlmsghdr *nlh, struct live_rule *ret)
+{
+    struct nlattr *tb[FRA_MAX + 1];
+    struct fib_rule_hdr *frh;
+    struct live_rule r = {0};
+
+    if ((nlh->nlmsg_type != RTM_NEWRULE && nlh->nlmsg_type != RTM_DELRULE) ||
+        !nlmsg_valid_hdr(nlh, sizeof(*frh)))
+        return false;
+    frh = nlmsg_data(nlh);
+    if (frh->family != AF_INET && frh->family != AF_INET6)
+        return false;
+    if (nlmsg_parse(nlh, sizeof(*frh), tb, FRA_MAX, NULL) < 0)
+        return false;
+    r.family = frh->family;
+    r.has_src = frh->src_len > 0 && attr_ipaddr(tb[FRA_SRC], frh->family, frh->src_len, &r.src);
+    r.has_dst = frh->dst_len > 0 && attr_ipaddr(tb[FRA_DST], frh->family, frh->dst_len, &r.dst);
+    r.priority = attr_u32(tb[FRA_PRIORITY], 0);
+    r.table = attr_u32(tb[FRA_TABLE], frh->table);
+    r.fwmark = attr_u32(tb[FRA_FWMARK], 0);
+    r.fwmask = attr_u32(tb[FRA_FWMASK], 0);
+    if (tb[FRA_IIFNAME])
+        snprintf(r.iif, sizeof(r.iif), "%.*s", nla_len(tb[FRA_IIFNAME]),
+                 (const char *)nla_data(tb[FRA_IIFNAME]));
+    r.action = frh->action;
+    r.extra = frh->tos || (frh->flags & FIB_RULE_INVERT) || tb[FRA_OIFNAME] || tb[FRA_GOTO] ||
+              (tb[FRA_L3MDEV] && nla_get_u8(tb[FRA_L3MDEV])) || tb[FRA_UID_RANGE] ||
+              tb[FRA_IP_PROTO] || tb[FRA_SPORT_RANGE] || tb[FRA_DPORT_RANGE] ||
+              (tb[FRA_SUPPRESS_PREFIXLEN] && nla_get_u32(tb[FRA_SUPPRESS_PREFIXLEN]) != 0xffffffffU) ||
+              (tb[FRA_SUPPRESS_IFGROUP] && nla_get_u32(tb[FRA_SUPPRESS_IFGROUP]) != 0xffffffffU) ||
+              (frh->action != FR_ACT_TO_TBL && frh->action != FR_ACT_BLACKHOLE &&
+               frh->action != FR_ACT_UNREACHABLE && frh->action != FR_ACT_PROHIBIT);
+    *ret = r;
+    return true;
+}
+
+static int on_rule(struct nl_msg *msg, void *arg)
+{
+    struct live_ns *l = arg;
+    struct live_rule r;
+
+    if (nlmsg_hdr(msg)->nlmsg_type != RTM_NEWRULE || !parse_rule(nlmsg_hdr(msg), &r))
+        return NL_SKIP;
+    *ARRAY_PUSH(l->rules, l->nrules) = r;
+    return NL_OK;
+}
+
 /* ---- dump driver ---- */
 
 /* Build the dump request for one table: an all-zero header of the family's
@@ -284,6 +336,11 @@ static struct nl_msg *dump_request(int type)
     case RTM_GETROUTE: {
         struct rtmsg rtm = { .rtm_family = AF_UNSPEC };
         r = nlmsg_append(m, &rtm, sizeof(rtm), NLMSG_ALIGNTO);
+        break;
+    }
+    case RTM_GETRULE: { /* AF_UNSPEC: every family's rules (IPv4, IPv6, ...) */
+        struct fib_rule_hdr frh = { .family = AF_UNSPEC };
+        r = nlmsg_append(m, &frh, sizeof(frh), NLMSG_ALIGNTO);
         break;
     }
     default:
@@ -332,6 +389,11 @@ static int dump_one(struct netns *ns, int type, int (*cb)(struct nl_msg *, void 
             l->routes = NULL;
             l->nroutes = 0;
             break;
+        case RTM_GETRULE:
+            free(l->rules);
+            l->rules = NULL;
+            l->nrules = 0;
+            break;
         }
         r = netns_request(ns, &m, 1, cb, l, NULL, &kmsg);
         if (r == -EAGAIN)
@@ -355,6 +417,8 @@ int live_dump(struct netns *ns, struct live_ns *ret)
         r = dump_one(ns, RTM_GETADDR, on_addr, &l);
     if (r >= 0)
         r = dump_one(ns, RTM_GETROUTE, on_route, &l);
+    if (r >= 0)
+        r = dump_one(ns, RTM_GETRULE, on_rule, &l);
     if (r < 0) {
         live_ns_free(&l);
         return r;
@@ -372,6 +436,7 @@ void live_ns_free(struct live_ns *l)
     live_links_clear(l);
     free(l->addrs);
     free(l->routes);
+    free(l->rules);
     live_index_free(l->index);
     memset(l, 0, sizeof(*l));
 }
@@ -454,6 +519,15 @@ static bool route_same(const struct live_route *a, const struct live_route *b)
            (!a->has_gw || ipaddr_same_host(&a->gw, &b->gw));
 }
 
+static bool rule_same(const struct live_rule *a, const struct live_rule *b)
+{
+    return a->family == b->family && a->priority == b->priority && a->table == b->table &&
+           a->action == b->action && a->fwmark == b->fwmark && a->fwmask == b->fwmask &&
+           a->extra == b->extra && streq(a->iif, b->iif) && a->has_src == b->has_src &&
+           (!a->has_src || ipaddr_equal(&a->src, &b->src)) && a->has_dst == b->has_dst &&
+           (!a->has_dst || ipaddr_equal(&a->dst, &b->dst));
+}
+
 bool live_apply_event(struct live_ns *l, struct nlmsghdr *nlh)
 {
     switch (nlh->nlmsg_type) {
@@ -532,12 +606,29 @@ bool live_apply_event(struct live_ns *l, struct nlmsghdr *nlh)
             *ARRAY_PUSH(l->routes, l->nroutes) = r;
         return true;
     }
+    case RTM_NEWRULE:
+    case RTM_DELRULE: {
+        struct live_rule r;
+        if (!parse_rule(nlh, &r))
+            return false;
+        for (size_t i = 0; i < l->nrules; i++)
+            if (rule_same(&l->rules[i], &r)) {
+                if (nlh->nlmsg_type == RTM_NEWRULE)
+                    l->rules[i] = r;
+                else
+                    l->rules[i] = l->rules[--l->nrules];
+                return true;
+            }
+        if (nlh->nlmsg_type == RTM_NEWRULE)
+            *ARRAY_PUSH(l->rules, l->nrules) = r;
+        return true;
+    }
     }
     return false;
 }
 
 /* A raw NETLINK_ROUTE socket in the current (node) namespace subscribed to
- * link/address/route groups of it and of every namespace it has an id for. */
+ * link/address/route/rule groups of it and of every namespace it has an id for. */
 static int monitor_open(void)
 {
     int fd, r = 0, one = 1;
@@ -548,7 +639,8 @@ static int monitor_open(void)
     struct sockaddr_nl sa = {
         .nl_family = AF_NETLINK,
         .nl_groups = RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR | RTMGRP_IPV4_ROUTE |
-                     RTMGRP_IPV6_ROUTE,
+                     RTMGRP_IPV6_ROUTE | 1U << (RTNLGRP_IPV4_RULE - 1) |
+                     1U << (RTNLGRP_IPV6_RULE - 1),
     };
     /* A thousand pods attaching at once queue a few events each. */
     int sz = 16 << 20;

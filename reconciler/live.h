@@ -54,6 +54,21 @@ struct live_route {
 /* The pod planner's view: main table, unicast. */
 #define LIVE_ROUTE_MAIN_UNICAST(r) ((r)->table == 254 && (r)->type == 1)
 
+/* One policy routing rule (RTM_NEWRULE), IPv4 or IPv6. */
+struct live_rule {
+    int family;          /* AF_INET/AF_INET6 */
+    bool has_src, has_dst;
+    struct ipaddr src, dst; /* FRA_SRC/src_len, FRA_DST/dst_len */
+    uint32_t priority;   /* FRA_PRIORITY (0 when absent) */
+    uint32_t table;      /* FRA_TABLE or the header's table */
+    uint32_t fwmark, fwmask;
+    char iif[IFNAMSIZ_PLUMBD]; /* FRA_IIFNAME, "" = any */
+    unsigned char action; /* FR_ACT_* */
+    bool extra;          /* selectors plumbd does not model (tos, oif, l3mdev,
+                          * uid range, ports, ip proto, goto, suppress_*,
+                          * invert): never strictly equal to an entry */
+};
+
 /* A snapshot of one namespace. */
 struct live_ns {
     struct live_link *links;
@@ -63,6 +78,8 @@ struct live_ns {
     struct live_route *routes; /* every table but local; unicast, blackhole,
                                 * unreachable, prohibit (see LIVE_ROUTE_MAIN_UNICAST) */
     size_t nroutes;
+    struct live_rule *rules;   /* policy routing rules, IPv4 and IPv6 */
+    size_t nrules;
     /* Lookups by name on a node with a thousand veths: an index built on
      * first use, valid for this links array, count and generation (every
      * event that changes links bumps gen). */
@@ -92,7 +109,7 @@ void netns_free(struct netns *ns);
 /* Resolve "name" to "/run/netns/name"; absolute paths are kept. Caller frees. */
 char *netns_path_resolve(const char *name_or_path);
 
-/* Dump links, addresses and main-table routes of the namespace.
+/* Dump links, addresses, routes and rules of the namespace.
  * Retries on NLE_DUMP_INTR. Returns 0 or -errno. */
 int live_dump(struct netns *ns, struct live_ns *ret);
 void live_ns_free(struct live_ns *l);
@@ -127,7 +144,7 @@ int netns_request(struct netns *ns, struct nl_msg **msgs, size_t n,
 
 struct nlmsghdr;
 
-/* Apply one RTM_{NEW,DEL}{LINK,ADDR,ROUTE} message to a snapshot. Returns
+/* Apply one RTM_{NEW,DEL}{LINK,ADDR,ROUTE,RULE} message to a snapshot. Returns
  * true when the message was one we track. */
 bool live_apply_event(struct live_ns *l, struct nlmsghdr *nlh);
 

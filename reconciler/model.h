@@ -107,6 +107,36 @@ struct nm_route {
 int route_type_from_string(const char *s);
 const char *route_type_to_string(int type); /* NULL for unicast */
 
+/* One entry of desiredState.route-rules.config (nmstate 2.x). A present
+ * entry is normalized by the validator: family (from its addresses, else
+ * `family`, else IPv4), action (FR_ACT_TO_TBL unless blackhole/unreachable/
+ * prohibit), table (254 main by default; 0 for the non-lookup actions),
+ * fwmark and fwmask (0; fwmask 0xffffffff when only fwmark is given, as the
+ * kernel does) are always set; priority is optional (unset: the kernel
+ * picks one on add, and any priority matches). An absent entry matches, as
+ * a wildcard, every rule (but the kernel's defaults) that has each property
+ * it gives; ip-from/ip-to "" match rules without one. */
+struct nm_rule {
+    bool absent;                  /* state: absent */
+    unsigned line, col;
+    int family;                   /* AF_INET/AF_INET6; 0 = any (absent only) */
+    bool has_from, from_none;     /* ip-from; from_none: "" (absent only) */
+    struct ipaddr from;
+    bool has_to, to_none;         /* ip-to */
+    struct ipaddr to;
+    bool has_priority;
+    uint32_t priority;
+    bool has_table;
+    uint32_t table;               /* route-table */
+    bool has_fwmark, has_fwmask;
+    uint32_t fwmark, fwmask;
+    char iif[IFNAMSIZ_PLUMBD];    /* "" = any (absent) / none (present) */
+    int action;                   /* FR_ACT_*: 0 = unset (absent only) */
+};
+/* "blackhole", "unreachable", "prohibit" <-> FR_ACT_*; -EINVAL when unknown. */
+int rule_action_from_string(const char *s);
+const char *rule_action_to_string(int action); /* NULL for a table lookup */
+
 struct policy {
     struct object obj;
     char *probe;            /* annotation plumbd/probe, checked by probe_parse; NULL */
@@ -117,6 +147,8 @@ struct policy {
     struct nm_route *routes;  /* routes.config, in file order */
     size_t nroutes;
     struct dns_config dns;    /* dns-resolver.config (dns.set: present) */
+    struct nm_rule *rules;    /* route-rules.config, in file order */
+    size_t nrules;
 };
 
 struct route {

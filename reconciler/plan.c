@@ -16,6 +16,7 @@
 #include <net/if.h>
 #include <stdarg.h>
 
+#include <linux/fib_rules.h>
 #include <linux/rtnetlink.h>
 
 #include "ipam.h"
@@ -25,6 +26,7 @@
 
 enum phase {
     PH_POD_DETACH,
+    PH_RULE_DEL,
     PH_ROUTE_DEL,
     PH_RESTORE,
     PH_DELETE,
@@ -34,6 +36,7 @@ enum phase {
     PH_ADDR_DEL,
     PH_ADDR_ADD,
     PH_ROUTE_ADD,
+    PH_RULE_ADD,
     PH_DNS,
     PH_POD_ATTACH,
 };
@@ -44,6 +47,7 @@ static const char *const op_names[_OP_TYPE_MAX] = {
     [OP_POD_DETACH] = "pod-detach", [OP_FORGET] = "forget",   [OP_SYSCTL] = "sysctl",
     [OP_ROUTE_ADD] = "route-add",   [OP_ROUTE_DEL] = "route-del",
     [OP_DNS_SET] = "dns-set",
+    [OP_RULE_ADD] = "rule-add",     [OP_RULE_DEL] = "rule-del",
 };
 
 const char *op_type_to_string(enum op_type t)
@@ -147,10 +151,20 @@ char *op_describe(const struct op *op)
         return xasprintf("dns-set %s server=%s search=%s options=%s%s  # %s", op->dns.path, sv,
                          se, o, op->dns.holder ? "" : " (restore)", op->owner);
     }
+    case OP_RULE_ADD:
+    case OP_RULE_DEL: {
+        _cleanup_free_ char *r = rule_describe(&op->rule);
+        return xasprintf("%s %s%s  # %s", op_type_to_string(op->type), r,
+                         op->type == OP_RULE_ADD && op->forget ? " (restore)" : "", op->owner);
+    }
     case OP_FORGET:
         if (op->dns.set)
             return xasprintf("forget %s (ownership: %s)  # %s", op->dns.path,
                              op->dns.holder ? op->dns.holder : "none", op->owner);
+        if (op->rule.family) {
+            _cleanup_free_ char *r = rule_describe(&op->rule);
+            return xasprintf("forget rule %s (gone)  # %s", r, op->owner);
+        }
         if (op->route.family) {
             _cleanup_free_ char *r = route_describe(&op->route);
             return xasprintf("forget route %s (gone)  # %s", r, op->owner);
@@ -512,6 +526,8 @@ static int plan_iface(struct builder *b, const char *id, const struct iface *f, 
 
 static int plan_routes(struct builder *b, const char *id, const struct policy *p,
                        struct opbuf *ob, const char **reason, char **msg);
+static void plan_rules(struct builder *b, const char *id, const struct policy *p,
+                       struct opbuf *ob);
 
 /* dns-resolver.config of a policy: the resolv.conf file holds exactly
  * those lines. One policy at a time: the older one that got it first. */
@@ -584,6 +600,8 @@ static void plan_policies(struct builder *b)
         }
         if (r >= 0)
             r = plan_routes(b, b->active[b->nactive - 1], p, &ob, &reason, &msg);
+        if (r >= 0)
+            plan_rules(b, b->active[b->nactive - 1], p, &ob);
         if (r >= 0)
             r = plan_dns(b, b->active[b->nactive - 1], p, &ob, &reason, &msg);
         if (r < 0) {
@@ -928,6 +946,188 @@ static int plan_routes(struct builder *b, const char *id, const struct policy *p
         op->route.absent = false;
     }
     return 0;
+}
+
+/* ---- route rules ---------------------------------------------------------- */
+
+bool rule_is_default(const struct live_rule *lr)
+{
+    if (lr->has_src || lr->has_dst || lr->fwmark || lr->fwmask || lr->iif[0] || lr->extra ||
+        lr->action != FR_ACT_TO_TBL)
+        return false;
+    return (lr->priority == 0 && lr->table == RT_TABLE_LOCAL) ||
+           (lr->priority == 32766 && lr->table == RT_TABLE_MAIN) ||
+           (lr->priority == 32767 && lr->table == RT_TABLE_DEFAULT);
+}
+
+bool rule_matches_live(const struct nm_rule *r, const struct live_rule *lr, bool strict)
+{
+    if (strict ? lr->extra : rule_is_default(lr))
+        return false;
+    if (r->family && r->family != lr->family)
+        return false;
+    if (r->has_from ? !lr->has_src || !ipaddr_equal(&r->from, &lr->src)
+                    : (strict || r->from_none) && lr->has_src)
+        return false;
+    if (r->has_to ? !lr->has_dst || !ipaddr_equal(&r->to, &lr->dst)
+                  : (strict || r->to_none) && lr->has_dst)
+        return false;
+    if (r->has_priority && r->priority != lr->priority)
+        return false;
+    if (r->has_table && r->table != lr->table)
+        return false;
+    if (r->has_fwmark && r->fwmark != lr->fwmark)
+        return false;
+    if (r->has_fwmask && r->fwmask != lr->fwmask)
+        return false;
+    if (r->iif[0] ? !streq(r->iif, lr->iif) : strict && lr->iif[0])
+        return false;
+    if (r->action && r->action != lr->action)
+        return false;
+    return true;
+}
+
+void rule_from_live(const struct live_rule *lr, struct nm_rule *ret)
+{
+    memset(ret, 0, sizeof(*ret));
+    ret->family = lr->family;
+    ret->has_from = lr->has_src;
+    ret->from = lr->src;
+    ret->has_to = lr->has_dst;
+    ret->to = lr->dst;
+    ret->has_priority = ret->has_table = ret->has_fwmark = ret->has_fwmask = true;
+    ret->priority = lr->priority;
+    ret->table = lr->table;
+    ret->fwmark = lr->fwmark;
+    ret->fwmask = lr->fwmask;
+    snprintf(ret->iif, sizeof(ret->iif), "%s", lr->iif);
+    ret->action = lr->action;
+}
+
+bool rule_spec_equal(const struct nm_rule *a, const struct nm_rule *b)
+{
+    return a->family == b->family && a->has_from == b->has_from &&
+           (!a->has_from || ipaddr_equal(&a->from, &b->from)) && a->has_to == b->has_to &&
+           (!a->has_to || ipaddr_equal(&a->to, &b->to)) && a->has_priority == b->has_priority &&
+           (!a->has_priority || a->priority == b->priority) && a->table == b->table &&
+           a->fwmark == b->fwmark && a->fwmask == b->fwmask && streq(a->iif, b->iif) &&
+           a->action == b->action;
+}
+
+bool rule_spec_covers(const struct nm_rule *want, const struct nm_rule *have)
+{
+    if (want->has_priority || !have->has_priority)
+        return rule_spec_equal(want, have);
+    struct nm_rule h = *have;
+    h.has_priority = false;
+    h.priority = 0;
+    return rule_spec_equal(want, &h);
+}
+
+char *rule_describe(const struct nm_rule *r)
+{
+    char f[64], t[64], mark[40] = "", prio[24] = "", tbl[24] = "";
+    const char *act = rule_action_to_string(r->action);
+    if (r->has_fwmark || r->has_fwmask)
+        snprintf(mark, sizeof(mark), " fwmark %#x/%#x", r->fwmark, r->fwmask);
+    if (r->has_priority)
+        snprintf(prio, sizeof(prio), " priority %u", r->priority);
+    if (!act && r->has_table)
+        snprintf(tbl, sizeof(tbl), " lookup %u", r->table);
+    return xasprintf("%s from %s%s%s%s%s%s%s %s%s", r->family == AF_INET6 ? "ipv6" : r->family ? "ipv4" : "any",
+                     r->has_from ? ipaddr_format(&r->from, true, f, sizeof(f)) : "all",
+                     r->has_to ? " to " : "", r->has_to ? ipaddr_format(&r->to, true, t, sizeof(t)) : "",
+                     mark, r->iif[0] ? " iif " : "", r->iif, tbl, act ? act : "", prio);
+}
+
+static const struct live_rule *live_rule_find(const struct live_ns *l, const struct nm_rule *r)
+{
+    for (size_t i = 0; i < l->nrules; i++)
+        if (rule_matches_live(r, &l->rules[i], true))
+            return &l->rules[i];
+    return NULL;
+}
+
+/* Does a present entry of a policy that applies to this node want lr? */
+static bool rule_wanted_by_any(const struct builder *b, const struct live_rule *lr)
+{
+    const struct desired *d = b->in->desired;
+    for (size_t i = 0; i < d->npolicies; i++) {
+        const struct policy *p = &d->policies[i];
+        if (!selector_matches(p->selector, p->nselector, b->in->node_labels,
+                              b->in->nnode_labels))
+            continue;
+        for (size_t j = 0; j < p->nrules; j++)
+            if (!p->rules[j].absent && rule_matches_live(&p->rules[j], lr, true))
+                return true;
+    }
+    return false;
+}
+
+/* Plan route-rules.config of a policy into ob: absent wildcards delete
+ * every matching rule no present entry wants; present entries not in the
+ * kernel are added. Rules need no interface (an iif that does not exist
+ * yet makes an inactive rule), so nothing is Pending. */
+static void plan_rules(struct builder *b, const char *id, const struct policy *p,
+                       struct opbuf *ob)
+{
+    const struct live_ns *node = b->in->node;
+
+    for (size_t i = 0; i < p->nrules; i++) {
+        const struct nm_rule *r = &p->rules[i];
+        if (!r->absent)
+            continue;
+        for (size_t k = 0; k < node->nrules; k++) {
+            const struct live_rule *lr = &node->rules[k];
+            if (!rule_matches_live(r, lr, false) || rule_wanted_by_any(b, lr))
+                continue;
+            struct nm_rule spec;
+            rule_from_live(lr, &spec);
+            bool dup = false;
+            for (size_t o = 0; o < ob->n && !dup; o++)
+                dup = ob->ops[o].type == OP_RULE_DEL && rule_spec_equal(&ob->ops[o].rule, &spec);
+            if (dup)
+                continue;
+            opbuf_push(ob, OP_RULE_DEL, id, "", PH_RULE_DEL)->rule = spec;
+        }
+    }
+    for (size_t i = 0; i < p->nrules; i++) {
+        const struct nm_rule *r = &p->rules[i];
+        if (r->absent || live_rule_find(node, r))
+            continue;
+        struct op *op = opbuf_push(ob, OP_RULE_ADD, id, "", PH_RULE_ADD);
+        op->rule = *r;
+        op->rule.absent = false;
+    }
+}
+
+/* Is an owned rule still wanted by its (active) policy? */
+static bool rule_wanted(const struct builder *b, const struct owned_rule *o)
+{
+    const struct policy *p = active_policy(b, o->owner);
+    for (size_t j = 0; p && j < p->nrules; j++)
+        if (!p->rules[j].absent && rule_spec_covers(&p->rules[j], &o->rule))
+            return true;
+    return false;
+}
+
+/* Sweep owned rules no active policy wants: deleted (by the live rule's full
+ * spec) when still there, forgotten when gone. */
+static void plan_prune_rules(struct builder *b)
+{
+    const struct inventory *inv = b->in->inv;
+    const struct live_ns *node = b->in->node;
+    for (size_t i = 0; i < inv->nrules; i++) {
+        const struct owned_rule *o = &inv->rules[i];
+        if (owner_frozen(b, o->owner) || rule_wanted(b, o))
+            continue;
+        const struct live_rule *lr = live_rule_find(node, &o->rule);
+        if (lr) {
+            struct op *op = opbuf_push(&b->out, OP_RULE_DEL, o->owner, "", PH_RULE_DEL);
+            rule_from_live(lr, &op->rule);
+        } else
+            opbuf_push(&b->out, OP_FORGET, o->owner, "", PH_FORGET)->rule = o->rule;
+    }
 }
 
 /* Is an owned route still wanted by its (active) policy? */
@@ -2166,6 +2366,9 @@ int plan_build(const struct plan_input *in, struct plan *ret)
         for (size_t i = 0; i < inv->nlinks; i++)
             if (streq(inv->links[i].owner, owner))
                 opbuf_push(&b.out, OP_FORGET, owner, inv->links[i].ifname, PH_FORGET);
+        for (size_t i = 0; i < inv->nrules; i++)
+            if (streq(inv->rules[i].owner, owner))
+                opbuf_push(&b.out, OP_FORGET, owner, "", PH_FORGET)->rule = inv->rules[i].rule;
         for (size_t i = 0; i < inv->nroutes; i++)
             if (streq(inv->routes[i].owner, owner))
                 opbuf_push(&b.out, OP_FORGET, owner, inv->routes[i].rt.ifname, PH_FORGET)->route =
@@ -2181,6 +2384,7 @@ int plan_build(const struct plan_input *in, struct plan *ret)
     plan_policies(&b);
     plan_prune_dns(&b);
     plan_prune_routes(&b);
+    plan_prune_rules(&b);
     plan_prune_links(&b);
     for (size_t i = 0; i < d->nnads; i++) {
         const struct nad *nd = &d->nads[i];

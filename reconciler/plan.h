@@ -80,7 +80,16 @@ struct owned_route {
     struct nm_route rt; /* normalized: family, dst, table, metric, type set */
 };
 
+/* A rule plumbd added (route-rules.config of a policy), as asked for
+ * (normalized; priority only when the entry gave one). */
+struct owned_rule {
+    char *owner;
+    struct nm_rule rule;
+};
+
 struct inventory {
+    struct owned_rule *rules;
+    size_t nrules;
     struct owned_route *routes;
     size_t nroutes;
     struct owned_link *links;
@@ -121,6 +130,11 @@ enum op_type {
     OP_DNS_SET,    /* write dns.content to the resolv.conf dns.path (or remove
                     * it: dns.remove); dns.prev is the before-image. OP_FORGET
                     * with dns.set: only hand the file's ownership over */
+    OP_RULE_ADD,   /* add rule `rule`; owned afterwards unless forget (a
+                    * foreign rule put back) */
+    OP_RULE_DEL,   /* delete rule `rule` (the live rule's full spec, with its
+                    * priority); its inventory row goes (OP_FORGET with
+                    * rule.family set: only the row) */
     _OP_TYPE_MAX
 };
 const char *op_type_to_string(enum op_type t);
@@ -242,6 +256,7 @@ struct op {
     int value, before;            /* OP_SYSCTL */
     struct nm_route route;        /* OP_ROUTE_*, OP_FORGET of a route */
     struct dns_op dns;            /* OP_DNS_SET, OP_FORGET of resolv.conf */
+    struct nm_rule rule;          /* OP_RULE_*, OP_FORGET of a rule */
 };
 
 /* One line describing the op, e.g. "link-set ens19 master=br-1 up" */
@@ -341,6 +356,24 @@ bool route_is_manageable(const struct live_route *lr);
 bool route_spec_equal(const struct nm_route *a, const struct nm_route *b);
 /* The nm_route (normalized, present) describing a live route. */
 void route_from_live(const struct live_route *lr, const struct live_ns *l, struct nm_route *ret);
+
+/* Does live rule lr match rule entry r? strict: r is a present
+ * (normalized) entry and lr must be exactly that rule (any priority when r
+ * gives none); otherwise r is an absent entry and each property it gives
+ * must match (nmstate's wildcard), never a kernel default rule. */
+bool rule_matches_live(const struct nm_rule *r, const struct live_rule *lr, bool strict);
+/* The kernel's own rules: 0 lookup local, 32766 lookup main, 32767 lookup
+ * default, without selectors. */
+bool rule_is_default(const struct live_rule *lr);
+/* Two normalized (present) rules: the same rule? */
+bool rule_spec_equal(const struct nm_rule *a, const struct nm_rule *b);
+/* Does wanted rule want (normalized) rule have? Equal, or equal but for
+ * the priority when want gives none. */
+bool rule_spec_covers(const struct nm_rule *want, const struct nm_rule *have);
+/* The nm_rule (normalized, present, with its priority) describing a live rule. */
+void rule_from_live(const struct live_rule *lr, struct nm_rule *ret);
+/* "from 10.1.0.0/16 fwmark 0x10/0xffffffff iif ens19 lookup 100 priority 1000" (caller frees) */
+char *rule_describe(const struct nm_rule *r);
 
 /* Host-side veth name for a pod attachment: "pl" + 12 hex digits of a hash
  * of pod id and pod ifname; stable across runs, 14 characters. */

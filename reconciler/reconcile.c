@@ -485,6 +485,20 @@ static int prewrite(struct reconciler *r, const struct op *op, const struct live
     return 0;
 }
 
+/* A deleted rule's row: the delete names the live rule with its priority;
+ * the row of an entry that gave none has no priority. */
+static int rule_forget(struct store *s, const struct nm_rule *rule)
+{
+    int rc = store_rule_forget(s, rule);
+    if (rc >= 0 && rule->has_priority) {
+        struct nm_rule any = *rule;
+        any.has_priority = false;
+        any.priority = 0;
+        rc = store_rule_forget(s, &any);
+    }
+    return rc;
+}
+
 /* After the kernel write: the inventory follows what was done. */
 static int postwrite(struct reconciler *r, const struct op *op, bool ok,
                      const struct inventory *inv)
@@ -520,6 +534,8 @@ static int postwrite(struct reconciler *r, const struct op *op, bool ok,
     case OP_ADDR_DEL:
         return store_addr_forget(r->store, op->ifname, &op->addr);
     case OP_FORGET:
+        if (op->rule.family)
+            return rule_forget(r->store, &op->rule);
         if (op->route.family)
             return store_route_forget(r->store, &op->route);
         if (op->pa.pod_if[0]) {
@@ -554,6 +570,11 @@ static int postwrite(struct reconciler *r, const struct op *op, bool ok,
                           : store_route_put(r->store, op->owner, &op->route);
     case OP_ROUTE_DEL:
         return store_route_forget(r->store, &op->route);
+    case OP_RULE_ADD: /* ours, unless a foreign rule put back */
+        return op->forget ? rule_forget(r->store, &op->rule)
+                          : store_rule_put(r->store, op->owner, &op->rule);
+    case OP_RULE_DEL:
+        return rule_forget(r->store, &op->rule);
     case _OP_TYPE_MAX:
         break;
     }

@@ -7,6 +7,7 @@
  * state, MTU, description, addresses, and for bridges STP and ports. */
 #include <arpa/inet.h>
 #include <jansson.h>
+#include <linux/fib_rules.h>
 #include <linux/rtnetlink.h>
 #include <net/if.h>
 
@@ -61,6 +62,17 @@ static int route_cmp(const void *pa, const void *pb)
     if (a->priority != b->priority)
         return a->priority < b->priority ? -1 : 1;
     return a->ifindex - b->ifindex;
+}
+
+static int rule_cmp(const void *pa, const void *pb)
+{
+    const struct live_rule *a = *(const struct live_rule *const *)pa,
+                           *b = *(const struct live_rule *const *)pb;
+    if (a->priority != b->priority)
+        return a->priority < b->priority ? -1 : 1;
+    if (a->family != b->family)
+        return a->family < b->family ? -1 : 1;
+    return 0;
 }
 
 static json_t *strv_json(char *const *v, size_t n)
@@ -163,8 +175,43 @@ json_t *show_build(const struct live_ns *l, const char *resolv)
         json_array_append_new(routes, o);
     }
     free(rv);
-    return json_pack("{s:o, s:{s:o}, s:{s:o}}", "interfaces", ifaces, "routes", "config", routes,
-                     "dns-resolver", "config", dns_json(resolv));
+
+    /* Rules but the kernel's defaults and those with selectors plumbd does
+     * not model, ordered by priority, family. */
+    const struct live_rule **uv = xcalloc(l->nrules ? l->nrules : 1, sizeof(*uv));
+    size_t nu = 0;
+    for (size_t i = 0; i < l->nrules; i++)
+        if (!rule_is_default(&l->rules[i]) && !l->rules[i].extra)
+            uv[nu++] = &l->rules[i];
+    qsort(uv, nu, sizeof(*uv), rule_cmp);
+    json_t *rules = json_array();
+    for (size_t i = 0; i < nu; i++) {
+        const struct live_rule *u = uv[i];
+        char a[64];
+        json_t *o = json_object();
+        if (!u->has_src && !u->has_dst)
+            json_object_set_new(o, "family", json_string(u->family == AF_INET6 ? "ipv6" : "ipv4"));
+        if (u->has_src)
+            json_object_set_new(o, "ip-from", json_string(ipaddr_format(&u->src, true, a, sizeof(a))));
+        if (u->has_dst)
+            json_object_set_new(o, "ip-to", json_string(ipaddr_format(&u->dst, true, a, sizeof(a))));
+        json_object_set_new(o, "priority", json_integer(u->priority));
+        if (u->action == FR_ACT_TO_TBL)
+            json_object_set_new(o, "route-table", json_integer(u->table));
+        else
+            json_object_set_new(o, "action", json_string(rule_action_to_string(u->action)));
+        if (u->fwmark || u->fwmask) {
+            json_object_set_new(o, "fwmark", json_integer(u->fwmark));
+            json_object_set_new(o, "fwmask", json_integer(u->fwmask));
+        }
+        if (u->iif[0])
+            json_object_set_new(o, "iif", json_string(u->iif));
+        json_array_append_new(rules, o);
+    }
+    free(uv);
+    return json_pack("{s:o, s:{s:o}, s:{s:o}, s:{s:o}}", "interfaces", ifaces, "routes", "config",
+                     routes, "route-rules", "config", rules, "dns-resolver", "config",
+                     dns_json(resolv));
 }
 
 /* A scalar that YAML would read back as something else (bool, number,

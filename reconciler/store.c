@@ -42,6 +42,9 @@ enum stmt_id {
     ST_ROUTE_PUT,
     ST_ROUTE_FORGET,
     ST_ROUTE_LIST,
+    ST_RULE_PUT,
+    ST_RULE_FORGET,
+    ST_RULE_LIST,
     ST_ATTACH_PUT,
     ST_ATTACH_FORGET,
     ST_ATTACH_LIST,
@@ -106,6 +109,11 @@ static const struct {
                       " ON CONFLICT(spec) DO UPDATE SET owner=excluded.owner"},
     [ST_ROUTE_FORGET] = {"route-forget", "DELETE FROM owned_routes WHERE spec=?1"},
     [ST_ROUTE_LIST] = {"route-list", "SELECT spec, owner FROM owned_routes ORDER BY spec"},
+    [ST_RULE_PUT] = {"rule-put",
+                     "INSERT INTO owned_rules(spec, owner) VALUES(?1,?2)"
+                     " ON CONFLICT(spec) DO UPDATE SET owner=excluded.owner"},
+    [ST_RULE_FORGET] = {"rule-forget", "DELETE FROM owned_rules WHERE spec=?1"},
+    [ST_RULE_LIST] = {"rule-list", "SELECT spec, owner FROM owned_rules ORDER BY spec"},
     [ST_ATTACH_PUT] = {"attach-put",
                        "INSERT INTO attachments(owner, pod_if, host_if, bridge, netns, network,"
                        " mac, addrs, defroute) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9)"
@@ -763,6 +771,40 @@ int store_route_forget(struct store *s, const struct nm_route *rt)
     return min_zero(run(s, ST_ROUTE_FORGET, "t", spec));
 }
 
+static int load_rules(struct store *s, struct inventory *inv)
+{
+    _cleanup_reset_ sqlite3_stmt *st = NULL;
+    int rc, r;
+
+    r = query(s, ST_RULE_LIST, &st, "");
+    if (r < 0)
+        return r;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct owned_rule o = {0};
+        if (rule_from_text(col_str(st, 0), &o.rule) < 0)
+            return store_err(s, -EUCLEAN, "owned_rules: cannot parse '%s'", col_str(st, 0));
+        o.owner = xstrdup(col_str(st, 1));
+        *ARRAY_PUSH(inv->rules, inv->nrules) = o;
+    }
+    return step_end(s, st, rc);
+}
+
+int store_rule_put(struct store *s, const char *owner, const struct nm_rule *rule)
+{
+    _cleanup_free_ char *spec = rule_to_text(rule);
+    if (!owner || !spec)
+        return -EINVAL;
+    return min_zero(run(s, ST_RULE_PUT, "tt", spec, owner));
+}
+
+int store_rule_forget(struct store *s, const struct nm_rule *rule)
+{
+    _cleanup_free_ char *spec = rule_to_text(rule);
+    if (!spec)
+        return -EINVAL;
+    return min_zero(run(s, ST_RULE_FORGET, "t", spec));
+}
+
 /* Parse a space-separated list of "a/p" into an owned_attach. */
 static int parse_addr_list(struct store *s, const char *text, struct owned_attach *a)
 {
@@ -874,6 +916,8 @@ int store_inventory_load(struct store *s, struct inventory *ret)
     if (r >= 0)
         r = load_routes(s, &inv);
     if (r >= 0)
+        r = load_rules(s, &inv);
+    if (r >= 0)
         r = load_attach(s, &inv);
     if (r >= 0)
         r = load_allocs(s, &inv);
@@ -901,6 +945,9 @@ void inventory_free(struct inventory *inv)
     for (size_t i = 0; i < inv->nroutes; i++)
         free(inv->routes[i].owner);
     free(inv->routes);
+    for (size_t i = 0; i < inv->nrules; i++)
+        free(inv->rules[i].owner);
+    free(inv->rules);
     for (size_t i = 0; i < inv->nattach; i++) {
         free(inv->attach[i].owner);
         free(inv->attach[i].netns);

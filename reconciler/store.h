@@ -33,6 +33,8 @@ int store_addr_put(struct store *s, const struct owned_addr *a);
 int store_addr_forget(struct store *s, const char *ifname, const struct ipaddr *a);
 int store_route_put(struct store *s, const char *owner, const struct nm_route *rt); /* upsert */
 int store_route_forget(struct store *s, const struct nm_route *rt);
+int store_rule_put(struct store *s, const char *owner, const struct nm_rule *rule); /* upsert */
+int store_rule_forget(struct store *s, const struct nm_rule *rule);
 int store_attach_put(struct store *s, const struct owned_attach *a);  /* upsert by owner+pod_if */
 int store_attach_forget(struct store *s, const char *owner, const char *pod_if);
 

@@ -7,12 +7,14 @@
  * naming the key, never silently dropped. */
 #include <arpa/inet.h>
 #include <jansson.h>
+#include <linux/fib_rules.h>
 #include <linux/rtnetlink.h>
 #include <stdarg.h>
 
 #include "ipam.h"
 #include "probe.h"
 #include "model.h"
+#include "plan.h"
 #include "schema.h"
 #include "util.h"
 
@@ -654,6 +656,220 @@ static void parse_dns(struct vctx *c, const struct ynode *dr, struct policy *p)
               "resolver uses the first 3", p->dns.nserver);
 }
 
+/* ---- route-rules.config -------------------------------------------------- */
+
+int rule_action_from_string(const char *s)
+{
+    if (streq(s, "blackhole"))
+        return FR_ACT_BLACKHOLE;
+    if (streq(s, "unreachable"))
+        return FR_ACT_UNREACHABLE;
+    if (streq(s, "prohibit"))
+        return FR_ACT_PROHIBIT;
+    return -EINVAL;
+}
+
+const char *rule_action_to_string(int action)
+{
+    switch (action) {
+    case FR_ACT_BLACKHOLE:
+        return "blackhole";
+    case FR_ACT_UNREACHABLE:
+        return "unreachable";
+    case FR_ACT_PROHIBIT:
+        return "prohibit";
+    }
+    return NULL;
+}
+
+/* ip-from / ip-to: a prefix or an address (a host prefix); "" in an absent
+ * entry: "rules without one" (*ret_none). */
+static bool rule_addr(struct vctx *c, const struct ynode *n, const char *key, size_t idx,
+                      bool absent, int *family, struct ipaddr *ret, bool *ret_none)
+{
+    const char *v = get_str(c, n, key, false, "route-rules.config");
+    if (!v)
+        return false;
+    if (!v[0]) {
+        if (absent)
+            *ret_none = true;
+        else
+            verr(c, ynode_get(n, key), "route-rules.config[%zu].%s must not be empty", idx, key);
+        return false;
+    }
+    struct ipaddr a;
+    if (ipaddr_parse(v, -1, &a) < 0) {
+        verr(c, ynode_get(n, key), "route-rules.config[%zu].%s: '%s' is not an IP prefix or "
+             "address", idx, key, v);
+        return false;
+    }
+    size_t len = a.family == AF_INET ? 4 : 16;
+    if (!strchr(v, '/'))
+        a.prefix = (uint8_t)(len * 8);
+    if (*family && a.family != *family) {
+        verr(c, ynode_get(n, key), "route-rules.config[%zu].%s: '%s' is not of the family of "
+             "the rule", idx, key, v);
+        return false;
+    }
+    struct ipaddr net = a;
+    for (size_t b = 0; b < len; b++) {
+        int keep = (int)a.prefix - (int)b * 8;
+        net.bytes[b] &= keep >= 8 ? 0xff : keep <= 0 ? 0 : (uint8_t)(0xff << (8 - keep));
+    }
+    if (memcmp(net.bytes, a.bytes, len) != 0) {
+        verr(c, ynode_get(n, key), "route-rules.config[%zu].%s: '%s' has host bits set", idx,
+             key, v);
+        return false;
+    }
+    *family = a.family;
+    *ret = a;
+    return true;
+}
+
+/* fwmark/fwmask: an integer or a hex string ("0x10"). */
+static bool rule_u32(struct vctx *c, const struct ynode *n, const char *key, size_t idx,
+                     uint32_t *ret)
+{
+    const struct ynode *m = ynode_get(n, key);
+    long long v;
+    if (!m)
+        return false;
+    if (ynode_int(m, &v) < 0) {
+        const char *s = m->kind == YNODE_SCALAR ? m->scalar : NULL;
+        char *end = NULL;
+        errno = 0;
+        unsigned long long u = s && s[0] && s[0] != '-' ? strtoull(s, &end, 0) : 0;
+        if (!s || !end || *end || errno || end == s) {
+            verr(c, m, "route-rules.config[%zu].%s must be an integer or a hex string "
+                 "(0x...) from 0 to 0xffffffff", idx, key);
+            return false;
+        }
+        v = (long long)u;
+    }
+    if (v < 0 || v > 0xffffffffLL) {
+        verr(c, m, "route-rules.config[%zu].%s must be from 0 to 0xffffffff", idx, key);
+        return false;
+    }
+    *ret = (uint32_t)v;
+    return true;
+}
+
+static void parse_rule_entry(struct vctx *c, const struct ynode *n, size_t idx,
+                             struct nm_rule *ret)
+{
+    memset(ret, 0, sizeof(*ret));
+    ret->line = n->line;
+    ret->col = n->col;
+    if (n->kind != YNODE_MAP) {
+        verr(c, n, "route-rules.config[%zu] must be a map", idx);
+        return;
+    }
+    const char *state = get_str(c, n, "state", false, "route-rules.config");
+    if (state && !streq(state, "absent"))
+        verr(c, ynode_get(n, "state"), "route-rules.config[%zu].state: '%s' is not 'absent'",
+             idx, state);
+    ret->absent = state && streq(state, "absent");
+    int fam = 0;
+    const char *family = get_str(c, n, "family", false, "route-rules.config");
+    if (family) {
+        if (streq(family, "ipv4"))
+            fam = AF_INET;
+        else if (streq(family, "ipv6"))
+            fam = AF_INET6;
+        else
+            verr(c, ynode_get(n, "family"), "route-rules.config[%zu].family '%s' is not ipv4 "
+                 "or ipv6", idx, family);
+    }
+    ret->has_from = rule_addr(c, n, "ip-from", idx, ret->absent, &fam, &ret->from, &ret->from_none);
+    ret->has_to = rule_addr(c, n, "ip-to", idx, ret->absent, &fam, &ret->to, &ret->to_none);
+    ret->family = fam;
+    long long v;
+    const struct ynode *m = ynode_get(n, "priority");
+    if (m) {
+        if (ynode_int(m, &v) < 0 || v < -1 || v > 0xffffffffLL)
+            verr(c, m, "route-rules.config[%zu].priority must be an integer from 0 to "
+                 "4294967295 (or -1: unset)", idx);
+        else if (v >= 0) {
+            ret->has_priority = true;
+            ret->priority = (uint32_t)v;
+        }
+    }
+    const struct ynode *t = ynode_get(n, "route-table");
+    if (t) {
+        if (ynode_int(t, &v) < 0 || v < 0 || v > 0xffffffffLL)
+            verr(c, t, "route-rules.config[%zu].route-table must be an integer from 0 to "
+                 "4294967295", idx);
+        else {
+            ret->has_table = true;
+            ret->table = v == 0 ? RT_TABLE_MAIN : (uint32_t)v; /* 0: nmstate's main */
+        }
+    }
+    ret->has_fwmark = rule_u32(c, n, "fwmark", idx, &ret->fwmark);
+    ret->has_fwmask = rule_u32(c, n, "fwmask", idx, &ret->fwmask);
+    const char *iif = get_str(c, n, "iif", false, "route-rules.config");
+    if (iif) {
+        if (!ifname_valid(iif))
+            verr(c, ynode_get(n, "iif"), "route-rules.config[%zu].iif '%s' is not a valid "
+                 "interface name", idx, iif);
+        else
+            snprintf(ret->iif, sizeof(ret->iif), "%s", iif);
+    }
+    const char *action = get_str(c, n, "action", false, "route-rules.config");
+    if (action) {
+        int k = rule_action_from_string(action);
+        if (k < 0)
+            verr(c, ynode_get(n, "action"), "route-rules.config[%zu].action '%s' is not one of "
+                 "blackhole, unreachable, prohibit", idx, action);
+        else
+            ret->action = k;
+    }
+    if (ret->absent)
+        return;
+    /* A present rule: complete it. */
+    if (!ret->family)
+        ret->family = AF_INET; /* nmstate: no address and no family is IPv4 */
+    if (ret->action && ret->has_table)
+        verr(c, t, "route-rules.config[%zu]: a %s rule has no route-table", idx,
+             rule_action_to_string(ret->action));
+    if (!ret->action) {
+        ret->action = FR_ACT_TO_TBL;
+        if (!ret->has_table)
+            ret->table = RT_TABLE_MAIN;
+    } else
+        ret->table = 0;
+    ret->has_table = true;
+    if (!ret->has_fwmask)
+        ret->fwmask = ret->fwmark ? 0xffffffffU : 0; /* the kernel's default */
+    ret->has_fwmark = ret->has_fwmask = true;
+}
+
+static void parse_rules(struct vctx *c, const struct ynode *rs, struct policy *p)
+{
+    if (!rs)
+        return;
+    if (rs->kind != YNODE_MAP) {
+        verr(c, rs, "route-rules must be a map");
+        return;
+    }
+    const struct ynode *cfg = ynode_get(rs, "config");
+    if (!cfg)
+        return;
+    if (cfg->kind != YNODE_SEQ) {
+        verr(c, cfg, "route-rules.config must be a list");
+        return;
+    }
+    for (size_t i = 0; i < cfg->n; i++) {
+        struct nm_rule r;
+        unsigned errors = c->errors;
+        parse_rule_entry(c, cfg->items[i], i, &r);
+        for (size_t j = 0; !r.absent && c->errors == errors && j < p->nrules; j++)
+            if (!p->rules[j].absent && rule_spec_equal(&p->rules[j], &r))
+                verr(c, cfg->items[i], "route-rules.config[%zu] is the same rule as "
+                     "route-rules.config[%zu]", i, j);
+        *ARRAY_PUSH(p->rules, p->nrules) = r;
+    }
+}
+
 /* spec.desiredState (or a bare nmstate document) -> interfaces, routes. */
 static void parse_desired_state(struct vctx *c, const struct ynode *ds, struct policy *p)
 {
@@ -678,6 +894,7 @@ static void parse_desired_state(struct vctx *c, const struct ynode *ds, struct p
     }
     parse_routes(c, ynode_get(ds, "routes"), p);
     parse_dns(c, ynode_get(ds, "dns-resolver"), p);
+    parse_rules(c, ynode_get(ds, "route-rules"), p);
 }
 
 static void policy_free(struct policy *p)
@@ -689,6 +906,7 @@ static void policy_free(struct policy *p)
     free(p->ifaces);
     free(p->routes);
     dns_config_free(&p->dns);
+    free(p->rules);
 }
 
 /* ---- NetworkAttachmentDefinition ---------------------------------------- */

@@ -199,6 +199,22 @@ static void test_migrate_from_every_version(void **state)
         inventory_free(&inv);
         assert_int_equal(store_route_forget(s, &rt), 0);
         assert_int_equal(sql_int(f, "SELECT count(*) FROM owned_routes"), 0);
+        /* 008: owned rules round trip through the inventory */
+        struct nm_rule ru = {.family = AF_INET6, .has_from = true, .has_priority = true,
+                             .priority = 1000, .has_table = true, .table = 100,
+                             .has_fwmark = true, .has_fwmask = true, .fwmark = 0x10,
+                             .fwmask = 0xffffffffU, .action = 1 /* FR_ACT_TO_TBL */};
+        assert_int_equal(ipaddr_parse("2001:db8:5::/64", -1, &ru.from), 0);
+        snprintf(ru.iif, sizeof(ru.iif), "ens19");
+        assert_int_equal(store_rule_put(s, "NodeNetworkConfigurationPolicy/r", &ru), 0);
+        inv = (struct inventory){0};
+        assert_int_equal(store_inventory_load(s, &inv), 0);
+        assert_int_equal(inv.nrules, 1);
+        assert_string_equal(inv.rules[0].owner, "NodeNetworkConfigurationPolicy/r");
+        assert_true(rule_spec_equal(&inv.rules[0].rule, &ru));
+        inventory_free(&inv);
+        assert_int_equal(store_rule_forget(s, &ru), 0);
+        assert_int_equal(sql_int(f, "SELECT count(*) FROM owned_rules"), 0);
         store_close(s);
     }
 }
