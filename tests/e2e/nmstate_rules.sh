@@ -60,7 +60,7 @@ assert_no_match "show: no kernel default rule (32766)" 'priority: 32766' "$show"
 mkdir -p "$LAB_TMP/conf2" "$LAB_TMP/state2"
 printf '%s\n' "$show" >"$LAB_TMP/conf2/show.yaml"
 out=$("$PLUMBD" --config-dir "$LAB_TMP/conf2" --state-dir "$LAB_TMP/state2" --netns "$NODE" \
-    --node-name "$NODE_NAME" plan 2>"$LAB_TMP/plan2.err"); rc=$?
+    --node-name "$NODE_NAME" --resolv-conf "$RESOLV_CONF" plan 2>"$LAB_TMP/plan2.err"); rc=$?
 if [ "$rc" = 0 ] && [ -z "$(plan_ops "$out")" ]; then ok "show fed back plans zero operations"
 else not_ok "show fed back plans zero operations" "plan exited $rc"; printf '%s\n' "$out" | head | sed 's/^/#   /'; fi
 
