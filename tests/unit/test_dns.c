@@ -25,29 +25,9 @@ static char *policy_yaml(const char *name, const char *config)
                      name, config);
 }
 
-static void load(const char *yaml, struct desired *d, size_t want_errors)
-{
-    struct docset docs = {0};
-    struct diags diags = {0};
-    memset(d, 0, sizeof(*d));
-    load_buffer("t.yaml", yaml, strlen(yaml), &docs, &diags);
-    assert_int_equal(diags_count(&diags, DIAG_ERROR), 0);
-    validate_docs(&docs, d);
-    if (diags_count(&d->diags, DIAG_ERROR) != want_errors)
-        for (size_t i = 0; i < d->diags.n; i++)
-            print_message("diag: %s\n", d->diags.v[i].msg);
-    assert_int_equal(diags_count(&d->diags, DIAG_ERROR), want_errors);
-    docset_free(&docs);
-    diags_clear(&diags);
-}
+#include "desired_fixture.h"
+#define load fixture_load
 
-static bool has_error(const struct desired *d, const char *needle)
-{
-    for (size_t i = 0; i < d->diags.n; i++)
-        if (d->diags.v[i].severity == DIAG_ERROR && strstr(d->diags.v[i].msg, needle))
-            return true;
-    return false;
-}
 
 static void do_plan(const struct desired *d, const struct dns_state *ds, char *const *keep,
                     size_t nkeep, struct plan *p)

@@ -20,31 +20,16 @@ static const char *head =
     "apiVersion: nmstate.io/v1\nkind: NodeNetworkConfigurationPolicy\n"
     "metadata:\n  name: r\nspec:\n  desiredState:\n    routes:\n      config:\n";
 
+#include "desired_fixture.h"
+
+/* A policy whose list is `entries` (indented list items). */
 static void load(const char *entries, struct desired *d, size_t want_errors)
 {
-    struct docset docs = {0};
-    struct diags diags = {0};
     char *yaml = xasprintf("%s%s", head, entries);
-    memset(d, 0, sizeof(*d));
-    load_buffer("t.yaml", yaml, strlen(yaml), &docs, &diags);
-    assert_int_equal(diags_count(&diags, DIAG_ERROR), 0);
-    validate_docs(&docs, d);
-    if (diags_count(&d->diags, DIAG_ERROR) != want_errors)
-        for (size_t i = 0; i < d->diags.n; i++)
-            print_message("diag: %s\n", d->diags.v[i].msg);
-    assert_int_equal(diags_count(&d->diags, DIAG_ERROR), want_errors);
-    docset_free(&docs);
-    diags_clear(&diags);
+    fixture_load(yaml, d, want_errors);
     free(yaml);
 }
 
-static bool has_error(const struct desired *d, const char *needle)
-{
-    for (size_t i = 0; i < d->diags.n; i++)
-        if (d->diags.v[i].severity == DIAG_ERROR && strstr(d->diags.v[i].msg, needle))
-            return true;
-    return false;
-}
 
 static void add_link(struct live_ns *l, int idx, const char *name, bool up)
 {
