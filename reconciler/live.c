@@ -739,8 +739,16 @@ int live_watch_open_member(struct live_watch *node, struct netns *node_ns, struc
         memset(node->members + node->nmembers, 0, (n - node->nmembers) * sizeof(*node->members));
         node->nmembers = n;
     }
-    if (node->members[nsid])
-        return -EBUSY; /* one watch per namespace */
+    if (node->members[nsid]) {
+        /* The id was the namespace of another watch, which is gone (the
+         * kernel hands a dead namespace's id to the next): that watch
+         * gets no events any more and is left without a feeder. */
+        struct live_watch *old = node->members[nsid];
+        old->parent = NULL;
+        old->nsid = -1;
+        old->valid = false;
+        node->members[nsid] = NULL;
+    }
     struct live_watch *w = xcalloc(1, sizeof(*w));
     w->ns = ns;
     w->fd = -1;

@@ -151,8 +151,19 @@ static int podns_get(struct reconciler *r, struct strmap *bypath, const char *pa
 {
     struct stat st;
     size_t i;
-    if (stat(path, &st) < 0)
-        return -errno;
+    if (stat(path, &st) < 0) {
+        int err = -errno;
+        /* Gone: let its handle go now (the kernel may give its namespace
+         * id to the next namespace that appears). */
+        if (err == -ENOENT && strmap_get(bypath, path, &i)) {
+            podent_free(&r->podns[i]);
+            r->podns[i] = r->podns[--r->npodns];
+            strmap_free(bypath);
+            for (size_t k = 0; k < r->npodns; k++)
+                strmap_put(bypath, r->podns[k].ns->path, k);
+        }
+        return err;
+    }
     if (strmap_get(bypath, path, &i)) {
         struct podent *e = &r->podns[i];
         if (e->ns->dev == st.st_dev && e->ns->ino == st.st_ino) {
