@@ -259,6 +259,20 @@ static json_t *route_json(const struct nm_route *r)
     return o;
 }
 
+/* An optional address of a family in a journal object: absent is fine
+ * (*has false), present must parse and be of that family. */
+static int opt_addr_from(json_t *o, const char *key, int family, struct ipaddr *ret, bool *has)
+{
+    json_t *j = json_object_get(o, key);
+    *has = false;
+    if (!j)
+        return 0;
+    if (ipaddr_from(j, ret) < 0 || ret->family != family)
+        return -EINVAL;
+    *has = true;
+    return 0;
+}
+
 static int route_from_json(json_t *o, struct nm_route *ret)
 {
     struct nm_route r = {0};
@@ -268,21 +282,10 @@ static int route_from_json(json_t *o, struct nm_route *ret)
     if (fam != 4 && fam != 6)
         return -EINVAL;
     r.family = fam == 6 ? AF_INET6 : AF_INET;
-    if (json_object_get(o, "dst")) {
-        if (ipaddr_from(json_object_get(o, "dst"), &r.dst) < 0 || r.dst.family != r.family)
-            return -EINVAL;
-        r.has_dst = true;
-    }
-    if (json_object_get(o, "gw")) {
-        if (ipaddr_from(json_object_get(o, "gw"), &r.gw) < 0 || r.gw.family != r.family)
-            return -EINVAL;
-        r.has_gw = true;
-    }
-    if (json_object_get(o, "src")) {
-        if (ipaddr_from(json_object_get(o, "src"), &r.src) < 0 || r.src.family != r.family)
-            return -EINVAL;
-        r.has_src = true;
-    }
+    if (opt_addr_from(o, "dst", r.family, &r.dst, &r.has_dst) < 0 ||
+        opt_addr_from(o, "gw", r.family, &r.gw, &r.has_gw) < 0 ||
+        opt_addr_from(o, "src", r.family, &r.src, &r.has_src) < 0)
+        return -EINVAL;
     if (json_object_get(o, "dev") && copy_name(json_object_get(o, "dev"), r.ifname) < 0)
         return -EINVAL;
     json_int_t metric = json_integer_value(json_object_get(o, "metric")),
@@ -332,16 +335,9 @@ static int rule_from_json(json_t *o, struct nm_rule *ret)
     if (fam != 4 && fam != 6)
         return -EINVAL;
     r.family = fam == 6 ? AF_INET6 : AF_INET;
-    if (json_object_get(o, "from")) {
-        if (ipaddr_from(json_object_get(o, "from"), &r.from) < 0 || r.from.family != r.family)
-            return -EINVAL;
-        r.has_from = true;
-    }
-    if (json_object_get(o, "to")) {
-        if (ipaddr_from(json_object_get(o, "to"), &r.to) < 0 || r.to.family != r.family)
-            return -EINVAL;
-        r.has_to = true;
-    }
+    if (opt_addr_from(o, "from", r.family, &r.from, &r.has_from) < 0 ||
+        opt_addr_from(o, "to", r.family, &r.to, &r.has_to) < 0)
+        return -EINVAL;
     if (json_object_get(o, "priority")) {
         if (!json_u32(json_object_get(o, "priority"), &r.priority))
             return -EINVAL;

@@ -95,6 +95,7 @@ struct netns {
     dev_t dev;
     ino_t ino;           /* identity: a re-created netns has a new inode */
     struct nl_sock *sk;  /* NETLINK_ROUTE socket living in that namespace */
+    bool node;           /* the node's own namespace (policy rules live there) */
 };
 
 /* Move this process into the namespace named (under /run/netns) or at path.

@@ -188,6 +188,7 @@ int netns_open(const char *path, struct netns **ret)
 
     ns = xcalloc(1, sizeof(*ns));
     ns->path = xstrdup(path ? path : NETNS_SELF);
+    ns->node = !path;
     ns->fd = TAKE_FD(fd);
     ns->dev = st.st_dev;
     ns->ino = st.st_ino;
