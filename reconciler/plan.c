@@ -1351,6 +1351,19 @@ static int take_or_conflict(struct ipam_index *x, const struct nad *nad, const s
 
 /* Contract (plan.h); the picks are recorded in x (the caller rolls x back
  * when the pod fails). owner and att must outlive x. */
+/* Does text name object id as a whole word ("Pod/ns/p5" is not named by
+ * "... Pod/ns/p588 (net1)")? */
+static bool names_object(const char *text, const char *id)
+{
+    size_t n = strlen(id);
+    for (const char *p = strstr(text, id); p; p = strstr(p + 1, id)) {
+        char after = p[n];
+        if ((p == text || p[-1] == ' ') && (after == '\0' || after == ' ' || after == ','))
+            return true;
+    }
+    return false;
+}
+
 static int pick_addresses(struct ipam_index *x, const struct nad *nad,
                           const struct attachment *att, const char *owner,
                           struct ipaddr **ret_addrs, size_t *ret_n, char **ret_err)
@@ -2119,7 +2132,7 @@ static void plan_pod(struct builder *b, size_t idx)
                 const struct pod *o = &b->in->desired->pods[q];
                 char oid[256];
                 object_id(&o->obj, oid, sizeof(oid));
-                if (o != pod && strstr(err, oid)) {
+                if (o != pod && names_object(err, oid)) {
                     char *m = xasprintf("%s, defined in %s", msg, o->obj.file);
                     free(msg);
                     msg = m;
