@@ -137,9 +137,107 @@ char *nft_masq_ruleset(struct nft_masq *m, size_t n)
         nsub++;
     }
     PUT("  }\n}\n");
-#undef PUT
     return b;
 }
+
+void nft_masq_sort(struct nft_masq *m, size_t n)
+{
+    if (n > 1)
+        qsort(m, n, sizeof(*m), cmp_masq);
+}
+
+/* The distinct subnets of a sorted masq list, in order: the K of set mF_K. */
+static size_t masq_subnets(const struct nft_masq *m, size_t n, struct ipaddr *ret)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (i == 0 || !ipaddr_equal(&m[i].subnet, &m[i - 1].subnet))
+            ret[k++] = m[i].subnet;
+    return k;
+}
+
+char *nft_delta(const struct nft_port *old, size_t nold, const struct nft_port *cur, size_t ncur,
+                const struct nft_masq *mold, size_t nmold, const struct nft_masq *mcur,
+                size_t nmcur)
+{
+    /* The tables themselves come or go: only a replacement does that. */
+    if ((nold == 0) != (ncur == 0) || (nmold == 0) != (nmcur == 0))
+        return NULL;
+    /* A subnet that comes or goes changes the sets and rules. */
+    struct ipaddr *sold = xcalloc(nmold + 1, sizeof(*sold)), *scur = xcalloc(nmcur + 1, sizeof(*scur));
+    size_t ks = masq_subnets(mold, nmold, sold), kc = masq_subnets(mcur, nmcur, scur);
+    bool same = ks == kc;
+    for (size_t i = 0; same && i < ks; i++)
+        same = ipaddr_equal(&sold[i], &scur[i]);
+    free(sold);
+    free(scur);
+    if (!same)
+        return NULL;
+
+    size_t cap = 256, len = 0;
+    char *b = xmalloc(cap);
+    b[0] = 0;
+    char mac[18];
+    /* ports: both lists sorted by ifname (nft_ruleset's order) */
+    for (size_t i = 0, j = 0; i < nold || j < ncur;) {
+        int c = i == nold ? 1 : j == ncur ? -1 : strcmp(old[i].ifname, cur[j].ifname);
+        if (c < 0) { /* gone */
+            PUT("delete element bridge " NFT_TABLE " ports { \"%s\" }\n", old[i].ifname);
+            PUT("delete element bridge " NFT_TABLE " allowed { %s . \"%s\" }\n",
+                mac_format(old[i].mac, mac, sizeof(mac)), old[i].ifname);
+            i++;
+        } else if (c > 0) { /* new */
+            PUT("add element bridge " NFT_TABLE " ports { \"%s\" }\n", cur[j].ifname);
+            PUT("add element bridge " NFT_TABLE " allowed { %s . \"%s\" }\n",
+                mac_format(cur[j].mac, mac, sizeof(mac)), cur[j].ifname);
+            j++;
+        } else {
+            if (memcmp(old[i].mac, cur[j].mac, 6) != 0) { /* same port, new MAC */
+                PUT("delete element bridge " NFT_TABLE " allowed { %s . \"%s\" }\n",
+                    mac_format(old[i].mac, mac, sizeof(mac)), old[i].ifname);
+                PUT("add element bridge " NFT_TABLE " allowed { %s . \"%s\" }\n",
+                    mac_format(cur[j].mac, mac, sizeof(mac)), cur[j].ifname);
+            }
+            i++;
+            j++;
+        }
+    }
+    /* masquerade: both sorted by subnet, then address (nft_masq_sort); the
+     * K-th distinct subnet is set mF_K; an address listed twice is one
+     * element */
+    struct nft_masq *xo = xcalloc(nmold + 1, sizeof(*xo)), *xc = xcalloc(nmcur + 1, sizeof(*xc));
+    size_t no = 0, nc = 0, nsub = 0;
+    for (size_t i = 0; i < nmold; i++)
+        if (!no || cmp_masq(&xo[no - 1], &mold[i]) != 0)
+            xo[no++] = mold[i];
+    for (size_t i = 0; i < nmcur; i++)
+        if (!nc || cmp_masq(&xc[nc - 1], &mcur[i]) != 0)
+            xc[nc++] = mcur[i];
+    struct ipaddr *subs = xcalloc(nmcur + 1, sizeof(*subs));
+    nsub = masq_subnets(xc, nc, subs);
+    for (size_t i = 0, j = 0; i < no || j < nc;) {
+        int c = i == no ? 1 : j == nc ? -1 : cmp_masq(&xo[i], &xc[j]);
+        if (c == 0) {
+            i++;
+            j++;
+            continue;
+        }
+        const struct nft_masq *e = c < 0 ? &xo[i++] : &xc[j++];
+        size_t k = 0;
+        while (k < nsub && !ipaddr_equal(&subs[k], &e->subnet))
+            k++;
+        char a[64];
+        bool v4 = e->subnet.family == AF_INET;
+        PUT("%s element inet " NFT_NAT_TABLE " m%d_%zu { %s }\n", c < 0 ? "delete" : "add",
+            v4 ? 4 : 6, k, ipaddr_format(&e->addr, false, a, sizeof(a)));
+    }
+    free(xo);
+    free(xc);
+    free(subs);
+    return b;
+}
+
+#undef PUT
 
 static int run(const char *cmd, bool quiet_missing, char **ret_err)
 {

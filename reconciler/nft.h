@@ -31,3 +31,14 @@ struct nft_masq {
 char *nft_masq_ruleset(struct nft_masq *m, size_t n);
 /* Which of plumbd's tables the node has (one read for both). */
 void nft_tables_present(bool *ret_spoof, bool *ret_nat);
+
+/* Sort a masq list as nft_masq_ruleset does (subnet, then address). */
+void nft_masq_sort(struct nft_masq *m, size_t n);
+/* The transaction that turns the tables holding old/mold into ones holding
+ * cur/mcur by adding and deleting set elements only (ports sorted by
+ * ifname, masq lists by nft_masq_sort): "" when they hold the same, NULL
+ * when only a replacement will do (a table or a subnet comes or goes).
+ * Caller frees. Pure. */
+char *nft_delta(const struct nft_port *old, size_t nold, const struct nft_port *cur, size_t ncur,
+                const struct nft_masq *mold, size_t nmold, const struct nft_masq *mcur,
+                size_t nmcur);

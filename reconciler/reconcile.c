@@ -20,6 +20,8 @@
 #include "log.h"
 #include "reconcile.h"
 
+static void nft_forget(struct reconciler *r);
+
 int reconciler_init(struct reconciler *r, bool readonly)
 {
     int rc = store_open(r->state_dir, readonly, &r->store);
@@ -55,6 +57,7 @@ static void podent_free(struct podent *e)
 void reconciler_done(struct reconciler *r)
 {
     dns_state_clear(&r->dns_owner);
+    nft_forget(r);
     r->dns_loaded = false;
     apply_ctx_done(&r->actx);
     live_watch_free(r->node_watch);
@@ -1139,6 +1142,31 @@ static int cmp_port(const void *a, const void *b)
     return strcmp(((const struct nft_port *)a)->ifname, ((const struct nft_port *)b)->ifname);
 }
 
+/* Forget what the nftables tables hold (the next change replaces them). */
+static void nft_forget(struct reconciler *r)
+{
+    free(r->nft_ports);
+    free(r->nft_masq);
+    r->nft_ports = NULL;
+    r->nft_masq = NULL;
+    r->nnft_ports = r->nnft_masq = 0;
+    r->nft_have_last = false;
+}
+
+/* The tables now hold these (taken over). */
+static void nft_remember(struct reconciler *r, struct nft_port *ports, size_t n,
+                         struct nft_masq *masq, size_t nmasq, const char rev[17])
+{
+    nft_forget(r);
+    r->nft_ports = ports;
+    r->nnft_ports = n;
+    r->nft_masq = masq;
+    r->nnft_masq = nmasq;
+    r->nft_have_last = true;
+    r->nft_known = true;
+    memcpy(r->nft_rev, rev, 17);
+}
+
 /* macspoofchk and ipMasq: the plumbd nftables tables hold exactly the
  * attachments whose network asks for them: `bridge plumbd` the host veth
  * and MAC each was given, `inet plumbd-nat` the addresses to masquerade.
@@ -1183,10 +1211,9 @@ static void nft_sync(struct reconciler *r, const struct desired *d, enum gen_tri
     free(ids);
     if (n > 1)
         qsort(ports, n, sizeof(*ports), cmp_port);
+    nft_masq_sort(masq, nmasq);
     _cleanup_free_ char *spoof = nft_ruleset(ports, n);
     _cleanup_free_ char *nat = nft_masq_ruleset(masq, nmasq);
-    free(ports);
-    free(masq);
     _cleanup_free_ char *text = xasprintf("%s%s", spoof, nat);
     char rev[17];
     hash64_hex(hash64(text, strlen(text), HASH64_SEED), rev);
@@ -1195,35 +1222,64 @@ static void nft_sync(struct reconciler *r, const struct desired *d, enum gen_tri
      * drift passes trust the last answer and the start, resync (timer,
      * SIGHUP, overrun), rollback and one-shot passes ask. */
     bool ask = !r->nft_known || (trig != TRIG_FILE && trig != TRIG_DRIFT);
-    if (!ask && streq(r->nft_rev, rev))
-        return;
     _cleanup_free_ char *path = xasprintf("%s/nft.rev", r->state_dir);
+    _cleanup_free_ char *err = NULL;
     char applied[17] = "";
     _cleanup_fclose_ FILE *f = fopen(path, "re");
     if (f && !fgets(applied, sizeof(applied), f))
         applied[0] = 0;
+    /* Another process (plumbd apply, rollback) wrote the tables since: what
+     * this one remembers is stale. */
+    if (!streq(applied, r->nft_rev))
+        ask = true;
+    if (!ask && streq(r->nft_rev, rev)) {
+        free(ports);
+        free(masq);
+        return;
+    }
+    /* A few pods came or went: add and delete their set elements instead
+     * of replacing a table of a thousand (a fraction of the time and of the
+     * memory libnftables takes for it). */
+    if (!ask && r->nft_have_last) {
+        _cleanup_free_ char *delta = nft_delta(r->nft_ports, r->nnft_ports, ports, n, r->nft_masq,
+                                               r->nnft_masq, masq, nmasq);
+        if (delta && nft_apply(delta, &err) == 0) {
+            write_file_atomic(path, rev, strlen(rev));
+            log_debug("nftables", "macspoofchk rules: %zu pod port%s; ipMasq: %zu address%s (set elements changed)",
+                      n, n == 1 ? "" : "s", nmasq, nmasq == 1 ? "" : "es");
+            nft_remember(r, ports, n, masq, nmasq, rev);
+            return;
+        }
+        if (delta)
+            log_warn("nftables", "changing set elements failed (%s): replacing the tables",
+                        err ? err : "?");
+        free(err);
+        err = NULL;
+    }
     bool has_spoof, has_nat;
     nft_tables_present(&has_spoof, &has_nat);
     r->nft_known = true;
     if (streq(applied, rev) && has_spoof == (n > 0) && has_nat == (nmasq > 0)) {
-        memcpy(r->nft_rev, rev, sizeof(rev));
+        nft_remember(r, ports, n, masq, nmasq, rev);
         return;
     }
     if (n == 0 && nmasq == 0 && !has_spoof && !has_nat) {
         write_file_atomic(path, rev, strlen(rev));
-        memcpy(r->nft_rev, rev, sizeof(rev));
+        nft_remember(r, ports, n, masq, nmasq, rev);
         return;
     }
-    _cleanup_free_ char *err = NULL;
     if (nft_apply(text, &err) < 0) {
         log_error("nftables", "cannot install the macspoofchk/ipMasq rules: %s", err ? err : "?");
         r->nft_known = false;
+        nft_forget(r);
+        free(ports);
+        free(masq);
         return;
     }
     write_file_atomic(path, rev, strlen(rev));
-    memcpy(r->nft_rev, rev, sizeof(rev));
     log_info("nftables", "macspoofchk rules: %zu pod port%s; ipMasq: %zu address%s", n,
              n == 1 ? "" : "s", nmasq, nmasq == 1 ? "" : "es");
+    nft_remember(r, ports, n, masq, nmasq, rev);
 }
 
 /* nft_sync outside a pass (after `plumbd rollback`): the undo changed the

@@ -4,6 +4,7 @@
 
 #include <stdio.h>
 
+#include "nft.h"
 #include "apply.h"
 #include "load.h"
 #include "live.h"
@@ -39,6 +40,13 @@ struct reconciler {
     struct load_cache load_cache; /* daemon: parsed files between passes */
     bool nft_known;          /* nft_rev is what the kernel holds */
     char nft_rev[17];
+    /* What the tables hold (valid with nft_known and nft_have_last): the
+     * next change is made by adding and deleting set elements. */
+    bool nft_have_last;
+    struct nft_port *nft_ports;
+    size_t nnft_ports;
+    struct nft_masq *nft_masq;
+    size_t nnft_masq;
     unsigned long live_stored;  /* node_watch->changes last written to SQLite */
     /* Flap detection: repairs of the same change per object (drift passes),
      * and the objects backing off because something keeps undoing them. */

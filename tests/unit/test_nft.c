@@ -65,11 +65,78 @@ static void test_masq_ruleset(void **state)
     assert_string_equal(e, "table inet plumbd-nat\ndelete table inet plumbd-nat\n");
 }
 
+static struct nft_masq masq_of(const char *addr, const char *subnet)
+{
+    struct nft_masq m;
+    memset(&m, 0, sizeof(m));
+    ipaddr_parse(addr, -1, &m.addr);
+    ipaddr_parse(subnet, -1, &m.subnet);
+    return m;
+}
+
+/* A change of a few pods is made with set elements: ports that came are
+ * added to both sets, ports that went are deleted from both, a port whose
+ * MAC changed swaps its allowed element; masquerade addresses go into the
+ * set of their subnet (its index among the distinct subnets); a table or a
+ * subnet that comes or goes needs the replacement (NULL). */
+static void test_delta(void **state)
+{
+    (void)state;
+    struct nft_port a[3] = {{.ifname = "pla"}, {.ifname = "plb"}, {.ifname = "plc"}};
+    mac_parse("02:00:00:00:00:0a", a[0].mac);
+    mac_parse("02:00:00:00:00:0b", a[1].mac);
+    mac_parse("02:00:00:00:00:0c", a[2].mac);
+    struct nft_port b[3];
+    memcpy(b, a, sizeof(a));
+    mac_parse("02:00:00:00:00:bb", b[1].mac);
+
+    _cleanup_free_ char *same = nft_delta(a, 3, a, 3, NULL, 0, NULL, 0);
+    assert_string_equal(same, "");
+    /* plb goes, the others stay */
+    struct nft_port ac[2] = {a[0], a[2]};
+    _cleanup_free_ char *gone = nft_delta(a, 3, ac, 2, NULL, 0, NULL, 0);
+    assert_string_equal(gone, "delete element bridge plumbd ports { \"plb\" }\n"
+                              "delete element bridge plumbd allowed { 02:00:00:00:00:0b . \"plb\" }\n");
+    _cleanup_free_ char *came = nft_delta(ac, 2, a, 3, NULL, 0, NULL, 0);
+    assert_string_equal(came, "add element bridge plumbd ports { \"plb\" }\n"
+                              "add element bridge plumbd allowed { 02:00:00:00:00:0b . \"plb\" }\n");
+    _cleanup_free_ char *mac = nft_delta(a, 3, b, 3, NULL, 0, NULL, 0);
+    assert_string_equal(mac, "delete element bridge plumbd allowed { 02:00:00:00:00:0b . \"plb\" }\n"
+                             "add element bridge plumbd allowed { 02:00:00:00:00:bb . \"plb\" }\n");
+    /* the first port, the last port: the table comes or goes */
+    assert_null(nft_delta(NULL, 0, a, 1, NULL, 0, NULL, 0));
+    assert_null(nft_delta(a, 1, NULL, 0, NULL, 0, NULL, 0));
+
+    /* masquerade: 10.66/24 is set 0, 10.77/24 set 1, fd00::/64 set 2 */
+    struct nft_masq m1[4] = {masq_of("10.77.0.3", "10.77.0.0/24"),
+                             masq_of("10.66.0.2", "10.66.0.0/24"),
+                             masq_of("fd00::5", "fd00::/64"),
+                             masq_of("10.77.0.2", "10.77.0.0/24")};
+    struct nft_masq m2[5] = {masq_of("10.77.0.9", "10.77.0.0/24"),
+                             masq_of("10.66.0.2", "10.66.0.0/24"),
+                             masq_of("fd00::5", "fd00::/64"),
+                             masq_of("10.77.0.3", "10.77.0.0/24"),
+                             masq_of("10.77.0.3", "10.77.0.0/24")}; /* twice: one element */
+    nft_masq_sort(m1, 4);
+    nft_masq_sort(m2, 5);
+    _cleanup_free_ char *md = nft_delta(a, 3, a, 3, m1, 4, m2, 5);
+    assert_string_equal(md, "delete element inet plumbd-nat m4_1 { 10.77.0.2 }\n"
+                            "add element inet plumbd-nat m4_1 { 10.77.0.9 }\n");
+    struct nft_masq m3[4] = {m2[0], m2[1], m2[3], m2[4]}; /* 10.77.0.3 once */
+    _cleanup_free_ char *md0 = nft_delta(a, 3, a, 3, m2, 5, m3, 4);
+    assert_string_equal(md0, ""); /* the duplicate's going changes nothing */
+    /* fd00::/64 goes: its set and rule go, a replacement */
+    assert_null(nft_delta(a, 3, a, 3, m1, 4, m1, 3));
+    /* masquerading starts: the nat table comes */
+    assert_null(nft_delta(a, 3, a, 3, NULL, 0, m1, 4));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ruleset),
         cmocka_unit_test(test_masq_ruleset),
+        cmocka_unit_test(test_delta),
     };
     return cmocka_run_group_tests_name("nft", tests, NULL, NULL);
 }
