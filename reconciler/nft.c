@@ -14,6 +14,13 @@
  * libnftables transaction (`table` + `delete table` + definition), only when
  * its content changed; no `nft` process is ever started. */
 #include <arpa/inet.h>
+#include <errno.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netlink.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <nftables/libnftables.h>
 
 #include "log.h"
@@ -259,15 +266,92 @@ static int run(const char *cmd, bool quiet_missing, char **ret_err)
     return r == 0 ? 0 : -EINVAL;
 }
 
-bool nft_table_present(void)
+/* Which tables the node has, asked straight over nfnetlink (a dump of the
+ * tables alone): libnftables' `list tables` fills its cache with every set
+ * element first, tens of milliseconds with a thousand pods. -errno when the
+ * socket cannot be used. */
+static int tables_dump(bool *ret_spoof, bool *ret_nat)
 {
-    return run("list table bridge " NFT_TABLE, true, NULL) == 0;
+    int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER);
+    if (fd < 0)
+        return -errno;
+    struct {
+        struct nlmsghdr nh;
+        struct nfgenmsg nf;
+    } req = {
+        .nh = {.nlmsg_len = sizeof(req),
+               .nlmsg_type = (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETTABLE,
+               .nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP,
+               .nlmsg_seq = 1},
+        .nf = {.nfgen_family = NFPROTO_UNSPEC, .version = NFNETLINK_V0},
+    };
+    struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
+    int rc = -EIO;
+    if (sendto(fd, &req, sizeof(req), 0, (struct sockaddr *)&kernel, sizeof(kernel)) < 0) {
+        rc = -errno;
+        goto out;
+    }
+    /* 32 KiB: a dump part holds whole messages up to the page size */
+    static char buf[32768] __attribute__((aligned(NLMSG_ALIGNTO)));
+    for (;;) {
+        ssize_t n = recv(fd, buf, sizeof(buf), 0);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            rc = -errno;
+            goto out;
+        }
+        for (struct nlmsghdr *nh = (struct nlmsghdr *)buf; NLMSG_OK(nh, (size_t)n);
+             nh = NLMSG_NEXT(nh, n)) {
+            if (nh->nlmsg_seq != 1)
+                continue;
+            if (nh->nlmsg_type == NLMSG_DONE) {
+                rc = 0;
+                goto out;
+            }
+            if (nh->nlmsg_type == NLMSG_ERROR) {
+                const struct nlmsgerr *e = NLMSG_DATA(nh);
+                rc = nh->nlmsg_len >= NLMSG_LENGTH(sizeof(*e)) && e->error ? e->error : -EIO;
+                goto out;
+            }
+            if (nh->nlmsg_type != ((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWTABLE) ||
+                nh->nlmsg_len < NLMSG_LENGTH(sizeof(struct nfgenmsg)))
+                continue;
+            const struct nfgenmsg *nf = NLMSG_DATA(nh);
+            const struct nlattr *a = (const struct nlattr *)((const char *)nf + NLMSG_ALIGN(sizeof(*nf)));
+            size_t left = nh->nlmsg_len - NLMSG_LENGTH(NLMSG_ALIGN(sizeof(*nf)));
+            while (left >= sizeof(*a) && a->nla_len >= sizeof(*a) && a->nla_len <= left) {
+                if ((a->nla_type & NLA_TYPE_MASK) == NFTA_TABLE_NAME) {
+                    const char *name = (const char *)a + NLA_HDRLEN;
+                    size_t len = strnlen(name, a->nla_len - NLA_HDRLEN);
+                    if (nf->nfgen_family == NFPROTO_BRIDGE && len == strlen(NFT_TABLE) &&
+                        memcmp(name, NFT_TABLE, len) == 0)
+                        *ret_spoof = true;
+                    if (nf->nfgen_family == NFPROTO_INET && len == strlen(NFT_NAT_TABLE) &&
+                        memcmp(name, NFT_NAT_TABLE, len) == 0)
+                        *ret_nat = true;
+                }
+                size_t step = NLA_ALIGN(a->nla_len);
+                if (step >= left)
+                    break;
+                left -= step;
+                a = (const struct nlattr *)((const char *)a + step);
+            }
+        }
+    }
+out:
+    close(fd);
+    return rc;
 }
 
 void nft_tables_present(bool *ret_spoof, bool *ret_nat)
 {
-    struct nft_ctx *ctx = nft_ctx_new(NFT_CTX_DEFAULT);
     *ret_spoof = *ret_nat = false;
+    if (tables_dump(ret_spoof, ret_nat) == 0)
+        return;
+    *ret_spoof = *ret_nat = false;
+    /* no nfnetlink socket: ask libnftables */
+    struct nft_ctx *ctx = nft_ctx_new(NFT_CTX_DEFAULT);
     if (!ctx)
         return;
     nft_ctx_buffer_output(ctx);

@@ -14,8 +14,6 @@ char *nft_ruleset(const struct nft_port *ports, size_t n);
 /* Run a transaction in the current (node) namespace: 0 or -EINVAL with
  * nftables' own message in *ret_err. */
 int nft_apply(const char *ruleset, char **ret_err);
-/* Does the node have plumbd's table? (a read, not a write) */
-bool nft_table_present(void);
 
 #define NFT_NAT_TABLE "plumbd-nat"
 
