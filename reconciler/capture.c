@@ -1219,6 +1219,7 @@ size_t capture_docs(const struct docset *in, const struct capture_source *src, s
         }
         json_t *results = NULL;
         struct capture_error err = {0};
+        bool fresh_now = false;
         _cleanup_free_ char *stored = NULL;
         if (!src->recapture && src->get && src->get(src->ud, name, doc->rev, &stored) == 0)
             results = json_loads(stored, 0, NULL);
@@ -1245,11 +1246,7 @@ size_t capture_docs(const struct docset *in, const struct capture_source *src, s
                 json_decref(exprs);
                 continue;
             }
-            fresh++;
-            if (src->put) {
-                _cleanup_free_ char *text = json_dumps(results, JSON_COMPACT);
-                src->put(src->ud, name, doc->rev, text);
-            }
+            fresh_now = true;
         }
         json_decref(exprs);
         const struct ynode *ds = ynode_path(doc->root, "spec.desiredState");
@@ -1261,6 +1258,15 @@ size_t capture_docs(const struct docset *in, const struct capture_source *src, s
             capture_error_clear(&err);
             json_decref(results);
             continue;
+        }
+        /* Kept only once the templates expanded: a failed --recapture
+         * leaves the last good results for the next pass. */
+        if (fresh_now) {
+            fresh++;
+            if (src->put) {
+                _cleanup_free_ char *text = json_dumps(results, JSON_COMPACT);
+                src->put(src->ud, name, doc->rev, text);
+            }
         }
         json_decref(results);
         if (!expanded) { /* no desiredState: nothing to expand */

@@ -109,7 +109,9 @@ struct desired;
  * tree) goes to out, the others are shared into out as they are. A policy
  * whose capture or templates fail is left out of out and added to
  * d->invalid (reason CaptureError) with an error diag at the expression.
- * Returns the number of policies captured afresh. */
+ * Results are stored (src->put) only when the templates expanded, so a
+ * failed recapture leaves the last good results for the next pass.
+ * Returns the number of policies captured afresh and stored. */
 size_t capture_docs(const struct docset *in, const struct capture_source *src, struct docset *out,
                     struct desired *d);
 /* The same checks without a node (`plumbd validate`): every expression
