@@ -113,4 +113,18 @@ out=$(plumbd_run apply 2>&1)
 if link_absent "$NODE" br-1; then ok "policy removed: br-1 deleted"
 else not_ok "policy removed: br-1 deleted" "$(ip -n "$NODE" link show br-1 2>&1)"; fi
 assert_no_match "policy removed: routes via br-1 gone" 'dev br-1' "$(routes4)"
+# ---- the daemon captures again when a policy's revision changes -----------
+alias_of() { ip -n "$NODE" -d link show dev ens20 | sed -n 's/^ *alias //p'; }
+alias_is() { [ "$(alias_of)" = "$1" ]; }
+plumbd_daemon
+wait_for 10 status_is capture-describe Available
+ip -n "$NODE" link set ens20 address 02:00:00:00:00:22
+sleep 1
+assert_eq "daemon: a new MAC alone is not recaptured" "02:00:00:00:00:21" "$(alias_of)"
+# A new revision of the policy (a label added): captured afresh.
+sed 's/^  name: capture-describe$/  name: capture-describe\n  labels: {rev: "2"}/' \
+    "$CORPUS/capture-describe-ens20.yml" >"$LAB_TMP/describe.yml"
+mv "$LAB_TMP/describe.yml" "$CONF/capture-describe-ens20.yml"
+if wait_for 10 alias_is 02:00:00:00:00:22; then ok "daemon: the edited policy is captured again"
+else not_ok "daemon: the edited policy is captured again" "alias $(alias_of)"; tail -n 5 "$DAEMON_LOG" | sed 's/^/#   /'; fi
 lab_done
