@@ -1195,6 +1195,14 @@ static bool has_template(const struct ynode *n)
     return false;
 }
 
+bool capture_any(const struct docset *docs)
+{
+    for (size_t i = 0; i < docs->n; i++)
+        if (is_policy_doc(docs->v[i].root) && ynode_path(docs->v[i].root, "spec.capture"))
+            return true;
+    return false;
+}
+
 size_t capture_docs(const struct docset *in, const struct capture_source *src, struct docset *out,
                     struct desired *d)
 {

@@ -102,6 +102,10 @@ struct capture_source {
 
 struct desired;
 
+/* Does any NodeNetworkConfigurationPolicy of docs have spec.capture? (A
+ * pass without one validates the loaded documents as they are.) */
+bool capture_any(const struct docset *docs);
+
 /* For every NodeNetworkConfigurationPolicy of in that has spec.capture:
  * its captures are evaluated (or, unless src->recapture, the results
  * stored for its revision reused) and the templates of desiredState

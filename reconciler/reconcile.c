@@ -1310,6 +1310,10 @@ static int publish_status(struct reconciler *r, struct plan *p, const struct des
         if (!strmap_get(&byid, old[i].id, NULL)) {
             rc = store_status_delete(r->store, old[i].id);
             dirty = true;
+            /* A policy that is gone forgets its captures: added again, it
+             * is a new policy and captures afresh. */
+            if (rc >= 0 && old[i].kind == OBJ_POLICY)
+                rc = store_capture_delete(r->store, old[i].name);
         }
     for (size_t s = 0; rc >= 0 && s < p->nstatus; s++) {
         size_t o;
@@ -1539,7 +1543,9 @@ int reconcile_pass(struct reconciler *r, enum gen_trigger trig, bool dry_run, FI
                         (r->docs.n == 0 && ldiags.n == 0);
     const char *empty_dir = r->empty_dir ? r->empty_dir : r->config_dir;
     PHASE(0);
-    {
+    if (!capture_any(&r->docs)) {
+        validate_docs(&r->docs, &d);
+    } else {
         /* spec.capture: evaluated against the node when a policy's revision
          * is new (or on --recapture), else the stored results are reused;
          * the templates are expanded before validation. */

@@ -74,6 +74,7 @@ enum stmt_id {
     ST_PIN_PUT,
     ST_CAPTURE_GET,
     ST_CAPTURE_PUT,
+    ST_CAPTURE_DELETE,
     ST_PIN_DELETE,
     ST_PIN_LIST,
     ST_EVENTS,
@@ -195,6 +196,7 @@ static const struct {
                                " message, gen, created) VALUES(?1,?2,?3,?4,?5,?6,?7)"},
     [ST_PIN_DELETE] = {"pin-delete", "DELETE FROM pins WHERE owner=?1"},
     [ST_CAPTURE_GET] = {"capture-get", "SELECT results FROM captures WHERE policy=?1 AND rev=?2"},
+    [ST_CAPTURE_DELETE] = {"capture-delete", "DELETE FROM captures WHERE policy=?1"},
     [ST_CAPTURE_PUT] = {"capture-put", "INSERT OR REPLACE INTO captures(policy, rev, results,"
                                        " created) VALUES(?1,?2,?3,?4)"},
     [ST_EVENTS] = {"events", "SELECT id, time, object, condition, reason, message, previous"
@@ -1514,6 +1516,11 @@ int store_capture_get(struct store *s, const char *policy, const char *rev, char
 int store_capture_put(struct store *s, const char *policy, const char *rev, const char *json)
 {
     return min_zero(run(s, ST_CAPTURE_PUT, "tttI", policy, rev, json, (int64_t)now_wall()));
+}
+
+int store_capture_delete(struct store *s, const char *policy)
+{
+    return min_zero(run(s, ST_CAPTURE_DELETE, "t", policy));
 }
 
 int store_pin_delete(struct store *s, const char *owner)

@@ -138,6 +138,7 @@ void pins_free(struct pin *v, size_t n);
 /* The results stored for policy at revision rev: 0, or -ENOENT. */
 int store_capture_get(struct store *s, const char *policy, const char *rev, char **ret_json);
 int store_capture_put(struct store *s, const char *policy, const char *rev, const char *json);
+int store_capture_delete(struct store *s, const char *policy);
 
 /* ---- events: condition transitions, newest first ---- */
 struct event_row {

@@ -113,6 +113,8 @@ out=$(plumbd_run apply 2>&1)
 if link_absent "$NODE" br-1; then ok "policy removed: br-1 deleted"
 else not_ok "policy removed: br-1 deleted" "$(ip -n "$NODE" link show br-1 2>&1)"; fi
 assert_no_match "policy removed: routes via br-1 gone" 'dev br-1' "$(routes4)"
+assert_eq "policy removed: its captures forgotten" "0" \
+    "$(sql "SELECT count(*) FROM captures WHERE policy = 'capture-br-1'")"
 # ---- the daemon captures again when a policy's revision changes -----------
 alias_of() { ip -n "$NODE" -d link show dev ens20 | sed -n 's/^ *alias //p'; }
 alias_is() { [ "$(alias_of)" = "$1" ]; }
