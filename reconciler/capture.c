@@ -1091,22 +1091,16 @@ static void doc_share(struct docset *out, const struct doc *d)
         o->root->refs++; /* one more owner (ynode_free drops it) */
 }
 
-/* The expressions of spec.capture as a JSON object, or NULL with a diag
- * when it is not a map of strings (the schema says so too). */
-static json_t *capture_map(const struct doc *doc, const struct ynode *cap, const char *id,
-                           struct diags *diags)
+/* The expressions of spec.capture as a JSON object, or NULL when it is
+ * not a map of strings (the schema check reports that). */
+static json_t *capture_map(const struct ynode *cap)
 {
-    if (cap->kind != YNODE_MAP) {
-        diags_add(diags, DIAG_ERROR, doc->file, cap->line, cap->col, id,
-                  "spec.capture must be a map of name: expression");
+    if (cap->kind != YNODE_MAP)
         return NULL;
-    }
     json_t *o = json_object();
     for (size_t i = 0; i < cap->n; i++) {
         const struct ynode *v = cap->items[i];
         if (v->kind != YNODE_SCALAR || !v->scalar) {
-            diags_add(diags, DIAG_ERROR, doc->file, v->line, v->col, id,
-                      "spec.capture.%s must be an expression (a string)", cap->keys[i]);
             json_decref(o);
             return NULL;
         }
@@ -1218,11 +1212,9 @@ size_t capture_docs(const struct docset *in, const struct capture_source *src, s
             doc_share(out, doc);
             continue;
         }
-        char id[256];
-        snprintf(id, sizeof(id), "NodeNetworkConfigurationPolicy/%s", name);
-        json_t *exprs = capture_map(doc, cap, id, &d->diags);
+        json_t *exprs = capture_map(cap);
         if (!exprs) {
-            doc_share(out, doc); /* the validator reports it again, with the schema */
+            doc_share(out, doc); /* the schema check reports it */
             continue;
         }
         json_t *results = NULL;
@@ -1305,7 +1297,7 @@ void capture_docs_offline(const struct docset *in, struct docset *out, struct di
         }
         char id[256];
         snprintf(id, sizeof(id), "NodeNetworkConfigurationPolicy/%s", name);
-        json_t *exprs = cap ? capture_map(doc, cap, id, diags) : json_object();
+        json_t *exprs = cap ? capture_map(cap) : json_object();
         if (!exprs) {
             doc_share(out, doc);
             continue;
