@@ -184,7 +184,8 @@ static int lex(const char *name, const char *s, size_t len, struct toks *ret,
             k->kind = T_REPLACE;
             i += 2;
         } else if (c == '=') {
-            set_err(err, name, s, i, "'=' is not an operator (filter with '==', replace with ':=')");
+            set_err(err, name, s, i,
+                    "'=' is not an operator (filter with '==', replace with ':=')");
             goto fail;
         } else {
             set_err(err, name, s, i, "unexpected character '%c'", c);
@@ -520,7 +521,8 @@ static json_t *walk(json_t *v, const struct cap_path *path, size_t from, const c
                         json_kind(v), s->idx);
             return NULL;
         }
-        char *w = s->key ? xasprintf("%s.%s", walked, s->key) : xasprintf("%s.%lld", walked, s->idx);
+        char *w = s->key ? xasprintf("%s.%s", walked, s->key)
+                         : xasprintf("%s.%lld", walked, s->idx);
         free(walked);
         walked = w;
         v = nv;

@@ -171,8 +171,8 @@ static void test_replace(void **state)
                "  running:\n"
                "  - {destination: 0.0.0.0/0, next-hop-interface: br1, next-hop-address: 10.0.0.1,\n"
                "     metric: 100}\n"
-               "  - {destination: 10.9.0.0/16, next-hop-interface: br1, next-hop-address: 10.1.0.1,\n"
-               "     metric: 0}\n"
+               "  - {destination: 10.9.0.0/16, next-hop-interface: br1,\n"
+               "     next-hop-address: 10.1.0.1, metric: 0}\n"
                "  config: []\n"
                "dns-resolver: {config: {server: [10.0.0.53, 10.0.0.54]}}\n");
     /* Piped: a replace adds a key an entry lacks; an index step replaces
