@@ -287,8 +287,8 @@ static int unexpected(struct parser *p, const char *wanted)
     return -EINVAL;
 }
 
-/* IDENT ( '.' (IDENT | NUM) )* : appended to path. The first step is
- * already consumed by the caller when first is set. */
+/* ( '.' (IDENT | NUM) )* : steps appended to path (the caller consumed
+ * the first name). */
 static int parse_steps(struct parser *p, struct cap_path *path)
 {
     while (peek(p)->kind == T_DOT) {
@@ -401,8 +401,9 @@ static int parse_expr(const char *name, const char *src, struct cap_expr *ret,
         size_t pos2 = 0;
         size_t at = peek(&p)->pos;
         r = parse_path(&p, &e.path, &cap2, &pos2);
-        if (r >= 0 && cap2) {
-            free(cap2);
+        bool piped_capture = cap2 != NULL;
+        free(cap2);
+        if (r >= 0 && piped_capture) {
             set_err(err, name, src, at, "the right of a pipe is a path into the piped state, "
                                         "not a capture");
             r = -EINVAL;

@@ -111,6 +111,9 @@ static void test_syntax_errors(void **state)
     check_error("routes | name==\"a\"", 7, "only capture.NAME can be piped");
     check_error("capture | a==1", 8, "'.' and a capture name");
     check_error("capture.x", 9, "a path into the capture");
+    check_error("capture.y | capture.z.a==1", 12, "not a capture");
+    check_error("capture.y | capture.z.", 22, "a key or an index");
+    check_error("interfaces.name==capture.y.", 27, "a key or an index");
     check_error("interfaces.name==capture", 24, "'.' and a capture name");
 }
 
