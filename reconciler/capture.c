@@ -1206,12 +1206,21 @@ size_t capture_docs(const struct docset *in, const struct capture_source *src, s
     json_t *current = NULL;
     bool current_asked = false;
     size_t fresh = 0;
+    /* A policy defined twice: only the first definition (the one in use;
+     * the validator refuses the other) captures, or the two revisions
+     * would take turns at the stored results and capture on every pass. */
+    struct strmap seen = {0};
     for (size_t i = 0; i < in->n; i++) {
         const struct doc *doc = &in->v[i];
         const struct ynode *cap = is_policy_doc(doc->root) ? ynode_path(doc->root, "spec.capture")
                                                            : NULL;
-        const char *name = ynode_str(ynode_path(doc->root, "metadata.name"));
-        if (!cap || !name) {
+        const char *name = is_policy_doc(doc->root)
+                               ? ynode_str(ynode_path(doc->root, "metadata.name"))
+                               : NULL;
+        bool dup = name && strmap_get(&seen, name, NULL);
+        if (name && !dup)
+            strmap_put(&seen, name, i);
+        if (!cap || !name || dup) {
             doc_share(out, doc);
             continue;
         }
@@ -1283,6 +1292,7 @@ size_t capture_docs(const struct docset *in, const struct capture_source *src, s
         doc_set_rev(o);
     }
     json_decref(current);
+    strmap_free(&seen);
     return fresh;
 }
 

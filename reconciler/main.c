@@ -551,6 +551,7 @@ static int cmd_capture(const struct opts *o, int argc, char **argv)
     struct diags dg = {0};
     json_t *current = NULL;
     int rc = 0;
+    size_t printed = 0;
     if (o->current) {
         struct docset cur = {0};
         if (load_file(o->current, &cur, &dg) < 0 || cur.n < 1) {
@@ -584,6 +585,11 @@ static int cmd_capture(const struct opts *o, int argc, char **argv)
     diags_clear(&dg);
     for (size_t i = 0; i < docs.n; i++) {
         const struct doc *doc = &docs.v[i];
+        if (!streq(ynode_str(ynode_get(doc->root, "kind")), "NodeNetworkConfigurationPolicy")) {
+            fprintf(stderr, "%s:%u:%u: not a NodeNetworkConfigurationPolicy: skipped\n",
+                    doc->file, doc->line, doc->col);
+            continue;
+        }
         const struct ynode *spec = ynode_get(doc->root, "spec");
         const struct ynode *cap = ynode_get(spec, "capture");
         const struct ynode *ds = ynode_get(spec, "desiredState");
@@ -612,7 +618,7 @@ static int cmd_capture(const struct opts *o, int argc, char **argv)
             printf("%s\n", t);
             free(t);
         } else {
-            if (i > 0)
+            if (printed++)
                 printf("---\n");
             yaml_emit(stdout, out);
         }

@@ -459,6 +459,21 @@ static void test_docs(void **state)
     assert_non_null(strstr(d.diags.v[0].msg, "'=' is not an operator"));
     desired_free(&d);
 
+    /* Defined twice (a second file): only the first definition captures;
+     * the second is the validator's duplicate. */
+    _cleanup_free_ char *twice = xasprintf("%s---\n%s", POLICY, bad);
+    f.ncurrent = 0;
+    json_decref(f.current);
+    f.current = yaml_json(STATE);
+    run_docs(twice, &f, true, &d, 1);
+    assert_int_equal(f.ncurrent, 1);
+    assert_int_equal(d.npolicies, 2);
+    bool dup = false;
+    for (size_t i = 0; i < d.diags.n; i++)
+        dup |= strstr(d.diags.v[i].msg, "duplicate object") != NULL;
+    assert_true(dup);
+    desired_free(&d);
+
     free(f.stored);
     free(f.stored_rev);
     json_decref(f.current);
