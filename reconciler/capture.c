@@ -10,6 +10,7 @@
 #include <stdarg.h>
 
 #include "capture.h"
+#include "model.h"
 #include "show.h"
 #include "util.h"
 
@@ -1200,6 +1201,48 @@ bool capture_any(const struct docset *docs)
     return false;
 }
 
+/* The labels of node `name` as the documents give them (what
+ * reconcile.c's node_labels reads from the validated Node). */
+static void doc_labels(const struct docset *in, const char *name, struct label **ret,
+                       size_t *ret_n)
+{
+    struct label *v = NULL;
+    size_t n = 0;
+    struct label *h = ARRAY_PUSH(v, n);
+    h->key = xstrdup("kubernetes.io/hostname");
+    h->value = xstrdup(name);
+    for (size_t i = 0; i < in->n; i++) {
+        const struct ynode *root = in->v[i].root;
+        if (!root || root->kind != YNODE_MAP || !streq(ynode_str(ynode_get(root, "kind")), "Node") ||
+            !streq(ynode_str(ynode_path(root, "metadata.name")), name))
+            continue;
+        const struct ynode *labels = ynode_path(root, "metadata.labels");
+        for (size_t k = 0; labels && labels->kind == YNODE_MAP && k < labels->n; k++) {
+            const char *val = ynode_str(labels->items[k]);
+            if (!val)
+                continue;
+            struct label *l = ARRAY_PUSH(v, n);
+            l->key = xstrdup(labels->keys[k]);
+            l->value = xstrdup(val);
+        }
+    }
+    *ret = v;
+    *ret_n = n;
+}
+
+static bool doc_selected(const struct ynode *root, const struct label *labels, size_t nlabels)
+{
+    const struct ynode *sel = ynode_path(root, "spec.nodeSelector");
+    if (!sel || sel->kind != YNODE_MAP)
+        return true; /* no selector (or a bad one: the validator says so) */
+    for (size_t i = 0; i < sel->n; i++) {
+        struct label want = {.key = sel->keys[i], .value = (char *)ynode_str(sel->items[i])};
+        if (!want.value || !selector_matches(&want, 1, labels, nlabels))
+            return false;
+    }
+    return true;
+}
+
 size_t capture_docs(const struct docset *in, const struct capture_source *src, struct docset *out,
                     struct desired *d)
 {
@@ -1210,6 +1253,8 @@ size_t capture_docs(const struct docset *in, const struct capture_source *src, s
      * the validator refuses the other) captures, or the two revisions
      * would take turns at the stored results and capture on every pass. */
     struct strmap seen = {0};
+    struct label *labels = NULL;
+    size_t nlabels = 0;
     for (size_t i = 0; i < in->n; i++) {
         const struct doc *doc = &in->v[i];
         const struct ynode *cap = is_policy_doc(doc->root) ? ynode_path(doc->root, "spec.capture")
@@ -1222,6 +1267,17 @@ size_t capture_docs(const struct docset *in, const struct capture_source *src, s
             strmap_put(&seen, name, i);
         if (!cap || !name || dup) {
             doc_share(out, doc);
+            continue;
+        }
+        if (src->node_name && !labels)
+            doc_labels(in, src->node_name, &labels, &nlabels);
+        if (src->node_name && !doc_selected(doc->root, labels, nlabels)) {
+            /* Not for this node: nothing to read here; NotMatching. */
+            struct doc *o = ARRAY_PUSH(out->v, out->n);
+            *o = *doc;
+            o->file = xstrdup(doc->file);
+            o->root = with_desired_state(doc->root, NULL);
+            doc_set_rev(o);
             continue;
         }
         json_t *exprs = capture_map(cap);
@@ -1293,6 +1349,11 @@ size_t capture_docs(const struct docset *in, const struct capture_source *src, s
     }
     json_decref(current);
     strmap_free(&seen);
+    for (size_t i = 0; i < nlabels; i++) {
+        free(labels[i].key);
+        free(labels[i].value);
+    }
+    free(labels);
     return fresh;
 }
 

@@ -98,6 +98,11 @@ struct capture_source {
     json_t *(*current)(void *ud);
     void *ud;
     bool recapture; /* evaluate again even when results are stored */
+    /* This node's name: a policy whose spec.nodeSelector does not match
+     * the node's labels (its Node document's, and kubernetes.io/hostname)
+     * is not captured here; it goes on without its desiredState and is
+     * NotMatching. NULL: every policy is captured. */
+    const char *node_name;
 };
 
 struct desired;

@@ -1555,6 +1555,7 @@ int reconcile_pass(struct reconciler *r, enum gen_trigger trig, bool dry_run, FI
             .current = capture_current,
             .ud = r,
             .recapture = r->recapture,
+            .node_name = r->node_name,
         };
         struct docset view = {0};
         capture_docs(&r->docs, &cs, &view, &d);

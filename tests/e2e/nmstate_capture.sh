@@ -107,6 +107,16 @@ out=$("$PLUMBD" validate "$CONF/capture-bridge-ens19.yml" 2>&1); rc=$?
 assert_eq "validate: a good capture policy passes (templates checked on apply)" 0 "$rc"
 rm -f "$CONF/capture-bad.yml"
 
+# ---- a policy for other nodes is not captured here: NotMatching ------------
+sed -e 's/name: capture-describe/name: capture-elsewhere/' \
+    -e 's/^spec:$/spec:\n  nodeSelector: {role: storage}/' \
+    -e 's/interfaces.name=="ens20"/interfaces.name=="ens99"/' \
+    "$CORPUS/capture-describe-ens20.yml" >"$CONF/capture-elsewhere.yml"
+out=$(plumbd_run apply 2>&1); rc=$?
+assert_eq "capture for another node (ens99 not here): NotMatching, exit 0" "0 NotMatching" \
+    "$rc $(status_of capture-elsewhere 3)"
+rm -f "$CONF/capture-elsewhere.yml"
+
 # ---- removal: br-1 goes; the routes it added go with it --------------------
 rm -f "$CONF/capture-bridge-ens19.yml"
 out=$(plumbd_run apply 2>&1)

@@ -479,6 +479,49 @@ static void test_docs(void **state)
     json_decref(f.current);
 }
 
+/* A policy for other nodes (nodeSelector) is not captured here: it would
+ * fail against this node's state; it is NotMatching instead. */
+static void test_selector(void **state)
+{
+    (void)state;
+    const char *yaml =
+        "apiVersion: nmstate.io/v1\nkind: NodeNetworkConfigurationPolicy\n"
+        "metadata: {name: p}\n"
+        "spec:\n"
+        "  nodeSelector: {role: storage}\n"
+        "  capture: {nic: interfaces.name==\"eth9\"}\n"
+        "  desiredState: {interfaces: [{name: \"{{ capture.nic.interfaces.0.name }}\","
+        " type: ethernet, state: up}]}\n"
+        "---\n"
+        "apiVersion: v1\nkind: Node\nmetadata: {name: w1, labels: {role: %s}}\n";
+    struct fake_src f = {.current = yaml_json(STATE)};
+    for (int matching = 0; matching < 2; matching++) {
+        _cleanup_free_ char *text = xasprintf(yaml, matching ? "storage" : "web");
+        struct docset in = {0}, out = {0};
+        struct diags dg = {0};
+        load_buffer("p.yaml", text, strlen(text), &in, &dg);
+        struct capture_source src = {.current = fake_current, .ud = &f, .node_name = "w1"};
+        struct desired d = {0};
+        capture_docs(&in, &src, &out, &d);
+        validate_docs(&out, &d);
+        assert_int_equal(f.ncurrent, matching);
+        if (matching) {
+            assert_int_equal(d.ninvalid, 1);
+            assert_string_equal(d.invalid[0].fail_reason, "CaptureError");
+        } else {
+            assert_int_equal(diags_count(&d.diags, DIAG_ERROR), 0);
+            assert_int_equal(d.npolicies, 1);
+            struct label l = {"role", "web"};
+            assert_false(selector_matches(d.policies[0].selector, d.policies[0].nselector, &l, 1));
+        }
+        desired_free(&d);
+        docset_free(&in);
+        docset_free(&out);
+        diags_clear(&dg);
+    }
+    json_decref(f.current);
+}
+
 /* `plumbd validate`: expressions parsed, templated desiredState left for
  * the node (a warning), a syntax error at its character. */
 static void test_offline(void **state)
@@ -743,7 +786,8 @@ int main(void)
         cmocka_unit_test(test_syntax_errors), cmocka_unit_test(test_filter),
         cmocka_unit_test(test_replace),       cmocka_unit_test(test_references),
         cmocka_unit_test(test_templates),     cmocka_unit_test(test_docs),
-        cmocka_unit_test(test_offline),       cmocka_unit_test(test_plan_after_apply),
+        cmocka_unit_test(test_offline),       cmocka_unit_test(test_selector),
+        cmocka_unit_test(test_plan_after_apply),
         cmocka_unit_test(test_golden),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
