@@ -1213,7 +1213,8 @@ static void doc_labels(const struct docset *in, const char *name, struct label *
     h->value = xstrdup(name);
     for (size_t i = 0; i < in->n; i++) {
         const struct ynode *root = in->v[i].root;
-        if (!root || root->kind != YNODE_MAP || !streq(ynode_str(ynode_get(root, "kind")), "Node") ||
+        if (!root || root->kind != YNODE_MAP ||
+            !streq(ynode_str(ynode_get(root, "kind")), "Node") ||
             !streq(ynode_str(ynode_path(root, "metadata.name")), name))
             continue;
         const struct ynode *labels = ynode_path(root, "metadata.labels");
