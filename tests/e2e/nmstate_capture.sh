@@ -8,8 +8,11 @@
 # the state the first one made) plans nothing; `plumbd capture` prints the
 # expansion; --recapture evaluates again (a MAC change shows up in a
 # description only then; a policy whose captures no longer resolve reports
-# CaptureError and keeps its state); a syntax error is Failing/CaptureError
-# with its position; `plumbd validate` checks expressions offline.
+# CaptureError and keeps its state); rollback puts ens19 back and an edited
+# policy captures that afresh; a syntax error is Failing/CaptureError with
+# its position; a policy for another node is NotMatching, not captured;
+# `plumbd validate` checks expressions offline; the daemon captures again
+# on an edited policy only.
 set -uo pipefail
 . "$(dirname "$0")/../lib/lab.sh"
 lab_init
@@ -59,6 +62,22 @@ out=$(plumbd_run apply 2>&1); rc=$?
 assert_eq "second apply: exit 0, zero netlink writes" "0:0" "$rc:$(apply_writes "$out")"
 out=$(plumbd_run plan 2>/dev/null); rc=$?
 assert_eq "plan after apply is empty" "0:" "$rc:$(plan_ops "$out")"
+
+# ---- rollback puts ens19 back; an edited policy captures that afresh -------
+out=$(plumbd_run rollback 2>&1); rc=$?
+assert_eq "rollback exits 0" 0 "$rc"
+if link_absent "$NODE" br-1; then ok "rollback: br-1 deleted"
+else not_ok "rollback: br-1 deleted" "$(ip -n "$NODE" link show br-1 2>&1)"; fi
+assert_match "rollback: 198.51.100.0/24 back on ens19" '^198\.51\.100\.0/24 via 192\.0\.2\.2 dev ens19 (proto [a-z]+ )?metric 50' "$(routes4)"
+assert_eq "rollback: Aborted" "Aborted" "$(status_of capture-br-1 3)"
+sed 's/^  name: capture-br-1$/  name: capture-br-1\n  labels: {edited: "1"}/' \
+    "$CORPUS/capture-bridge-ens19.yml" >"$CONF/capture-bridge-ens19.yml"
+out=$(plumbd_run apply 2>&1); rc=$?
+assert_eq "edited policy: captured afresh and applied" "0 Available" "$rc $(status_of capture-br-1 3)"
+if has_addr "$NODE" br-1 192.0.2.1/24 && [ "$(bridge_ports "$NODE" br-1)" = ens19 ] &&
+   routes4 | grep -qE '^198\.51\.100\.0/24 via 192\.0\.2\.2 dev br-1'; then
+    ok "edited policy: br-1 has the address, the port and the route again"
+else not_ok "edited policy: br-1 has the address, the port and the route again" "$(routes4 | tr '\n' ';')"; fi
 
 # ---- --recapture: evaluated again against the live state -------------------
 cp "$CORPUS/capture-describe-ens20.yml" "$CONF/"
