@@ -319,7 +319,7 @@ static uint64_t hash_node(uint64_t h, const struct ynode *n)
     return h;
 }
 
-static void doc_set_rev(struct doc *d)
+void doc_set_rev(struct doc *d)
 {
     hash64_hex(hash_node(HASH64_SEED, d->root), d->rev);
 }

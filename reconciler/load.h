@@ -132,6 +132,8 @@ void load_cache_free(struct load_cache *cache);
 bool load_name_wanted(const char *name, bool is_dir);
 
 void docset_free(struct docset *s);
+/* Recompute d->rev from d->root (after a document was rewritten: capture.c). */
+void doc_set_rev(struct doc *d);
 void ynode_free(struct ynode *n);
 
 /* Tree access helpers; all accept NULL and return NULL when absent. */

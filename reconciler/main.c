@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "capture.h"
 #include "load.h"
 #include "log.h"
 #include "journal.h"
@@ -39,6 +40,8 @@ struct opts {
     unsigned flap_limit, flap_backoff_s, history_keep, probe_timeout_s;
     const char *output;
     const char *resolv_conf;
+    const char *current;  /* capture: the state file (default: the live node) */
+    bool recapture;       /* apply/plan: evaluate spec.capture again */
     struct loop_opts loop;
 };
 
@@ -56,6 +59,7 @@ static void usage(FILE *f)
           "  history [-o table|json] [GEN]  journal generations, newest first; or GEN's ops\n"
           "  rollback [GEN]  undo the newest applied generation (or all after GEN)\n"
           "  validate PATH...  check files or directories; exit 1 on any error\n"
+          "  capture [--current FILE] POLICY...  desiredState with spec.capture resolved\n"
           "\n"
           "options:\n"
           "  --config-dir DIR   desired-state files (default /etc/plumbd/desired.d);\n"
@@ -73,6 +77,8 @@ static void usage(FILE *f)
           "  --insecure-config  accept group- or world-writable config files and dirs\n"
           "  --probe-timeout-s S  how long probes after a policy may take (default 10)\n"
           "  --resolv-conf PATH the file dns-resolver is written to (default /etc/resolv.conf)\n"
+          "  --recapture        apply/plan: evaluate every spec.capture again\n"
+          "  --current FILE     capture: the state to evaluate against (default: the node)\n"
           "  --log-format FMT   logfmt (default) or json\n"
           "  --metrics-file P   write Prometheus metrics to P after each pass (run)\n"
           "  --metrics-listen A serve /metrics on A: 127.0.0.1:PORT or a unix socket path\n"
@@ -209,7 +215,12 @@ static int cmd_validate(const char *output, int argc, char **argv)
         if (k < 0 && all.n == before) /* most failures are diagnostics already */
             diags_add(&all, DIAG_ERROR, argv[i], 1, 1, NULL, "%s", strerror(-k));
     }
-    validate_docs(&docs, &d);
+    /* Without a node, spec.capture expressions are only parsed; a
+     * desiredState with templates is checked when it is applied. */
+    struct docset view = {0};
+    capture_docs_offline(&docs, &view, &all);
+    validate_docs(&view, &d);
+    docset_free(&view);
     for (size_t i = 0; i < d.diags.n; i++) {
         const struct diag *g = &d.diags.v[i];
         diags_add(&all, g->severity, g->file, g->line, g->col, g->object, "%s", g->msg);
@@ -520,6 +531,106 @@ static int cmd_show(const struct opts *o)
     return rc < 0 ? 1 : 0;
 }
 
+/* plumbd capture [--current FILE] POLICY...: each policy's desiredState
+ * with its spec.capture evaluated against FILE (a `plumbd show` output, or
+ * any nmstate state) or the live node, printed as YAML (or -o json), one
+ * document per policy. Errors name the expression position with a caret.
+ * Exit 0, 1 on any error, 2 on usage error. */
+static int cmd_capture(const struct opts *o, int argc, char **argv)
+{
+    const char *fmt = o->output ? o->output : "yaml";
+    if (!streq(fmt, "yaml") && !streq(fmt, "json")) {
+        fprintf(stderr, "plumbd capture: unknown output format '%s' (yaml or json)\n", fmt);
+        return 2;
+    }
+    if (argc < 1) {
+        fprintf(stderr, "plumbd capture: no POLICY file given\n");
+        return 2;
+    }
+    struct docset docs = {0};
+    struct diags dg = {0};
+    json_t *current = NULL;
+    int rc = 0;
+    size_t printed = 0;
+    if (o->current) {
+        struct docset cur = {0};
+        if (load_file(o->current, &cur, &dg) < 0 || cur.n < 1) {
+            diags_print(&dg, stderr);
+            fprintf(stderr, "plumbd capture: cannot read the state %s\n", o->current);
+            docset_free(&cur);
+            diags_clear(&dg);
+            return 1;
+        }
+        current = capture_ynode_json(cur.v[0].root);
+        docset_free(&cur);
+    } else {
+        struct netns *ns = NULL;
+        struct live_ns l = {0};
+        int k = netns_open(NULL, &ns);
+        if (k >= 0)
+            k = live_dump(ns, &l);
+        if (k >= 0)
+            current = capture_current_state(&l, o->resolv_conf);
+        live_ns_free(&l);
+        netns_free(ns);
+        if (!current) {
+            log_error("capture", "cannot read the node's state: %s", strerror(-k));
+            return 1;
+        }
+    }
+    for (int i = 0; i < argc; i++)
+        if (load_file(argv[i], &docs, &dg) < 0)
+            rc = 1;
+    diags_print(&dg, stderr);
+    diags_clear(&dg);
+    for (size_t i = 0; i < docs.n; i++) {
+        const struct doc *doc = &docs.v[i];
+        if (!streq(ynode_str(ynode_get(doc->root, "kind")), "NodeNetworkConfigurationPolicy")) {
+            fprintf(stderr, "%s:%u:%u: not a NodeNetworkConfigurationPolicy: skipped\n",
+                    doc->file, doc->line, doc->col);
+            continue;
+        }
+        const struct ynode *spec = ynode_get(doc->root, "spec");
+        const struct ynode *cap = ynode_get(spec, "capture");
+        const struct ynode *ds = ynode_get(spec, "desiredState");
+        json_t *exprs = cap ? capture_ynode_json(cap) : json_object();
+        struct capture_error err = {0};
+        json_t *results = json_is_object(exprs) ? capture_eval(exprs, current, &err) : NULL;
+        json_decref(exprs);
+        struct ynode *x = NULL;
+        unsigned line = doc->line, col = doc->col;
+        if (!results && cap)
+            capture_error_position(cap, &err, &line, &col);
+        if (results && ds)
+            x = capture_expand(ds, results, &err, &line, &col);
+        if (!results || (ds && !x)) {
+            _cleanup_free_ char *snip = err.msg ? capture_error_snippet(&err)
+                                                : xstrdup("spec.capture must be a map");
+            fprintf(stderr, "%s:%u:%u: %s\n", doc->file, line, col, snip);
+            capture_error_clear(&err);
+            json_decref(results);
+            rc = 1;
+            continue;
+        }
+        json_t *out = x ? capture_ynode_json(x) : json_object();
+        if (streq(fmt, "json")) {
+            char *t = json_dumps(out, JSON_INDENT(2));
+            printf("%s\n", t);
+            free(t);
+        } else {
+            if (printed++)
+                printf("---\n");
+            yaml_emit(stdout, out);
+        }
+        json_decref(out);
+        ynode_free(x);
+        json_decref(results);
+    }
+    json_decref(current);
+    docset_free(&docs);
+    return rc;
+}
+
 static int cmd_converge(const struct opts *o, const char *cmd)
 {
     bool dry = streq(cmd, "plan"), daemon = streq(cmd, "run");
@@ -543,6 +654,7 @@ static int cmd_converge(const struct opts *o, const char *cmd)
         .history_keep = o->history_keep,
         .probe_timeout_ms = o->probe_timeout_s * 1000,
         .resolv_conf = o->resolv_conf,
+        .recapture = o->recapture,
         .epfd = -1,
         .lockfd = -1,
         .load_guard_fd = -1,
@@ -612,7 +724,7 @@ int main(int argc, char **argv)
     enum { OPT_CONFIG = 256, OPT_STATE, OPT_NETNS, OPT_NODE, OPT_ALLOW_EMPTY, OPT_SETTLE,
            OPT_RESYNC, OPT_VERSION, OPT_FLAP_LIMIT, OPT_FLAP_BACKOFF, OPT_HISTORY,
            OPT_INSECURE, OPT_LOG_FORMAT, OPT_METRICS_FILE, OPT_METRICS_LISTEN, OPT_PROBE,
-           OPT_WATCH, OPT_RESOLV_CONF };
+           OPT_WATCH, OPT_RESOLV_CONF, OPT_CURRENT, OPT_RECAPTURE };
     static const struct option longopts[] = {
         {"config-dir", required_argument, NULL, OPT_CONFIG},
         {"state-dir", required_argument, NULL, OPT_STATE},
@@ -628,6 +740,8 @@ int main(int argc, char **argv)
         {"probe-timeout-s", required_argument, NULL, OPT_PROBE},
         {"resolv-conf", required_argument, NULL, OPT_RESOLV_CONF},
         {"watch", no_argument, NULL, OPT_WATCH},
+        {"current", required_argument, NULL, OPT_CURRENT},
+        {"recapture", no_argument, NULL, OPT_RECAPTURE},
         {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
         {"metrics-file", required_argument, NULL, OPT_METRICS_FILE},
         {"metrics-listen", required_argument, NULL, OPT_METRICS_LISTEN},
@@ -673,6 +787,12 @@ int main(int argc, char **argv)
             break;
         case OPT_WATCH:
             o.watch = true;
+            break;
+        case OPT_CURRENT:
+            o.current = optarg;
+            break;
+        case OPT_RECAPTURE:
+            o.recapture = true;
             break;
         case OPT_LOG_FORMAT: {
             int f = log_format_from_string(optarg);
@@ -761,6 +881,17 @@ int main(int argc, char **argv)
     }
     if (streq(cmd, "rollback"))
         return cmd_rollback(&o, nargs, args);
+    if (streq(cmd, "capture")) {
+        if (!o.current && o.netns) {
+            int rc = netns_enter(o.netns);
+            if (rc < 0) {
+                log_error("netns", "cannot enter network namespace %s: %s", o.netns,
+                          strerror(-rc));
+                return 1;
+            }
+        }
+        return cmd_capture(&o, nargs, args);
+    }
     if (nargs > 0) {
         fprintf(stderr, "plumbd %s: unexpected argument '%s'\n", cmd, args[0]);
         return 2;

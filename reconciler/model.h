@@ -46,6 +46,7 @@ struct object {
     char rev[17];   /* content hash of its document */
     bool prune;     /* annotation plumbd/prune, default true */
     struct diags warnings; /* keys accepted but not implemented, etc. */
+    const char *fail_reason; /* invalid: status reason (static); NULL = InvalidConfiguration */
 };
 /* "Kind/ns/name" or "Kind/name"; buf >= 256. */
 const char *object_id(const struct object *o, char *buf, size_t len);

@@ -2362,7 +2362,8 @@ int plan_build(const struct plan_input *in, struct plan *ret)
             }
         set_active(&b, o);
         if (o->kind != OBJ_NODE)
-            status_add(&b, o, COND_FAILING, "InvalidConfiguration",
+            status_add(&b, o, COND_FAILING,
+                       o->fail_reason ? o->fail_reason : "InvalidConfiguration",
                        "%s:%u:%u: %s (the last good revision stays applied)", o->file, line, col,
                        first);
     }

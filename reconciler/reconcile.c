@@ -19,6 +19,7 @@
 #include "load.h"
 #include "log.h"
 #include "reconcile.h"
+#include "capture.h"
 
 static void nft_forget(struct reconciler *r);
 
@@ -1365,6 +1366,10 @@ static int publish_status(struct reconciler *r, struct plan *p, const struct des
         if (!strmap_get(&byid, old[i].id, NULL)) {
             rc = store_status_delete(r->store, old[i].id);
             dirty = true;
+            /* A policy that is gone forgets its captures: added again, it
+             * is a new policy and captures afresh. */
+            if (rc >= 0 && old[i].kind == OBJ_POLICY)
+                rc = store_capture_delete(r->store, old[i].name);
         }
     for (size_t s = 0; rc >= 0 && s < p->nstatus; s++) {
         size_t o;
@@ -1434,6 +1439,41 @@ static void dns_observe(struct reconciler *r, struct dns_state *ret)
     ret->holder = r->dns_owner.holder ? xstrdup(r->dns_owner.holder) : NULL;
     ret->orig_exists = r->dns_owner.orig_exists;
     ret->orig = r->dns_owner.orig ? xstrdup(r->dns_owner.orig) : NULL;
+}
+
+/* ---- spec.capture: the store and the live state for capture_docs -------- */
+
+static int capture_get(void *ud, const char *name, const char *rev, char **ret_json)
+{
+    struct reconciler *r = ud;
+    return store_capture_get(r->store, name, rev, ret_json);
+}
+
+static void capture_put(void *ud, const char *name, const char *rev, const char *json)
+{
+    struct reconciler *r = ud;
+    if (store_capture_put(r->store, name, rev, json) < 0)
+        log_warn(name, "cannot store the captures: they are evaluated again next pass");
+    else
+        log_info(name, "spec.capture evaluated for revision %s", rev);
+}
+
+static json_t *capture_current(void *ud)
+{
+    struct reconciler *r = ud;
+    struct live_ns l = {0};
+    const struct live_ns *lp = &l;
+    int rc;
+    if (r->node_watch) {
+        rc = watch_current(r->node_watch);
+        lp = &r->node_watch->cache;
+    } else
+        rc = live_dump(r->node, &l);
+    json_t *j = rc < 0 ? NULL : capture_current_state(lp, r->resolv_conf);
+    if (rc < 0)
+        log_error("node", "cannot read the node's state for spec.capture: %s", strerror(-rc));
+    live_ns_free(&l);
+    return j;
 }
 
 int reconcile_pass(struct reconciler *r, enum gen_trigger trig, bool dry_run, FILE *plan_out,
@@ -1559,7 +1599,27 @@ int reconcile_pass(struct reconciler *r, enum gen_trigger trig, bool dry_run, FI
                         (r->docs.n == 0 && ldiags.n == 0);
     const char *empty_dir = r->empty_dir ? r->empty_dir : r->config_dir;
     PHASE(0);
-    validate_docs(&r->docs, &d);
+    if (!capture_any(&r->docs)) {
+        validate_docs(&r->docs, &d);
+    } else {
+        /* spec.capture: evaluated against the node when a policy's revision
+         * is new (or on --recapture), else the stored results are reused;
+         * the templates are expanded before validation. */
+        struct capture_source cs = {
+            .get = capture_get,
+            .put = dry_run ? NULL : capture_put,
+            .current = capture_current,
+            .ud = r,
+            .recapture = r->recapture,
+            .node_name = r->node_name,
+        };
+        struct docset view = {0};
+        capture_docs(&r->docs, &cs, &view, &d);
+        validate_docs(&view, &d);
+        docset_free(&view);
+        if (!dry_run)
+            r->recapture = false;
+    }
     /* Loader diagnostics first, then the validator's; the planner sees
      * both (it names a file's parse error in the status of the objects
      * that file held). */

@@ -25,6 +25,8 @@ struct reconciler {
     unsigned probe_timeout_ms; /* probes after a policy (0 = default 10 s) */
     const char *resolv_conf;   /* the file dns-resolver is written to
                                 * (NULL: DNS is not managed) */
+    bool recapture;            /* the next pass evaluates every spec.capture
+                                * again (`apply --recapture`); cleared after it */
     /* owned */
     struct store *store;
     struct netns *node;        /* the node namespace */

@@ -72,6 +72,9 @@ enum stmt_id {
     ST_DNS_OPS,
     ST_GEN_NEWEST,
     ST_PIN_PUT,
+    ST_CAPTURE_GET,
+    ST_CAPTURE_PUT,
+    ST_CAPTURE_DELETE,
     ST_PIN_DELETE,
     ST_PIN_LIST,
     ST_EVENTS,
@@ -192,6 +195,10 @@ static const struct {
     [ST_PIN_PUT] = {"pin-put", "INSERT OR REPLACE INTO pins(owner, rev, condition, reason,"
                                " message, gen, created) VALUES(?1,?2,?3,?4,?5,?6,?7)"},
     [ST_PIN_DELETE] = {"pin-delete", "DELETE FROM pins WHERE owner=?1"},
+    [ST_CAPTURE_GET] = {"capture-get", "SELECT results FROM captures WHERE policy=?1 AND rev=?2"},
+    [ST_CAPTURE_DELETE] = {"capture-delete", "DELETE FROM captures WHERE policy=?1"},
+    [ST_CAPTURE_PUT] = {"capture-put", "INSERT OR REPLACE INTO captures(policy, rev, results,"
+                                       " created) VALUES(?1,?2,?3,?4)"},
     [ST_EVENTS] = {"events", "SELECT id, time, object, condition, reason, message, previous"
                              " FROM events ORDER BY id DESC LIMIT ?1"},
     [ST_PIN_LIST] = {"pin-list", "SELECT owner, rev, condition, reason, message, gen FROM pins"
@@ -1489,6 +1496,31 @@ int store_pin_put(struct store *s, const struct pin *p)
     return min_zero(run(s, ST_PIN_PUT, "tttttII", p->owner, p->rev,
                         condition_to_string(p->cond), p->reason, p->message, p->gen,
                         (int64_t)now_wall()));
+}
+
+int store_capture_get(struct store *s, const char *policy, const char *rev, char **ret_json)
+{
+    _cleanup_reset_ sqlite3_stmt *st = NULL;
+    int r = query(s, ST_CAPTURE_GET, &st, "tt", policy, rev);
+    if (r < 0)
+        return r;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *ret_json = col_dup(st, 0);
+        return 0;
+    }
+    r = step_end(s, st, rc);
+    return r < 0 ? r : -ENOENT;
+}
+
+int store_capture_put(struct store *s, const char *policy, const char *rev, const char *json)
+{
+    return min_zero(run(s, ST_CAPTURE_PUT, "tttI", policy, rev, json, (int64_t)now_wall()));
+}
+
+int store_capture_delete(struct store *s, const char *policy)
+{
+    return min_zero(run(s, ST_CAPTURE_DELETE, "t", policy));
 }
 
 int store_pin_delete(struct store *s, const char *owner)

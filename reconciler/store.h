@@ -134,6 +134,12 @@ int store_pin_delete(struct store *s, const char *owner);
 int store_pin_list(struct store *s, struct pin **ret, size_t *ret_n);
 void pins_free(struct pin *v, size_t n);
 
+/* ---- spec.capture results per policy (migration 009) ---- */
+/* The results stored for policy at revision rev: 0, or -ENOENT. */
+int store_capture_get(struct store *s, const char *policy, const char *rev, char **ret_json);
+int store_capture_put(struct store *s, const char *policy, const char *rev, const char *json);
+int store_capture_delete(struct store *s, const char *policy);
+
 /* ---- events: condition transitions, newest first ---- */
 struct event_row {
     int64_t id, time;
