@@ -766,6 +766,8 @@ static size_t readback_check(struct reconciler *r, const struct plan *p, const s
         struct verify_result vr = {0};
         if (verify_state(pol->state, cur, &vo, &vr))
             why[i] = verify_message(&vr);
+        else
+            log_debug(owner, "read back: the node holds the desired state");
         verify_result_free(&vr);
     }
     for (size_t i = 0; i < n; i++) {
