@@ -713,13 +713,14 @@ static enum condition plan_cond(const struct plan *p, const char *id)
 }
 
 /* One look at the node after the writes. Each policy op's own effect
- * (op_verify), then the whole desired state of each policy planned this
- * pass (Progressing: it had ops, none failed) against show's tree of the
- * node. Returns how many policies differ; on the last try, the first
- * mismatch of each is recorded on its first op (reason, message, failed). */
+ * (op_verify), then, when whole, the whole desired state of each policy
+ * planned this pass (Progressing: it had ops, none failed) against show's
+ * tree of the node. Returns how many policies differ; on the last try, the
+ * first mismatch of each is recorded on its first op (reason, message,
+ * failed). */
 static size_t readback_check(struct reconciler *r, const struct plan *p, const struct desired *d,
                              const struct live_ns *after, bool *failed, char **reasons,
-                             char **errs, bool last)
+                             char **errs, bool whole, bool last)
 {
     size_t n = p->nops, bad = 0;
     char **why = xcalloc(n, sizeof(char *)); /* per op: its owner's first mismatch */
@@ -749,7 +750,8 @@ static size_t readback_check(struct reconciler *r, const struct plan *p, const s
         }
         /* The whole policy, once, at its first op. */
         const struct policy *pol = policy_by_id(d, owner);
-        if (i != first || !pol || !pol->state || plan_cond(p, owner) != COND_PROGRESSING)
+        if (!whole || i != first || !pol || !pol->state ||
+            plan_cond(p, owner) != COND_PROGRESSING)
             continue;
         if (!cur) {
             cur = show_build(after, r->resolv_conf);
@@ -791,18 +793,25 @@ static size_t readback_check(struct reconciler *r, const struct plan *p, const s
     return bad;
 }
 
+/* judging: a pass that applies revisions (file, apply, start), as for the
+ * probes: the whole policy is compared, with retries. A drift repair only
+ * checks what each op wrote, once: a policy that differs elsewhere during
+ * drift is more drift, which the next pass repairs (undoing this repair
+ * would not help), and a repair must not wait half a second. */
 static void readback(struct reconciler *r, const struct plan *p, const struct desired *d,
-                     bool *failed, char **reasons, char **errs, struct live_ns *fresh)
+                     bool judging, bool *failed, char **reasons, char **errs,
+                     struct live_ns *fresh)
 {
     bool any = false;
+    unsigned tries = judging ? VERIFY_TRIES : 1;
     for (size_t i = 0; i < p->nops && !any; i++)
         any = !failed[i] && is_policy(p->ops[i].owner) && p->ops[i].type != OP_FORGET;
     for (unsigned t = 1; any; t++) {
         const struct live_ns *after = NULL;
         live_ns_free(fresh);
         if (snapshot_after(r, fresh, &after) < 0 ||
-            !readback_check(r, p, d, after, failed, reasons, errs, t >= VERIFY_TRIES) ||
-            t >= VERIFY_TRIES)
+            !readback_check(r, p, d, after, failed, reasons, errs, judging, t >= tries) ||
+            t >= tries)
             return;
         struct timespec ts = {.tv_nsec = VERIFY_WAIT_MS * 1000000L};
         nanosleep(&ts, NULL);
@@ -924,7 +933,7 @@ static int run_ops(struct reconciler *r, enum gen_trigger trig, struct plan *p,
     }
 
     /* Read-back verification of the policies that went through. */
-    readback(r, p, d, failed, reasons, errs, &fresh);
+    readback(r, p, d, judging, failed, reasons, errs, &fresh);
 
     /* Probes, once per policy that went through. */
     for (size_t i = 0; judging && i < n; i++) {

@@ -14,11 +14,15 @@
 #  3. allow-extra-address: false with an address plumbd did not add: the
 #     policy's own address is rolled back; with the default (true) it
 #     applies.
+#  4. the daemon: a file dropped in with case 1 for another bridge is
+#     rolled back the same way (read back from the event-fed snapshot), and
+#     not retried.
 set -uo pipefail
 . "$(dirname "$0")/../lib/lab.sh"
 lab_init
 lab_netns "$NODE" && lab_netns "$PEER" && lab_wire "$NODE" ens19 "$PEER" eth0 &&
-    lab_wire "$NODE" ens20 "$PEER" eth1 && lab_wire "$NODE" ens21 "$PEER" eth2 ||
+    lab_wire "$NODE" ens20 "$PEER" eth1 && lab_wire "$NODE" ens21 "$PEER" eth2 &&
+    lab_wire "$NODE" ens22 "$PEER" eth3 ||
     { not_ok lab "could not build the lab"; exit 1; }
 
 mtu_of() { ip -n "$NODE" -o link show dev "$1" 2>/dev/null | sed -n 's/.* mtu \([0-9]*\) .*/\1/p'; }
@@ -164,5 +168,22 @@ out=$(plumbd_run apply 2>&1); rc=$?
 assert_eq "default (extra addresses tolerated): apply exits 0" 0 "$rc"
 expect "ens21 has 10.9.0.1/24" has_addr "$NODE" ens21 10.9.0.1/24
 expect "ens21 keeps 10.8.0.1/24" has_addr "$NODE" ens21 10.8.0.1/24
+
+# ---- 4. the daemon -------------------------------------------------------------
+plumbd_daemon
+wait_for 10 status_is strict Available || not_ok "daemon started" "strict not Available"
+gens=$(hist_gen newest id)
+sed -e 's/name: jumbo/name: jumbo3/' -e 's/br-1/br-3/' -e 's/ens19/ens22/' -e 's/mtu: 1500/mtu: 9000/' \
+    "$CONF/jumbo.yml" >"$LAB_TMP/jumbo3.yml" && mv "$LAB_TMP/jumbo3.yml" "$CONF/jumbo3.yml"
+if wait_for 15 status_is jumbo3 Failing; then ok "daemon: jumbo3 is Failing"
+else not_ok "daemon: jumbo3 is Failing" "$(status_msg jumbo3)" "$DAEMON_LOG"; fi
+assert_eq "daemon: reason VerificationFailed" VerificationFailed "$(plumbd_status_field jumbo3 4)"
+assert_match "daemon: the status names br-3.mtu" 'br-3\.mtu: desired 9000, current 1500' "$(status_msg jumbo3)"
+expect_fail "daemon: br-3 is gone again" link_exists "$NODE" br-3
+assert_eq "daemon: ens22 released" "" "$(master_of ens22)"
+g1=$(hist_gen newest id)
+sleep 2
+assert_eq "daemon: the pinned revision is not retried (no new generation in 2 s)" "$g1" "$(hist_gen newest id)"
+[ "$g1" != "$gens" ] || not_ok "daemon: a generation was recorded" "newest still $gens"
 
 lab_done
