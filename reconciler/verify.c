@@ -38,7 +38,9 @@
  *    omits what is unset: no description, no fwmark).
  *  - keys in verify_skipped are not compared (below, with the reason), and
  *    keys the validator warned about as not implemented are not in the
- *    desired tree at all.
+ *    desired tree at all. A value still holding an nmstate capture
+ *    reference ("{{ capture.x }}") is not compared, nor an interface, route
+ *    or rule entry holding one.
  *
  * Costs one walk of the desired tree; each desired interface, route or
  * rule is looked up linearly in the current list (a node's show lists a
@@ -60,6 +62,24 @@ const struct verify_skip verify_skipped[] = {
     {"interfaces[].ipv6.autoconf", "show does not print it (no autoconf yet)"},
     {"interfaces[].ipv4.allow-extra-address", "a verification option, not state"},
     {"interfaces[].ipv6.allow-extra-address", "a verification option, not state"},
+    /* DHCP client options: what a lease is used for, not kernel state
+     * show could read back (nmstate's names, for when DHCP lands). */
+    {"interfaces[].ipv4.auto-dns", "a DHCP client option, not kernel state"},
+    {"interfaces[].ipv6.auto-dns", "a DHCP client option, not kernel state"},
+    {"interfaces[].ipv4.auto-gateway", "a DHCP client option, not kernel state"},
+    {"interfaces[].ipv6.auto-gateway", "a DHCP client option, not kernel state"},
+    {"interfaces[].ipv4.auto-routes", "a DHCP client option, not kernel state"},
+    {"interfaces[].ipv6.auto-routes", "a DHCP client option, not kernel state"},
+    {"interfaces[].ipv4.auto-route-table-id", "a DHCP client option, not kernel state"},
+    {"interfaces[].ipv6.auto-route-table-id", "a DHCP client option, not kernel state"},
+    {"interfaces[].ipv4.auto-route-metric", "a DHCP client option, not kernel state"},
+    {"interfaces[].ipv6.auto-route-metric", "a DHCP client option, not kernel state"},
+    {"interfaces[].ipv4.dhcp-client-id", "a DHCP client option, not kernel state"},
+    {"interfaces[].ipv6.dhcp-duid", "a DHCP client option, not kernel state"},
+    {"interfaces[].ipv4.dhcp-send-hostname", "a DHCP client option, not kernel state"},
+    {"interfaces[].ipv6.dhcp-send-hostname", "a DHCP client option, not kernel state"},
+    {"interfaces[].ipv4.dhcp-custom-hostname", "a DHCP client option, not kernel state"},
+    {"interfaces[].ipv6.dhcp-custom-hostname", "a DHCP client option, not kernel state"},
     {"routes.running", "reported state, ignored when applying"},
     {"route-rules.running", "reported state, ignored when applying"},
     {"dns-resolver.running", "reported state, ignored when applying"},
@@ -243,6 +263,32 @@ static bool is_default(const json_t *v)
         return true;
     }
     return false;
+}
+
+/* An nmstate capture reference left in the desired state ("{{ capture.x
+ * }}"): what it stands for is not known here, so it is not compared (an
+ * interface or entry naming one is skipped whole). */
+static bool is_template(const json_t *v)
+{
+    const char *s = json_string_value(v), *o;
+    return s && (o = strstr(s, "{{")) && strstr(o, "}}");
+}
+
+static bool has_template(const json_t *v)
+{
+    const char *k;
+    size_t i;
+    json_t *m;
+    if (json_is_object(v)) {
+        json_object_foreach((json_t *)v, k, m)
+            if (has_template(m))
+                return true;
+    } else if (json_is_array(v)) {
+        json_array_foreach(v, i, m)
+            if (has_template(m))
+                return true;
+    }
+    return is_template(v);
 }
 
 /* ---- generic trees ------------------------------------------------------- */
@@ -479,7 +525,7 @@ static void cmp_interfaces(struct vctx *c, const json_t *d, const json_t *cur)
     json_array_foreach(d, i, di) {
         const char *name = json_string_value(json_object_get(di, "name"));
         const char *state = json_string_value(json_object_get(di, "state"));
-        if (!name || streq(state, "ignore"))
+        if (!name || streq(state, "ignore") || is_template(json_object_get(di, "name")))
             continue;
         const json_t *ci = find_by_name(cur, name);
         if (streq(state, "absent")) {
@@ -509,7 +555,7 @@ static void cmp_interfaces(struct vctx *c, const json_t *d, const json_t *cur)
 static void cmp(struct vctx *c, const json_t *d, const json_t *cur, const char *path,
                 const char *spath)
 {
-    if (!d || json_is_null(d) || skipped(spath))
+    if (!d || json_is_null(d) || skipped(spath) || is_template(d))
         return;
     if (streq(spath, "interfaces[].type")) {
         cmp_type(c, d, cur, path);
@@ -596,7 +642,7 @@ static void cmp_routes_config(struct vctx *c, const json_t *d, const json_t *cur
     if (!json_is_array(cur))
         cur = NULL;
     json_array_foreach(d, i, e) {
-        if (!json_is_object(e))
+        if (!json_is_object(e) || has_template(e))
             continue;
         bool absent = streq(json_string_value(json_object_get(e, "state")), "absent");
         bool found = false;
@@ -744,7 +790,7 @@ static void cmp_rules_config(struct vctx *c, const json_t *d, const json_t *cur)
     if (!json_is_array(cur))
         cur = NULL;
     json_array_foreach(d, i, e) {
-        if (!json_is_object(e))
+        if (!json_is_object(e) || has_template(e))
             continue;
         bool absent = streq(json_string_value(json_object_get(e, "state")), "absent");
         bool found = false;

@@ -217,6 +217,10 @@ static void test_skip_list(void **state)
     for (const struct verify_skip *s = verify_skipped; s->path; s++, n++)
         assert_non_null(s->why);
     assert_true(n >= 10);
+    /* DHCP client options are not kernel state */
+    expect_ok("{\"interfaces\":[{\"name\":\"br-1\",\"ipv4\":{\"auto-dns\":true,"
+              "\"auto-gateway\":true,\"auto-routes\":true,\"auto-route-table-id\":100}}]}",
+              cur_br1);
 }
 
 static const char *cur_routes =
@@ -363,6 +367,21 @@ static void test_generic_lists(void **state)
     expect_one("{\"interfaces\":[{\"name\":\"bond0\",\"vlan-ranges\":[{\"min\":20,\"max\":30}]}]}",
                cur,
                "bond0.vlan-ranges {\"min\":20,\"max\":30}: desired present, current absent");
+}
+
+static void test_capture_templates(void **state)
+{
+    (void)state;
+    /* references the capture step did not resolve are not compared */
+    expect_ok("{\"interfaces\":[{\"name\":\"{{ capture.gw.interfaces.0.name }}\",\"mtu\":9000},"
+              "{\"name\":\"br-1\",\"description\":\"{{ capture.x.y }}\"}],"
+              "\"routes\":{\"config\":[{\"destination\":\"0.0.0.0/0\",\"next-hop-address\":"
+              "\"{{ capture.gw.routes.running.0.next-hop-address }}\"}]},"
+              "\"route-rules\":{\"config\":[{\"ip-from\":\"{{ capture.a.b }}\"}]}}",
+              cur_br1);
+    /* "{{" alone is an ordinary string */
+    expect_one("{\"interfaces\":[{\"name\":\"br-1\",\"description\":\"{{\"}]}", cur_br1,
+               "br-1.description: desired {{, current absent");
 }
 
 static void test_message_limit(void **state)
@@ -562,6 +581,7 @@ int main(void)
         cmocka_unit_test(test_rules),
         cmocka_unit_test(test_dns),
         cmocka_unit_test(test_generic_lists),
+        cmocka_unit_test(test_capture_templates),
         cmocka_unit_test(test_message_limit),
         cmocka_unit_test(test_desired_from_yaml),
         cmocka_unit_test(test_show_verifies_against_itself),
