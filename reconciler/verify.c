@@ -23,7 +23,8 @@
  *    addresses always, and with `dhcp`/`autoconf` true any: those come and
  *    go with leases and router advertisements).
  *  - routes.config: a present entry matches some current route on every
- *    key it gives (table-id defaults to main, 254); an absent entry is a
+ *    key it gives (table-id defaults to main, 254, as does 0; an IPv6
+ *    metric 0 is the kernel's 1024); an absent entry is a
  *    wildcard that must match no current route, except one a present entry
  *    of this or another policy wants (the planner keeps those).
  *  - route-rules.config: the same, rules normalized as the validator does
@@ -595,10 +596,22 @@ static bool route_matches(const json_t *want, const json_t *have, bool present)
         if (!json_ll(json_object_get(have, "table-id"), &t) || t != 254)
             return false;
     }
+    const char *dst = json_string_value(json_object_get(have, "destination"));
+    bool v6 = dst && strchr(dst, ':');
     json_object_foreach((json_t *)want, k, v) {
+        long long x;
         if (streq(k, "state"))
             continue;
         const json_t *h = json_object_get(have, k);
+        /* As the validator reads them: table-id 0 is unset (main), and an
+         * IPv6 metric 0 is the kernel's 1024. */
+        if (present && json_ll(v, &x) && x == 0 &&
+            (streq(k, "table-id") || (streq(k, "metric") && v6))) {
+            long long y;
+            if (!json_ll(h, &y) || y != (streq(k, "metric") ? 1024 : 254))
+                return false;
+            continue;
+        }
         if (h ? !scalar_eq(v, h) : !is_default(v))
             return false;
     }

@@ -242,6 +242,14 @@ static void test_routes(void **state)
               "{\"destination\":\"10.66.0.0/16\",\"route-type\":\"blackhole\",\"table-id\":100},"
               "{\"destination\":\"2001:DB8:99::/64\",\"next-hop-address\":\"2001:db8:1:0::2\"}]}}",
               cur_routes);
+    /* table-id 0 is main; an IPv6 metric 0 is 1024 */
+    expect_ok("{\"routes\":{\"config\":[{\"destination\":\"198.51.100.0/24\",\"table-id\":0},"
+              "{\"destination\":\"2001:db8:99::/64\",\"metric\":0}]}}",
+              cur_routes);
+    assert_int_equal(run("{\"routes\":{\"config\":[{\"destination\":\"203.0.113.0/24\","
+                         "\"metric\":0,\"table-id\":0}]}}",
+                         cur_routes, NULL),
+                     1);
     /* no table-id: the main table, where there is none */
     expect_one("{\"routes\":{\"config\":[{\"destination\":\"203.0.113.0/24\"}]}}", cur_routes,
                "routes.config {\"destination\":\"203.0.113.0/24\"}: desired present, current absent");
