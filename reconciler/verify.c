@@ -9,7 +9,7 @@
  *
  *  - interfaces, by name: `state: absent` must not exist, `state: ignore`
  *    is not looked at, any other must exist with every key the policy
- *    gives equal to show's. `type: ethernet` stands for any existing
+ *    gives equal to show's (no state: up, nmstate's default). `type: ethernet` stands for any existing
  *    device the validator takes as one (show names veths `veth`),
  *    `unknown` for any type.
  *  - a list of maps with a `name` (bridge.port): every desired item is
@@ -540,6 +540,13 @@ static void cmp_interfaces(struct vctx *c, const json_t *d, const json_t *cur)
         }
         const char *k;
         json_t *v;
+        if (!json_object_get(di, "state")) { /* nmstate's default, the planner's too */
+            json_t *up = json_string("up");
+            char p[VPATH];
+            join(p, name, "state");
+            cmp(c, up, json_object_get(ci, "state"), p, "interfaces[].state");
+            json_decref(up);
+        }
         json_object_foreach(di, k, v) {
             char p[VPATH], sp[VPATH];
             if (streq(k, "name"))

@@ -98,6 +98,10 @@ static void test_interfaces_scalars(void **state)
                cur_br1, "br-1.bridge.options.stp.enabled: desired true, current false");
     expect_one("{\"interfaces\":[{\"name\":\"br-1\",\"state\":\"down\"}]}", cur_br1,
                "br-1.state: desired down, current up");
+    /* no state: up */
+    expect_one("{\"interfaces\":[{\"name\":\"ens19\",\"mtu\":1500}]}",
+               "{\"interfaces\":[{\"name\":\"ens19\",\"state\":\"down\",\"mtu\":1500}]}",
+               "ens19.state: desired up, current down");
     /* mtu given as a string (quoted in YAML) */
     expect_ok("{\"interfaces\":[{\"name\":\"br-1\",\"mtu\":\"1500\"}]}", cur_br1);
     /* MAC case */
@@ -356,7 +360,7 @@ static void test_dns(void **state)
 static void test_generic_lists(void **state)
 {
     (void)state;
-    const char *cur = "{\"interfaces\":[{\"name\":\"bond0\",\"link-aggregation\":{\"mode\":"
+    const char *cur = "{\"interfaces\":[{\"name\":\"bond0\",\"state\":\"up\",\"link-aggregation\":{\"mode\":"
                       "\"active-backup\",\"port\":[\"eth1\",\"eth2\"],\"options\":{\"miimon\":100}}"
                       ",\"vlan-ranges\":[{\"min\":2,\"max\":9},{\"min\":20,\"max\":29}]}]}";
     /* scalars: the same set */
