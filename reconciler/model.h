@@ -10,6 +10,8 @@
 #include "load.h"
 #include "util.h"
 
+struct json_t; /* jansson's json_t */
+
 /* An IP prefix or address. family is AF_INET or AF_INET6. */
 struct ipaddr {
     int family;
@@ -150,6 +152,9 @@ struct policy {
     struct dns_config dns;    /* dns-resolver.config (dns.set: present) */
     struct nm_rule *rules;    /* route-rules.config, in file order */
     size_t nrules;
+    /* The desiredState as JSON (verify.h), what read-back verification
+     * compares with the node; owned. */
+    struct json_t *state;
 };
 
 struct route {

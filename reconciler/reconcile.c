@@ -11,6 +11,7 @@
 #include <poll.h>
 #include <sys/epoll.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "ipam.h"
 #include "journal.h"
@@ -20,6 +21,8 @@
 #include "log.h"
 #include "reconcile.h"
 #include "capture.h"
+#include "show.h"
+#include "verify.h"
 
 static void nft_forget(struct reconciler *r);
 
@@ -688,6 +691,137 @@ static char *run_probes(struct reconciler *r, const struct desired *d, const cha
     return NULL;
 }
 
+/* Read-back verification (verify.h): the kernel may finish a change after
+ * its ACK (a bridge's MTU follows its ports, an address leaves tentative),
+ * so a mismatch is read again VERIFY_TRIES times, VERIFY_WAIT_MS apart,
+ * as nmstate retries, before it counts. */
+#define VERIFY_TRIES 5
+#define VERIFY_WAIT_MS 100
+
+static const struct policy *policy_by_id(const struct desired *d, const char *id)
+{
+    for (size_t i = 0; i < d->npolicies; i++) {
+        char buf[256];
+        if (streq(object_id(&d->policies[i].obj, buf, sizeof(buf)), id))
+            return &d->policies[i];
+    }
+    return NULL;
+}
+
+static enum condition plan_cond(const struct plan *p, const char *id)
+{
+    for (size_t s = 0; s < p->nstatus; s++)
+        if (streq(p->status[s].id, id))
+            return p->status[s].cond;
+    return COND_NOT_MATCHING;
+}
+
+/* One look at the node after the writes. Each policy op's own effect
+ * (op_verify), then, when whole, the whole desired state of each policy
+ * planned this pass (Progressing: it had ops, none failed) against show's
+ * tree of the node. Returns how many policies differ; on the last try, the
+ * first mismatch of each is recorded on its first op (reason, message,
+ * failed). */
+static size_t readback_check(struct reconciler *r, const struct plan *p, const struct desired *d,
+                             const struct live_ns *after, bool *failed, char **reasons,
+                             char **errs, bool whole, bool last)
+{
+    size_t n = p->nops, bad = 0;
+    char **why = xcalloc(n, sizeof(char *)); /* per op: its owner's first mismatch */
+    json_t *cur = NULL;
+    json_t **others = NULL;
+    size_t nothers = 0;
+    for (size_t i = 0; i < n; i++) {
+        const struct op *op = &p->ops[i];
+        const char *owner = op->owner;
+        size_t first = i;
+        bool owner_bad = false;
+        if (failed[i] || !is_policy(owner) || op->type == OP_FORGET)
+            continue;
+        for (size_t j = 0; j < n; j++) {
+            if (!streq(p->ops[j].owner, owner))
+                continue;
+            owner_bad = owner_bad || failed[j] || why[j];
+            if (j < first && p->ops[j].type != OP_FORGET)
+                first = j;
+        }
+        if (owner_bad)
+            continue;
+        char *msg = NULL;
+        if (!op_verify(op, after, &msg)) {
+            why[i] = msg; /* blame the first mismatching op of the object */
+            continue;
+        }
+        /* The whole policy, once, at its first op. */
+        const struct policy *pol = policy_by_id(d, owner);
+        if (!whole || i != first || !pol || !pol->state ||
+            plan_cond(p, owner) != COND_PROGRESSING)
+            continue;
+        if (!cur) {
+            cur = show_build(after, r->resolv_conf);
+            for (size_t k = 0; k < d->npolicies; k++) {
+                char id[256];
+                object_id(&d->policies[k].obj, id, sizeof(id));
+                enum condition c = plan_cond(p, id);
+                if (c == COND_AVAILABLE || c == COND_PROGRESSING)
+                    *ARRAY_PUSH(others, nothers) = d->policies[k].state;
+            }
+        }
+        struct verify_opts vo = {.check_dns = r->resolv_conf != NULL, .others = others,
+                                 .nothers = nothers};
+        struct verify_result vr = {0};
+        if (verify_state(pol->state, cur, &vo, &vr))
+            why[i] = verify_message(&vr);
+        else
+            log_debug(owner, "read back: the node holds the desired state");
+        verify_result_free(&vr);
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!why[i])
+            continue;
+        bad++;
+        if (!last) {
+            log_debug(p->ops[i].owner, "read-back differs (%s): reading again", why[i]);
+            free(why[i]);
+            continue;
+        }
+        reasons[i] = xstrdup("VerificationFailed");
+        free(errs[i]);
+        errs[i] = why[i];
+        failed[i] = true;
+        log_error(p->ops[i].owner, "verification failed: %s", errs[i]);
+    }
+    free(why);
+    free(others);
+    json_decref(cur);
+    return bad;
+}
+
+/* judging: a pass that applies revisions (file, apply, start), as for the
+ * probes: the whole policy is compared, with retries. A drift repair only
+ * checks what each op wrote, once: a policy that differs elsewhere during
+ * drift is more drift, which the next pass repairs (undoing this repair
+ * would not help), and a repair must not wait half a second. */
+static void readback(struct reconciler *r, const struct plan *p, const struct desired *d,
+                     bool judging, bool *failed, char **reasons, char **errs,
+                     struct live_ns *fresh)
+{
+    bool any = false;
+    unsigned tries = judging ? VERIFY_TRIES : 1;
+    for (size_t i = 0; i < p->nops && !any; i++)
+        any = !failed[i] && is_policy(p->ops[i].owner) && p->ops[i].type != OP_FORGET;
+    for (unsigned t = 1; any; t++) {
+        const struct live_ns *after = NULL;
+        live_ns_free(fresh);
+        if (snapshot_after(r, fresh, &after) < 0 ||
+            !readback_check(r, p, d, after, failed, reasons, errs, judging, t >= tries) ||
+            t >= tries)
+            return;
+        struct timespec ts = {.tv_nsec = VERIFY_WAIT_MS * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+}
+
 static int run_ops(struct reconciler *r, enum gen_trigger trig, struct plan *p,
                    const struct live_ns *node, const struct inventory *inv,
                    const struct desired *d, struct pass_result *res)
@@ -803,31 +937,7 @@ static int run_ops(struct reconciler *r, enum gen_trigger trig, struct plan *p,
     }
 
     /* Read-back verification of the policies that went through. */
-    const struct live_ns *after = NULL;
-    bool any_policy = false;
-    for (size_t i = 0; i < n && !any_policy; i++)
-        any_policy = !failed[i] && strncmp(p->ops[i].owner, "NodeNetworkConfigurationPolicy/",
-                                           31) == 0;
-    if (any_policy && snapshot_after(r, &fresh, &after) >= 0)
-        for (size_t i = 0; i < n; i++) {
-            struct op *op = &p->ops[i];
-            char *msg = NULL;
-            if (failed[i] || strncmp(op->owner, "NodeNetworkConfigurationPolicy/", 31) != 0 ||
-                op_verify(op, after, &msg))
-                continue;
-            /* Blame the first mismatching op of the object. */
-            bool known = false;
-            for (size_t j = 0; j < n && !known; j++)
-                known = reasons[j] && streq(p->ops[j].owner, op->owner);
-            if (!known) {
-                reasons[i] = xstrdup("VerificationFailed");
-                free(errs[i]);
-                errs[i] = msg;
-                failed[i] = true;
-                log_error(op->owner, "verification failed: %s", msg);
-            } else
-                free(msg);
-        }
+    readback(r, p, d, judging, failed, reasons, errs, &fresh);
 
     /* Probes, once per policy that went through. */
     for (size_t i = 0; judging && i < n; i++) {

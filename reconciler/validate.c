@@ -17,6 +17,7 @@
 #include "plan.h"
 #include "schema.h"
 #include "util.h"
+#include "verify.h"
 
 #define ANNOT_NETWORKS "k8s.v1.cni.cncf.io/networks"
 #define ANNOT_NETNS "plumbd/netns"
@@ -907,6 +908,7 @@ static void policy_free(struct policy *p)
     free(p->routes);
     dns_config_free(&p->dns);
     free(p->rules);
+    json_decref(p->state);
 }
 
 /* ---- NetworkAttachmentDefinition ---------------------------------------- */
@@ -2001,6 +2003,9 @@ static void validate_one(struct desired *d, const struct seen *seen, const struc
                                       &p.nselector);
             parse_desired_state(&c, ynode_get(spec, "desiredState"), &p);
         }
+        if (!c.errors) /* after every warning: unimplemented keys are left out */
+            p.state = verify_desired_json(bare ? root : ynode_path(root, "spec.desiredState"),
+                                          &p.obj.warnings);
         if (c.errors) {
             *ARRAY_PUSH(d->invalid, d->ninvalid) = p.obj;
             policy_free(&p);
