@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <sys/timerfd.h>
 
+#include "dhcpmgr.h"
 #include "load.h"
 #include "log.h"
 #include "loop.h"
@@ -412,6 +413,9 @@ static void run_pass(struct loop *l, enum gen_trigger trig)
     }
     l->voided_reads = 0;
     publish_metrics(l, trig, rc, dt, &res);
+    /* DHCP clients follow the pass: new wants start, dropped ones release. */
+    if (rc >= 0 && !res.refused && l->r->dhcp)
+        dhcp_daemon_sync(l->r->dhcp, l->r->store, l->ep);
     if (rc < 0) {
         log_error("reconciler", "pass failed: %s; retrying in 5s", strerror(-rc));
         schedule(l, TRIG_RESYNC, 5000000);
@@ -566,6 +570,10 @@ int loop_run(struct reconciler *r, const struct loop_opts *opts)
                 on_watch(&l, evs[i].data.ptr);
                 continue;
             }
+            if (evs[i].data.u64 >= DHCP_TAG_TIMER && r->dhcp) {
+                dhcp_daemon_event(r->dhcp, r->store, evs[i].data.u64);
+                continue;
+            }
             switch (evs[i].data.u64) {
             case SRC_INOTIFY:
                 on_inotify(&l);
@@ -602,6 +610,11 @@ int loop_run(struct reconciler *r, const struct loop_opts *opts)
                 break;
             }
         }
+        /* A lease acquired or lost: its address, routes and DNS follow. */
+        if (r->dhcp && r->dhcp->changed) {
+            r->dhcp->changed = false;
+            schedule(&l, TRIG_RESYNC, 0);
+        }
         /* Work happens at a safe point: after all ready events are read.
          * A file still being written holds the pass back (up to 30 s). */
         uint64_t now = now_usec();
@@ -628,6 +641,8 @@ int loop_run(struct reconciler *r, const struct loop_opts *opts)
         arm_due(&l);
     }
 out:
+    if (r->dhcp)
+        dhcp_daemon_stop(r->dhcp); /* leases stay: a restart asks for them again */
     if (l.ep >= 0)
         close(l.ep);
     if (l.ino >= 0)

@@ -24,6 +24,7 @@
 #include "reconcile.h"
 #include "schema.h"
 #include "show.h"
+#include "dhcpmgr.h"
 
 #define VERSION "0.1.0"
 
@@ -37,6 +38,7 @@ struct opts {
     bool allow_empty;
     bool watch;
     unsigned flap_limit, flap_backoff_s, history_keep, probe_timeout_s;
+    unsigned dhcp_wait_ms; /* apply: how long to wait for a DHCP lease */
     const char *output;
     const char *resolv_conf;
     struct loop_opts loop;
@@ -73,6 +75,7 @@ static void usage(FILE *f)
           "  --insecure-config  accept group- or world-writable config files and dirs\n"
           "  --probe-timeout-s S  how long probes after a policy may take (default 10)\n"
           "  --resolv-conf PATH the file dns-resolver is written to (default /etc/resolv.conf)\n"
+          "  --dhcp-wait-ms MS  apply: how long to wait for DHCP leases (default 3000)\n"
           "  --log-format FMT   logfmt (default) or json\n"
           "  --metrics-file P   write Prometheus metrics to P after each pass (run)\n"
           "  --metrics-listen A serve /metrics on A: 127.0.0.1:PORT or a unix socket path\n"
@@ -565,6 +568,18 @@ static int cmd_converge(const struct opts *o, const char *cmd)
     }
     struct pass_result res;
     rc = reconcile_pass(&r, TRIG_MANUAL, dry, stdout, &res);
+    /* DHCP once the interfaces exist: a lease that came (or went) is
+     * applied by a second pass. */
+    bool changed = false;
+    if (!dry && rc >= 0 && !res.refused && r.dhcp &&
+        dhcp_oneshot(r.dhcp, r.store, o->dhcp_wait_ms, &changed) >= 0 && changed) {
+        struct pass_result res2;
+        rc = reconcile_pass(&r, TRIG_MANUAL, false, NULL, &res2);
+        res2.nops += res.nops;
+        res2.writes += res.writes;
+        res2.nfailed_ops += res.nfailed_ops;
+        res = res2;
+    }
     reconciler_done(&r);
     if (rc < 0)
         return 1;
@@ -607,12 +622,13 @@ int main(int argc, char **argv)
         .loop = {.settle_ms = 200, .drift_ms = 10, .resync_s = 300, .version = VERSION},
         .history_keep = 100,
         .probe_timeout_s = 10,
+        .dhcp_wait_ms = 3000,
         .resolv_conf = RESOLV_CONF_DEFAULT,
     };
     enum { OPT_CONFIG = 256, OPT_STATE, OPT_NETNS, OPT_NODE, OPT_ALLOW_EMPTY, OPT_SETTLE,
            OPT_RESYNC, OPT_VERSION, OPT_FLAP_LIMIT, OPT_FLAP_BACKOFF, OPT_HISTORY,
            OPT_INSECURE, OPT_LOG_FORMAT, OPT_METRICS_FILE, OPT_METRICS_LISTEN, OPT_PROBE,
-           OPT_WATCH, OPT_RESOLV_CONF };
+           OPT_WATCH, OPT_RESOLV_CONF, OPT_DHCP_WAIT };
     static const struct option longopts[] = {
         {"config-dir", required_argument, NULL, OPT_CONFIG},
         {"state-dir", required_argument, NULL, OPT_STATE},
@@ -626,6 +642,7 @@ int main(int argc, char **argv)
         {"history", required_argument, NULL, OPT_HISTORY},
         {"insecure-config", no_argument, NULL, OPT_INSECURE},
         {"probe-timeout-s", required_argument, NULL, OPT_PROBE},
+        {"dhcp-wait-ms", required_argument, NULL, OPT_DHCP_WAIT},
         {"resolv-conf", required_argument, NULL, OPT_RESOLV_CONF},
         {"watch", no_argument, NULL, OPT_WATCH},
         {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
@@ -702,6 +719,7 @@ int main(int argc, char **argv)
         case OPT_FLAP_BACKOFF:
         case OPT_HISTORY:
         case OPT_PROBE:
+        case OPT_DHCP_WAIT:
             errno = 0;
             v = strtoul(optarg, &end, 10);
             if (errno || *end || v > 86400000) {
@@ -714,6 +732,8 @@ int main(int argc, char **argv)
                 o.loop.resync_s = v ? (unsigned)v : 1;
             else if (c == OPT_PROBE)
                 o.probe_timeout_s = v ? (unsigned)v : 1;
+            else if (c == OPT_DHCP_WAIT)
+                o.dhcp_wait_ms = (unsigned)v;
             else if (c == OPT_HISTORY)
                 o.history_keep = v ? (unsigned)v : 1;
             else if (c == OPT_FLAP_LIMIT)

@@ -513,10 +513,14 @@ static int plan_iface(struct builder *b, const char *id, const struct iface *f, 
 
     const struct ip_config *ipc[2] = {&f->ipv4, &f->ipv6};
     for (size_t k = 0; k < 2; k++) {
+        /* A DHCP lease's address is planned like a listed one. */
+        if (ipc[k]->has_lease && (!l || !live_has_addr(node, l->ifindex, &ipc[k]->lease)))
+            opbuf_push(ob, OP_ADDR_ADD, id, f->name, PH_ADDR_ADD)->addr = ipc[k]->lease;
         if (!ipc[k]->has_address)
             continue;
         for (size_t i = 0; i < ipc[k]->naddr; i++)
-            if (!l || !live_has_addr(node, l->ifindex, &ipc[k]->addr[i])) {
+            if ((!ipc[k]->has_lease || !ipaddr_equal(&ipc[k]->lease, &ipc[k]->addr[i])) &&
+                (!l || !live_has_addr(node, l->ifindex, &ipc[k]->addr[i]))) {
                 struct op *op = opbuf_push(ob, OP_ADDR_ADD, id, f->name, PH_ADDR_ADD);
                 op->addr = ipc[k]->addr[i];
             }
@@ -703,6 +707,9 @@ static bool addr_wanted(const struct builder *b, const struct owned_addr *a)
         if (!streq(f->name, a->ifname) || f->state == IFSTATE_ABSENT)
             continue;
         const struct ip_config *ipc = a->addr.family == AF_INET ? &f->ipv4 : &f->ipv6;
+        /* An address added for a lease lives as long as the lease. */
+        if (a->dynamic)
+            return ipc->has_lease && ipaddr_equal(&ipc->lease, &a->addr);
         if (!ipc->has_address)
             return true; /* address list omitted: keep what is there */
         for (size_t k = 0; k < ipc->naddr; k++)

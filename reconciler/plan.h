@@ -33,6 +33,7 @@ struct owned_addr {
     char *owner;
     char ifname[IFNAMSIZ_PLUMBD];
     struct ipaddr addr;
+    bool dynamic;                 /* added for a DHCP lease: goes with it */
 };
 
 /* A route of a pod namespace that plumbd removed (a default route that

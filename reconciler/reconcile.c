@@ -18,6 +18,7 @@
 #include "probe.h"
 #include "load.h"
 #include "log.h"
+#include "dhcpmgr.h"
 #include "reconcile.h"
 
 int reconciler_init(struct reconciler *r, bool readonly)
@@ -31,6 +32,7 @@ int reconciler_init(struct reconciler *r, bool readonly)
         return rc;
     }
     apply_ctx_init(&r->actx, r->node);
+    r->dhcp = dhcp_ctx_new(r->node_name);
     return 0;
 }
 
@@ -54,6 +56,8 @@ static void podent_free(struct podent *e)
 
 void reconciler_done(struct reconciler *r)
 {
+    dhcp_ctx_free(r->dhcp);
+    r->dhcp = NULL;
     dns_state_clear(&r->dns_owner);
     r->dns_loaded = false;
     apply_ctx_done(&r->actx);
@@ -538,7 +542,8 @@ static int postwrite(struct reconciler *r, const struct op *op, bool ok,
     case OP_LINK_DEL:
         return op->forget ? store_link_forget(r->store, op->ifname) : 0;
     case OP_ADDR_ADD: {
-        struct owned_addr oa = {.owner = op->owner, .addr = op->addr};
+        struct owned_addr oa = {.owner = op->owner, .addr = op->addr,
+                                .dynamic = dhcp_is_lease_addr(r->dhcp, op->ifname, &op->addr)};
         snprintf(oa.ifname, sizeof(oa.ifname), "%s", op->ifname);
         return store_addr_put(r->store, &oa);
     }
@@ -1603,6 +1608,9 @@ int reconcile_pass(struct reconciler *r, enum gen_trigger trig, bool dry_run, FI
         if (strncmp(d.pods[i].netns, "/run/netns/", 11) == 0)
             *ARRAY_PUSH(r->wanted_netns, r->nwanted_netns) = xstrdup(d.pods[i].netns + 11);
     node_labels(r, &d, &labels, &nlabels);
+    /* DHCP leases become desired state of their policies. */
+    if (r->dhcp && dhcp_prepare(r->dhcp, r->store, &d, labels, nlabels) < 0)
+        log_warn("dhcp", "cannot read the stored leases");
 
     PHASE(2);
     struct pin *pins = NULL;
@@ -1641,6 +1649,8 @@ int reconcile_pass(struct reconciler *r, enum gen_trigger trig, bool dry_run, FI
     pins_free(pins, npins);
     if (rc < 0)
         goto out;
+    if (r->dhcp)
+        dhcp_note_status(r->dhcp, &p);
     res.nops = p.nops;
     PHASE(3);
 
