@@ -224,7 +224,8 @@ void dhcp_note_status(const struct dhcp_ctx *c, struct plan *p)
             continue;
         for (size_t k = 0; k < p->nstatus; k++) {
             struct objstatus *st = &p->status[k];
-            if (!streq(st->id, c->wants[i].owner) || st->cond != COND_AVAILABLE)
+            if (!streq(st->id, c->wants[i].owner) ||
+                (st->cond != COND_AVAILABLE && st->cond != COND_PROGRESSING))
                 continue;
             char *m = xasprintf("%s%s%s: ipv4 DHCP lease pending (no server answered yet)",
                                 st->message ? st->message : "",

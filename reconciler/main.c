@@ -14,6 +14,7 @@
 #include <jansson.h>
 #include <sys/file.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -508,8 +509,28 @@ static int cmd_show(const struct opts *o)
     int rc = netns_open(NULL, &ns);
     if (rc >= 0)
         rc = live_dump(ns, &l);
+    /* Addresses from plumbd's DHCP leases are shown as dhcp: true. */
+    struct store *s = NULL;
+    struct lease_row *lv = NULL;
+    size_t nl = 0;
+    _cleanup_free_ struct show_lease *sl = NULL;
+    _cleanup_free_ char *db = xasprintf("%s/plumbd.db", o->state_dir);
+    if (rc >= 0 && access(db, R_OK) == 0 && store_open(o->state_dir, true, &s) >= 0 &&
+        store_lease_list(s, &lv, &nl) >= 0 && nl) {
+        sl = xcalloc(nl, sizeof(*sl));
+        for (size_t i = 0; i < nl; i++) {
+            snprintf(sl[i].ifname, sizeof(sl[i].ifname), "%s", lv[i].ifname);
+            sl[i].addr.family = AF_INET;
+            memcpy(sl[i].addr.bytes, &lv[i].lease.addr, 4);
+            sl[i].addr.prefix = lv[i].lease.prefix;
+        }
+        show_set_leases(sl, nl);
+    }
+    lease_rows_free(lv, nl);
+    store_close(s);
     if (rc >= 0) {
         rc = show_print(stdout, &l, o->resolv_conf, o->output ? o->output : "yaml");
+        show_set_leases(NULL, 0);
         if (rc == -EINVAL) {
             fprintf(stderr, "plumbd: unknown output format '%s'\n", o->output);
             live_ns_free(&l);
