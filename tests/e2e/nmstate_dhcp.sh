@@ -22,6 +22,7 @@
 # dnsmasq runs with --no-ping: by default it pings an address for 3 s
 # before offering it to a new client, which would only measure dnsmasq.
 set -uo pipefail
+LAB_DHCP_WAIT_MS='' # plumbd's default wait (lab.sh's is 0)
 . "$(dirname "$0")/../lib/lab.sh"
 lab_init
 if ! command -v dnsmasq >/dev/null; then
