@@ -424,6 +424,30 @@ static const struct claim *claim_find(const struct builder *b, const char *ifnam
     return NULL;
 }
 
+/* ipv6.autoconf: SLAAC by the kernel. On: accept_ra=2 (router
+ * advertisements are taken even when the node forwards) and autoconf=1;
+ * off: both 0. The journal keeps the value before, for undo. */
+static void plan_autoconf(struct builder *b, const char *id, const struct iface *f,
+                          struct opbuf *ob)
+{
+    int ac = f->ipv6.autoconf;
+    if ((ac != 0 && ac != 1) || !b->in->sysctl_get)
+        return;
+    static const char *const keys[] = {"accept_ra", "autoconf"};
+    int want[] = {ac ? 2 : 0, ac};
+    for (size_t k = 0; k < ARRAY_SIZE(keys); k++) {
+        _cleanup_free_ char *key = xasprintf("net/ipv6/conf/%s/%s", f->name, keys[k]);
+        int cur = b->in->sysctl_get(key, b->in->sysctl_ctx);
+        if (cur == want[k])
+            continue;
+        struct op *op = opbuf_push(ob, OP_SYSCTL, id, NULL, PH_SET);
+        op->sysctl = TAKE_PTR(key);
+        op->value = want[k];
+        /* a link created by this pass: the kernel's default before */
+        op->before = cur >= 0 ? cur : 1;
+    }
+}
+
 /* Plan one interface of a policy into ob. Returns 0, or -EINVAL with
  * *reason / *msg set when the policy cannot be applied. */
 static int plan_iface(struct builder *b, const char *id, const struct iface *f, struct opbuf *ob,
@@ -513,6 +537,8 @@ static int plan_iface(struct builder *b, const char *id, const struct iface *f, 
 
     const struct ip_config *ipc[2] = {&f->ipv4, &f->ipv6};
     for (size_t k = 0; k < 2; k++) {
+        if (k == 1)
+            plan_autoconf(b, id, f, ob);
         /* A DHCP lease's address is planned like a listed one. */
         if (ipc[k]->has_lease && (!l || !live_has_addr(node, l->ifindex, &ipc[k]->lease)))
             opbuf_push(ob, OP_ADDR_ADD, id, f->name, PH_ADDR_ADD)->addr = ipc[k]->lease;

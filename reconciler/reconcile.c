@@ -1251,6 +1251,19 @@ static void nft_sync_from_config(struct reconciler *r)
     diags_clear(&diags);
 }
 
+/* A sysctl of the node namespace for the planner (ipv6.autoconf): its
+ * value, or -1 when it cannot be read (an interface not created yet). */
+static int node_sysctl(const char *key, void *ctx)
+{
+    (void)ctx;
+    _cleanup_free_ char *path = xasprintf("/proc/sys/%s", key);
+    _cleanup_fclose_ FILE *f = fopen(path, "re");
+    int v;
+    if (!f || fscanf(f, "%d", &v) != 1)
+        return -1;
+    return v;
+}
+
 /* A node forwarding sysctl for the planner (isGateway): FWD_ON/FWD_OFF, or
  * FWD_UNKNOWN when no NAD is a gateway (nothing to read) or unreadable. */
 static int node_forwarding(const struct desired *d, const char *key, int family)
@@ -1630,6 +1643,7 @@ int reconcile_pass(struct reconciler *r, enum gen_trigger trig, bool dry_run, FI
         .ip_forward = node_forwarding(&d, SYSCTL_IP_FORWARD, AF_INET),
         .ip6_forward = node_forwarding(&d, SYSCTL_IP6_FORWARD, AF_INET6),
         .dns = &dns,
+        .sysctl_get = node_sysctl,
     };
     rc = plan_build(&in, &p);
     /* A pin lasts while its revision does: a changed file (or a removed

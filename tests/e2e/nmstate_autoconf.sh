@@ -1,0 +1,84 @@
+#!/bin/bash
+# nmstate_autoconf: ipv6.autoconf through the kernel's SLAAC (issue 6).
+# The seed lab with the policy's br-1 asking for ipv6 {enabled: true,
+# autoconf: true}: plumbd sets net.ipv6.conf.br-1.accept_ra=2 and
+# autoconf=1 (a second apply writes nothing); dnsmasq in the peer netns
+# sends router advertisements (enable-ra, ra-only for 2001:db8:1::/64) and
+# br-1 gets a SLAAC address of that prefix. autoconf: false puts both
+# sysctls to 0; plumbd rollback puts them back. ipv6.dhcp is reported as
+# not supported (a warning), and autoconf under ipv4 is refused.
+set -uo pipefail
+. "$(dirname "$0")/../lib/lab.sh"
+lab_init
+LAB_NO_POD=1 lab_seed || { not_ok lab "could not build the lab"; exit 1; }
+rm -f "$CONF/multus-demo.yml" "$CONF/linux-bridge-br-1.yml"
+POLICY=$CONF/linux-bridge-br1-ens19.yml
+# ipv6 block after the seed's ipv4 block (same indentation as ipv4:)
+sed -i 's/^\( *\)ipv4:$/\1ipv6:\n\1  enabled: true\n\1  autoconf: true\n&/' "$POLICY"
+sysctl_of() { ip netns exec "$NODE" cat "/proc/sys/net/ipv6/conf/br-1/$1" 2>/dev/null; }
+
+out=$(plumbd_run apply 2>&1); rc=$?
+assert_eq "apply exits 0" 0 "$rc"
+[ "$rc" = 0 ] || printf '%s\n' "$out" | tail -n 15 | sed 's/^/#   /'
+assert_eq "accept_ra=2 on br-1" 2 "$(sysctl_of accept_ra)"
+assert_eq "autoconf=1 on br-1" 1 "$(sysctl_of autoconf)"
+out=$(plumbd_run apply 2>&1)
+assert_eq "second apply writes nothing" 0 "$(apply_writes "$out")"
+out=$(plumbd_run plan 2>/dev/null); rc=$?
+assert_eq "plan after apply is empty" "0:" "$rc:$out"
+
+# ---- a router advertisement from dnsmasq gives a SLAAC address -------------------
+if ! command -v dnsmasq >/dev/null; then
+    skip "SLAAC address from a router advertisement" "dnsmasq not installed"
+else
+    ip -n "$PEER" addr add 2001:db8:1::11/64 dev eth0 nodad
+    ip netns exec "$PEER" dnsmasq --keep-in-foreground --port=0 --interface=eth0 \
+        --bind-interfaces --enable-ra --ra-param=eth0,3 \
+        --dhcp-range=::,constructor:eth0,ra-only,64,10m \
+        --log-facility="$LAB_TMP/dnsmasq.log" --pid-file="$LAB_TMP/dnsmasq.pid" &
+    lab_track_pid $!
+    slaac() { ip -n "$NODE" -6 -o addr show dev br-1 scope global 2>/dev/null | grep -q 'inet6 2001:db8:1:0:'; }
+    if wait_for 20 slaac; then
+        ok "br-1 gets a SLAAC address of 2001:db8:1::/64"
+    else
+        not_ok "br-1 gets a SLAAC address of 2001:db8:1::/64" "none" "$LAB_TMP/dnsmasq.log"
+        ip -n "$NODE" -6 addr show dev br-1 | sed 's/^/#   /'
+    fi
+fi
+
+# ---- autoconf: false; rollback ------------------------------------------------------
+sed -i 's/autoconf: true/autoconf: false/' "$POLICY"
+out=$(plumbd_run apply 2>&1); rc=$?
+assert_eq "autoconf: false: apply exits 0" 0 "$rc"
+assert_eq "autoconf: false: accept_ra=0" 0 "$(sysctl_of accept_ra)"
+assert_eq "autoconf: false: autoconf=0" 0 "$(sysctl_of autoconf)"
+out=$(plumbd_run rollback 2>&1); rc=$?
+assert_eq "rollback exits 0" 0 "$rc"
+assert_eq "rollback: accept_ra=2 again" 2 "$(sysctl_of accept_ra)"
+assert_eq "rollback: autoconf=1 again" 1 "$(sysctl_of autoconf)"
+
+# ---- ipv6.dhcp: a warning; autoconf under ipv4: an error -----------------------------
+cat >"$LAB_TMP/v6dhcp.yml" <<'YAML'
+apiVersion: nmstate.io/v1
+kind: NodeNetworkConfigurationPolicy
+metadata:
+  name: v6dhcp
+spec:
+  desiredState:
+    interfaces:
+    - name: br-9
+      type: linux-bridge
+      state: up
+      ipv4:
+        enabled: true
+        autoconf: true
+      ipv6:
+        enabled: true
+        dhcp: true
+YAML
+out=$("$PLUMBD" validate "$LAB_TMP/v6dhcp.yml" 2>&1); rc=$?
+assert_eq "validate: autoconf under ipv4 is an error (exit 1)" 1 "$rc"
+assert_match "validate: ipv4.autoconf refused with its position" 'v6dhcp.yml:13:19: .*ipv4.autoconf is only valid for ipv6' "$out"
+assert_match "validate: ipv6.dhcp warned as unsupported" 'v6dhcp.yml:16:15: warning: .*ipv6.dhcp \(DHCPv6\) is not supported' "$out"
+
+lab_done
