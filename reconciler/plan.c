@@ -21,6 +21,8 @@
 
 #include "ipam.h"
 #include "journal.h"
+#include <linux/if_addr.h>
+
 #include "plan.h"
 #include "store.h"
 
@@ -448,6 +450,44 @@ static void plan_autoconf(struct builder *b, const char *id, const struct iface 
     }
 }
 
+static bool owned_addr_of(const struct inventory *inv, const char *ifname,
+                          const struct ipaddr *a)
+{
+    for (size_t i = 0; i < inv->naddrs; i++)
+        if (streq(inv->addrs[i].ifname, ifname) && ipaddr_equal(&inv->addrs[i].addr, a))
+            return true;
+    return false;
+}
+
+/* allow-extra-address: false: addresses of the family on the link that the
+ * policy does not list (nor lease) are removed; the journal can put them
+ * back. Only with a defined set (an address list, or dhcp); IPv6
+ * link-local and kernel-managed addresses (SLAAC, temporary: not
+ * IFA_F_PERMANENT) stay. Owned ones are the prune's business. */
+static void plan_extra_addrs(struct builder *b, const char *id, const struct iface *f,
+                             const struct live_link *l, const struct ip_config *ipc, int family,
+                             struct opbuf *ob)
+{
+    const struct live_ns *node = b->in->node;
+    if (!ipc->has_address && ipc->dhcp != 1)
+        return;
+    for (size_t i = 0; i < node->naddrs; i++) {
+        const struct live_addr *a = &node->addrs[i];
+        if (a->ifindex != l->ifindex || a->addr.family != family)
+            continue;
+        if (family == AF_INET6 &&
+            ((a->addr.bytes[0] == 0xfe && (a->addr.bytes[1] & 0xc0) == 0x80) ||
+             !(a->flags & IFA_F_PERMANENT)))
+            continue;
+        bool listed = ipc->has_lease && ipaddr_equal(&ipc->lease, &a->addr);
+        for (size_t k = 0; k < ipc->naddr && !listed; k++)
+            listed = ipaddr_equal(&ipc->addr[k], &a->addr);
+        if (listed || owned_addr_of(b->in->inv, f->name, &a->addr))
+            continue;
+        opbuf_push(ob, OP_ADDR_DEL, id, f->name, PH_ADDR_DEL)->addr = a->addr;
+    }
+}
+
 /* Plan one interface of a policy into ob. Returns 0, or -EINVAL with
  * *reason / *msg set when the policy cannot be applied. */
 static int plan_iface(struct builder *b, const char *id, const struct iface *f, struct opbuf *ob,
@@ -539,6 +579,8 @@ static int plan_iface(struct builder *b, const char *id, const struct iface *f, 
     for (size_t k = 0; k < 2; k++) {
         if (k == 1)
             plan_autoconf(b, id, f, ob);
+        if (ipc[k]->allow_extra == 0 && l)
+            plan_extra_addrs(b, id, f, l, ipc[k], k ? AF_INET6 : AF_INET, ob);
         /* A DHCP lease's address is planned like a listed one. */
         if (ipc[k]->has_lease && (!l || !live_has_addr(node, l->ifindex, &ipc[k]->lease)))
             opbuf_push(ob, OP_ADDR_ADD, id, f->name, PH_ADDR_ADD)->addr = ipc[k]->lease;
