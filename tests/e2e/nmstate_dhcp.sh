@@ -84,6 +84,19 @@ br=$(printf '%s\n' "$show" | awk '/^- name: br-1$/ {p=1; next} /^- name:/ {p=0} 
 assert_match "show: br-1 ipv4 dhcp: true" '^ *dhcp: true$' "$br"
 assert_no_match "show: the leased address is not listed" "ip: ${ADDR%/*}\$" "$br"
 
+# show fed back (a fresh config and state dir): nothing to do, zero writes
+CONF2=$LAB_TMP/conf2 STATE2=$LAB_TMP/state2
+mkdir -p "$CONF2" "$STATE2"
+printf '%s\n' "$show" >"$CONF2/show.yaml"
+p2() { "$PLUMBD" --config-dir "$CONF2" --state-dir "$STATE2" --netns "$NODE" \
+    --node-name "$NODE_NAME" --resolv-conf "$RESOLV_CONF" "$@"; }
+out=$(p2 plan 2>"$LAB_TMP/p2.err"); rc=$?
+assert_eq "show fed back: plan is empty" "0:" "$rc:$(plan_ops "$out")"
+out=$(p2 apply 2>&1); rc=$?
+assert_eq "show fed back: apply exits 0" 0 "$rc"
+assert_eq "show fed back: zero netlink writes" 0 "$(apply_writes "$out")"
+assert_eq "show fed back: same address" "$ADDR" "$(br_addr)"
+
 # ---- daemon: INIT-REBOOT, then renew at T1 -----------------------------------
 d0=$(count 'DHCPDISCOVER'); r0=$(count 'DHCPREQUEST'); t_lease=$(lease_time)
 plumbd_daemon
