@@ -12,6 +12,7 @@
 
 #include "dhcpmgr.h"
 #include "log.h"
+#include "metrics.h"
 
 #define LOG_OBJ "dhcp"
 
@@ -571,4 +572,15 @@ void dhcp_daemon_event(struct dhcp_ctx *c, struct store *s, uint64_t tag)
         }
     }
     arm(c);
+}
+
+void dhcp_daemon_metrics(const struct dhcp_ctx *c, struct metrics *m)
+{
+    if (!m)
+        return;
+    metrics_family_clear(m, "plumbd_dhcp_leases");
+    for (size_t i = 0; c && i < c->nruns; i++)
+        if (c->runs[i])
+            metrics_gauge_set(m, "plumbd_dhcp_leases", 1, "interface", c->runs[i]->ifname,
+                              "state", dhcp_state_to_string(c->runs[i]->cl.state), NULL);
 }

@@ -80,5 +80,8 @@ int dhcp_oneshot(struct dhcp_ctx *c, struct store *s, unsigned timeout_ms, bool 
 int dhcp_daemon_sync(struct dhcp_ctx *c, struct store *s, int epfd);
 /* An epoll event with a DHCP tag. */
 void dhcp_daemon_event(struct dhcp_ctx *c, struct store *s, uint64_t tag);
+/* plumbd_dhcp_leases{interface, state}: 1 per running client. */
+struct metrics;
+void dhcp_daemon_metrics(const struct dhcp_ctx *c, struct metrics *m);
 /* Stop every client without releasing (the daemon stops; leases stay). */
 void dhcp_daemon_stop(struct dhcp_ctx *c);

@@ -414,8 +414,10 @@ static void run_pass(struct loop *l, enum gen_trigger trig)
     l->voided_reads = 0;
     publish_metrics(l, trig, rc, dt, &res);
     /* DHCP clients follow the pass: new wants start, dropped ones release. */
-    if (rc >= 0 && !res.refused && l->r->dhcp)
+    if (rc >= 0 && !res.refused && l->r->dhcp) {
         dhcp_daemon_sync(l->r->dhcp, l->r->store, l->ep);
+        dhcp_daemon_metrics(l->r->dhcp, l->m);
+    }
     if (rc < 0) {
         log_error("reconciler", "pass failed: %s; retrying in 5s", strerror(-rc));
         schedule(l, TRIG_RESYNC, 5000000);
@@ -572,6 +574,7 @@ int loop_run(struct reconciler *r, const struct loop_opts *opts)
             }
             if (evs[i].data.u64 >= DHCP_TAG_TIMER && r->dhcp) {
                 dhcp_daemon_event(r->dhcp, r->store, evs[i].data.u64);
+                dhcp_daemon_metrics(r->dhcp, l.m);
                 continue;
             }
             switch (evs[i].data.u64) {
