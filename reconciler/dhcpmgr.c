@@ -91,6 +91,8 @@ static void ipaddr_from4(uint32_t a, uint8_t prefix, struct ipaddr *ret)
     ret->prefix = prefix;
 }
 
+static const struct dhcp_want *want_of(const struct dhcp_ctx *c, const char *ifname);
+
 /* ---- the lease as desired state ------------------------------------------ */
 
 static void add_route(struct policy *p, const struct iface *f, uint32_t dst, uint8_t plen,
@@ -195,6 +197,22 @@ int dhcp_prepare(struct dhcp_ctx *c, struct store *s, struct desired *d,
             dhcp_inject_lease(p, f, &lr->lease, dns_free && f->ipv4.auto_dns != 0);
             if (f->ipv4.auto_dns != 0 && lr->lease.ndns)
                 dns_free = false;
+        }
+    }
+    /* A policy whose file no longer validates keeps its last good state,
+     * so its leases keep being renewed (not released). */
+    for (size_t i = 0; i < d->ninvalid; i++) {
+        char id[256];
+        if (d->invalid[i].kind != OBJ_POLICY)
+            continue;
+        object_id(&d->invalid[i], id, sizeof(id));
+        for (size_t k = 0; k < c->nleases; k++) {
+            if (!streq(c->leases[k].owner, id) || want_of(c, c->leases[k].ifname))
+                continue;
+            struct dhcp_want *w = ARRAY_PUSH(c->wants, c->nwants);
+            snprintf(w->ifname, sizeof(w->ifname), "%s", c->leases[k].ifname);
+            w->owner = xstrdup(id);
+            w->has_lease = true;
         }
     }
     return 0;

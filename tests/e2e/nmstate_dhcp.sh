@@ -134,6 +134,21 @@ assert_eq "restart: no DISCOVER" "$d1" "$(count 'DHCPDISCOVER')"
 assert_eq "restart: same address" "$ADDR" "$(br_addr)"
 assert_match "restart: dnsmasq ACKed the same address" "DHCPACK\\(eth0\\) ${ADDR%/*} " "$(tail -n 30 "$DLOG")"
 
+# ---- a policy file that stops parsing keeps its lease (last good state) ----------
+cp "$POLICY" "$LAB_TMP/policy.good"
+printf 'spec: [\n' >>"$POLICY"
+if wait_for 5 bash -c "'$PLUMBD' --state-dir '$STATE' status 2>/dev/null | grep -q InvalidConfiguration"; then
+    ok "broken policy file: InvalidConfiguration"
+else
+    not_ok "broken policy file: InvalidConfiguration" "status unchanged" "$DAEMON_LOG"
+fi
+sleep 0.5
+assert_eq "broken policy file: the address stays" "$ADDR" "$(br_addr)"
+assert_eq "broken policy file: no DHCPRELEASE" 0 "$(count 'DHCPRELEASE')"
+assert_eq "broken policy file: the lease stays stored" "$ADDR" "$(lease_addr)"
+cp "$LAB_TMP/policy.good" "$POLICY"
+wait_for 5 status_is linux-bridge-br1-ens19 Available
+
 # ---- dhcp: false: released -------------------------------------------------------
 sed -i 's/dhcp: true/dhcp: false/' "$POLICY"
 if wait_for 10 bash -c "! grep -q '${ADDR%/*} ' '$LEASES'"; then
