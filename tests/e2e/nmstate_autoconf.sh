@@ -46,6 +46,20 @@ else
     fi
 fi
 
+# ---- show: autoconf: true, the SLAAC address not listed; fed back: nothing -----------
+show=$(plumbd_run show 2>/dev/null)
+br=$(printf '%s\n' "$show" | awk '/^- name: br-1$/ {p=1; next} /^- name:/ {p=0} p')
+assert_match "show: br-1 ipv6 autoconf: true" '^ *autoconf: true$' "$br"
+assert_no_match "show: the SLAAC address is not a static one" 'ip: 2001:db8:1:' "$br"
+assert_no_match "show: ens19 (kernel defaults) has no autoconf" 'autoconf' \
+    "$(printf '%s\n' "$show" | awk '/^- name: ens19$/ {p=1; next} /^- name:/ {p=0} p')"
+CONF2=$LAB_TMP/conf2 STATE2=$LAB_TMP/state2
+mkdir -p "$CONF2" "$STATE2"
+printf '%s\n' "$show" >"$CONF2/show.yaml"
+out=$("$PLUMBD" --config-dir "$CONF2" --state-dir "$STATE2" --netns "$NODE" --node-name "$NODE_NAME" \
+    --resolv-conf "$RESOLV_CONF" plan 2>/dev/null); rc=$?
+assert_eq "show fed back: plan is empty" "0:" "$rc:$(plan_ops "$out")"
+
 # ---- autoconf: false; rollback ------------------------------------------------------
 sed -i 's/autoconf: true/autoconf: false/' "$POLICY"
 out=$(plumbd_run apply 2>&1); rc=$?
