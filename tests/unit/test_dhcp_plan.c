@@ -341,6 +341,67 @@ static void test_autoconf_sysctls(void **state)
     live_ns_free(&node);
 }
 
+/* ---- the dhcp_lease table (migration 010) ---- */
+
+static void test_store_leases(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/plumbd-test-lease.XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    struct store *s = NULL;
+    assert_int_equal(store_open(dir, false, &s), 0);
+    struct lease_row row = {.owner = POLICY_ID, .lease = lease(), .xid = 0xdeadbeef,
+                            .mac = {2, 0, 0, 0, 0, 1}};
+    snprintf(row.ifname, sizeof(row.ifname), "br-1");
+    row.lease.acquired_ms = 1795834831232ULL;
+    row.lease.nroutes = 2;
+    row.lease.routes[0] = (struct dhcp_route){.dst = ip4("10.0.0.0"), .plen = 8, .gw = ip4("192.168.255.1")};
+    row.lease.routes[1] = (struct dhcp_route){.dst = 0, .plen = 0, .gw = ip4("192.168.255.254")};
+    row.lease.ndns = 2;
+    row.lease.dns[1] = ip4("192.0.2.53");
+    assert_int_equal(store_lease_put(s, &row), 0);
+    struct lease_row *v = NULL;
+    size_t n = 0;
+    assert_int_equal(store_lease_list(s, &v, &n), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(v[0].ifname, "br-1");
+    assert_string_equal(v[0].owner, POLICY_ID);
+    assert_memory_equal(v[0].mac, row.mac, 6);
+    assert_int_equal(v[0].xid, 0xdeadbeef);
+    assert_true(dhcp_lease_same_config(&v[0].lease, &row.lease));
+    assert_int_equal(v[0].lease.server_id, row.lease.server_id);
+    assert_int_equal(v[0].lease.lease_s, 120);
+    assert_int_equal(v[0].lease.t1_s, 60);
+    assert_int_equal(v[0].lease.t2_s, 105);
+    assert_true(v[0].lease.acquired_ms == row.lease.acquired_ms);
+    lease_rows_free(v, n);
+    /* upsert by interface, then delete */
+    row.lease.addr = ip4("192.168.255.56");
+    assert_int_equal(store_lease_put(s, &row), 0);
+    assert_int_equal(store_lease_list(s, &v, &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(v[0].lease.addr, ip4("192.168.255.56"));
+    lease_rows_free(v, n);
+    /* a dynamic owned address keeps its mark */
+    struct owned_addr oa = {.owner = POLICY_ID, .dynamic = true};
+    snprintf(oa.ifname, sizeof(oa.ifname), "br-1");
+    assert_int_equal(ipaddr_parse("192.168.255.56/24", -1, &oa.addr), 0);
+    assert_int_equal(store_addr_put(s, &oa), 0);
+    struct inventory inv = {0};
+    assert_int_equal(store_inventory_load(s, &inv), 0);
+    assert_int_equal(inv.naddrs, 1);
+    assert_true(inv.addrs[0].dynamic);
+    inventory_free(&inv);
+    assert_int_equal(store_lease_delete(s, "br-1"), 0);
+    assert_int_equal(store_lease_list(s, &v, &n), 0);
+    assert_int_equal(n, 0);
+    lease_rows_free(v, n);
+    store_close(s);
+    char *cmd = xasprintf("rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+    free(cmd);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -349,6 +410,7 @@ int main(void)
         cmocka_unit_test(test_auto_keys_off),
         cmocka_unit_test(test_allow_extra_address),
         cmocka_unit_test(test_autoconf_sysctls),
+        cmocka_unit_test(test_store_leases),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
