@@ -763,6 +763,24 @@ int dhcp_sock_open(int ifindex)
     return fd;
 }
 
+int dhcp_sock_sink(const char *ifname)
+{
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0)
+        return -errno;
+    int one = 1, small = 1;
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(DHCP_CLIENT_PORT)};
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, ifname, (socklen_t)strlen(ifname)) < 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)) < 0 ||
+        bind(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0) {
+        int e = -errno;
+        close(fd);
+        return e;
+    }
+    return fd;
+}
+
 int dhcp_sock_send(int fd, int ifindex, const struct dhcp_actions *a, const uint8_t *dst_mac)
 {
     uint8_t payload[DHCP_MAX_LEN], pkt[DHCP_MAX_LEN + 28];

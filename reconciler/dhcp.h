@@ -180,6 +180,12 @@ void dhcp_stop(struct dhcp_client *c, bool release, struct dhcp_actions *a);
 /* A packet socket on ifindex (in the calling namespace), non-blocking,
  * filtered to UDP port 68. Returns the fd or -errno. */
 int dhcp_sock_open(int ifindex);
+/* A UDP socket bound to port 68 on ifname that is never read: with it, a
+ * server's unicast reply to our leased address is not answered by the
+ * kernel with an ICMP port unreachable (the packet socket reads the reply).
+ * Its receive buffer is minimal; what does not fit is dropped. Returns the
+ * fd or -errno (e.g. another client holds the port: harmless). */
+int dhcp_sock_sink(const char *ifname);
 /* Send a's message (wrapped in IP/UDP, to the broadcast MAC or dst_mac
  * when given). Returns 0 or -errno. */
 int dhcp_sock_send(int fd, int ifindex, const struct dhcp_actions *a, const uint8_t *dst_mac);

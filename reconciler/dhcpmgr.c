@@ -21,6 +21,7 @@ struct dhcp_run {
     char *owner;
     int ifindex;
     int fd;
+    int sink;                  /* UDP port 68: no ICMP for unicast replies */
     int slot;
     uint8_t server_mac[6];     /* learnt from the last reply: unicast renew */
     bool has_server_mac;
@@ -58,6 +59,8 @@ static void run_free(struct dhcp_run *r)
         return;
     if (r->fd >= 0)
         close(r->fd); /* also leaves the epoll set */
+    if (r->sink >= 0)
+        close(r->sink);
     free(r->owner);
     free(r);
 }
@@ -328,6 +331,7 @@ static struct dhcp_run *run_new(struct dhcp_ctx *c, const char *ifname, const ch
     r->owner = xstrdup(owner);
     r->ifindex = ifindex;
     r->fd = fd;
+    r->sink = dhcp_sock_sink(ifname);
     r->slot = -1;
     /* A stored lease for another MAC is another client's: discover. */
     bool same = stored && !memcmp(stored->mac, mac, 6);

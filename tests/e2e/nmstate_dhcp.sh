@@ -110,6 +110,10 @@ assert_eq "daemon: no DISCOVER (the stored lease is asked for)" "$d0" "$(count '
 wait_for 3 bash -c "[ \"\$(sqlite3 -cmd '.timeout 2000' '$STATE/plumbd.db' \"SELECT acquired_at FROM dhcp_lease\")\" != '$t_lease' ]"
 if [ "$(lease_time)" != "$t_lease" ]; then ok "the renewal is stored"; else not_ok "the renewal is stored" "acquired_at unchanged"; fi
 assert_eq "daemon: same address" "$ADDR" "$(br_addr)"
+# the unicast ACK of the renewal reached port 68 without an ICMP port
+# unreachable from the node (a UDP socket holds the port)
+unreach=$(ip netns exec "$NODE" awk '/^Icmp:/ { if (!h) { for (i = 1; i <= NF; i++) if ($i == "OutDestUnreachs") c = i; h = 1 } else print $c }' /proc/net/snmp)
+assert_eq "renewal: no ICMP port unreachable from the node" 0 "$unreach"
 assert_match "daemon log: renewed" 'lease renewed' "$(cat "$DAEMON_LOG")"
 
 # ---- drift: the leased address deleted by hand comes back --------------------
