@@ -500,6 +500,8 @@ int dhcp_daemon_sync(struct dhcp_ctx *c, struct store *s, int epfd)
     }
     /* Clients whose interface is no longer wanted (or was re-created, or
      * changed MAC) stop; the unwanted ones release their lease. */
+    char released[DHCP_MAX_RUNS][IFNAMSIZ_PLUMBD];
+    size_t nreleased = 0;
     for (size_t i = 0; i < c->nruns; i++) {
         struct dhcp_run *r = c->runs[i];
         if (!r)
@@ -507,6 +509,7 @@ int dhcp_daemon_sync(struct dhcp_ctx *c, struct store *s, int epfd)
         const struct dhcp_want *w = want_of(c, r->ifname);
         uint8_t mac[6];
         if (!w) {
+            snprintf(released[nreleased++], IFNAMSIZ_PLUMBD, "%s", r->ifname);
             run_stop(c, i, s, true);
             continue;
         }
@@ -522,6 +525,8 @@ int dhcp_daemon_sync(struct dhcp_ctx *c, struct store *s, int epfd)
         bool running = false;
         for (size_t k = 0; k < c->nruns && !running; k++)
             running = c->runs[k] && streq(c->runs[k]->ifname, c->leases[i].ifname);
+        for (size_t k = 0; k < nreleased && !running; k++)
+            running = streq(released[k], c->leases[i].ifname); /* released just now */
         if (!want_of(c, c->leases[i].ifname) && !running) {
             release_stored(s, &c->leases[i]);
             c->changed = true;

@@ -161,6 +161,8 @@ else
     not_ok "dhcp: false: released" "lease still in dnsmasq's file" "$DLOG"
 fi
 assert_match "dnsmasq logged the release" "DHCPRELEASE\\(eth0\\) ${ADDR%/*}" "$(cat "$DLOG")"
+sleep 0.3
+assert_eq "one DHCPRELEASE, not one per pass" 1 "$(count 'DHCPRELEASE')"
 wait_for 5 bash -c "[ -z \"\$(ip -n '$NODE' -4 -o addr show dev br-1)\" ]"
 assert_eq "dhcp: false: the address is removed" "" "$(br_addr)"
 assert_eq "dhcp: false: the default route is removed" "" "$(ip -n "$NODE" -4 route show default)"
