@@ -494,7 +494,10 @@ static void test_fuzz_parser(void **state)
             case 0: pkt[fr() % n] = (uint8_t)fr(); break;           /* byte */
             case 1: pkt[fr() % n] ^= (uint8_t)(1u << (fr() % 8)); break; /* bit */
             case 2: n = fr() % (n + 1); break;                       /* truncate */
-            case 3: if (n < sizeof(pkt) - 8) { n += fr() % 8; } break; /* grow with junk */
+            case 3: /* grow with junk */
+                for (unsigned g = fr() % 8; g && n < sizeof(pkt); g--)
+                    pkt[n++] = (uint8_t)fr();
+                break;
             case 4: pkt[240 + fr() % (n > 240 ? n - 240 : 1)] = (uint8_t)(fr() % 4 ? fr() : 255); break;
             }
         }
