@@ -542,6 +542,8 @@ static int postwrite(struct reconciler *r, const struct op *op, bool ok,
     case OP_LINK_DEL:
         return op->forget ? store_link_forget(r->store, op->ifname) : 0;
     case OP_ADDR_ADD: {
+        if (op->forget) /* a foreign address put back: not ours */
+            return store_addr_forget(r->store, op->ifname, &op->addr);
         struct owned_addr oa = {.owner = op->owner, .addr = op->addr,
                                 .dynamic = dhcp_is_lease_addr(r->dhcp, op->ifname, &op->addr)};
         snprintf(oa.ifname, sizeof(oa.ifname), "%s", op->ifname);

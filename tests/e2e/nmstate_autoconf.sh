@@ -5,8 +5,11 @@
 # autoconf=1 (a second apply writes nothing); dnsmasq in the peer netns
 # sends router advertisements (enable-ra, ra-only for 2001:db8:1::/64) and
 # br-1 gets a SLAAC address of that prefix. autoconf: false puts both
-# sysctls to 0; plumbd rollback puts them back. ipv6.dhcp is reported as
-# not supported (a warning), and autoconf under ipv4 is refused.
+# sysctls to 0; plumbd rollback puts them back. `show` says autoconf: true
+# and leaves the SLAAC address out, and fed back plans nothing.
+# ipv4.allow-extra-address: false removes an address added by hand, and
+# rollback puts it back not owned. ipv6.dhcp is reported as not supported
+# (a warning), and autoconf under ipv4 is refused.
 set -uo pipefail
 . "$(dirname "$0")/../lib/lab.sh"
 lab_init
@@ -70,6 +73,22 @@ out=$(plumbd_run rollback 2>&1); rc=$?
 assert_eq "rollback exits 0" 0 "$rc"
 assert_eq "rollback: accept_ra=2 again" 2 "$(sysctl_of accept_ra)"
 assert_eq "rollback: autoconf=1 again" 1 "$(sysctl_of autoconf)"
+
+# ---- allow-extra-address: false removes an unlisted address; rollback puts it back ----
+ip -n "$NODE" addr add 10.9.9.9/24 dev br-1
+sed -i 's/^\( *\)dhcp: true$/\1allow-extra-address: false\n\1address:\n\1- ip: 192.168.255.1\n\1  prefix-length: 24/' "$POLICY"
+out=$(plumbd_run apply 2>&1); rc=$?
+assert_eq "allow-extra-address: false: apply exits 0" 0 "$rc"
+[ "$rc" = 0 ] || printf '%s\n' "$out" | tail -n 15 | sed 's/^/#   /'
+v4=$(ip -n "$NODE" -4 -o addr show dev br-1 | awk '{print $4}' | sort | tr '\n' ' ')
+assert_eq "allow-extra-address: false: only the listed address" "192.168.255.1/24 " "$v4"
+assert_match "allow-extra-address is ipv4's only: the IPv6 link-local stays" 'inet6 fe80::' \
+    "$(ip -n "$NODE" -6 -o addr show dev br-1)"
+out=$(plumbd_run rollback 2>&1); rc=$?
+assert_eq "rollback exits 0" 0 "$rc"
+assert_match "rollback: 10.9.9.9/24 is back" 'inet 10\.9\.9\.9/24' "$(ip -n "$NODE" -4 -o addr show dev br-1)"
+assert_eq "rollback: 10.9.9.9 comes back foreign (not owned)" "" \
+    "$(sql "SELECT addr FROM owned_addrs WHERE addr LIKE '10.9.9.9%'")"
 
 # ---- ipv6.dhcp: a warning; autoconf under ipv4: an error -----------------------------
 cat >"$LAB_TMP/v6dhcp.yml" <<'YAML'
