@@ -16,6 +16,8 @@
 #   - `plumbd show` says dhcp: true for br-1 and does not list the lease;
 #   - dhcp: false releases the lease (dnsmasq's lease file loses the entry)
 #     and removes the address, the route and the DNS servers;
+#   - auto-route-table-id/auto-route-metric put the default route in table
+#     100 with metric 50, auto-dns: false leaves resolv.conf alone;
 #   - with no server, `plumbd apply` still returns within a few seconds
 #     with the bridge created, Available, the message saying the lease is
 #     pending.
@@ -170,6 +172,22 @@ wait_for 3 grep -qx 'nameserver 9.9.9.9' "$RESOLV_CONF"
 assert_eq "dhcp: false: resolv.conf is put back" 'nameserver 9.9.9.9' "$(cat "$RESOLV_CONF")"
 assert_eq "dhcp: false: the stored lease is gone" "" "$(lease_addr)"
 kill -TERM "$DAEMON_PID"; wait "$DAEMON_PID" 2>/dev/null
+
+# ---- auto-route-table-id / auto-route-metric / auto-dns: false -------------------
+sed -i 's/^\( *\)dhcp: false$/\1dhcp: true\n\1auto-route-table-id: 100\n\1auto-route-metric: 50\n\1auto-dns: false/' "$POLICY"
+out=$(plumbd_run apply 2>&1); rc=$?
+assert_eq "auto keys: apply exits 0" 0 "$rc"
+ADDR2=$(br_addr)
+assert_match "auto keys: a lease again" '^192\.168\.255\.(5[0-9]|60)/24$' "$ADDR2"
+assert_match "auto keys: default route in table 100, metric 50" \
+    '^default via 192\.168\.255\.254 dev br-1 proto static metric 50' "$(ip -n "$NODE" -4 route show table 100)"
+assert_eq "auto keys: no default route in main" "" "$(ip -n "$NODE" -4 route show default)"
+assert_eq "auto keys: auto-dns: false leaves resolv.conf" 'nameserver 9.9.9.9' "$(cat "$RESOLV_CONF")"
+out=$(plumbd_run plan 2>/dev/null); rc=$?
+assert_eq "auto keys: plan after apply is empty" "0:" "$rc:$out"
+sed -i '/auto-route-table-id\|auto-route-metric\|auto-dns/d; s/dhcp: true/dhcp: false/' "$POLICY"
+out=$(plumbd_run apply 2>&1); rc=$?
+assert_eq "auto keys: dhcp: false again, the table 100 route goes" "0:" "$rc:$(ip -n "$NODE" -4 route show table 100)"
 
 # ---- no server: apply returns soon, Available, lease pending -------------------
 kill -TERM "$DNSMASQ_PID"; wait "$DNSMASQ_PID" 2>/dev/null
