@@ -17,12 +17,11 @@
 #include <stdarg.h>
 
 #include <linux/fib_rules.h>
+#include <linux/if_addr.h>
 #include <linux/rtnetlink.h>
 
 #include "ipam.h"
 #include "journal.h"
-#include <linux/if_addr.h>
-
 #include "plan.h"
 #include "store.h"
 
