@@ -30,7 +30,8 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 DEPS := build-essential pkg-config libyaml-dev libnl-3-dev libnl-route-3-dev \
         libsqlite3-dev libjansson-dev libnftables-dev libcmocka-dev iproute2 \
         iputils-ping nftables sqlite3 dnsmasq-base containernetworking-plugins \
-        valgrind procps systemd groff-base python3
+        valgrind procps systemd groff-base python3 \
+        clang libclang-rt-14-dev
 
 VALGRIND ?= valgrind --leak-check=full --error-exitcode=1 --errors-for-leak-kinds=definite,indirect -q
 # Unit tests left out of check-valgrind (space-separated names, e.g. a slow
@@ -87,6 +88,23 @@ check-asan:
 	  build-asan/plumbd unit-bins
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  BUILD=build-asan tests/run.sh unit $(T)
+
+# make fuzz [FUZZ_SECONDS=60]: libFuzzer on the DHCP client's packet parsing
+# and state machine (tests/fuzz/fuzz_dhcp.c, seeds in tests/fuzz/corpus/),
+# built with clang -fsanitize=fuzzer,address,undefined; new inputs go to
+# $(BUILD)/fuzz-corpus/. The deterministic 100k-packet mutation loop of
+# tests/unit/test_dhcp.c runs in every `make unit` (and under ASan in
+# check-asan) without clang.
+FUZZ_SECONDS ?= 20
+FUZZ_CC ?= clang
+.PHONY: fuzz
+fuzz: | $(BUILD)
+	@command -v $(FUZZ_CC) >/dev/null || { echo "make fuzz: needs clang and libclang-rt-14-dev (make deps)" >&2; exit 1; }
+	$(FUZZ_CC) -g -O1 -std=gnu11 -D_GNU_SOURCE -Ireconciler -fsanitize=fuzzer,address,undefined \
+	  -o $(BUILD)/fuzz_dhcp tests/fuzz/fuzz_dhcp.c reconciler/dhcp.c
+	mkdir -p $(BUILD)/fuzz-corpus
+	$(BUILD)/fuzz_dhcp -max_total_time=$(FUZZ_SECONDS) -max_len=1600 \
+	  $(BUILD)/fuzz-corpus tests/fuzz/corpus
 
 check-valgrind: unit-bins
 	BUILD=$(BUILD) TEST_WRAPPER='$(VALGRIND)' TEST_SKIP='$(VALGRIND_SKIP)' tests/run.sh unit $(T)

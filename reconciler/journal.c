@@ -697,6 +697,15 @@ int op_inverse(const struct op *op, const struct live_ns *before, const struct i
         }
         inv_op.type = op->type == OP_ADDR_ADD ? OP_ADDR_DEL : OP_ADDR_ADD;
         inv_op.addr = op->addr;
+        if (op->type == OP_ADDR_DEL) {
+            /* Putting back an address plumbd did not own (one that
+             * allow-extra-address: false removed) leaves it foreign. */
+            bool owned = false;
+            for (size_t i = 0; inv && i < inv->naddrs && !owned; i++)
+                owned = streq(inv->addrs[i].ifname, op->ifname) &&
+                        ipaddr_equal(&inv->addrs[i].addr, &op->addr);
+            inv_op.forget = !owned;
+        }
         break;
     case OP_POD_ATTACH: {
         /* Replacing an attachment (new address, MAC): undo puts the old one

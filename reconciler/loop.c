@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <sys/timerfd.h>
 
+#include "dhcpmgr.h"
 #include "load.h"
 #include "log.h"
 #include "loop.h"
@@ -412,6 +413,11 @@ static void run_pass(struct loop *l, enum gen_trigger trig)
     }
     l->voided_reads = 0;
     publish_metrics(l, trig, rc, dt, &res);
+    /* DHCP clients follow the pass: new wants start, dropped ones release. */
+    if (rc >= 0 && !res.refused && l->r->dhcp) {
+        dhcp_daemon_sync(l->r->dhcp, l->r->store, l->ep);
+        dhcp_daemon_metrics(l->r->dhcp, l->m);
+    }
     if (rc < 0) {
         log_error("reconciler", "pass failed: %s; retrying in 5s", strerror(-rc));
         schedule(l, TRIG_RESYNC, 5000000);
@@ -566,6 +572,11 @@ int loop_run(struct reconciler *r, const struct loop_opts *opts)
                 on_watch(&l, evs[i].data.ptr);
                 continue;
             }
+            if (evs[i].data.u64 >= DHCP_TAG_TIMER && r->dhcp) {
+                dhcp_daemon_event(r->dhcp, r->store, evs[i].data.u64);
+                dhcp_daemon_metrics(r->dhcp, l.m);
+                continue;
+            }
             switch (evs[i].data.u64) {
             case SRC_INOTIFY:
                 on_inotify(&l);
@@ -602,6 +613,11 @@ int loop_run(struct reconciler *r, const struct loop_opts *opts)
                 break;
             }
         }
+        /* A lease acquired or lost: its address, routes and DNS follow. */
+        if (r->dhcp && r->dhcp->changed) {
+            r->dhcp->changed = false;
+            schedule(&l, TRIG_RESYNC, 0);
+        }
         /* Work happens at a safe point: after all ready events are read.
          * A file still being written holds the pass back (up to 30 s). */
         uint64_t now = now_usec();
@@ -628,6 +644,8 @@ int loop_run(struct reconciler *r, const struct loop_opts *opts)
         arm_due(&l);
     }
 out:
+    if (r->dhcp)
+        dhcp_daemon_stop(r->dhcp); /* leases stay: a restart asks for them again */
     if (l.ep >= 0)
         close(l.ep);
     if (l.ino >= 0)

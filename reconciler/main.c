@@ -14,6 +14,7 @@
 #include <jansson.h>
 #include <sys/file.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -25,6 +26,7 @@
 #include "reconcile.h"
 #include "schema.h"
 #include "show.h"
+#include "dhcpmgr.h"
 
 #define VERSION "0.1.0"
 
@@ -38,6 +40,7 @@ struct opts {
     bool allow_empty;
     bool watch;
     unsigned flap_limit, flap_backoff_s, history_keep, probe_timeout_s;
+    unsigned dhcp_wait_ms; /* apply: how long to wait for a DHCP lease */
     const char *output;
     const char *resolv_conf;
     const char *current;  /* capture: the state file (default: the live node) */
@@ -79,6 +82,7 @@ static void usage(FILE *f)
           "  --resolv-conf PATH the file dns-resolver is written to (default /etc/resolv.conf)\n"
           "  --recapture        apply/plan: evaluate every spec.capture again\n"
           "  --current FILE     capture: the state to evaluate against (default: the node)\n"
+          "  --dhcp-wait-ms MS  apply: how long to wait for DHCP leases (default 3000)\n"
           "  --log-format FMT   logfmt (default) or json\n"
           "  --metrics-file P   write Prometheus metrics to P after each pass (run)\n"
           "  --metrics-listen A serve /metrics on A: 127.0.0.1:PORT or a unix socket path\n"
@@ -516,8 +520,28 @@ static int cmd_show(const struct opts *o)
     int rc = netns_open(NULL, &ns);
     if (rc >= 0)
         rc = live_dump(ns, &l);
+    /* Addresses from plumbd's DHCP leases are shown as dhcp: true. */
+    struct store *s = NULL;
+    struct lease_row *lv = NULL;
+    size_t nl = 0;
+    _cleanup_free_ struct show_lease *sl = NULL;
+    _cleanup_free_ char *db = xasprintf("%s/plumbd.db", o->state_dir);
+    if (rc >= 0 && access(db, R_OK) == 0 && store_open(o->state_dir, true, &s) >= 0 &&
+        store_lease_list(s, &lv, &nl) >= 0 && nl) {
+        sl = xcalloc(nl, sizeof(*sl));
+        for (size_t i = 0; i < nl; i++) {
+            snprintf(sl[i].ifname, sizeof(sl[i].ifname), "%s", lv[i].ifname);
+            sl[i].addr.family = AF_INET;
+            memcpy(sl[i].addr.bytes, &lv[i].lease.addr, 4);
+            sl[i].addr.prefix = lv[i].lease.prefix;
+        }
+        show_set_leases(sl, nl);
+    }
+    lease_rows_free(lv, nl);
+    store_close(s);
     if (rc >= 0) {
         rc = show_print(stdout, &l, o->resolv_conf, o->output ? o->output : "yaml");
+        show_set_leases(NULL, 0);
         if (rc == -EINVAL) {
             fprintf(stderr, "plumbd: unknown output format '%s'\n", o->output);
             live_ns_free(&l);
@@ -677,6 +701,18 @@ static int cmd_converge(const struct opts *o, const char *cmd)
     }
     struct pass_result res;
     rc = reconcile_pass(&r, TRIG_MANUAL, dry, stdout, &res);
+    /* DHCP once the interfaces exist: a lease that came (or went) is
+     * applied by a second pass. */
+    bool changed = false;
+    if (!dry && rc >= 0 && !res.refused && r.dhcp &&
+        dhcp_oneshot(r.dhcp, r.store, o->dhcp_wait_ms, &changed) >= 0 && changed) {
+        struct pass_result res2;
+        rc = reconcile_pass(&r, TRIG_MANUAL, false, NULL, &res2);
+        res2.nops += res.nops;
+        res2.writes += res.writes;
+        res2.nfailed_ops += res.nfailed_ops;
+        res = res2;
+    }
     reconciler_done(&r);
     if (rc < 0)
         return 1;
@@ -719,12 +755,14 @@ int main(int argc, char **argv)
         .loop = {.settle_ms = 200, .drift_ms = 10, .resync_s = 300, .version = VERSION},
         .history_keep = 100,
         .probe_timeout_s = 10,
+        .dhcp_wait_ms = 3000,
         .resolv_conf = RESOLV_CONF_DEFAULT,
     };
     enum { OPT_CONFIG = 256, OPT_STATE, OPT_NETNS, OPT_NODE, OPT_ALLOW_EMPTY, OPT_SETTLE,
            OPT_RESYNC, OPT_VERSION, OPT_FLAP_LIMIT, OPT_FLAP_BACKOFF, OPT_HISTORY,
            OPT_INSECURE, OPT_LOG_FORMAT, OPT_METRICS_FILE, OPT_METRICS_LISTEN, OPT_PROBE,
-           OPT_WATCH, OPT_RESOLV_CONF, OPT_CURRENT, OPT_RECAPTURE };
+           OPT_WATCH, OPT_RESOLV_CONF, OPT_CURRENT, OPT_RECAPTURE,
+           OPT_DHCP_WAIT };
     static const struct option longopts[] = {
         {"config-dir", required_argument, NULL, OPT_CONFIG},
         {"state-dir", required_argument, NULL, OPT_STATE},
@@ -738,6 +776,7 @@ int main(int argc, char **argv)
         {"history", required_argument, NULL, OPT_HISTORY},
         {"insecure-config", no_argument, NULL, OPT_INSECURE},
         {"probe-timeout-s", required_argument, NULL, OPT_PROBE},
+        {"dhcp-wait-ms", required_argument, NULL, OPT_DHCP_WAIT},
         {"resolv-conf", required_argument, NULL, OPT_RESOLV_CONF},
         {"watch", no_argument, NULL, OPT_WATCH},
         {"current", required_argument, NULL, OPT_CURRENT},
@@ -822,6 +861,7 @@ int main(int argc, char **argv)
         case OPT_FLAP_BACKOFF:
         case OPT_HISTORY:
         case OPT_PROBE:
+        case OPT_DHCP_WAIT:
             errno = 0;
             v = strtoul(optarg, &end, 10);
             if (errno || *end || v > 86400000) {
@@ -834,6 +874,8 @@ int main(int argc, char **argv)
                 o.loop.resync_s = v ? (unsigned)v : 1;
             else if (c == OPT_PROBE)
                 o.probe_timeout_s = v ? (unsigned)v : 1;
+            else if (c == OPT_DHCP_WAIT)
+                o.dhcp_wait_ms = (unsigned)v;
             else if (c == OPT_HISTORY)
                 o.history_keep = v ? (unsigned)v : 1;
             else if (c == OPT_FLAP_LIMIT)

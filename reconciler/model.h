@@ -66,7 +66,25 @@ struct ip_config {
     bool has_address; /* "address:" present: the list is authoritative */
     struct ipaddr *addr;
     size_t naddr;
+    /* Dynamic configuration (dhcp.c, autoconf.c): -1 unset, 0, 1. The
+     * auto-* keys default to true when dhcp (or autoconf) is on. */
+    int dhcp;         /* ipv4: the built-in DHCPv4 client; ipv6: unsupported */
+    int autoconf;     /* ipv6: SLAAC by the kernel (accept_ra/autoconf) */
+    int auto_dns, auto_gateway, auto_routes;
+    int64_t auto_table;  /* auto-route-table-id: 0 = unset (main) */
+    int64_t auto_metric; /* auto-route-metric: -1 = unset (the kernel's) */
+    int allow_extra;     /* allow-extra-address: -1 unset (true) */
+    /* Set by the reconciler from the lease store, never from files: the
+     * leased address, which the planner adds and keeps like a listed one. */
+    bool has_lease;
+    struct ipaddr lease;
 };
+/* Does this family ask for dynamic addressing that keeps the link's
+ * address set open (dhcp or autoconf on)? */
+static inline bool ip_config_dynamic(const struct ip_config *c)
+{
+    return c->dhcp == 1 || c->autoconf == 1;
+}
 
 /* One entry of desiredState.interfaces. */
 struct iface {

@@ -17,6 +17,7 @@
 #include <stdarg.h>
 
 #include <linux/fib_rules.h>
+#include <linux/if_addr.h>
 #include <linux/rtnetlink.h>
 
 #include "ipam.h"
@@ -424,6 +425,68 @@ static const struct claim *claim_find(const struct builder *b, const char *ifnam
     return NULL;
 }
 
+/* ipv6.autoconf: SLAAC by the kernel. On: accept_ra=2 (router
+ * advertisements are taken even when the node forwards) and autoconf=1;
+ * off: both 0. The journal keeps the value before, for undo. */
+static void plan_autoconf(struct builder *b, const char *id, const struct iface *f,
+                          struct opbuf *ob)
+{
+    int ac = f->ipv6.autoconf;
+    if ((ac != 0 && ac != 1) || !b->in->sysctl_get)
+        return;
+    static const char *const keys[] = {"accept_ra", "autoconf"};
+    int want[] = {ac ? 2 : 0, ac};
+    for (size_t k = 0; k < ARRAY_SIZE(keys); k++) {
+        _cleanup_free_ char *key = xasprintf("net/ipv6/conf/%s/%s", f->name, keys[k]);
+        int cur = b->in->sysctl_get(key, b->in->sysctl_ctx);
+        if (cur == want[k])
+            continue;
+        struct op *op = opbuf_push(ob, OP_SYSCTL, id, NULL, PH_SET);
+        op->sysctl = TAKE_PTR(key);
+        op->value = want[k];
+        /* a link created by this pass: the kernel's default before */
+        op->before = cur >= 0 ? cur : 1;
+    }
+}
+
+static bool owned_addr_of(const struct inventory *inv, const char *ifname,
+                          const struct ipaddr *a)
+{
+    for (size_t i = 0; i < inv->naddrs; i++)
+        if (streq(inv->addrs[i].ifname, ifname) && ipaddr_equal(&inv->addrs[i].addr, a))
+            return true;
+    return false;
+}
+
+/* allow-extra-address: false: addresses of the family on the link that the
+ * policy does not list (nor lease) are removed; the journal can put them
+ * back. Only with a defined set (an address list, or dhcp); IPv6
+ * link-local and kernel-managed addresses (SLAAC, temporary: not
+ * IFA_F_PERMANENT) stay. Owned ones are the prune's business. */
+static void plan_extra_addrs(struct builder *b, const char *id, const struct iface *f,
+                             const struct live_link *l, const struct ip_config *ipc, int family,
+                             struct opbuf *ob)
+{
+    const struct live_ns *node = b->in->node;
+    if (!ipc->has_address && ipc->dhcp != 1)
+        return;
+    for (size_t i = 0; i < node->naddrs; i++) {
+        const struct live_addr *a = &node->addrs[i];
+        if (a->ifindex != l->ifindex || a->addr.family != family)
+            continue;
+        if (family == AF_INET6 &&
+            ((a->addr.bytes[0] == 0xfe && (a->addr.bytes[1] & 0xc0) == 0x80) ||
+             !(a->flags & IFA_F_PERMANENT)))
+            continue;
+        bool listed = ipc->has_lease && ipaddr_equal(&ipc->lease, &a->addr);
+        for (size_t k = 0; k < ipc->naddr && !listed; k++)
+            listed = ipaddr_equal(&ipc->addr[k], &a->addr);
+        if (listed || owned_addr_of(b->in->inv, f->name, &a->addr))
+            continue;
+        opbuf_push(ob, OP_ADDR_DEL, id, f->name, PH_ADDR_DEL)->addr = a->addr;
+    }
+}
+
 /* Plan one interface of a policy into ob. Returns 0, or -EINVAL with
  * *reason / *msg set when the policy cannot be applied. */
 static int plan_iface(struct builder *b, const char *id, const struct iface *f, struct opbuf *ob,
@@ -513,10 +576,18 @@ static int plan_iface(struct builder *b, const char *id, const struct iface *f, 
 
     const struct ip_config *ipc[2] = {&f->ipv4, &f->ipv6};
     for (size_t k = 0; k < 2; k++) {
+        if (k == 1)
+            plan_autoconf(b, id, f, ob);
+        if (ipc[k]->allow_extra == 0 && l)
+            plan_extra_addrs(b, id, f, l, ipc[k], k ? AF_INET6 : AF_INET, ob);
+        /* A DHCP lease's address is planned like a listed one. */
+        if (ipc[k]->has_lease && (!l || !live_has_addr(node, l->ifindex, &ipc[k]->lease)))
+            opbuf_push(ob, OP_ADDR_ADD, id, f->name, PH_ADDR_ADD)->addr = ipc[k]->lease;
         if (!ipc[k]->has_address)
             continue;
         for (size_t i = 0; i < ipc[k]->naddr; i++)
-            if (!l || !live_has_addr(node, l->ifindex, &ipc[k]->addr[i])) {
+            if ((!ipc[k]->has_lease || !ipaddr_equal(&ipc[k]->lease, &ipc[k]->addr[i])) &&
+                (!l || !live_has_addr(node, l->ifindex, &ipc[k]->addr[i]))) {
                 struct op *op = opbuf_push(ob, OP_ADDR_ADD, id, f->name, PH_ADDR_ADD);
                 op->addr = ipc[k]->addr[i];
             }
@@ -703,6 +774,9 @@ static bool addr_wanted(const struct builder *b, const struct owned_addr *a)
         if (!streq(f->name, a->ifname) || f->state == IFSTATE_ABSENT)
             continue;
         const struct ip_config *ipc = a->addr.family == AF_INET ? &f->ipv4 : &f->ipv6;
+        /* An address added for a lease lives as long as the lease. */
+        if (a->dynamic)
+            return ipc->has_lease && ipaddr_equal(&ipc->lease, &a->addr);
         if (!ipc->has_address)
             return true; /* address list omitted: keep what is there */
         for (size_t k = 0; k < ipc->naddr; k++)

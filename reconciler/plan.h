@@ -33,6 +33,7 @@ struct owned_addr {
     char *owner;
     char ifname[IFNAMSIZ_PLUMBD];
     struct ipaddr addr;
+    bool dynamic;                 /* added for a DHCP lease: goes with it */
 };
 
 /* A route of a pod namespace that plumbd removed (a default route that
@@ -321,6 +322,11 @@ struct plan_input {
     int ip6_forward;   /* net.ipv6.conf.all.forwarding */
     /* The resolv.conf file and its owner (NULL: DNS not managed). */
     const struct dns_state *dns;
+    /* Per-interface sysctls of the node (ipv6.autoconf): the current value
+     * of "net/ipv6/conf/IF/accept_ra" and the like, -1 when unknown (the
+     * interface does not exist yet). NULL: nothing of the kind is planned. */
+    int (*sysctl_get)(const char *key, void *ctx);
+    void *sysctl_ctx;
 };
 enum { FWD_UNKNOWN = 0, FWD_OFF, FWD_ON };
 #define SYSCTL_IP_FORWARD "net/ipv4/ip_forward"

@@ -19,6 +19,7 @@
 #include "probe.h"
 #include "load.h"
 #include "log.h"
+#include "dhcpmgr.h"
 #include "reconcile.h"
 #include "capture.h"
 #include "show.h"
@@ -37,6 +38,7 @@ int reconciler_init(struct reconciler *r, bool readonly)
         return rc;
     }
     apply_ctx_init(&r->actx, r->node);
+    r->dhcp = dhcp_ctx_new(r->node_name);
     return 0;
 }
 
@@ -60,6 +62,8 @@ static void podent_free(struct podent *e)
 
 void reconciler_done(struct reconciler *r)
 {
+    dhcp_ctx_free(r->dhcp);
+    r->dhcp = NULL;
     dns_state_clear(&r->dns_owner);
     nft_forget(r);
     r->dns_loaded = false;
@@ -545,7 +549,10 @@ static int postwrite(struct reconciler *r, const struct op *op, bool ok,
     case OP_LINK_DEL:
         return op->forget ? store_link_forget(r->store, op->ifname) : 0;
     case OP_ADDR_ADD: {
-        struct owned_addr oa = {.owner = op->owner, .addr = op->addr};
+        if (op->forget) /* a foreign address put back: not ours */
+            return store_addr_forget(r->store, op->ifname, &op->addr);
+        struct owned_addr oa = {.owner = op->owner, .addr = op->addr,
+                                .dynamic = dhcp_is_lease_addr(r->dhcp, op->ifname, &op->addr)};
         snprintf(oa.ifname, sizeof(oa.ifname), "%s", op->ifname);
         return store_addr_put(r->store, &oa);
     }
@@ -1413,6 +1420,19 @@ static void nft_sync_from_config(struct reconciler *r)
     diags_clear(&diags);
 }
 
+/* A sysctl of the node namespace for the planner (ipv6.autoconf): its
+ * value, or -1 when it cannot be read (an interface not created yet). */
+static int node_sysctl(const char *key, void *ctx)
+{
+    (void)ctx;
+    _cleanup_free_ char *path = xasprintf("/proc/sys/%s", key);
+    _cleanup_fclose_ FILE *f = fopen(path, "re");
+    int v;
+    if (!f || fscanf(f, "%d", &v) != 1)
+        return -1;
+    return v;
+}
+
 /* A node forwarding sysctl for the planner (isGateway): FWD_ON/FWD_OFF, or
  * FWD_UNKNOWN when no NAD is a gateway (nothing to read) or unreadable. */
 static int node_forwarding(const struct desired *d, const char *key, int family)
@@ -1829,6 +1849,9 @@ int reconcile_pass(struct reconciler *r, enum gen_trigger trig, bool dry_run, FI
         if (strncmp(d.pods[i].netns, "/run/netns/", 11) == 0)
             *ARRAY_PUSH(r->wanted_netns, r->nwanted_netns) = xstrdup(d.pods[i].netns + 11);
     node_labels(r, &d, &labels, &nlabels);
+    /* DHCP leases become desired state of their policies. */
+    if (r->dhcp && dhcp_prepare(r->dhcp, r->store, &d, labels, nlabels) < 0)
+        log_warn("dhcp", "cannot read the stored leases");
 
     PHASE(2);
     struct pin *pins = NULL;
@@ -1848,6 +1871,7 @@ int reconcile_pass(struct reconciler *r, enum gen_trigger trig, bool dry_run, FI
         .ip_forward = node_forwarding(&d, SYSCTL_IP_FORWARD, AF_INET),
         .ip6_forward = node_forwarding(&d, SYSCTL_IP6_FORWARD, AF_INET6),
         .dns = &dns,
+        .sysctl_get = node_sysctl,
     };
     rc = plan_build(&in, &p);
     /* A pin lasts while its revision does: a changed file (or a removed
@@ -1867,6 +1891,8 @@ int reconcile_pass(struct reconciler *r, enum gen_trigger trig, bool dry_run, FI
     pins_free(pins, npins);
     if (rc < 0)
         goto out;
+    if (r->dhcp)
+        dhcp_note_status(r->dhcp, &p);
     res.nops = p.nops;
     PHASE(3);
 

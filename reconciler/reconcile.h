@@ -75,6 +75,7 @@ struct reconciler {
     struct dns_state dns_owner;
     bool dns_loaded;
     int64_t dns_gen;
+    struct dhcp_ctx *dhcp;     /* DHCP leases and clients (dhcpmgr.c) */
 };
 
 /* Same repair more than flap_limit times in FLAP_WINDOW: the object backs

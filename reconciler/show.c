@@ -8,6 +8,7 @@
 #include <arpa/inet.h>
 #include <jansson.h>
 #include <linux/fib_rules.h>
+#include <linux/if_addr.h>
 #include <linux/rtnetlink.h>
 #include <net/if.h>
 
@@ -27,17 +28,73 @@ static const char *nm_type(const struct live_link *l)
     return l->kind; /* vxlan, macvlan, ...: shown as the kernel names them */
 }
 
+static const struct show_lease *show_leases;
+static size_t show_nleases;
+
+void show_set_leases(const struct show_lease *v, size_t n)
+{
+    show_leases = v;
+    show_nleases = n;
+}
+
+static const struct show_lease *lease_on(const struct live_ns *l, const struct live_link *k,
+                                         int family)
+{
+    for (size_t i = 0; family == AF_INET && i < show_nleases; i++)
+        if (streq(show_leases[i].ifname, k->name) &&
+            live_has_addr(l, k->ifindex, &show_leases[i].addr))
+            return &show_leases[i];
+    return NULL;
+}
+
+static int read_sysctl(const char *ifname, const char *key)
+{
+    _cleanup_free_ char *path = xasprintf("/proc/sys/net/ipv6/conf/%s/%s", ifname, key);
+    _cleanup_fclose_ FILE *f = fopen(path, "re");
+    int v;
+    return f && fscanf(f, "%d", &v) == 1 ? v : -1;
+}
+
+static bool ipv6_autoconf_on(const char *ifname)
+{
+    return read_sysctl(ifname, "accept_ra") == 2 && read_sysctl(ifname, "autoconf") == 1;
+}
+
 static json_t *ip_block(const struct live_ns *l, const struct live_link *k, int family)
 {
     json_t *addrs = json_array();
+    const struct show_lease *lease = lease_on(l, k, family);
     for (size_t i = 0; i < l->naddrs; i++) {
         const struct live_addr *a = &l->addrs[i];
         char buf[64];
         if (a->ifindex != k->ifindex || a->addr.family != family)
             continue;
+        if (lease && ipaddr_equal(&lease->addr, &a->addr))
+            continue; /* dynamic: shown as dhcp: true */
+        if (family == AF_INET6 && !(a->flags & IFA_F_PERMANENT))
+            continue; /* the kernel's own (SLAAC, temporary): not a static address */
         json_array_append_new(addrs, json_pack("{s:s, s:i}", "ip",
                                                ipaddr_format(&a->addr, false, buf, sizeof(buf)),
                                                "prefix-length", a->addr.prefix));
+    }
+    if (lease) {
+        json_t *o = json_pack("{s:b, s:b}", "enabled", 1, "dhcp", 1);
+        if (json_array_size(addrs))
+            json_object_set_new(o, "address", addrs);
+        else
+            json_decref(addrs);
+        return o;
+    }
+    /* ipv6.autoconf as plumbd sets it (accept_ra=2, autoconf=1); the
+     * kernel's defaults (1, 1) are not shown, so a fed-back show does not
+     * take over every interface's router advertisements. */
+    if (family == AF_INET6 && ipv6_autoconf_on(k->name)) {
+        json_t *o = json_pack("{s:b, s:b}", "enabled", 1, "autoconf", 1);
+        if (json_array_size(addrs))
+            json_object_set_new(o, "address", addrs);
+        else
+            json_decref(addrs);
+        return o;
     }
     if (json_array_size(addrs) == 0) {
         json_decref(addrs);

@@ -5,6 +5,18 @@
 #include <stdio.h>
 
 #include "live.h"
+#include "model.h"
+
+/* Addresses that come from plumbd's DHCP leases (main.c reads them from
+ * the state dir): such an interface is shown with `dhcp: true` and the
+ * leased address left out of `address` (nmstate shows dynamic addresses
+ * as dhcp, and a static entry for it would outlive the lease). Borrowed
+ * until show_build returns; NULL/0 = none. */
+struct show_lease {
+    char ifname[16];
+    struct ipaddr addr;
+};
+void show_set_leases(const struct show_lease *v, size_t n);
 
 /* The nmstate document (interfaces, routes, dns-resolver) as JSON;
  * dns-resolver.config is read from the file resolv (NULL: none). */

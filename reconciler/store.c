@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <arpa/inet.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -101,11 +102,12 @@ static const struct {
                       "SELECT ifname, owner, created, before_master, before_mtu, before_up,"
                       " before_alias, before_stp FROM owned_links ORDER BY ifname"},
     [ST_ADDR_PUT] = {"addr-put",
-                     "INSERT INTO owned_addrs(ifname, family, addr, owner) VALUES(?1,?2,?3,?4)"
+                     "INSERT INTO owned_addrs(ifname, family, addr, owner, dynamic)"
+                     " VALUES(?1,?2,?3,?4,?5)"
                      " ON CONFLICT(ifname, addr) DO UPDATE SET family=excluded.family,"
-                     " owner=excluded.owner"},
+                     " owner=excluded.owner, dynamic=excluded.dynamic"},
     [ST_ADDR_FORGET] = {"addr-forget", "DELETE FROM owned_addrs WHERE ifname=?1 AND addr=?2"},
-    [ST_ADDR_LIST] = {"addr-list", "SELECT ifname, addr, owner FROM owned_addrs"
+    [ST_ADDR_LIST] = {"addr-list", "SELECT ifname, addr, owner, dynamic FROM owned_addrs"
                                    " ORDER BY ifname, family, addr"},
     [ST_ROUTE_PUT] = {"route-put",
                       "INSERT INTO owned_routes(spec, owner) VALUES(?1,?2)"
@@ -740,6 +742,7 @@ static int load_addrs(struct store *s, struct inventory *inv)
         if (r < 0)
             return r;
         a->owner = xstrdup(col_str(st, 2));
+        a->dynamic = sqlite3_column_int(st, 3) != 0;
     }
     return step_end(s, st, rc);
 }
@@ -1004,7 +1007,8 @@ int store_addr_put(struct store *s, const struct owned_addr *a)
 
     if (!a || !a->owner || !a->ifname[0] || !*ipaddr_format(&a->addr, true, buf, sizeof(buf)))
         return -EINVAL;
-    return min_zero(run(s, ST_ADDR_PUT, "titt", a->ifname, a->addr.family, buf, a->owner));
+    return min_zero(run(s, ST_ADDR_PUT, "titti", a->ifname, a->addr.family, buf, a->owner,
+                        (int)a->dynamic));
 }
 
 int store_addr_forget(struct store *s, const char *ifname, const struct ipaddr *a)
@@ -1609,5 +1613,160 @@ void event_rows_free(struct event_row *v, size_t n)
         free(v[i].message);
         free(v[i].previous);
     }
+    free(v);
+}
+
+/* ---- DHCP leases (010) ---------------------------------------------------
+ * Rare writes (a lease acquired, renewed, lost): statements are prepared
+ * per call instead of cached. */
+
+static char *addr4_text(uint32_t a, char *buf, size_t len)
+{
+    struct in_addr in = {.s_addr = a};
+    if (!inet_ntop(AF_INET, &in, buf, (socklen_t)len))
+        buf[0] = 0;
+    return buf;
+}
+
+static uint32_t text_addr4(const char *s)
+{
+    struct in_addr in = {0};
+    if (!s || inet_pton(AF_INET, s, &in) != 1)
+        return 0;
+    return in.s_addr;
+}
+
+int store_lease_put(struct store *s, const struct lease_row *row)
+{
+    const struct dhcp_lease *l = &row->lease;
+    char addr[64], tmp[32], router[32], server[32], mac[18];
+    snprintf(addr, sizeof(addr), "%s/%u", addr4_text(l->addr, tmp, sizeof(tmp)), l->prefix);
+    _cleanup_free_ char *dns = xstrdup(""), *routes = xstrdup("");
+    for (size_t i = 0; i < l->ndns && i < DHCP_MAX_DNS; i++) {
+        char *n = xasprintf("%s%s%s", dns, i ? " " : "", addr4_text(l->dns[i], tmp, sizeof(tmp)));
+        free(dns);
+        dns = n;
+    }
+    for (size_t i = 0; i < l->nroutes && i < DHCP_MAX_ROUTES; i++) {
+        char gw[32];
+        char *n = xasprintf("%s%s%s/%u %s", routes, i ? "," : "",
+                            addr4_text(l->routes[i].dst, tmp, sizeof(tmp)), l->routes[i].plen,
+                            addr4_text(l->routes[i].gw, gw, sizeof(gw)));
+        free(routes);
+        routes = n;
+    }
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(
+        s->db,
+        "INSERT OR REPLACE INTO dhcp_lease(ifname, owner, mac, address, router, dns, domain,"
+        " routes, server_id, lease_s, t1, t2, acquired_at, xid)"
+        " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14)",
+        -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return store_err(s, rc, "prepare lease-put");
+    sqlite3_bind_text(st, 1, row->ifname, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, row->owner ? row->owner : "", -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 3, mac_format(row->mac, mac, sizeof(mac)), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 4, addr, -1, SQLITE_TRANSIENT);
+    if (l->router)
+        sqlite3_bind_text(st, 5, addr4_text(l->router, router, sizeof(router)), -1,
+                          SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 6, dns, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 7, l->domain, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 8, routes, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 9, addr4_text(l->server_id, server, sizeof(server)), -1,
+                      SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 10, l->lease_s);
+    sqlite3_bind_int64(st, 11, l->t1_s);
+    sqlite3_bind_int64(st, 12, l->t2_s);
+    sqlite3_bind_int64(st, 13, (sqlite3_int64)l->acquired_ms);
+    sqlite3_bind_int64(st, 14, row->xid);
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : store_err(s, rc, "lease-put %s", row->ifname);
+}
+
+int store_lease_delete(struct store *s, const char *ifname)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(s->db, "DELETE FROM dhcp_lease WHERE ifname=?1", -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return store_err(s, rc, "prepare lease-delete");
+    sqlite3_bind_text(st, 1, ifname, -1, SQLITE_TRANSIENT);
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : store_err(s, rc, "lease-delete %s", ifname);
+}
+
+static void lease_parse_lists(struct dhcp_lease *l, const char *dns, const char *routes)
+{
+    _cleanup_free_ char *d = xstrdup(dns ? dns : ""), *r = xstrdup(routes ? routes : "");
+    char *save = NULL;
+    for (char *t = strtok_r(d, " ", &save); t && l->ndns < DHCP_MAX_DNS;
+         t = strtok_r(NULL, " ", &save))
+        l->dns[l->ndns++] = text_addr4(t);
+    for (char *t = strtok_r(r, ",", &save); t && l->nroutes < DHCP_MAX_ROUTES;
+         t = strtok_r(NULL, ",", &save)) {
+        char dst[32] = "", gw[32] = "";
+        unsigned plen = 0;
+        if (sscanf(t, "%31[^/]/%u %31s", dst, &plen, gw) != 3 || plen > 32)
+            continue;
+        struct dhcp_route *rt = &l->routes[l->nroutes++];
+        rt->dst = text_addr4(dst);
+        rt->plen = (uint8_t)plen;
+        rt->gw = text_addr4(gw);
+    }
+}
+
+int store_lease_list(struct store *s, struct lease_row **ret, size_t *ret_n)
+{
+    sqlite3_stmt *st = NULL;
+    struct lease_row *v = NULL;
+    size_t n = 0;
+    int rc = sqlite3_prepare_v2(
+        s->db,
+        "SELECT ifname, owner, mac, address, router, dns, domain, routes, server_id, lease_s,"
+        " t1, t2, acquired_at, xid FROM dhcp_lease ORDER BY ifname",
+        -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return store_err(s, rc, "prepare lease-list");
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct lease_row row = {0};
+        struct ipaddr a;
+        if (!col_str(st, 0) || strlen(col_str(st, 0)) >= IFNAMSIZ_PLUMBD ||
+            ipaddr_parse(col_str(st, 3), -1, &a) < 0 || a.family != AF_INET)
+            continue; /* a row this binary cannot read is ignored */
+        snprintf(row.ifname, sizeof(row.ifname), "%s", col_str(st, 0));
+        row.owner = xstrdup(col_str(st, 1) ? col_str(st, 1) : "");
+        if (col_str(st, 2))
+            mac_parse(col_str(st, 2), row.mac);
+        memcpy(&row.lease.addr, a.bytes, 4);
+        row.lease.prefix = a.prefix;
+        row.lease.router = text_addr4(col_str(st, 4));
+        lease_parse_lists(&row.lease, col_str(st, 5), col_str(st, 7));
+        snprintf(row.lease.domain, sizeof(row.lease.domain), "%s",
+                 col_str(st, 6) ? col_str(st, 6) : "");
+        row.lease.server_id = text_addr4(col_str(st, 8));
+        row.lease.lease_s = (uint32_t)sqlite3_column_int64(st, 9);
+        row.lease.t1_s = (uint32_t)sqlite3_column_int64(st, 10);
+        row.lease.t2_s = (uint32_t)sqlite3_column_int64(st, 11);
+        row.lease.acquired_ms = (uint64_t)sqlite3_column_int64(st, 12);
+        row.xid = (uint32_t)sqlite3_column_int64(st, 13);
+        *ARRAY_PUSH(v, n) = row;
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        lease_rows_free(v, n);
+        return store_err(s, rc, "lease-list");
+    }
+    *ret = v;
+    *ret_n = n;
+    return 0;
+}
+
+void lease_rows_free(struct lease_row *v, size_t n)
+{
+    for (size_t i = 0; v && i < n; i++)
+        free(v[i].owner);
     free(v);
 }

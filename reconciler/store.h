@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "dhcp.h"
 #include "live.h"
 #include "plan.h"
 
@@ -151,3 +152,16 @@ struct event_row {
 };
 int store_events(struct store *s, int limit, struct event_row **ret, size_t *ret_n);
 void event_rows_free(struct event_row *v, size_t n);
+
+/* ---- DHCP leases (dhcp_lease, migration 010) ---- */
+struct lease_row {
+    char ifname[IFNAMSIZ_PLUMBD];
+    char *owner;             /* the policy whose ipv4.dhcp asked for it */
+    uint8_t mac[6];          /* the interface's MAC when it was leased */
+    struct dhcp_lease lease;
+    uint32_t xid;
+};
+int store_lease_put(struct store *s, const struct lease_row *row); /* upsert by ifname */
+int store_lease_delete(struct store *s, const char *ifname);
+int store_lease_list(struct store *s, struct lease_row **ret, size_t *ret_n);
+void lease_rows_free(struct lease_row *v, size_t n);

@@ -260,10 +260,43 @@ static void labels_free(struct label *v, size_t n)
 
 /* ---- NodeNetworkConfigurationPolicy ------------------------------------- */
 
+/* dhcp, autoconf, auto-*, allow-extra-address (nmstate's names). */
+static void parse_ip_dynamic(struct vctx *c, const struct ynode *n, int family, const char *where,
+                             struct ip_config *ret)
+{
+    ret->dhcp = get_bool(c, n, "dhcp", where);
+    ret->autoconf = get_bool(c, n, "autoconf", where);
+    ret->auto_dns = get_bool(c, n, "auto-dns", where);
+    ret->auto_gateway = get_bool(c, n, "auto-gateway", where);
+    ret->auto_routes = get_bool(c, n, "auto-routes", where);
+    ret->allow_extra = get_bool(c, n, "allow-extra-address", where);
+    if (ret->autoconf >= 0 && family == AF_INET)
+        verr(c, ynode_get(n, "autoconf"), "%s.autoconf is only valid for ipv6", where);
+    if (ret->dhcp == 1 && family == AF_INET6)
+        vwarn(c, ynode_get(n, "dhcp"), "%s.dhcp (DHCPv6) is not supported by plumbd; only "
+                                       "autoconf (SLAAC) configures IPv6 dynamically", where);
+    if (ret->dhcp == 1 && ret->enabled == 0)
+        verr(c, ynode_get(n, "dhcp"), "%s.dhcp: true needs %s.enabled: true", where, where);
+    const struct ynode *t = ynode_get(n, "auto-route-table-id");
+    long long v;
+    if (t && (ynode_int(t, &v) < 0 || v < 0 || v > 0xffffffffLL || v == 255))
+        verr(c, t, "%s.auto-route-table-id must be a table id (0 = main, not 255)", where);
+    else if (t)
+        ret->auto_table = v;
+    const struct ynode *m = ynode_get(n, "auto-route-metric");
+    if (m && (ynode_int(m, &v) < 0 || v < 0 || v > 0xffffffffLL))
+        verr(c, m, "%s.auto-route-metric must be an integer between 0 and 4294967295", where);
+    else if (m)
+        ret->auto_metric = v;
+}
+
 static void parse_ip_config(struct vctx *c, const struct ynode *n, int family, const char *where,
                             struct ip_config *ret)
 {
     ret->enabled = -1;
+    ret->dhcp = ret->autoconf = ret->auto_dns = ret->auto_gateway = ret->auto_routes = -1;
+    ret->allow_extra = -1;
+    ret->auto_metric = -1;
     if (!n)
         return;
     if (n->kind != YNODE_MAP) {
@@ -273,7 +306,7 @@ static void parse_ip_config(struct vctx *c, const struct ynode *n, int family, c
     int en = get_bool(c, n, "enabled", where);
     if (en >= 0)
         ret->enabled = en;
-    /* dhcp and autoconf: warned about by the schema (x-plumbd-unimplemented) */
+    parse_ip_dynamic(c, n, family, where, ret);
 
     const struct ynode *addrs = ynode_get(n, "address");
     if (!addrs)

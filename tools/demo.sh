@@ -11,6 +11,9 @@
 # exit whatever happens. Touches no interface of the host's root namespace.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
+# The lab has no DHCP server: apply shows plumbd's own wait for the seed's
+# ipv4.dhcp lease (3 s) and reports the lease pending.
+LAB_DHCP_WAIT_MS=''
 . tests/lib/lab.sh
 [ "$(id -u)" = 0 ] || { echo "demo: run as root (it creates network namespaces)" >&2; exit 1; }
 [ -x "$PLUMBD" ] || { echo "demo: no binary at $PLUMBD (run make)" >&2; exit 1; }

@@ -210,9 +210,16 @@ EOF
 
 # ---- the CLI ---------------------------------------------------------------
 
+# The labs have no DHCP server on their wires, and the seed policy asks for
+# ipv4.dhcp: `apply` would wait --dhcp-wait-ms (3 s) for a lease each time.
+# plumbd_run passes LAB_DHCP_WAIT_MS (default 0: send the DISCOVER, do not
+# wait); a test that sets it empty gets plumbd's own default (seed.sh's
+# first apply, nmstate_dhcp.sh).
+LAB_DHCP_WAIT_MS=${LAB_DHCP_WAIT_MS-0}
 plumbd_run() {
     "$PLUMBD" --config-dir "$CONF" --state-dir "$STATE" --netns "$NODE" \
-        --node-name "$NODE_NAME" --resolv-conf "$RESOLV_CONF" "$@"
+        --node-name "$NODE_NAME" --resolv-conf "$RESOLV_CONF" \
+        ${LAB_DHCP_WAIT_MS:+--dhcp-wait-ms "$LAB_DHCP_WAIT_MS"} "$@"
 }
 
 # plumbd_daemon : start `plumbd run` in the background; log in $DAEMON_LOG.

@@ -101,11 +101,12 @@ static void test_seed_policy(void **state)
     assert_string_equal(p->ifaces[0].ports[0], "ens19");
     assert_string_equal(p->ifaces[0].description, "Linux bridge with ens19 as a port");
     assert_false(p->ifaces[0].ipv4.has_address);
-    /* ipv4.dhcp is accepted, and the warning names it, with its position */
-    assert_int_equal(p->obj.warnings.n, 1);
-    assert_non_null(strstr(p->obj.warnings.v[0].msg, "ipv4.dhcp"));
-    assert_int_equal(p->obj.warnings.v[0].line, 15);
-    assert_true(has_diag(&d, DIAG_WARNING, "ipv4.dhcp", 15));
+    /* ipv4.dhcp is implemented (the built-in client): no warning */
+    assert_int_equal(p->obj.warnings.n, 0);
+    assert_int_equal(p->ifaces[0].ipv4.dhcp, 1);
+    assert_int_equal(p->ifaces[0].ipv4.enabled, 1);
+    assert_int_equal(p->ifaces[0].ipv4.auto_dns, -1);
+    assert_int_equal(p->ifaces[0].ipv6.dhcp, -1);
     desired_free(&d);
 }
 
