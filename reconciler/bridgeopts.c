@@ -261,11 +261,11 @@ void bropts_parse(const struct ynode *options, const char *ifname, int stp_enabl
 }
 
 /* trunk-tags: [{id: N} | {id-range: {min: N, max: M}}] */
-static void parse_trunk(const struct ynode *tags, const char *where, struct brport_conf *ret,
-                        bropt_err_fn err, void *ctx)
+static void parse_trunk(const struct ynode *vlan, const struct ynode *tags, const char *where,
+                        struct brport_conf *ret, bropt_err_fn err, void *ctx)
 {
     if (!tags || tags->kind != YNODE_SEQ || tags->n == 0) {
-        report(err, ctx, tags, xasprintf("%s.trunk-tags must be a non-empty list of {id: N} or "
+        report(err, ctx, tags ? tags : vlan, xasprintf("%s.trunk-tags must be a non-empty list of {id: N} or "
                                          "{id-range: {min: N, max: M}}", where));
         return;
     }
@@ -344,7 +344,7 @@ static void parse_port_vlan(const struct ynode *vlan, const char *where, struct 
         return;
     }
     size_t before = ret->ntrunk;
-    parse_trunk(trunk, where, ret, err, ctx);
+    parse_trunk(vlan, trunk, where, ret, err, ctx);
     if (ret->ntrunk == before)
         return;
     for (size_t i = 0; nat && i < ret->ntrunk; i++)
