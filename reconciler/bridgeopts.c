@@ -53,7 +53,7 @@ static const struct optdef bro[_BROPT_MAX] = {
     [BROPT_PRIORITY] = {"stp.priority", "priority", IFLA_BR_PRIORITY, 2, VK_INT, 1, 0, 65535,
                         false},
     [BROPT_AGEING_TIME] = {"mac-ageing-time", "ageing_time", IFLA_BR_AGEING_TIME, 4, VK_INT, 100,
-                           0, 1000000, false},
+                           0, 42949672, false},
     [BROPT_MCAST_SNOOPING] = {"multicast-snooping", "mcast_snooping", IFLA_BR_MCAST_SNOOPING, 1,
                               VK_BOOL, 1, 0, 1, false},
     [BROPT_GROUP_FWD_MASK] = {"group-forward-mask", "group_fwd_mask", IFLA_BR_GROUP_FWD_MASK, 2,
@@ -77,7 +77,7 @@ static const struct optdef brp[_BRPORT_MAX] = {
 };
 
 #define GROUP_FWD_RESTRICTED 0x7 /* STP, MAC pause, LACP: the kernel refuses them */
-#define FWD_DELAY_NO_STP_MAX 42949672LL /* any u32 of centiseconds */
+#define FWD_DELAY_NO_STP_MAX 42949672LL /* any u32 of centiseconds (also ageing) */
 
 void bropts_init(struct bropts *o)
 {
