@@ -486,7 +486,7 @@ void vlan_spans_diff(const struct vlan_span *want, size_t nwant, const struct vl
 /* ---- netlink codecs ---- */
 
 /* The attribute's value; false when absent or short. */
-static bool attr_get(const struct optdef *d, struct nlattr *a, int64_t *ret)
+static bool attr_get(const struct optdef *d, struct nlattr *a, uint32_t *ret)
 {
     if (!a || nla_len(a) < d->width)
         return false;
@@ -594,8 +594,8 @@ size_t vlan_spans_from_afspec(struct nlattr *afspec, struct vlan_span **ret)
 /* ---- plan and read-back ---- */
 
 /* The tables share one shape: a set mask and values, n of them. */
-static size_t diff_vals(uint32_t wset, const int64_t *want, uint32_t lset, const int64_t *live,
-                        uint32_t *rset, int64_t *ret, size_t n)
+static size_t diff_vals(uint32_t wset, const uint32_t *want, uint32_t lset, const uint32_t *live,
+                        uint32_t *rset, uint32_t *ret, size_t n)
 {
     size_t c = 0;
     *rset = 0;
@@ -637,7 +637,7 @@ void brport_opts_pick(const struct brport_opts *keys, const struct brport_opts *
 }
 
 static bool verify_vals(const char *prefix, const struct optdef *defs, uint32_t wset,
-                        const int64_t *want, uint32_t lset, const int64_t *live, size_t n,
+                        const uint32_t *want, uint32_t lset, const uint32_t *live, size_t n,
                         char **ret_msg)
 {
     for (size_t k = 0; k < n; k++) {
@@ -688,7 +688,7 @@ static void append(char **buf, const char *fmt, ...)
     *buf = n;
 }
 
-static void describe_vals(const struct optdef *defs, uint32_t set, const int64_t *v, size_t n,
+static void describe_vals(const struct optdef *defs, uint32_t set, const uint32_t *v, size_t n,
                           char **buf)
 {
     for (size_t k = 0; k < n; k++)
@@ -728,7 +728,7 @@ void vlan_spans_describe(const char *what, const struct vlan_span *v, size_t n, 
 
 /* ---- JSON ---- */
 
-static json_t *vals_json(const struct optdef *defs, uint32_t set, const int64_t *v, size_t n)
+static json_t *vals_json(const struct optdef *defs, uint32_t set, const uint32_t *v, size_t n)
 {
     json_t *o = json_object();
     for (size_t k = 0; k < n; k++)
@@ -737,15 +737,16 @@ static json_t *vals_json(const struct optdef *defs, uint32_t set, const int64_t 
     return o;
 }
 
-static void vals_from_json(const struct optdef *defs, json_t *j, uint32_t *set, int64_t *v,
+static void vals_from_json(const struct optdef *defs, json_t *j, uint32_t *set, uint32_t *v,
                            size_t n)
 {
     *set = 0;
     for (size_t k = 0; k < n; k++) {
         json_t *x = json_object_get(j, defs[k].ipname);
         v[k] = 0;
-        if (json_is_integer(x) && json_integer_value(x) >= 0) {
-            v[k] = json_integer_value(x);
+        if (json_is_integer(x) && json_integer_value(x) >= 0 &&
+            json_integer_value(x) <= 0xffffffffLL) {
+            v[k] = (uint32_t)json_integer_value(x);
             *set |= 1u << k;
         }
     }

@@ -49,14 +49,14 @@ struct bropts {
      * not compared (during an STP topology change it reports 2 x
      * forward-delay as the ageing time) */
     uint32_t transient;
-    int64_t v[_BROPT_MAX];
+    uint32_t v[_BROPT_MAX];
 };
 struct brport_opts {
     uint32_t set;
-    int64_t v[_BRPORT_MAX];
+    uint32_t v[_BRPORT_MAX];
 };
 #define BROPT_HAS(o, k) (((o)->set >> (k)) & 1u)
-#define BROPT_SET(o, k, val) ((o)->set |= 1u << (k), (o)->v[k] = (val))
+#define BROPT_SET(o, k, val) ((o)->set |= 1u << (k), (o)->v[k] = (uint32_t)(val))
 
 void bropts_init(struct bropts *o);          /* every value unset */
 void brport_opts_init(struct brport_opts *o);
