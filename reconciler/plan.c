@@ -522,6 +522,15 @@ static int plan_iface(struct builder *b, const char *id, const struct iface *f, 
         return -EINVAL;
     }
     bool want_up = f->state == IFSTATE_UP;
+    /* The validator knows STP only from the file: a bridge whose STP runs
+     * and stays on refuses a forward delay outside 2-30 s. */
+    if (l && l->stp == 1 && f->stp != 0 && BROPT_HAS(&f->bropts, BROPT_FORWARD_DELAY) &&
+        (f->bropts.v[BROPT_FORWARD_DELAY] < 200 || f->bropts.v[BROPT_FORWARD_DELAY] > 3000)) {
+        *reason = "InvalidConfiguration";
+        *msg = xasprintf("%s.bridge.options.stp.forward-delay must be 2-30 while STP runs on %s",
+                         f->name, f->name);
+        return -EINVAL;
+    }
     if (!l) {
         struct op *op = opbuf_push(ob, OP_BRIDGE_ADD, id, f->name, PH_CREATE);
         op->set = LS_UP;

@@ -479,6 +479,21 @@ static void test_port_vlans(void **state)
     world_free(&w);
 }
 
+static void test_forward_delay_with_running_stp(void **state)
+{
+    (void)state;
+    struct world w;
+    world_init(&w, POLICY_HEAD "        options:\n          stp:\n            forward-delay: 0\n",
+               false);
+    add_link(&w, "br-1", "bridge")->stp = 1; /* STP runs and the policy leaves it on */
+    plan(&w);
+    assert_int_equal(w.p.nops, 0);
+    assert_int_equal(w.p.status[0].cond, COND_FAILING);
+    assert_string_equal(w.p.status[0].reason, "InvalidConfiguration");
+    assert_non_null(strstr(w.p.status[0].message, "forward-delay must be 2-30 while STP runs"));
+    world_free(&w);
+}
+
 static void test_vlan_options_unreported(void **state)
 {
     (void)state;
@@ -577,6 +592,7 @@ int main(void)
         cmocka_unit_test(test_new_bridge_then_empty),
         cmocka_unit_test(test_adopt_merge_and_prune),
         cmocka_unit_test(test_port_vlans),
+        cmocka_unit_test(test_forward_delay_with_running_stp),
         cmocka_unit_test(test_vlan_options_unreported),
         cmocka_unit_test(test_netlink_codecs),
     };
