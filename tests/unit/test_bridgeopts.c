@@ -584,6 +584,52 @@ static void test_netlink_codecs(void **state)
     json_decref(opts);
 }
 
+/* A port VLAN event (AF_BRIDGE RTM_NEWLINK with IFLA_AF_SPEC), as the
+ * kernel sends one when a port's VLANs change. */
+static struct nl_msg *brvlan_event(int type, int ifindex, int master, const struct bridge_vlan_info *vi,
+                                   size_t n)
+{
+    struct nl_msg *m = nlmsg_alloc_simple(type, 0);
+    struct ifinfomsg ifi = {.ifi_family = AF_BRIDGE, .ifi_index = ifindex};
+    nlmsg_append(m, &ifi, sizeof(ifi), NLMSG_ALIGNTO);
+    nla_put_u32(m, IFLA_MASTER, (uint32_t)master);
+    if (n) {
+        struct nlattr *spec = nla_nest_start(m, IFLA_AF_SPEC);
+        for (size_t i = 0; i < n; i++)
+            nla_put(m, IFLA_BRIDGE_VLAN_INFO, sizeof(vi[i]), &vi[i]);
+        nla_nest_end(m, spec);
+    }
+    return m;
+}
+
+static void test_live_vlan_events(void **state)
+{
+    (void)state;
+    struct live_ns l = {.pvlans_known = true};
+    struct bridge_vlan_info a[] = {{BRIDGE_VLAN_INFO_PVID | BRIDGE_VLAN_INFO_UNTAGGED, 1}},
+                            b[] = {{BRIDGE_VLAN_INFO_PVID | BRIDGE_VLAN_INFO_UNTAGGED, 100},
+                                   {0, 7}};
+    struct nl_msg *m = brvlan_event(RTM_NEWLINK, 5, 3, a, 1);
+    assert_true(live_apply_event(&l, nlmsg_hdr(m)));
+    nlmsg_free(m);
+    m = brvlan_event(RTM_NEWLINK, 5, 3, b, 2); /* replaces what port 5 had */
+    assert_true(live_apply_event(&l, nlmsg_hdr(m)));
+    nlmsg_free(m);
+    struct vlan_span *v;
+    size_t n = live_port_vlans(&l, 5, &v);
+    assert_int_equal(n, 2);
+    assert_true(v[0].min == 7 && v[0].flags == 0);
+    assert_true(v[1].min == 100 && v[1].flags == (PVLAN_PVID | PVLAN_UNTAGGED));
+    free(v);
+    m = brvlan_event(RTM_DELLINK, 5, 3, NULL, 0); /* the port left its bridge */
+    assert_true(live_apply_event(&l, nlmsg_hdr(m)));
+    nlmsg_free(m);
+    assert_int_equal(live_port_vlans(&l, 5, &v), 0);
+    free(v);
+    assert_true(l.pvlans_known);
+    live_ns_free(&l);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -595,6 +641,7 @@ int main(void)
         cmocka_unit_test(test_forward_delay_with_running_stp),
         cmocka_unit_test(test_vlan_options_unreported),
         cmocka_unit_test(test_netlink_codecs),
+        cmocka_unit_test(test_live_vlan_events),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
