@@ -159,24 +159,31 @@ static struct nl_msg *link_msg(int type, int flags, const char *ifname, unsigned
     return m;
 }
 
-/* IFLA_LINKINFO { KIND bridge, DATA { STP_STATE, VLAN_FILTERING } }; a
- * negative value leaves that setting out. */
-static int put_bridge_info2(struct nl_msg *m, int stp, int vlan_filtering)
+/* IFLA_LINKINFO { KIND bridge, DATA { STP_STATE, VLAN_FILTERING, options } };
+ * a negative value (NULL options) leaves that setting out. */
+static int put_bridge_info3(struct nl_msg *m, int stp, int vlan_filtering,
+                            const struct bropts *opts)
 {
     struct nlattr *li, *data;
 
     if (!(li = nla_nest_start(m, IFLA_LINKINFO)) || nla_put_string(m, IFLA_INFO_KIND, "bridge") < 0)
         return -ENOMEM;
-    if (stp >= 0 || vlan_filtering >= 0) {
+    if (stp >= 0 || vlan_filtering >= 0 || (opts && bropts_any(opts))) {
         if (!(data = nla_nest_start(m, IFLA_INFO_DATA)) ||
             (stp >= 0 && nla_put_u32(m, IFLA_BR_STP_STATE, stp ? 1 : 0) < 0) ||
             (vlan_filtering >= 0 &&
-             nla_put_u8(m, IFLA_BR_VLAN_FILTERING, vlan_filtering ? 1 : 0) < 0))
+             nla_put_u8(m, IFLA_BR_VLAN_FILTERING, vlan_filtering ? 1 : 0) < 0) ||
+            (opts && bropts_put(m, opts) < 0))
             return -ENOMEM;
         nla_nest_end(m, data);
     }
     nla_nest_end(m, li);
     return 0;
+}
+
+static int put_bridge_info2(struct nl_msg *m, int stp, int vlan_filtering)
+{
+    return put_bridge_info3(m, stp, vlan_filtering, NULL);
 }
 
 static int put_bridge_info(struct nl_msg *m, int stp)
@@ -445,7 +452,9 @@ static int do_bridge_add(struct apply_ctx *ctx, const struct op *op, char **ret_
                  up ? IFF_UP : 0);
     if (!m || nla_put(m, IFLA_ADDRESS, 6, mac) < 0 ||
         ((op->set & LS_MTU) && op->mtu && nla_put_u32(m, IFLA_MTU, op->mtu) < 0) ||
-        put_bridge_info(m, (op->set & LS_STP) ? op->stp : -1) < 0)
+        put_bridge_info3(m, (op->set & LS_STP) ? op->stp : -1,
+                         (op->set & LS_VLAN_FILTERING) ? op->vlan_filtering : -1,
+                         (op->set & LS_BROPTS) ? &op->bropts : NULL) < 0)
         return fail(ret_err, -ENOMEM, NULL, "bridge-add %s: building request", op->ifname);
     r = send_write(ctx, ctx->node, m, &kmsg);
     if (r < 0)
@@ -470,6 +479,77 @@ static int do_bridge_add(struct apply_ctx *ctx, const struct op *op, char **ret_
     return 0;
 }
 
+static struct nl_msg *port_vlan_msg(int type, int ifindex, uint16_t vid, uint16_t vid_end,
+                                    uint16_t flags);
+
+/* Bridge port options of ifname: IFLA_LINKINFO { SLAVE_KIND bridge,
+ * SLAVE_DATA { MODE, COST, PRIORITY } }, as `ip link set X type
+ * bridge_slave cost N priority N hairpin on`. Its own request: the kernel
+ * reads slave data against the master the port has before the request. */
+static int set_port_opts(struct apply_ctx *ctx, const struct op *op, char **ret_err)
+{
+    _cleanup_(nlmsg_freep) struct nl_msg *m = link_msg(RTM_NEWLINK, 0, op->ifname, 0, 0);
+    _cleanup_free_ char *kmsg = NULL;
+    struct nlattr *li, *data;
+
+    if (!m || !(li = nla_nest_start(m, IFLA_LINKINFO)) ||
+        nla_put_string(m, IFLA_INFO_SLAVE_KIND, "bridge") < 0 ||
+        !(data = nla_nest_start(m, IFLA_INFO_SLAVE_DATA)) || brport_opts_put(m, &op->brport) < 0)
+        return fail(ret_err, -ENOMEM, NULL, "link-set %s: building request", op->ifname);
+    nla_nest_end(m, data);
+    nla_nest_end(m, li);
+    int r = send_write(ctx, ctx->node, m, &kmsg);
+    if (r < 0)
+        return fail(ret_err, r, kmsg, "link-set %s: bridge port options", op->ifname);
+    return 0;
+}
+
+/* The port's VLANs from pvlan.have to pvlan.want: deletions, then additions
+ * (with their flags, which also moves the PVID). A deletion of a VLAN the
+ * port was only assumed to have (the default PVID) may find nothing. */
+static int set_port_vlans(struct apply_ctx *ctx, const struct op *op, char **ret_err)
+{
+    const struct port_vlan_op *pv = &op->pvlan;
+    _cleanup_free_ struct vlan_span *add = NULL, *del = NULL;
+    size_t nadd, ndel;
+    unsigned idx = if_nametoindex(op->ifname);
+    int r = 0;
+
+    if (idx == 0)
+        return fail(ret_err, -ENODEV, NULL, "link-set %s: VLANs", op->ifname);
+    vlan_spans_diff(pv->want, pv->nwant, pv->have, pv->nhave, pv->have_known, pv->default_pvid,
+                    &add, &nadd, &del, &ndel);
+    for (size_t i = 0; i < ndel + nadd && r >= 0; i++) {
+        bool is_del = i < ndel;
+        const struct vlan_span *v = is_del ? &del[i] : &add[i - ndel];
+        _cleanup_(nlmsg_freep) struct nl_msg *m =
+            port_vlan_msg(is_del ? RTM_DELLINK : RTM_SETLINK, (int)idx, v->min, v->max,
+                          is_del ? 0 : v->flags);
+        _cleanup_free_ char *kmsg = NULL;
+        if (!m)
+            return fail(ret_err, -ENOMEM, NULL, "link-set %s: building request", op->ifname);
+        r = send_write(ctx, ctx->node, m, &kmsg);
+        if (r == -ENOENT && is_del && !pv->have_known)
+            r = 0;
+        if (r < 0)
+            return fail(ret_err, r, kmsg, "link-set %s: %s VLAN %u-%u (bridge vlan_filtering)",
+                        op->ifname, is_del ? "deleting" : "adding", v->min, v->max);
+    }
+    return 0;
+}
+
+/* Port options and VLANs after the rest of the change (a port joins its
+ * bridge first). */
+static int do_port_settings(struct apply_ctx *ctx, const struct op *op, char **ret_err)
+{
+    int r = 0;
+    if ((op->set & LS_BRPORT) && brport_opts_any(&op->brport))
+        r = set_port_opts(ctx, op, ret_err);
+    if (r >= 0 && (op->set & LS_PORT_VLANS))
+        r = set_port_vlans(ctx, op, ret_err);
+    return r;
+}
+
 static int do_link_set(struct apply_ctx *ctx, const struct op *op, char **ret_err)
 {
     _cleanup_(nlmsg_freep) struct nl_msg *m = NULL;
@@ -478,8 +558,19 @@ static int do_link_set(struct apply_ctx *ctx, const struct op *op, char **ret_er
     int r;
 
     if (!(op->set & (LS_MTU | LS_UP | LS_MASTER | LS_STP | LS_ALIAS | LS_PROMISC |
-                     LS_VLAN_FILTERING)))
-        return 0;
+                     LS_VLAN_FILTERING | LS_BROPTS)))
+        return do_port_settings(ctx, op, ret_err);
+    /* STP goes off before the options: while it runs the kernel refuses a
+     * forward delay outside 2-30 s, and it reads forward_delay first. */
+    if ((op->set & LS_STP) && !op->stp && (op->set & LS_BROPTS) &&
+        BROPT_HAS(&op->bropts, BROPT_FORWARD_DELAY)) {
+        _cleanup_(nlmsg_freep) struct nl_msg *s = link_msg(RTM_NEWLINK, 0, op->ifname, 0, 0);
+        if (!s || put_bridge_info(s, 0) < 0)
+            return fail(ret_err, -ENOMEM, NULL, "link-set %s: building request", op->ifname);
+        r = send_write(ctx, ctx->node, s, &kmsg);
+        if (r < 0)
+            return fail(ret_err, r, kmsg, "link-set %s: stp off", op->ifname);
+    }
     if (op->set & LS_UP) {
         change = IFF_UP;
         flags = op->up ? IFF_UP : 0;
@@ -504,9 +595,10 @@ static int do_link_set(struct apply_ctx *ctx, const struct op *op, char **ret_er
         if (nla_put_u32(m, IFLA_MASTER, idx) < 0)
             return fail(ret_err, -ENOMEM, NULL, "link-set %s: building request", op->ifname);
     }
-    if ((op->set & (LS_STP | LS_VLAN_FILTERING)) &&
-        put_bridge_info2(m, (op->set & LS_STP) ? op->stp : -1,
-                         (op->set & LS_VLAN_FILTERING) ? op->vlan_filtering : -1) < 0)
+    if ((op->set & (LS_STP | LS_VLAN_FILTERING | LS_BROPTS)) &&
+        put_bridge_info3(m, (op->set & LS_STP) ? op->stp : -1,
+                         (op->set & LS_VLAN_FILTERING) ? op->vlan_filtering : -1,
+                         (op->set & LS_BROPTS) ? &op->bropts : NULL) < 0)
         return fail(ret_err, -ENOMEM, NULL, "link-set %s: building request", op->ifname);
     if ((op->set & LS_ALIAS) && put_alias(m, op->alias) < 0)
         return fail(ret_err, -ENOMEM, NULL, "link-set %s: building request", op->ifname);
@@ -519,7 +611,7 @@ static int do_link_set(struct apply_ctx *ctx, const struct op *op, char **ret_er
         return fail(ret_err, r, kmsg, "link-set %s", op->ifname);
     }
     log_debug(op->ifname, "link changed");
-    return 0;
+    return do_port_settings(ctx, op, ret_err);
 }
 
 /* Delete a link by name in ns; a missing link is success. */

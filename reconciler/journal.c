@@ -143,6 +143,18 @@ char *op_to_json(const struct op *op)
             json_object_set_new(o, "promisc", json_boolean(op->promisc));
         if (op->set & LS_VLAN_FILTERING)
             json_object_set_new(o, "vlan_filtering", json_integer(op->vlan_filtering));
+        if (op->set & LS_BROPTS)
+            json_object_set_new(o, "bropts", bropts_to_json(&op->bropts));
+        if (op->set & LS_BRPORT)
+            json_object_set_new(o, "brport", brport_opts_to_json(&op->brport));
+        if (op->set & LS_PORT_VLANS)
+            json_object_set_new(o, "pvlan",
+                                json_pack("{s:o, s:o, s:b, s:i}", "want",
+                                          vlan_spans_to_json(op->pvlan.want, op->pvlan.nwant),
+                                          "have",
+                                          vlan_spans_to_json(op->pvlan.have, op->pvlan.nhave),
+                                          "known", op->pvlan.have_known, "default_pvid",
+                                          op->pvlan.default_pvid));
     }
     if (op->type == OP_SYSCTL) {
         json_object_set_new(o, "sysctl", json_string(op->sysctl ? op->sysctl : ""));
@@ -422,6 +434,17 @@ int op_from_json(const char *text, struct op *ret)
         op.alias = xstrdup(json_string_value(json_object_get(o, "alias")));
     op.promisc = json_is_true(json_object_get(o, "promisc"));
     op.vlan_filtering = (int)json_integer_value(json_object_get(o, "vlan_filtering"));
+    if (op.set & LS_BROPTS)
+        bropts_from_json(json_object_get(o, "bropts"), &op.bropts);
+    if (op.set & LS_BRPORT)
+        brport_opts_from_json(json_object_get(o, "brport"), &op.brport);
+    if (op.set & LS_PORT_VLANS) {
+        json_t *pv = json_object_get(o, "pvlan");
+        op.pvlan.nwant = vlan_spans_from_json(json_object_get(pv, "want"), &op.pvlan.want);
+        op.pvlan.nhave = vlan_spans_from_json(json_object_get(pv, "have"), &op.pvlan.have);
+        op.pvlan.have_known = json_is_true(json_object_get(pv, "known"));
+        op.pvlan.default_pvid = (uint16_t)json_integer_value(json_object_get(pv, "default_pvid"));
+    }
     if (op.type == OP_SYSCTL) {
         const char *sc = json_string_value(json_object_get(o, "sysctl"));
         if (!sc || !sc[0])
@@ -586,6 +609,8 @@ void op_clear(struct op *op)
     free(op->pa.default_gw);
     free(op->pa.prev_defaults);
     free(op->sysctl);
+    free(op->pvlan.want);
+    free(op->pvlan.have);
     memset(op, 0, sizeof(*op));
 }
 
@@ -622,6 +647,23 @@ static void copy_default_route(struct pod_attach_op *dst, const struct ipaddr *g
         *ARRAY_PUSH(dst->default_gw, dst->ndefault_gw) = gw[i];
     for (size_t i = 0; i < nprev; i++)
         *ARRAY_PUSH(dst->prev_defaults, dst->nprev_defaults) = prev[i];
+}
+
+static void *xmemdup(const void *p, size_t n)
+{
+    if (!n)
+        return NULL;
+    void *q = xcalloc(1, n);
+    memcpy(q, p, n);
+    return q;
+}
+
+/* The inverse of a port options change: the values the port had. */
+static void bropts_port_before(const struct op *op, const struct live_link *l, struct op *inv_op)
+{
+    brport_opts_pick(&op->brport, &l->brport, &inv_op->brport);
+    if (brport_opts_any(&inv_op->brport))
+        inv_op->set |= LS_BRPORT;
 }
 
 int op_inverse(const struct op *op, const struct live_ns *before, const struct inventory *inv,
@@ -673,6 +715,35 @@ int op_inverse(const struct op *op, const struct live_ns *before, const struct i
             inv_op.set |= LS_VLAN_FILTERING;
             inv_op.vlan_filtering = l->vlan_filtering;
         }
+        if (op->set & LS_BROPTS) {
+            bropts_pick(&op->bropts, &l->bropts, &inv_op.bropts);
+            if (bropts_any(&inv_op.bropts))
+                inv_op.set |= LS_BROPTS;
+        }
+        /* A port's options before it joined its bridge do not exist: undoing
+         * the join (LS_MASTER) takes them away. */
+        if ((op->set & LS_BRPORT) && !(op->set & LS_MASTER)) {
+            bropts_port_before(op, l, &inv_op);
+        }
+        if (op->set & LS_PORT_VLANS) {
+            /* Undo: from what was wanted back to what the port had (when
+             * that was not known, to the kernel's default PVID alone). */
+            const struct port_vlan_op *pv = &op->pvlan;
+            inv_op.set |= LS_PORT_VLANS;
+            inv_op.pvlan.have_known = true;
+            inv_op.pvlan.default_pvid = pv->default_pvid;
+            inv_op.pvlan.nhave = pv->nwant;
+            inv_op.pvlan.have = xmemdup(pv->want, pv->nwant * sizeof(*pv->want));
+            if (pv->have_known) {
+                inv_op.pvlan.nwant = pv->nhave;
+                inv_op.pvlan.want = xmemdup(pv->have, pv->nhave * sizeof(*pv->have));
+            } else if (pv->default_pvid) {
+                inv_op.pvlan.nwant = 1;
+                inv_op.pvlan.want = xmemdup(&(struct vlan_span){pv->default_pvid, pv->default_pvid,
+                                                                PVLAN_PVID | PVLAN_UNTAGGED},
+                                            sizeof(struct vlan_span));
+            }
+        }
         /* Undoing a first change to a foreign link hands it back. */
         inv_op.forget = op->record_before;
         break;
@@ -688,6 +759,11 @@ int op_inverse(const struct op *op, const struct live_ns *before, const struct i
         inv_op.up = l->flags & IFF_UP;
         inv_op.stp = l->stp;
         inv_op.alias = l->alias ? xstrdup(l->alias) : NULL;
+        /* Its options as they were (the VLAN ones only where the kernel
+         * reports them). */
+        inv_op.bropts = l->bropts;
+        if (bropts_any(&inv_op.bropts))
+            inv_op.set |= LS_BROPTS;
         break;
     case OP_ADDR_ADD:
     case OP_ADDR_DEL:
@@ -889,6 +965,25 @@ bool op_verify(const struct op *op, const struct live_ns *after, char **ret_msg)
             *ret_msg = xasprintf("%s.vlan_filtering: desired %d, current %d", op->ifname,
                                  op->vlan_filtering, l->vlan_filtering);
             return false;
+        }
+        if ((op->set & LS_BROPTS) && !bropts_verify(op->ifname, &op->bropts, &l->bropts, ret_msg))
+            return false;
+        if ((op->set & LS_BRPORT) && !brport_opts_verify(op->ifname, &op->brport, &l->brport,
+                                                         ret_msg))
+            return false;
+        if ((op->set & LS_PORT_VLANS) && after->pvlans_known && l->master) {
+            const struct live_link *m = live_find_ifindex(after, l->master);
+            struct vlan_span *v = NULL;
+            size_t n = m && m->vlan_filtering == 1 ? live_port_vlans(after, l->ifindex, &v) : 0;
+            bool ok = m && m->vlan_filtering == 1 &&
+                      vlan_spans_equal(v, n, op->pvlan.want, op->pvlan.nwant);
+            free(v);
+            if (!ok) {
+                *ret_msg = xasprintf("%s.bridge.port.vlan: the port's VLANs are not as desired%s",
+                                     op->ifname, m && m->vlan_filtering == 1 ? ""
+                                     : " (its bridge does not filter VLANs)");
+                return false;
+            }
         }
         if ((op->set & LS_ALIAS) && !streq_ptr(l->alias, op->alias) &&
             !(op->alias && !op->alias[0] && !l->alias)) {

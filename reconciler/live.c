@@ -145,12 +145,16 @@ static bool parse_link(struct nlmsghdr *nlh, struct live_link *k)
             if (streq(k->kind, "bridge")) {
                 k->stp = parse_stp(li[IFLA_INFO_DATA]);
                 k->vlan_filtering = parse_vlan_filtering(li[IFLA_INFO_DATA]);
+                bropts_from_nl(li[IFLA_INFO_DATA], &k->bropts);
             } else if (streq(k->kind, "macvlan"))
                 k->macvlan_mode = parse_macvlan_mode(li[IFLA_INFO_DATA]);
         }
         if (li_ok && li[IFLA_INFO_SLAVE_KIND] && nla_len(li[IFLA_INFO_SLAVE_KIND]) >= 6 &&
             strncmp(nla_data(li[IFLA_INFO_SLAVE_KIND]), "bridge", 6) == 0)
+        {
             parse_brport(li[IFLA_INFO_SLAVE_DATA], k);
+            brport_opts_from_nl(li[IFLA_INFO_SLAVE_DATA], &k->brport);
+        }
     }
     return true;
 }
@@ -309,7 +313,68 @@ static int on_rule(struct nl_msg *msg, void *arg)
     return NL_OK;
 }
 
+/* ---- bridge port VLANs ---- */
+
+/* Drop the VLAN entries of ifindex. */
+static void pvlans_drop(struct live_ns *l, int ifindex)
+{
+    for (size_t i = 0; i < l->npvlans;)
+        if (l->pvlans[i].ifindex == ifindex)
+            l->pvlans[i] = l->pvlans[--l->npvlans];
+        else
+            i++;
+}
+
+/* An AF_BRIDGE RTM_NEWLINK of a port: its VLANs replace what we had.
+ * false when it is not such a message. */
+static bool parse_brvlan(struct nlmsghdr *nlh, struct live_ns *l)
+{
+    struct nlattr *tb[IFLA_MAX + 1];
+    struct ifinfomsg *ifi;
+
+    if (nlh->nlmsg_type != RTM_NEWLINK || !nlmsg_valid_hdr(nlh, sizeof(*ifi)))
+        return false;
+    ifi = nlmsg_data(nlh);
+    if (ifi->ifi_family != AF_BRIDGE || nlmsg_parse(nlh, sizeof(*ifi), tb, IFLA_MAX, NULL) < 0 ||
+        !tb[IFLA_MASTER] || !tb[IFLA_AF_SPEC])
+        return false;
+    struct vlan_span *v;
+    size_t n = vlan_spans_from_afspec(tb[IFLA_AF_SPEC], &v);
+    pvlans_drop(l, ifi->ifi_index);
+    for (size_t i = 0; i < n; i++)
+        *ARRAY_PUSH(l->pvlans, l->npvlans) = (struct live_port_vlan){ifi->ifi_index, v[i]};
+    free(v);
+    return true;
+}
+
+static int on_brvlan(struct nl_msg *msg, void *arg)
+{
+    return parse_brvlan(nlmsg_hdr(msg), arg) ? NL_OK : NL_SKIP;
+}
+
+size_t live_port_vlans(const struct live_ns *l, int ifindex, struct vlan_span **ret)
+{
+    struct vlan_span *v = NULL;
+    size_t n = 0;
+    for (size_t i = 0; i < l->npvlans; i++)
+        if (l->pvlans[i].ifindex == ifindex)
+            *ARRAY_PUSH(v, n) = l->pvlans[i].s;
+    *ret = v;
+    return vlan_spans_normalize(v, n);
+}
+
+static bool any_bridge_filters(const struct live_ns *l)
+{
+    for (size_t i = 0; i < l->nlinks; i++)
+        if (l->links[i].vlan_filtering == 1)
+            return true;
+    return false;
+}
+
 /* ---- dump driver ---- */
+
+/* Not an RTM type: the AF_BRIDGE link dump with the ports' VLANs. */
+#define DUMP_BRIDGE_VLANS 0x10000
 
 /* Build the dump request for one table: an all-zero header of the family's
  * struct (strict-check friendly); links ask the kernel to leave out stats. */
@@ -326,6 +391,17 @@ static struct nl_msg *dump_request(int type)
         r = nlmsg_append(m, &ifi, sizeof(ifi), NLMSG_ALIGNTO);
         if (r == 0)
             r = nla_put_u32(m, IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS);
+        break;
+    }
+    case DUMP_BRIDGE_VLANS: {
+        nlmsg_free(m);
+        m = nlmsg_alloc_simple(RTM_GETLINK, NLM_F_DUMP);
+        struct ifinfomsg ifi = { .ifi_family = AF_BRIDGE };
+        if (!m)
+            return NULL;
+        r = nlmsg_append(m, &ifi, sizeof(ifi), NLMSG_ALIGNTO);
+        if (r == 0)
+            r = nla_put_u32(m, IFLA_EXT_MASK, RTEXT_FILTER_BRVLAN_COMPRESSED);
         break;
     }
     case RTM_GETADDR: {
@@ -394,6 +470,11 @@ static int dump_one(struct netns *ns, int type, int (*cb)(struct nl_msg *, void 
             l->rules = NULL;
             l->nrules = 0;
             break;
+        case DUMP_BRIDGE_VLANS:
+            free(l->pvlans);
+            l->pvlans = NULL;
+            l->npvlans = 0;
+            break;
         }
         r = netns_request(ns, &m, 1, cb, l, NULL, &kmsg);
         if (r == -EAGAIN)
@@ -421,6 +502,11 @@ int live_dump(struct netns *ns, struct live_ns *ret)
      * never planned, so a thousand pods cost no thousand rule dumps. */
     if (r >= 0 && ns->node)
         r = dump_one(ns, RTM_GETRULE, on_rule, &l);
+    /* Port VLANs cost one more dump: only when some bridge filters VLANs
+     * (without one, no plan looks at them). */
+    if (r >= 0 && any_bridge_filters(&l))
+        r = dump_one(ns, DUMP_BRIDGE_VLANS, on_brvlan, &l);
+    l.pvlans_known = true;
     if (r < 0) {
         live_ns_free(&l);
         return r;
@@ -439,6 +525,7 @@ void live_ns_free(struct live_ns *l)
     free(l->addrs);
     free(l->routes);
     free(l->rules);
+    free(l->pvlans);
     live_index_free(l->index);
     memset(l, 0, sizeof(*l));
 }
@@ -535,10 +622,16 @@ bool live_apply_event(struct live_ns *l, struct nlmsghdr *nlh)
     switch (nlh->nlmsg_type) {
     case RTM_NEWLINK: {
         struct live_link k = {0};
+        if (parse_brvlan(nlh, l))
+            return true;
         if (!parse_link(nlh, &k))
             return false;
         for (size_t i = 0; i < l->nlinks; i++)
             if (l->links[i].ifindex == k.ifindex) {
+                /* A bridge that starts filtering: its ports' VLANs were
+                 * not dumped; the next pass re-dumps. */
+                if (k.vlan_filtering == 1 && l->links[i].vlan_filtering != 1)
+                    l->pvlans_known = false;
                 free(l->links[i].alias);
                 l->links[i] = k;
                 l->gen++; /* a rename keeps the slot: the name index is stale */
@@ -552,9 +645,14 @@ bool live_apply_event(struct live_ns *l, struct nlmsghdr *nlh)
         if (!nlmsg_valid_hdr(nlh, sizeof(*ifi)))
             return false;
         ifi = nlmsg_data(nlh);
+        if (ifi->ifi_family == AF_BRIDGE) { /* a port left its bridge */
+            pvlans_drop(l, ifi->ifi_index);
+            return true;
+        }
         if (ifi->ifi_family != AF_UNSPEC)
             return false;
         int idx = ifi->ifi_index;
+        pvlans_drop(l, idx);
         for (size_t i = 0; i < l->nlinks; i++)
             if (l->links[i].ifindex == idx) {
                 free(l->links[i].alias);

@@ -29,6 +29,8 @@ struct live_link {
     int brport_isolated; /* IFLA_BRPORT_ISOLATED: 0/1 */
     int vlan_filtering;  /* bridges: IFLA_BR_VLAN_FILTERING 0/1; -1 otherwise */
     int macvlan_mode;    /* macvlans: IFLA_MACVLAN_MODE (MACVLAN_MODE_*); 0 otherwise */
+    struct bropts bropts;     /* bridges: the options the kernel reports */
+    struct brport_opts brport; /* bridge ports: cost, priority, hairpin */
 };
 
 struct live_addr {
@@ -69,6 +71,12 @@ struct live_rule {
                           * invert): never strictly equal to an entry */
 };
 
+/* VLANs of a bridge port (of a bridge that filters VLANs). */
+struct live_port_vlan {
+    int ifindex;
+    struct vlan_span s;
+};
+
 /* A snapshot of one namespace. */
 struct live_ns {
     struct live_link *links;
@@ -80,6 +88,13 @@ struct live_ns {
     size_t nroutes;
     struct live_rule *rules;   /* policy routing rules, IPv4 and IPv6 */
     size_t nrules;
+    /* Bridge port VLANs: dumped (AF_BRIDGE) only when a bridge filters
+     * VLANs; pvlans_known says the list is complete for the ports of every
+     * filtering bridge (false after a bridge started filtering under an
+     * event-fed snapshot: the next pass re-dumps). */
+    struct live_port_vlan *pvlans;
+    size_t npvlans;
+    bool pvlans_known;
     /* Lookups by name on a node with a thousand veths: an index built on
      * first use, valid for this links array, count and generation (every
      * event that changes links bumps gen). */
@@ -117,6 +132,8 @@ void live_ns_free(struct live_ns *l);
 
 const struct live_link *live_find_link(const struct live_ns *l, const char *name);
 const struct live_link *live_find_ifindex(const struct live_ns *l, int ifindex);
+/* The VLANs of bridge port ifindex (normalized; caller frees). */
+size_t live_port_vlans(const struct live_ns *l, int ifindex, struct vlan_span **ret);
 /* Is this address (addr+prefix) on ifindex? */
 bool live_has_addr(const struct live_ns *l, int ifindex, const struct ipaddr *a);
 

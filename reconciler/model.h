@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "bridgeopts.h"
 #include "dns.h"
 #include "load.h"
 #include "util.h"
@@ -98,6 +99,8 @@ struct iface {
     bool has_ports;     /* bridge.port present: the list is authoritative */
     char (*ports)[IFNAMSIZ_PLUMBD];
     size_t nports;
+    struct brport_conf *port_conf; /* per port (same index): options, vlan */
+    struct bropts bropts; /* bridge.options but stp.enabled: merged (unset = left alone) */
     struct ip_config ipv4, ipv6;
 };
 

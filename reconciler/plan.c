@@ -124,8 +124,15 @@ char *op_describe(const struct op *op)
         if (op->set & LS_UP)
             ADD(" %s", op->up ? "up" : "down");
 #undef ADD
-        return xasprintf("%s %s%s%s  # %s", op_type_to_string(op->type), op->ifname, buf,
-                         op->forget ? " (restore)" : "", op->owner);
+        _cleanup_free_ char *extra = NULL;
+        if (op->set & LS_BROPTS)
+            bropts_describe(&op->bropts, &extra);
+        if (op->set & LS_BRPORT)
+            brport_opts_describe(&op->brport, &extra);
+        if (op->set & LS_PORT_VLANS)
+            vlan_spans_describe("vlans", op->pvlan.want, op->pvlan.nwant, &extra);
+        return xasprintf("%s %s%s%s%s  # %s", op_type_to_string(op->type), op->ifname, buf,
+                         extra ? extra : "", op->forget ? " (restore)" : "", op->owner);
     }
     case OP_LINK_DEL:
         return xasprintf("link-del %s  # %s", op->ifname, op->owner);
@@ -487,6 +494,69 @@ static void plan_extra_addrs(struct builder *b, const char *id, const struct ifa
     }
 }
 
+static bool iface_wants_port_vlans(const struct iface *f)
+{
+    for (size_t i = 0; f->port_conf && i < f->nports; i++)
+        if (f->port_conf[i].vlan_mode != PORT_VLAN_NONE)
+            return true;
+    return false;
+}
+
+/* The VLAN every new port gets from the kernel: the bridge's default PVID
+ * (as the policy sets it, else as reported, else the kernel's 1). */
+static uint16_t bridge_default_pvid(const struct iface *f, const struct live_link *br)
+{
+    if (BROPT_HAS(&f->bropts, BROPT_VLAN_DEFAULT_PVID))
+        return (uint16_t)f->bropts.v[BROPT_VLAN_DEFAULT_PVID];
+    if (br && BROPT_HAS(&br->bropts, BROPT_VLAN_DEFAULT_PVID))
+        return (uint16_t)br->bropts.v[BROPT_VLAN_DEFAULT_PVID];
+    return 1;
+}
+
+/* A port's options and VLANs (bridge.port[] entry pc of bridge f, live
+ * bridge br or NULL when it is created by this plan): one op with what
+ * differs. A port that is not on the bridge yet has none of its settings. */
+static void plan_port_settings(struct builder *b, const char *id, const struct iface *f,
+                               const struct live_link *br, const struct live_link *p,
+                               const struct brport_conf *pc, bool may_record, struct opbuf *ob)
+{
+    const struct live_ns *node = b->in->node;
+    bool on_bridge = br && p->master == br->ifindex;
+    struct brport_opts none = {0}, d;
+    unsigned set = 0;
+
+    if (brport_opts_diff(&pc->opts, on_bridge ? &p->brport : &none, &d))
+        set |= LS_BRPORT;
+    struct vlan_span *want = NULL, *have = NULL;
+    size_t nwant = 0, nhave = 0;
+    bool known = false;
+    if (pc->vlan_mode != PORT_VLAN_NONE) {
+        nwant = brport_conf_spans(pc, &want);
+        known = on_bridge && br->vlan_filtering == 1 && node->pvlans_known;
+        if (known)
+            nhave = live_port_vlans(node, p->ifindex, &have);
+        if (!known || !vlan_spans_equal(want, nwant, have, nhave))
+            set |= LS_PORT_VLANS;
+    }
+    if (!set) {
+        free(want);
+        free(have);
+        return;
+    }
+    struct op *op = opbuf_push(ob, OP_LINK_SET, id, p->name, PH_SET);
+    op->set = set;
+    op->brport = d;
+    if (set & LS_PORT_VLANS) {
+        op->pvlan = (struct port_vlan_op){.want = want, .nwant = nwant, .have = have,
+                                          .nhave = nhave, .have_known = known,
+                                          .default_pvid = bridge_default_pvid(f, br)};
+    } else {
+        free(want);
+        free(have);
+    }
+    op->record_before = may_record && !owned_link(b->in->inv, p->name);
+}
+
 /* Plan one interface of a policy into ob. Returns 0, or -EINVAL with
  * *reason / *msg set when the policy cannot be applied. */
 static int plan_iface(struct builder *b, const char *id, const struct iface *f, struct opbuf *ob,
@@ -515,6 +585,15 @@ static int plan_iface(struct builder *b, const char *id, const struct iface *f, 
         return -EINVAL;
     }
     bool want_up = f->state == IFSTATE_UP;
+    /* The validator knows STP only from the file: a bridge whose STP runs
+     * and stays on refuses a forward delay outside 2-30 s. */
+    if (l && l->stp == 1 && f->stp != 0 && BROPT_HAS(&f->bropts, BROPT_FORWARD_DELAY) &&
+        (f->bropts.v[BROPT_FORWARD_DELAY] < 200 || f->bropts.v[BROPT_FORWARD_DELAY] > 3000)) {
+        *reason = "InvalidConfiguration";
+        *msg = xasprintf("%s.bridge.options.stp.forward-delay must be 2-30 while STP runs on %s",
+                         f->name, f->name);
+        return -EINVAL;
+    }
     if (!l) {
         struct op *op = opbuf_push(ob, OP_BRIDGE_ADD, id, f->name, PH_CREATE);
         op->set = LS_UP;
@@ -531,8 +610,17 @@ static int plan_iface(struct builder *b, const char *id, const struct iface *f, 
             op->set |= LS_ALIAS;
             op->alias = xstrdup(f->description);
         }
+        if (bropts_any(&f->bropts)) {
+            op->set |= LS_BROPTS;
+            op->bropts = f->bropts;
+        }
+        if (iface_wants_port_vlans(f)) {
+            op->set |= LS_VLAN_FILTERING;
+            op->vlan_filtering = 1;
+        }
     } else {
         unsigned set = 0;
+        struct bropts bd;
         if (f->mtu && l->mtu != (unsigned)f->mtu)
             set |= LS_MTU;
         if (f->stp >= 0 && l->stp >= 0 && l->stp != f->stp)
@@ -541,6 +629,10 @@ static int plan_iface(struct builder *b, const char *id, const struct iface *f, 
             set |= LS_ALIAS;
         if (link_up(l) != want_up)
             set |= LS_UP;
+        if (bropts_diff(&f->bropts, &l->bropts, &bd))
+            set |= LS_BROPTS;
+        if (iface_wants_port_vlans(f) && l->vlan_filtering != 1)
+            set |= LS_VLAN_FILTERING;
         if (set) {
             struct op *op = opbuf_push(ob, OP_LINK_SET, id, f->name, PH_SET);
             op->set = set;
@@ -548,6 +640,8 @@ static int plan_iface(struct builder *b, const char *id, const struct iface *f, 
             op->stp = f->stp;
             op->alias = f->description ? xstrdup(f->description) : NULL;
             op->up = want_up;
+            op->bropts = bd;
+            op->vlan_filtering = 1;
             op->record_before = !owned_link(inv, f->name);
         }
     }
@@ -565,13 +659,16 @@ static int plan_iface(struct builder *b, const char *id, const struct iface *f, 
             *msg = xasprintf("port %s of %s does not exist", f->ports[i], f->name);
             return -EINVAL;
         }
+        bool recorded = false;
         if (!l || p->master != l->ifindex || !link_up(p)) {
             struct op *op = opbuf_push(ob, OP_LINK_SET, id, f->ports[i], PH_SET);
             op->set = LS_MASTER | LS_UP;
             snprintf(op->master, sizeof(op->master), "%s", f->name);
             op->up = true;
-            op->record_before = !owned_link(inv, f->ports[i]);
+            op->record_before = recorded = !owned_link(inv, f->ports[i]);
         }
+        if (f->port_conf)
+            plan_port_settings(b, id, f, l, p, &f->port_conf[i], !recorded, ob);
     }
 
     const struct ip_config *ipc[2] = {&f->ipv4, &f->ipv6};
@@ -1294,6 +1391,13 @@ static void plan_prune_links(struct builder *b)
                 op->set |= LS_STP;
                 op->stp = o->before_stp;
             }
+            if (bropts_diff(&o->before_bropts, &l->bropts, &op->bropts))
+                op->set |= LS_BROPTS;
+            /* Port options come back on the bridge it stays on (a port
+             * that leaves its bridge loses them anyway). */
+            if (!(op->set & LS_MASTER) && l->master &&
+                brport_opts_diff(&o->before_brport, &l->brport, &op->brport))
+                op->set |= LS_BRPORT;
             if (!op->set)
                 op->type = OP_FORGET; /* already as it was: just let go */
         }

@@ -26,6 +26,10 @@ struct owned_link {
     bool before_up;
     char *before_alias;           /* NULL = none */
     int before_stp;               /* bridges: -1 unknown */
+    /* bridge options (a bridge) and port options (a bridge port) it had,
+     * as the kernel reported them (column before_opts, migration 012) */
+    struct bropts before_bropts;
+    struct brport_opts before_brport;
 };
 
 /* An address plumbd added to a node interface. */
@@ -149,6 +153,20 @@ enum {
     LS_ALIAS = 1 << 4,  /* alias NULL means clear */
     LS_PROMISC = 1 << 5, /* IFF_PROMISC on (promisc=true) or off (bridge promiscMode) */
     LS_VLAN_FILTERING = 1 << 6, /* bridge vlan_filtering = vlan_filtering */
+    LS_BROPTS = 1 << 7,  /* bridge options: the values set in bropts */
+    LS_BRPORT = 1 << 8,  /* bridge port options of ifname: the values set in brport */
+    LS_PORT_VLANS = 1 << 9, /* the VLANs of bridge port ifname become pvlan.want */
+};
+
+/* The VLANs of a bridge port, from what it has to what is wanted (the
+ * inverse swaps them). Without have_known the port's VLANs were not read
+ * (its bridge did not filter yet): the kernel's default PVID is removed
+ * unless wanted. */
+struct port_vlan_op {
+    struct vlan_span *want, *have;
+    size_t nwant, nhave;
+    bool have_known;
+    uint16_t default_pvid;
 };
 
 /* What a pod attachment is made of. */
@@ -253,6 +271,9 @@ struct op {
                                    * (prune/restore of a link) */
     bool promisc;                 /* LS_PROMISC */
     int vlan_filtering;           /* LS_VLAN_FILTERING: 0/1 */
+    struct bropts bropts;         /* LS_BROPTS */
+    struct brport_opts brport;    /* LS_BRPORT */
+    struct port_vlan_op pvlan;    /* LS_PORT_VLANS */
     char *sysctl;                 /* OP_SYSCTL: "net/ipv4/ip_forward" */
     int value, before;            /* OP_SYSCTL */
     struct nm_route route;        /* OP_ROUTE_*, OP_FORGET of a route */

@@ -151,7 +151,7 @@ static int watch_current(struct live_watch *w)
 {
     if (!w->parent) /* a member's events came with the node's, read first */
         live_watch_read(w);
-    return w->valid ? 0 : live_watch_resync(w);
+    return w->valid && w->cache.pvlans_known ? 0 : live_watch_resync(w);
 }
 
 /* A handle on the pod namespace at path, reusing the cached one unless the
@@ -483,6 +483,8 @@ static int prewrite(struct reconciler *r, const struct op *op, const struct live
             .before_up = l->flags & 1 /* IFF_UP */,
             .before_alias = l->alias,
             .before_stp = l->stp,
+            .before_bropts = l->bropts,
+            .before_brport = l->brport,
         };
         snprintf(ol.ifname, sizeof(ol.ifname), "%s", op->ifname);
         snprintf(ol.before_master, sizeof(ol.before_master), "%s", m ? m->name : "");

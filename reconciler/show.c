@@ -188,13 +188,22 @@ json_t *show_build(const struct live_ns *l, const char *resolv)
         json_object_set_new(o, "ipv6", ip_block(l, k, AF_INET6));
         if (streq(k->kind, "bridge")) {
             json_t *ports = json_array();
+            bool vlans = k->vlan_filtering == 1 && l->pvlans_known;
             for (size_t j = 0; j < l->nlinks; j++)
-                if (v[j]->master == k->ifindex)
-                    json_array_append_new(ports, json_pack("{s:s}", "name", v[j]->name));
+                if (v[j]->master == k->ifindex) {
+                    json_t *p = json_pack("{s:s}", "name", v[j]->name);
+                    struct vlan_span *pv = NULL;
+                    size_t npv = vlans ? live_port_vlans(l, v[j]->ifindex, &pv) : 0;
+                    brport_show(p, &v[j]->brport, pv, npv);
+                    free(pv);
+                    json_array_append_new(ports, p);
+                }
             json_t *br = json_object();
+            json_t *opts = json_object();
             if (k->stp >= 0)
-                json_object_set_new(br, "options",
-                                    json_pack("{s:{s:b}}", "stp", "enabled", k->stp));
+                json_object_set_new(opts, "stp", json_pack("{s:b}", "enabled", k->stp));
+            bropts_show(opts, &k->bropts);
+            json_object_set_new(br, "options", opts);
             json_object_set_new(br, "port", ports);
             json_object_set_new(o, "bridge", br);
         }

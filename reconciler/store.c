@@ -92,15 +92,17 @@ static const struct {
     [ST_ROLLBACK] = {"rollback", "ROLLBACK"},
     [ST_LINK_PUT] = {"link-put",
                      "INSERT INTO owned_links(ifname, owner, created, before_master, before_mtu,"
-                     " before_up, before_alias, before_stp) VALUES(?1,?2,?3,?4,?5,?6,?7,?8)"
+                     " before_up, before_alias, before_stp, before_opts)"
+                     " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9)"
                      " ON CONFLICT(ifname) DO UPDATE SET owner=excluded.owner,"
                      " created=excluded.created, before_master=excluded.before_master,"
                      " before_mtu=excluded.before_mtu, before_up=excluded.before_up,"
-                     " before_alias=excluded.before_alias, before_stp=excluded.before_stp"},
+                     " before_alias=excluded.before_alias, before_stp=excluded.before_stp,"
+                     " before_opts=excluded.before_opts"},
     [ST_LINK_FORGET] = {"link-forget", "DELETE FROM owned_links WHERE ifname=?1"},
     [ST_LINK_LIST] = {"link-list",
                       "SELECT ifname, owner, created, before_master, before_mtu, before_up,"
-                      " before_alias, before_stp FROM owned_links ORDER BY ifname"},
+                      " before_alias, before_stp, before_opts FROM owned_links ORDER BY ifname"},
     [ST_ADDR_PUT] = {"addr-put",
                      "INSERT INTO owned_addrs(ifname, family, addr, owner, dynamic)"
                      " VALUES(?1,?2,?3,?4,?5)"
@@ -697,6 +699,20 @@ int store_rollback(struct store *s)
 
 /* ---- inventory --------------------------------------------------------- */
 
+static void before_opts_from_text(const char *text, struct bropts *br, struct brport_opts *port)
+{
+    bropts_init(br);
+    brport_opts_init(port);
+    if (!text || !*text)
+        return;
+    json_t *o = json_loads(text, 0, NULL);
+    if (json_is_object(o)) {
+        bropts_from_json(json_object_get(o, "br"), br);
+        brport_opts_from_json(json_object_get(o, "port"), port);
+    }
+    json_decref(o);
+}
+
 static int load_links(struct store *s, struct inventory *inv)
 {
     _cleanup_reset_ sqlite3_stmt *st = NULL;
@@ -720,6 +736,7 @@ static int load_links(struct store *s, struct inventory *inv)
         l->before_up = sqlite3_column_int(st, 5) != 0;
         l->before_alias = col_dup(st, 6);
         l->before_stp = sqlite3_column_type(st, 7) == SQLITE_NULL ? -1 : sqlite3_column_int(st, 7);
+        before_opts_from_text(col_str(st, 8), &l->before_bropts, &l->before_brport);
     }
     return step_end(s, st, rc);
 }
@@ -980,6 +997,18 @@ void inventory_free(struct inventory *inv)
     memset(inv, 0, sizeof(*inv));
 }
 
+/* The before_opts column: NULL when nothing was recorded. */
+static char *before_opts_to_text(const struct bropts *br, const struct brport_opts *port)
+{
+    if (!bropts_any(br) && !brport_opts_any(port))
+        return NULL;
+    json_t *o = json_pack("{s:o, s:o}", "br", bropts_to_json(br), "port",
+                          brport_opts_to_json(port));
+    char *t = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(o);
+    return t;
+}
+
 /* Upsert by ifname. For a created link the before-image is stored as NULLs;
  * before_master "" is stored as NULL (no master). */
 int store_link_put(struct store *s, const struct owned_link *l)
@@ -987,10 +1016,11 @@ int store_link_put(struct store *s, const struct owned_link *l)
     if (!l || !l->owner || !l->ifname[0])
         return -EINVAL;
     if (l->created)
-        return min_zero(run(s, ST_LINK_PUT, "ttinnnnn", l->ifname, l->owner, 1));
-    return min_zero(run(s, ST_LINK_PUT, "ttitIitI", l->ifname, l->owner, 0,
+        return min_zero(run(s, ST_LINK_PUT, "ttinnnnnn", l->ifname, l->owner, 1));
+    _cleanup_free_ char *opts = before_opts_to_text(&l->before_bropts, &l->before_brport);
+    return min_zero(run(s, ST_LINK_PUT, "ttitIitIt", l->ifname, l->owner, 0,
                         l->before_master[0] ? l->before_master : NULL, (int64_t)l->before_mtu,
-                        l->before_up ? 1 : 0, l->before_alias, (int64_t)l->before_stp));
+                        l->before_up ? 1 : 0, l->before_alias, (int64_t)l->before_stp, opts));
 }
 
 /* Deleting a name that is not there is success. The link's owned_addrs rows

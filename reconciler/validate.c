@@ -342,9 +342,16 @@ static void parse_ip_config(struct vctx *c, const struct ynode *n, int family, c
     }
 }
 
+/* bridgeopts.c reports through this: file:line:col of the node. */
+static void bropt_verr(void *ctx, const struct ynode *at, const char *msg)
+{
+    verr(ctx, at, "%s", msg);
+}
+
 static void parse_iface(struct vctx *c, const struct ynode *n, struct iface *ret)
 {
     ret->stp = -1;
+    bropts_init(&ret->bropts);
     ret->line = n->line;
     ret->col = n->col;
     if (n->kind != YNODE_MAP) {
@@ -410,6 +417,7 @@ static void parse_iface(struct vctx *c, const struct ynode *n, struct iface *ret
         int en = get_bool(c, stp, "enabled", "bridge.options.stp");
         if (en >= 0)
             ret->stp = en;
+        bropts_parse(ynode_get(br, "options"), ret->name, en, &ret->bropts, bropt_verr, c);
         const struct ynode *ports = ynode_get(br, "port");
         if (ports && ports->kind != YNODE_SEQ)
             verr(c, ports, "%s.bridge.port must be a list", ret->name);
@@ -427,6 +435,10 @@ static void parse_iface(struct vctx *c, const struct ynode *n, struct iface *ret
                     verr(c, ports->items[i], "%s cannot be a port of itself", pn);
                     continue;
                 }
+                struct brport_conf pc;
+                brport_conf_parse(ports->items[i], ret->name, pn, &pc, bropt_verr, c);
+                size_t np = ret->nports;
+                *ARRAY_PUSH(ret->port_conf, np) = pc;
                 char(*slot)[IFNAMSIZ_PLUMBD] = ARRAY_PUSH(ret->ports, ret->nports);
                 snprintf(*slot, IFNAMSIZ_PLUMBD, "%s", pn);
             }
@@ -440,6 +452,9 @@ static void iface_free(struct iface *f)
 {
     free(f->description);
     free(f->ports);
+    for (size_t i = 0; i < f->nports; i++)
+        brport_conf_free(&f->port_conf[i]);
+    free(f->port_conf);
     free(f->ipv4.addr);
     free(f->ipv6.addr);
 }
