@@ -29,6 +29,7 @@ struct live_link {
     int brport_isolated; /* IFLA_BRPORT_ISOLATED: 0/1 */
     int vlan_filtering;  /* bridges: IFLA_BR_VLAN_FILTERING 0/1; -1 otherwise */
     int macvlan_mode;    /* macvlans: IFLA_MACVLAN_MODE (MACVLAN_MODE_*); 0 otherwise */
+    struct link_cfg cfg; /* kind and type settings (iftypes.c); base_ifindex set */
 };
 
 struct live_addr {

@@ -26,6 +26,9 @@ struct owned_link {
     bool before_up;
     char *before_alias;           /* NULL = none */
     int before_stp;               /* bridges: -1 unknown */
+    bool before_has_mac;          /* MAC before plumbd set one (mac-address) */
+    uint8_t before_mac[6];
+    int before_promisc;           /* IFF_PROMISC before (accept-all-mac-addresses): -1 unknown */
 };
 
 /* An address plumbd added to a node interface. */
@@ -111,7 +114,8 @@ void inventory_free(struct inventory *inv);
 /* ---- Operations --------------------------------------------------------- */
 
 enum op_type {
-    OP_BRIDGE_ADD, /* create bridge ifname (mtu, stp, alias from set mask) */
+    OP_BRIDGE_ADD, /* create link ifname of kind cfg.kind (LK_NONE: a bridge;
+                    * mtu, stp, alias, mac, promisc from the set mask) */
     OP_LINK_SET,   /* change fields in `set` of ifname */
     OP_LINK_DEL,   /* delete ifname */
     OP_ADDR_ADD,   /* add addr to ifname */
@@ -148,6 +152,8 @@ enum {
     LS_ALIAS = 1 << 4,  /* alias NULL means clear */
     LS_PROMISC = 1 << 5, /* IFF_PROMISC on (promisc=true) or off (bridge promiscMode) */
     LS_VLAN_FILTERING = 1 << 6, /* bridge vlan_filtering = vlan_filtering */
+    LS_MAC = 1 << 7,    /* IFLA_ADDRESS = mac (mac-address, copy-mac-from) */
+    LS_BOND_PORT = 1 << 8, /* with LS_MASTER: taken down first (a bond port) */
 };
 
 /* What a pod attachment is made of. */
@@ -257,6 +263,8 @@ struct op {
     struct nm_route route;        /* OP_ROUTE_*, OP_FORGET of a route */
     struct dns_op dns;            /* OP_DNS_SET, OP_FORGET of resolv.conf */
     struct nm_rule rule;          /* OP_RULE_*, OP_FORGET of a rule */
+    struct link_cfg cfg;          /* OP_BRIDGE_ADD: the kind and its settings */
+    uint8_t mac[6];               /* LS_MAC */
 };
 
 /* One line describing the op, e.g. "link-set ens19 master=br-1 up" */

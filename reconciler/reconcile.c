@@ -472,7 +472,10 @@ static int prewrite(struct reconciler *r, const struct op *op, const struct live
             .before_up = l->flags & 1 /* IFF_UP */,
             .before_alias = l->alias,
             .before_stp = l->stp,
+            .before_has_mac = l->has_mac,
+            .before_promisc = (l->flags & 0x100 /* IFF_PROMISC */) ? 1 : 0,
         };
+        memcpy(ol.before_mac, l->mac, 6);
         snprintf(ol.ifname, sizeof(ol.ifname), "%s", op->ifname);
         snprintf(ol.before_master, sizeof(ol.before_master), "%s", m ? m->name : "");
         return store_link_put(r->store, &ol);
@@ -530,9 +533,15 @@ static int postwrite(struct reconciler *r, const struct op *op, bool ok,
     case OP_DNS_SET:
         return 0;
     case OP_BRIDGE_ADD: {
-        struct owned_link ol = {.owner = op->owner, .created = true, .before_stp = -1};
+        struct owned_link ol = {.owner = op->owner, .created = true, .before_stp = -1,
+                                .before_promisc = -1};
         snprintf(ol.ifname, sizeof(ol.ifname), "%s", op->ifname);
-        return store_link_put(r->store, &ol);
+        int rc = store_link_put(r->store, &ol);
+        if (rc >= 0 && op->cfg.kind == LK_VETH) { /* the peer end is ours too */
+            snprintf(ol.ifname, sizeof(ol.ifname), "%s", op->cfg.base);
+            rc = store_link_put(r->store, &ol);
+        }
+        return rc;
     }
     case OP_LINK_SET:
     case OP_LINK_DEL:

@@ -88,15 +88,18 @@ static const struct {
     [ST_ROLLBACK] = {"rollback", "ROLLBACK"},
     [ST_LINK_PUT] = {"link-put",
                      "INSERT INTO owned_links(ifname, owner, created, before_master, before_mtu,"
-                     " before_up, before_alias, before_stp) VALUES(?1,?2,?3,?4,?5,?6,?7,?8)"
+                     " before_up, before_alias, before_stp, before_mac, before_promisc)"
+                     " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)"
                      " ON CONFLICT(ifname) DO UPDATE SET owner=excluded.owner,"
                      " created=excluded.created, before_master=excluded.before_master,"
                      " before_mtu=excluded.before_mtu, before_up=excluded.before_up,"
-                     " before_alias=excluded.before_alias, before_stp=excluded.before_stp"},
+                     " before_alias=excluded.before_alias, before_stp=excluded.before_stp,"
+                     " before_mac=excluded.before_mac, before_promisc=excluded.before_promisc"},
     [ST_LINK_FORGET] = {"link-forget", "DELETE FROM owned_links WHERE ifname=?1"},
     [ST_LINK_LIST] = {"link-list",
                       "SELECT ifname, owner, created, before_master, before_mtu, before_up,"
-                      " before_alias, before_stp FROM owned_links ORDER BY ifname"},
+                      " before_alias, before_stp, before_mac, before_promisc FROM owned_links"
+                      " ORDER BY ifname"},
     [ST_ADDR_PUT] = {"addr-put",
                      "INSERT INTO owned_addrs(ifname, family, addr, owner) VALUES(?1,?2,?3,?4)"
                      " ON CONFLICT(ifname, addr) DO UPDATE SET family=excluded.family,"
@@ -711,6 +714,10 @@ static int load_links(struct store *s, struct inventory *inv)
         l->before_up = sqlite3_column_int(st, 5) != 0;
         l->before_alias = col_dup(st, 6);
         l->before_stp = sqlite3_column_type(st, 7) == SQLITE_NULL ? -1 : sqlite3_column_int(st, 7);
+        const char *mac = col_str(st, 8);
+        l->before_has_mac = mac && mac_parse(mac, l->before_mac) == 0;
+        l->before_promisc =
+            sqlite3_column_type(st, 9) == SQLITE_NULL ? -1 : sqlite3_column_int(st, 9);
     }
     return step_end(s, st, rc);
 }
@@ -977,10 +984,13 @@ int store_link_put(struct store *s, const struct owned_link *l)
     if (!l || !l->owner || !l->ifname[0])
         return -EINVAL;
     if (l->created)
-        return min_zero(run(s, ST_LINK_PUT, "ttinnnnn", l->ifname, l->owner, 1));
-    return min_zero(run(s, ST_LINK_PUT, "ttitIitI", l->ifname, l->owner, 0,
+        return min_zero(run(s, ST_LINK_PUT, "ttinnnnnnn", l->ifname, l->owner, 1));
+    char mac[18];
+    return min_zero(run(s, ST_LINK_PUT, "ttitIitItI", l->ifname, l->owner, 0,
                         l->before_master[0] ? l->before_master : NULL, (int64_t)l->before_mtu,
-                        l->before_up ? 1 : 0, l->before_alias, (int64_t)l->before_stp));
+                        l->before_up ? 1 : 0, l->before_alias, (int64_t)l->before_stp,
+                        l->before_has_mac ? mac_format(l->before_mac, mac, sizeof(mac)) : NULL,
+                        (int64_t)l->before_promisc));
 }
 
 /* Deleting a name that is not there is success. The link's owned_addrs rows
