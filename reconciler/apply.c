@@ -433,6 +433,8 @@ static void bridge_mac(const struct apply_ctx *ctx, const char *name, uint8_t ma
 
 /* ---- ops ---- */
 
+static int link_del(struct apply_ctx *ctx, struct netns *ns, const char *ifname, char **ret_kmsg);
+
 /* The kinds of iftypes.c (veth, vxlan, mac-vlan, vlan, dummy, bond): the
  * base-iface is resolved here (this process runs in the node namespace). */
 static int link_add_msg(const struct op *op, bool up, struct nl_msg **ret, char **ret_err)
@@ -447,7 +449,7 @@ static int link_add_msg(const struct op *op, bool up, struct nl_msg **ret, char 
     struct nl_msg *m = link_msg(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, op->ifname, flags, change);
     if (!m || ((op->set & LS_MAC) && nla_put(m, IFLA_ADDRESS, 6, op->mac) < 0) ||
         ((op->set & LS_MTU) && op->mtu && nla_put_u32(m, IFLA_MTU, op->mtu) < 0) ||
-        link_cfg_put(m, &op->cfg, base, up) < 0) {
+        link_cfg_put(m, &op->cfg, base, (op->set & LS_MTU) ? op->mtu : 0) < 0) {
         if (m)
             nlmsg_free(m);
         return fail(ret_err, -ENOMEM, NULL, "link-add %s: building request", op->ifname);
@@ -485,6 +487,17 @@ static int do_bridge_add(struct apply_ctx *ctx, const struct op *op, char **ret_
     r = send_write(ctx, ctx->node, m, &kmsg);
     if (r < 0)
         return fail(ret_err, r, kmsg, "%s %s", what, op->ifname);
+    /* A veth's peer comes up with it (nmstate creates both ends up; an
+     * entry of the peer's own may say otherwise, planned after this). */
+    if (op->cfg.kind == LK_VETH && up) {
+        _cleanup_(nlmsg_freep) struct nl_msg *pu = link_msg(RTM_NEWLINK, 0, op->cfg.base, IFF_UP,
+                                                            IFF_UP);
+        r = pu ? send_write(ctx, ctx->node, pu, &kmsg) : -ENOMEM;
+        if (r < 0) {
+            (void)link_del(ctx, ctx->node, op->ifname, NULL);
+            return fail(ret_err, r, kmsg, "%s %s: peer %s up", what, op->ifname, op->cfg.base);
+        }
+    }
 
     /* The kernel ignores IFLA_IFALIAS on creation: set it once the bridge
      * is ours (never pipelined, lest it land on a foreign bridge). */

@@ -451,7 +451,8 @@ void link_cfg_from_kernel(const char *kind, struct nlattr *data, struct nlattr *
 
 /* ---- kernel: create (apply.c) ---- */
 
-int link_cfg_put(struct nl_msg *m, const struct link_cfg *c, unsigned base_ifindex, bool peer_up)
+int link_cfg_put(struct nl_msg *m, const struct link_cfg *c, unsigned base_ifindex,
+                 unsigned peer_mtu)
 {
     struct nlattr *li, *data;
 
@@ -468,13 +469,14 @@ int link_cfg_put(struct nl_msg *m, const struct link_cfg *c, unsigned base_ifind
         return -ENOMEM;
     switch (c->kind) {
     case LK_VETH: {
-        /* VETH_INFO_PEER carries a struct ifinfomsg, then the peer's attributes */
+        /* VETH_INFO_PEER carries a struct ifinfomsg, then the peer's
+         * attributes. The peer cannot be brought up in this request (the
+         * kernel opens it before the pair is linked: ENOTCONN). */
         struct nlattr *peer = nla_nest_start(m, VETH_INFO_PEER);
-        struct ifinfomsg ifi = {.ifi_family = AF_UNSPEC,
-                                .ifi_flags = peer_up ? IFF_UP : 0,
-                                .ifi_change = peer_up ? IFF_UP : 0};
+        struct ifinfomsg ifi = {.ifi_family = AF_UNSPEC};
         if (!peer || nlmsg_append(m, &ifi, sizeof(ifi), NLMSG_ALIGNTO) < 0 ||
-            nla_put_string(m, IFLA_IFNAME, c->base) < 0)
+            nla_put_string(m, IFLA_IFNAME, c->base) < 0 ||
+            (peer_mtu && nla_put_u32(m, IFLA_MTU, peer_mtu) < 0))
             return -ENOMEM;
         nla_nest_end(m, peer);
         break;

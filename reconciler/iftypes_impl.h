@@ -27,8 +27,10 @@ bool bond_opt_applies(enum bond_opt o, int mode);
 void link_cfg_from_kernel(const char *kind, struct nlattr *data, struct nlattr **tb,
                           struct link_cfg *c);
 /* IFLA_LINK (mac-vlan, vlan: base_ifindex) and IFLA_LINKINFO creating a
- * link of c's kind; a veth's peer is created up when peer_up. */
-int link_cfg_put(struct nl_msg *m, const struct link_cfg *c, unsigned base_ifindex, bool peer_up);
+ * link of c's kind; a veth's peer gets peer_mtu (0: the default) and is
+ * created down (bring it up with a second request). */
+int link_cfg_put(struct nl_msg *m, const struct link_cfg *c, unsigned base_ifindex,
+                 unsigned peer_mtu);
 
 struct json_t *link_cfg_to_json(const struct link_cfg *c);
 int link_cfg_from_json(struct json_t *o, struct link_cfg *c);

@@ -488,8 +488,8 @@ static bool is_bond(const struct builder *b, const struct opbuf *ob, const char 
  * 0 when none is asked for (or the source is created by this very plan
  * without a mac-address: its MAC is the kernel's pick, known on the next
  * pass), -EAGAIN when the source does not exist. */
-static int wanted_mac(const struct builder *b, const struct opbuf *ob, const struct iface *f,
-                      uint8_t ret[6])
+static int wanted_mac(const struct builder *b, const struct opbuf *ob, const struct policy *pol,
+                      const struct iface *f, uint8_t ret[6])
 {
     if (f->has_mac) {
         memcpy(ret, f->mac, 6);
@@ -507,7 +507,21 @@ static int wanted_mac(const struct builder *b, const struct opbuf *ob, const str
         memcpy(ret, c->mac, 6);
         return 1;
     }
-    return c ? 0 : -EAGAIN;
+    if (c)
+        return 0;
+    /* an entry of this policy that creates it further down the list */
+    for (size_t i = 0; pol && i < pol->nifaces; i++) {
+        const struct iface *g = &pol->ifaces[i];
+        if (!streq(g->name, f->copy_mac_from) || g->cfg.kind == LK_NONE ||
+            g->state != IFSTATE_UP)
+            continue;
+        if (g->has_mac) {
+            memcpy(ret, g->mac, 6);
+            return 1;
+        }
+        return 0;
+    }
+    return veth_peer_planned(b, ob, pol, f->copy_mac_from) ? 0 : -EAGAIN;
 }
 
 /* The settings of f that differ from live link l (NULL: a link this plan
@@ -588,7 +602,7 @@ static int plan_iface(struct builder *b, const char *id, const struct policy *po
         return -EINVAL;
     }
     uint8_t mac[6];
-    int hm = wanted_mac(b, ob, f, mac);
+    int hm = wanted_mac(b, ob, pol, f, mac);
     if (hm == -EAGAIN) {
         *reason = "CopyMacSourceMissing";
         *msg = xasprintf("%s.copy-mac-from: %s does not exist", f->name, f->copy_mac_from);
@@ -649,8 +663,7 @@ static int plan_iface(struct builder *b, const char *id, const struct policy *po
         }
         if (tmp.set) {
             struct op *op = opbuf_push(ob, OP_LINK_SET, id, f->name, PH_SET);
-            free(op->owner);
-            tmp.owner = op->owner;
+            tmp.owner = op->owner; /* taken over */
             tmp.type = OP_LINK_SET;
             memcpy(tmp.ifname, op->ifname, sizeof(tmp.ifname));
             tmp.record_before = l && !own;
