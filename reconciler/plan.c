@@ -472,8 +472,15 @@ static bool veth_peer_planned(const struct builder *b, const struct opbuf *ob,
 static bool link_will_exist(const struct builder *b, const struct opbuf *ob,
                             const struct policy *p, const char *name)
 {
-    return live_find_link(b->in->node, name) || planned_create(b, ob, name) ||
-           veth_peer_planned(b, ob, p, name);
+    if (live_find_link(b->in->node, name) || planned_create(b, ob, name) ||
+        veth_peer_planned(b, ob, p, name))
+        return true;
+    /* an entry of the policy creating it further down the list */
+    for (size_t i = 0; p && i < p->nifaces; i++)
+        if (streq(p->ifaces[i].name, name) && p->ifaces[i].cfg.kind != LK_NONE &&
+            p->ifaces[i].state == IFSTATE_UP)
+            return true;
+    return false;
 }
 
 /* Is name a bond (live, or created as one by this plan)? */

@@ -107,7 +107,8 @@ json_t *show_build(const struct live_ns *l, const char *resolv)
         char mac[18];
         json_t *o = json_pack("{s:s, s:s, s:s}", "name", k->name, "type", link_show_type(k), "state",
                               (k->flags & IFF_UP) ? "up" : "down");
-        if (k->has_mac)
+        static const uint8_t zero_mac[6];
+        if (k->has_mac && memcmp(k->mac, zero_mac, 6)) /* lo's is all zeros */
             json_object_set_new(o, "mac-address", json_string(mac_format(k->mac, mac, sizeof(mac))));
         json_object_set_new(o, "mtu", json_integer(k->mtu));
         if (k->alias)
