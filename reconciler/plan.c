@@ -413,7 +413,8 @@ static const struct policy *policy_wanting(const struct builder *b, const char *
             continue;
         for (size_t j = 0; j < p->nifaces; j++) {
             const struct iface *f = &p->ifaces[j];
-            if (f->state == IFSTATE_ABSENT || f->state == IFSTATE_IGNORE)
+            /* absent too: a physical device it deconfigured stays so */
+            if (f->state == IFSTATE_IGNORE)
                 continue;
             if (streq(f->name, ifname))
                 return p;
@@ -504,31 +505,19 @@ static int wanted_mac(const struct builder *b, const struct opbuf *ob, const str
     }
     if (!f->copy_mac_from[0])
         return 0;
+    /* the MAC this policy gives the source, if it gives one */
+    for (size_t i = 0; pol && i < pol->nifaces; i++)
+        if (streq(pol->ifaces[i].name, f->copy_mac_from) && pol->ifaces[i].has_mac &&
+            pol->ifaces[i].state == IFSTATE_UP) {
+            memcpy(ret, pol->ifaces[i].mac, 6);
+            return 1;
+        }
     const struct live_link *src = live_find_link(b->in->node, f->copy_mac_from);
     if (src && src->has_mac) {
         memcpy(ret, src->mac, 6);
         return 1;
     }
-    const struct op *c = planned_create(b, ob, f->copy_mac_from);
-    if (c && (c->set & LS_MAC)) {
-        memcpy(ret, c->mac, 6);
-        return 1;
-    }
-    if (c)
-        return 0;
-    /* an entry of this policy that creates it further down the list */
-    for (size_t i = 0; pol && i < pol->nifaces; i++) {
-        const struct iface *g = &pol->ifaces[i];
-        if (!streq(g->name, f->copy_mac_from) || g->cfg.kind == LK_NONE ||
-            g->state != IFSTATE_UP)
-            continue;
-        if (g->has_mac) {
-            memcpy(ret, g->mac, 6);
-            return 1;
-        }
-        return 0;
-    }
-    return veth_peer_planned(b, ob, pol, f->copy_mac_from) ? 0 : -EAGAIN;
+    return link_will_exist(b, ob, pol, f->copy_mac_from) ? 0 : -EAGAIN;
 }
 
 /* The settings of f that differ from live link l (NULL: a link this plan
