@@ -679,10 +679,13 @@ static int plan_iface(struct builder *b, const char *id, const struct policy *po
             *msg = xasprintf("%s.controller: %s does not exist", f->name, f->controller);
             return -EAGAIN;
         }
+        /* a bond port is taken down to join: say which state it ends in */
         for (size_t i = 0; i < ob->n; i++)
             if (ob->ops[i].type == OP_LINK_SET && streq(ob->ops[i].ifname, f->name) &&
-                (ob->ops[i].set & LS_MASTER) && is_bond(b, ob, f->controller))
-                ob->ops[i].set |= LS_BOND_PORT;
+                (ob->ops[i].set & LS_MASTER) && is_bond(b, ob, f->controller)) {
+                ob->ops[i].set |= LS_BOND_PORT | LS_UP;
+                ob->ops[i].up = f->state == IFSTATE_UP;
+            }
     }
 
     for (size_t i = 0; i < f->nports; i++) {

@@ -448,6 +448,18 @@ static void order_by_age(struct desired *d, const struct objstatus *old,
         SORT_BY_AGE(d->pods, d->npods, struct pod);
 }
 
+/* A link-del that a later op of the plan undoes by creating the link again
+ * (a type setting changed: re-creation): verified by that op instead. */
+static bool recreated_later(const struct plan *p, size_t i)
+{
+    if (p->ops[i].type != OP_LINK_DEL)
+        return false;
+    for (size_t j = i + 1; j < p->nops; j++)
+        if (p->ops[j].type == OP_BRIDGE_ADD && streq(p->ops[j].ifname, p->ops[i].ifname))
+            return true;
+    return false;
+}
+
 static bool inventory_has_alloc(const struct inventory *inv, const char *owner, const char *ifname)
 {
     for (size_t i = 0; i < inv->nallocs; i++)
@@ -818,7 +830,7 @@ static int run_ops(struct reconciler *r, enum gen_trigger trig, struct plan *p,
             struct op *op = &p->ops[i];
             char *msg = NULL;
             if (failed[i] || strncmp(op->owner, "NodeNetworkConfigurationPolicy/", 31) != 0 ||
-                op_verify(op, after, &msg))
+                recreated_later(p, i) || op_verify(op, after, &msg))
                 continue;
             /* Blame the first mismatching op of the object. */
             bool known = false;

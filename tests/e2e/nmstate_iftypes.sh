@@ -95,6 +95,36 @@ else
     printf '%s\n' "$out" | head -n 15 | sed 's/^/#   /'
 fi
 
+# ---- drift: the daemon re-creates a deleted vxlan, puts back a changed MAC --
+plumbd_daemon
+wait_for 10 status_is iftypes-vxlan Available
+sleep 1
+ip -n "$NODE" link del vx100
+ip -n "$NODE" link set dev mv0 address 02:00:5e:10:00:99
+ip -n "$NODE" link set dev ens20 promisc off
+if wait_for 10 sh -c "ip -n '$NODE' -d -o link show dev vx100 2>/dev/null | grep -q 'vxlan id 100 remote 192.0.2.2 local 192.0.2.1 dev ens19 .*dstport 4790 nolearning'" &&
+   wait_for 10 sh -c "ip -n '$NODE' -o link show dev mv0 | grep -q 02:00:5e:10:00:01" &&
+   wait_for 10 sh -c "ip -n '$NODE' -o link show dev ens20 | grep -q PROMISC"; then
+    ok "daemon repaired: vx100 re-created, mv0's MAC and ens20's promiscuity put back"
+else
+    not_ok "daemon repaired the drift" "not repaired" "$DAEMON_LOG"
+fi
+expect "ping over the re-created vxlan" wait_for 5 ip netns exec "$NODE" ping -c 1 -W 1 10.200.0.2
+kill -TERM "$DAEMON_PID"; wait_for 5 proc_gone "$DAEMON_PID"
+lab_untrack_pid "$DAEMON_PID" 2>/dev/null
+
+# ---- a changed vxlan key re-creates the vxlan plumbd created ---------------
+idx=$(watch_ifindex "$NODE" vx100)
+sed -i 's/destination-port: 4790/destination-port: 4791/' "$CONF/iftypes-vxlan.yml"
+out=$(plumbd_run apply 2>&1); rc=$?
+assert_eq "destination-port changed: apply exits 0" 0 "$rc"
+[ "$rc" = 0 ] || printf '%s\n' "$out" | grep -v 'level=info' | tail -n 8 | sed 's/^/#   /'
+assert_match "vx100 re-created with dstport 4791" 'dstport 4791 ' "$(dlink vx100)"
+[ "$(watch_ifindex "$NODE" vx100)" != "$idx" ] && ok "vx100 is a new link" || not_ok "vx100 is a new link" "same ifindex $idx"
+sed -i 's/destination-port: 4791/destination-port: 4790/' "$CONF/iftypes-vxlan.yml"
+out=$(plumbd_run apply 2>&1)
+expect "back to 4790: ping over the vxlan" ip netns exec "$NODE" ping -c 1 -W 2 10.200.0.2
+
 # ---- controller: "" detaches -----------------------------------------------
 sed -i 's/controller: br-t/controller: ""/' "$CONF/iftypes-controller.yml"
 out=$(plumbd_run apply 2>&1); rc=$?
