@@ -279,6 +279,10 @@ bool link_cfg_satisfied(const struct link_cfg *want, const struct link_cfg *have
                  have->protocol == ETH_P_8021AD ? "802.1ad" : "802.1q");
         break;
     case LK_BOND:
+        /* Only the options given are compared (the kernel reports them
+         * all). A difference re-creates the bond: some options can only be
+         * changed with the bond down and without ports, re-creation always
+         * works. */
         if (want->mode != have->mode)
             DIFF("link-aggregation.mode: desired %s, current %s", bond_mode_to_string(want->mode),
                  bond_mode_to_string(have->mode) ?: "?");
@@ -297,13 +301,6 @@ bool link_cfg_satisfied(const struct link_cfg *want, const struct link_cfg *have
 #undef DIFF
     return true;
 }
-
-/* Options a live bond would carry after creation with only want's: the
- * kernel's value for the others is whatever it is; only those given are
- * compared (link_cfg_satisfied), so a bond options change is a
- * re-creation only when a given option differs. Bond options can be
- * changed in place, but only with the bond down and without ports for some
- * of them: a re-creation is the one path that always works. */
 
 char *link_cfg_describe(const struct link_cfg *c)
 {
