@@ -208,6 +208,23 @@ assert_match "bond plan: ports down first" 'link-set bp0 master=bond0 .*bond por
     "$("$PLUMBD" --config-dir "$LAB_TMP/c-bond" --state-dir "$LAB_TMP/s-bond" --netns "$NODE" \
         --node-name "$NODE_NAME" --resolv-conf "$RESOLV_CONF" plan 2>/dev/null)"
 
+# ---- bad values: file:line:column, nothing applied -------------------------
+cat >"$LAB_TMP/bad.yml" <<'EOF'
+interfaces:
+- name: vx9
+  type: vxlan
+  vxlan:
+    id: 9
+    remote: 10.0.0.x
+- name: ens19
+  type: ethernet
+  mac-address: 01:00:5e:00:00:01
+EOF
+out=$("$PLUMBD" validate "$LAB_TMP/bad.yml" 2>&1); rc=$?
+assert_eq "bad values: validate exits 1" 1 "$rc"
+assert_match "bad vxlan.remote at 6:13" "bad\.yml:6:13: .*vx9\.vxlan\.remote: '10\.0\.0\.x' is not an IP address" "$out"
+assert_match "multicast mac-address at 9:16" "bad\.yml:9:16: .*ens19\.mac-address: '01:00:5e:00:00:01' is not a unicast MAC address" "$out"
+
 # ---- rollback: an existing device's before-image ---------------------------
 out=$(plumbd_run rollback 2>&1)  # newest generation: ens21 put back (above)
 rm -f "$CONF/iftypes-ethernet.yml"
