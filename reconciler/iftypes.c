@@ -598,8 +598,8 @@ int link_cfg_from_json(json_t *o, struct link_cfg *c)
     c->mode = (int)json_integer_value(json_object_get(o, "mode"));
     c->promisc = json_is_true(json_object_get(o, "promisc"));
     c->protocol = (uint16_t)json_integer_value(json_object_get(o, "protocol"));
-    if (addr_from(json_object_get(o, "local"), &c->local) < 0 ||
-        addr_from(json_object_get(o, "remote"), &c->remote) < 0)
+    if (c->kind == LK_VXLAN && (addr_from(json_object_get(o, "local"), &c->local) < 0 ||
+                                addr_from(json_object_get(o, "remote"), &c->remote) < 0))
         return -EINVAL;
     const char *k;
     json_t *v;

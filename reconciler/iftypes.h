@@ -46,15 +46,23 @@ struct link_cfg {
     int base_ifindex;        /* live: IFLA_LINK (IFLA_VXLAN_LINK), 0 none */
     bool base_elsewhere;     /* live: the peer/base is in another namespace */
     uint32_t id;             /* vxlan VNI, vlan id */
-    struct ipaddr local;     /* vxlan: family 0 = none */
-    struct ipaddr remote;    /* vxlan: family 0 = none */
     uint16_t port;           /* vxlan destination-port (host order) */
-    bool learning;           /* vxlan */
-    int mode;                /* mac-vlan: MACVLAN_MODE_*; bond: BOND_MODE_* 0..6 */
-    bool promisc;            /* mac-vlan: promiscuous (no MACVLAN_FLAG_NOPROMISC) */
     uint16_t protocol;       /* vlan: ETH_P_8021Q / ETH_P_8021AD (host order) */
-    uint32_t bond_set;       /* bond: 1 << BOND_* for each option given (desired) */
-    uint32_t bond[_BOND_OPT_MAX];
+    bool learning;           /* vxlan */
+    bool promisc;            /* mac-vlan: promiscuous (no MACVLAN_FLAG_NOPROMISC) */
+    int mode;                /* mac-vlan: MACVLAN_MODE_*; bond: BOND_MODE_* 0..6 */
+    /* Every live link carries one of these: the kinds' big parts share
+     * their bytes (read them only for their kind). */
+    union {
+        struct {
+            struct ipaddr local;  /* vxlan: family 0 = none */
+            struct ipaddr remote; /* vxlan: family 0 = none */
+        };
+        struct {
+            uint32_t bond_set;    /* bond: 1 << BOND_* for each option given */
+            uint32_t bond[_BOND_OPT_MAX];
+        };
+    };
 };
 
 /* "veth" ... (IFLA_INFO_KIND) <-> LK_*; LK_NONE for "" and kinds not modelled. */
