@@ -32,6 +32,7 @@
 #include <netlink/msg.h>
 #include <netlink/netlink.h>
 
+#include "iftypes_impl.h"
 #include "log.h"
 #include "util.h"
 
@@ -439,26 +440,73 @@ static void bridge_mac(const struct apply_ctx *ctx, const char *name, uint8_t ma
 
 /* ---- ops ---- */
 
+static int link_del(struct apply_ctx *ctx, struct netns *ns, const char *ifname, char **ret_kmsg);
+
+/* The kinds of iftypes.c (veth, vxlan, mac-vlan, vlan, dummy, bond): the
+ * base-iface is resolved here (this process runs in the node namespace). */
+static int link_add_msg(const struct op *op, bool up, struct nl_msg **ret, char **ret_err)
+{
+    unsigned base = 0;
+    unsigned flags = (up ? IFF_UP : 0) | ((op->set & LS_PROMISC) && op->promisc ? IFF_PROMISC : 0);
+    unsigned change = (up ? IFF_UP : 0) | ((op->set & LS_PROMISC) ? IFF_PROMISC : 0);
+
+    if (op->cfg.kind != LK_VETH && op->cfg.base[0] && !(base = if_nametoindex(op->cfg.base)))
+        return fail(ret_err, -ENODEV, NULL, "link-add %s: base-iface %s", op->ifname,
+                    op->cfg.base);
+    struct nl_msg *m = link_msg(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, op->ifname, flags, change);
+    if (!m || ((op->set & LS_MAC) && nla_put(m, IFLA_ADDRESS, 6, op->mac) < 0) ||
+        ((op->set & LS_MTU) && op->mtu && nla_put_u32(m, IFLA_MTU, op->mtu) < 0) ||
+        link_cfg_put(m, &op->cfg, base, (op->set & LS_MTU) ? op->mtu : 0) < 0) {
+        if (m)
+            nlmsg_free(m);
+        return fail(ret_err, -ENOMEM, NULL, "link-add %s: building request", op->ifname);
+    }
+    *ret = m;
+    return 0;
+}
+
 static int do_bridge_add(struct apply_ctx *ctx, const struct op *op, char **ret_err)
 {
     _cleanup_(nlmsg_freep) struct nl_msg *m = NULL;
     _cleanup_free_ char *kmsg = NULL;
     bool up = (op->set & LS_UP) && op->up;
+    bool bridge = op->cfg.kind == LK_NONE || op->cfg.kind == LK_BRIDGE;
+    const char *what = bridge ? "bridge-add" : "link-add";
     uint8_t mac[6];
     int r;
 
-    bridge_mac(ctx, op->ifname, mac);
-    m = link_msg(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, op->ifname, up ? IFF_UP : 0,
-                 up ? IFF_UP : 0);
-    if (!m || nla_put(m, IFLA_ADDRESS, 6, mac) < 0 ||
-        ((op->set & LS_MTU) && op->mtu && nla_put_u32(m, IFLA_MTU, op->mtu) < 0) ||
-        put_bridge_info3(m, (op->set & LS_STP) ? op->stp : -1,
-                         (op->set & LS_VLAN_FILTERING) ? op->vlan_filtering : -1,
-                         (op->set & LS_BROPTS) ? &op->bropts : NULL) < 0)
-        return fail(ret_err, -ENOMEM, NULL, "bridge-add %s: building request", op->ifname);
+    if (!bridge) {
+        if ((r = link_add_msg(op, up, &m, ret_err)) < 0)
+            return r;
+    } else {
+        if (op->set & LS_MAC) /* copy-mac-from, mac-address */
+            memcpy(mac, op->mac, 6);
+        else
+            bridge_mac(ctx, op->ifname, mac);
+        unsigned pf = (op->set & LS_PROMISC) ? IFF_PROMISC : 0;
+        m = link_msg(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, op->ifname,
+                     (up ? IFF_UP : 0) | (op->promisc ? pf : 0), (up ? IFF_UP : 0) | pf);
+        if (!m || nla_put(m, IFLA_ADDRESS, 6, mac) < 0 ||
+            ((op->set & LS_MTU) && op->mtu && nla_put_u32(m, IFLA_MTU, op->mtu) < 0) ||
+            put_bridge_info3(m, (op->set & LS_STP) ? op->stp : -1,
+                             (op->set & LS_VLAN_FILTERING) ? op->vlan_filtering : -1,
+                             (op->set & LS_BROPTS) ? &op->bropts : NULL) < 0)
+            return fail(ret_err, -ENOMEM, NULL, "bridge-add %s: building request", op->ifname);
+    }
     r = send_write(ctx, ctx->node, m, &kmsg);
     if (r < 0)
-        return fail(ret_err, r, kmsg, "bridge-add %s", op->ifname);
+        return fail(ret_err, r, kmsg, "%s %s", what, op->ifname);
+    /* A veth's peer comes up with it (nmstate creates both ends up; an
+     * entry of the peer's own may say otherwise, planned after this). */
+    if (op->cfg.kind == LK_VETH && up) {
+        _cleanup_(nlmsg_freep) struct nl_msg *pu = link_msg(RTM_NEWLINK, 0, op->cfg.base, IFF_UP,
+                                                            IFF_UP);
+        r = pu ? send_write(ctx, ctx->node, pu, &kmsg) : -ENOMEM;
+        if (r < 0) {
+            (void)link_del(ctx, ctx->node, op->ifname, NULL);
+            return fail(ret_err, r, kmsg, "%s %s: peer %s up", what, op->ifname, op->cfg.base);
+        }
+    }
 
     /* The kernel ignores IFLA_IFALIAS on creation: set it once the bridge
      * is ours (never pipelined, lest it land on a foreign bridge). */
@@ -472,10 +520,10 @@ static int do_bridge_add(struct apply_ctx *ctx, const struct op *op, char **ret_
             _cleanup_(nlmsg_freep) struct nl_msg *d = link_msg(RTM_DELLINK, 0, op->ifname, 0, 0);
             if (d)
                 (void)send_write(ctx, ctx->node, d, NULL);
-            return fail(ret_err, r, kmsg, "bridge-add %s: alias", op->ifname);
+            return fail(ret_err, r, kmsg, "%s %s: alias", what, op->ifname);
         }
     }
-    log_debug(op->ifname, "bridge created");
+    log_debug(op->ifname, bridge ? "bridge created" : "link created");
     return 0;
 }
 
@@ -558,7 +606,7 @@ static int do_link_set(struct apply_ctx *ctx, const struct op *op, char **ret_er
     int r;
 
     if (!(op->set & (LS_MTU | LS_UP | LS_MASTER | LS_STP | LS_ALIAS | LS_PROMISC |
-                     LS_VLAN_FILTERING | LS_BROPTS)))
+                     LS_VLAN_FILTERING | LS_BROPTS | LS_MAC)))
         return do_port_settings(ctx, op, ret_err);
     /* STP goes off before the options: while it runs the kernel refuses a
      * forward delay outside 2-30 s, and it reads forward_delay first. */
@@ -570,6 +618,16 @@ static int do_link_set(struct apply_ctx *ctx, const struct op *op, char **ret_er
         r = send_write(ctx, ctx->node, s, &kmsg);
         if (r < 0)
             return fail(ret_err, r, kmsg, "link-set %s: stp off", op->ifname);
+    }
+    /* A bond takes a port only while the port is down. */
+    if ((op->set & LS_BOND_PORT) && (op->set & LS_MASTER) && op->master[0]) {
+        _cleanup_(nlmsg_freep) struct nl_msg *d = link_msg(RTM_NEWLINK, 0, op->ifname, 0, IFF_UP);
+        if (!d)
+            return fail(ret_err, -ENOMEM, NULL, "link-set %s: building request", op->ifname);
+        r = send_write(ctx, ctx->node, d, &kmsg);
+        if (r < 0)
+            return fail(ret_err, r, kmsg, "link-set %s: down before joining bond %s", op->ifname,
+                        op->master);
     }
     if (op->set & LS_UP) {
         change = IFF_UP;
@@ -583,6 +641,8 @@ static int do_link_set(struct apply_ctx *ctx, const struct op *op, char **ret_er
     if (!m)
         return fail(ret_err, -ENOMEM, NULL, "link-set %s: building request", op->ifname);
     if ((op->set & LS_MTU) && nla_put_u32(m, IFLA_MTU, op->mtu) < 0)
+        return fail(ret_err, -ENOMEM, NULL, "link-set %s: building request", op->ifname);
+    if ((op->set & LS_MAC) && nla_put(m, IFLA_ADDRESS, 6, op->mac) < 0)
         return fail(ret_err, -ENOMEM, NULL, "link-set %s: building request", op->ifname);
     if (op->set & LS_MASTER) {
         unsigned idx = 0;

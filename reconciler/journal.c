@@ -12,6 +12,7 @@
 #include <net/if.h>
 
 #include "journal.h"
+#include "iftypes_impl.h"
 
 static json_t *ipaddr_json(const struct ipaddr *a)
 {
@@ -155,7 +156,13 @@ char *op_to_json(const struct op *op)
                                           vlan_spans_to_json(op->pvlan.have, op->pvlan.nhave),
                                           "known", op->pvlan.have_known, "default_pvid",
                                           op->pvlan.default_pvid));
+        if (op->set & LS_MAC) {
+            char mac[18];
+            json_object_set_new(o, "mac", json_string(mac_format(op->mac, mac, sizeof(mac))));
+        }
     }
+    if (op->type == OP_BRIDGE_ADD && op->cfg.kind != LK_NONE && op->cfg.kind != LK_BRIDGE)
+        json_object_set_new(o, "link", link_cfg_to_json(&op->cfg));
     if (op->type == OP_SYSCTL) {
         json_object_set_new(o, "sysctl", json_string(op->sysctl ? op->sysctl : ""));
         json_object_set_new(o, "value", json_integer(op->value));
@@ -445,6 +452,11 @@ int op_from_json(const char *text, struct op *ret)
         op.pvlan.have_known = json_is_true(json_object_get(pv, "known"));
         op.pvlan.default_pvid = (uint16_t)json_integer_value(json_object_get(pv, "default_pvid"));
     }
+    if ((op.set & LS_MAC) &&
+        mac_parse(json_string_value(json_object_get(o, "mac")) ?: "", op.mac) < 0)
+        goto out;
+    if (json_object_get(o, "link") && link_cfg_from_json(json_object_get(o, "link"), &op.cfg) < 0)
+        goto out;
     if (op.type == OP_SYSCTL) {
         const char *sc = json_string_value(json_object_get(o, "sysctl"));
         if (!sc || !sc[0])
@@ -666,6 +678,32 @@ static void bropts_port_before(const struct op *op, const struct live_link *l, s
         inv_op->set |= LS_BRPORT;
 }
 
+/* The type configuration re-creating live link l of snapshot `before`
+ * (base names from their ifindexes); -EOPNOTSUPP when it cannot be: a
+ * base or peer in another namespace, or gone. */
+static int link_recreate_cfg(const struct live_link *l, const struct live_ns *before,
+                             struct link_cfg *ret)
+{
+    *ret = l->cfg;
+    ret->kind = link_kind_from_kernel(l->kind);
+    ret->base[0] = 0;
+    if (l->cfg.base_ifindex) {
+        const struct live_link *b = live_find_ifindex(before, l->cfg.base_ifindex);
+        if (l->cfg.base_elsewhere || !b)
+            return -EOPNOTSUPP;
+        snprintf(ret->base, sizeof(ret->base), "%s", b->name);
+    }
+    if (ret->kind == LK_VETH && !ret->base[0])
+        return -EOPNOTSUPP;
+    /* a live bond reports every option: re-create with those that apply */
+    for (int o = 0; o < _BOND_OPT_MAX; o++)
+        if (ret->kind == LK_BOND && !bond_opt_applies((enum bond_opt)o, ret->mode))
+            ret->bond_set &= ~(1u << o);
+    ret->base_ifindex = 0;
+    ret->base_elsewhere = false;
+    return 0;
+}
+
 int op_inverse(const struct op *op, const struct live_ns *before, const struct inventory *inv,
                struct op *ret)
 {
@@ -744,17 +782,30 @@ int op_inverse(const struct op *op, const struct live_ns *before, const struct i
                                             sizeof(struct vlan_span));
             }
         }
+        if ((op->set & LS_MAC) && l->has_mac) {
+            inv_op.set |= LS_MAC;
+            memcpy(inv_op.mac, l->mac, 6);
+        }
         /* Undoing a first change to a foreign link hands it back. */
         inv_op.forget = op->record_before;
         break;
     case OP_LINK_DEL:
-        if (!l || !streq(l->kind, "bridge")) {
-            /* Only bridges can be re-created faithfully. */
+        /* Bridges and the kinds of iftypes.c are re-created as they were
+         * (a veth with its peer, when the peer is in this namespace). */
+        if (!l || !link_kind_virtual(link_kind_from_kernel(l->kind)) || link_recreate_cfg(l, before, &inv_op.cfg) < 0) {
             op_clear(&inv_op);
             return -EOPNOTSUPP;
         }
         inv_op.type = OP_BRIDGE_ADD;
         inv_op.set = LS_MTU | LS_UP | (l->stp >= 0 ? LS_STP : 0) | (l->alias ? LS_ALIAS : 0);
+        if (l->has_mac) {
+            inv_op.set |= LS_MAC;
+            memcpy(inv_op.mac, l->mac, 6);
+        }
+        if (l->flags & IFF_PROMISC) {
+            inv_op.set |= LS_PROMISC;
+            inv_op.promisc = true;
+        }
         inv_op.mtu = l->mtu;
         inv_op.up = l->flags & IFF_UP;
         inv_op.stp = l->stp;
@@ -984,6 +1035,20 @@ bool op_verify(const struct op *op, const struct live_ns *after, char **ret_msg)
                                      : " (its bridge does not filter VLANs)");
                 return false;
             }
+        }
+        if ((op->set & LS_MAC) && (!l->has_mac || memcmp(l->mac, op->mac, 6))) {
+            char a[18], b[18];
+            *ret_msg = xasprintf("%s.mac-address: desired %s, current %s", op->ifname,
+                                 mac_format(op->mac, a, sizeof(a)),
+                                 l->has_mac ? mac_format(l->mac, b, sizeof(b)) : "none");
+            return false;
+        }
+        if (op->type == OP_BRIDGE_ADD && op->cfg.kind != LK_NONE &&
+            !link_cfg_satisfied(&op->cfg, &l->cfg, after, ret_msg)) {
+            char *m = xasprintf("%s.%s", op->ifname, *ret_msg);
+            free(*ret_msg);
+            *ret_msg = m;
+            return false;
         }
         if ((op->set & LS_ALIAS) && !streq_ptr(l->alias, op->alias) &&
             !(op->alias && !op->alias[0] && !l->alias)) {

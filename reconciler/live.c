@@ -24,6 +24,7 @@
 #include <netlink/msg.h>
 #include <netlink/netlink.h>
 
+#include "iftypes_impl.h"
 #include "log.h"
 #include "util.h"
 
@@ -148,6 +149,7 @@ static bool parse_link(struct nlmsghdr *nlh, struct live_link *k)
                 bropts_from_nl(li[IFLA_INFO_DATA], &k->bropts);
             } else if (streq(k->kind, "macvlan"))
                 k->macvlan_mode = parse_macvlan_mode(li[IFLA_INFO_DATA]);
+            link_cfg_from_kernel(k->kind, li[IFLA_INFO_DATA], tb, &k->cfg);
         }
         if (li_ok && li[IFLA_INFO_SLAVE_KIND] && nla_len(li[IFLA_INFO_SLAVE_KIND]) >= 6 &&
             strncmp(nla_data(li[IFLA_INFO_SLAVE_KIND]), "bridge", 6) == 0)

@@ -31,6 +31,7 @@ struct live_link {
     int macvlan_mode;    /* macvlans: IFLA_MACVLAN_MODE (MACVLAN_MODE_*); 0 otherwise */
     struct bropts bropts;     /* bridges: the options the kernel reports */
     struct brport_opts brport; /* bridge ports: cost, priority, hairpin */
+    struct link_cfg cfg; /* kind and type settings (iftypes.c); base_ifindex set */
 };
 
 struct live_addr {

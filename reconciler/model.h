@@ -20,6 +20,8 @@ struct ipaddr {
     uint8_t prefix; /* prefix length; 32/128 for a plain address */
 };
 
+#include "iftypes.h" /* struct link_cfg: holds struct ipaddr */
+
 /* "192.168.255.100/24" or "fe80::1/64"; a bare address gets a full-length
  * prefix unless default_prefix >= 0. Returns 0 or -EINVAL. */
 int ipaddr_parse(const char *s, int default_prefix, struct ipaddr *ret);
@@ -59,7 +61,11 @@ struct label {
     char *value;
 };
 
-enum iface_type { IFACE_LINUX_BRIDGE, IFACE_ETHERNET, IFACE_UNKNOWN };
+enum iface_type {
+    IFACE_LINUX_BRIDGE, IFACE_ETHERNET, IFACE_UNKNOWN,
+    /* iftypes.c */
+    IFACE_VETH, IFACE_VXLAN, IFACE_MACVLAN, IFACE_DUMMY, IFACE_VLAN, IFACE_BOND,
+};
 enum iface_state { IFSTATE_UP, IFSTATE_DOWN, IFSTATE_ABSENT, IFSTATE_IGNORE };
 
 struct ip_config {
@@ -102,7 +108,20 @@ struct iface {
     struct brport_conf *port_conf; /* per port (same index): options, vlan */
     struct bropts bropts; /* bridge.options but stp.enabled: merged (unset = left alone) */
     struct ip_config ipv4, ipv6;
+    /* iftypes.c: the type's own settings (veth.peer, vxlan, mac-vlan, vlan,
+     * link-aggregation; normalized). cfg.kind LK_NONE: the entry only
+     * configures an existing device (ethernet, or a veth/vxlan/... given
+     * without its block); ports of a bond are in ports. */
+    struct link_cfg cfg;
+    bool has_mac;                 /* mac-address */
+    uint8_t mac[6];
+    char copy_mac_from[IFNAMSIZ_PLUMBD]; /* copy-mac-from, "" = not set */
+    bool has_controller;          /* controller: "" detaches */
+    char controller[IFNAMSIZ_PLUMBD];
+    int accept_all_mac;           /* accept-all-mac-addresses (IFF_PROMISC): -1 unset, 0, 1 */
 };
+/* The link kind an nmstate type creates (LK_NONE: ethernet, loopback). */
+enum link_kind iface_type_kind(enum iface_type t);
 
 /* One entry of desiredState.routes.config (nmstate 2.x). A present entry is
  * normalized by the validator: table (default 254 main), metric (default the

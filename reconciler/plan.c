@@ -33,6 +33,7 @@ enum phase {
     PH_DELETE,
     PH_FORGET,
     PH_CREATE,
+    PH_CREATE_UPPER, /* links on a base-iface, once the base exists */
     PH_SET,
     PH_ADDR_DEL,
     PH_ADDR_ADD,
@@ -119,11 +120,19 @@ char *op_describe(const struct op *op)
             ADD(" alias=\"%s\"", op->alias ? op->alias : "");
         if (op->set & LS_PROMISC)
             ADD(" promisc=%s", op->promisc ? "on" : "off");
+        if (op->set & LS_MAC)
+            ADD(" mac=%s", mac_format(op->mac, m, sizeof(m)));
+        if (op->set & LS_BOND_PORT)
+            ADD(" (bond port: down first)");
         if (op->set & LS_VLAN_FILTERING)
             ADD(" vlan_filtering=%d", op->vlan_filtering);
         if (op->set & LS_UP)
             ADD(" %s", op->up ? "up" : "down");
 #undef ADD
+        if (op->type == OP_BRIDGE_ADD && op->cfg.kind != LK_NONE && op->cfg.kind != LK_BRIDGE) {
+            _cleanup_free_ char *k = link_cfg_describe(&op->cfg);
+            return xasprintf("link-add %s %s%s  # %s", op->ifname, k, buf, op->owner);
+        }
         _cleanup_free_ char *extra = NULL;
         if (op->set & LS_BROPTS)
             bropts_describe(&op->bropts, &extra);
@@ -412,10 +421,13 @@ static const struct policy *policy_wanting(const struct builder *b, const char *
             continue;
         for (size_t j = 0; j < p->nifaces; j++) {
             const struct iface *f = &p->ifaces[j];
-            if (f->state == IFSTATE_ABSENT || f->state == IFSTATE_IGNORE)
+            /* absent too: a physical device it deconfigured stays so */
+            if (f->state == IFSTATE_IGNORE)
                 continue;
             if (streq(f->name, ifname))
                 return p;
+            if (f->cfg.kind == LK_VETH && streq(f->cfg.base, ifname))
+                return p; /* the peer of a veth it keeps */
             for (size_t k = 0; k < f->nports; k++)
                 if (streq(f->ports[k], ifname))
                     return p;
@@ -557,34 +569,167 @@ static void plan_port_settings(struct builder *b, const char *id, const struct i
     op->record_before = may_record && !owned_link(b->in->inv, p->name);
 }
 
-/* Plan one interface of a policy into ob. Returns 0, or -EINVAL with
- * *reason / *msg set when the policy cannot be applied. */
-static int plan_iface(struct builder *b, const char *id, const struct iface *f, struct opbuf *ob,
-                      const char **reason, char **msg)
+/* A create op for name in this plan (ob: the policy being planned, or
+ * already taken into b->out), or NULL. */
+static const struct op *planned_create(const struct builder *b, const struct opbuf *ob,
+                                       const char *name)
+{
+    const struct opbuf *bufs[2] = {ob, &b->out};
+    for (int k = 0; k < 2; k++)
+        for (size_t i = 0; bufs[k] && i < bufs[k]->n; i++)
+            if (bufs[k]->ops[i].type == OP_BRIDGE_ADD && streq(bufs[k]->ops[i].ifname, name))
+                return &bufs[k]->ops[i];
+    return NULL;
+}
+
+/* Is name the peer of a veth this plan creates (an op already planned, or
+ * an entry of policy p that will create it)? */
+static bool veth_peer_planned(const struct builder *b, const struct opbuf *ob,
+                              const struct policy *p, const char *name)
+{
+    const struct opbuf *bufs[2] = {ob, &b->out};
+    for (int k = 0; k < 2; k++)
+        for (size_t i = 0; bufs[k] && i < bufs[k]->n; i++)
+            if (bufs[k]->ops[i].type == OP_BRIDGE_ADD && bufs[k]->ops[i].cfg.kind == LK_VETH &&
+                streq(bufs[k]->ops[i].cfg.base, name))
+                return true;
+    for (size_t i = 0; p && i < p->nifaces; i++) {
+        const struct iface *f = &p->ifaces[i];
+        if (f->cfg.kind == LK_VETH && streq(f->cfg.base, name) && f->state == IFSTATE_UP &&
+            !live_find_link(b->in->node, f->name))
+            return true;
+    }
+    return false;
+}
+
+/* Will name exist once this plan ran (live, or created by it)? */
+static bool link_will_exist(const struct builder *b, const struct opbuf *ob,
+                            const struct policy *p, const char *name)
+{
+    if (live_find_link(b->in->node, name) || planned_create(b, ob, name) ||
+        veth_peer_planned(b, ob, p, name))
+        return true;
+    /* an entry of the policy creating it further down the list */
+    for (size_t i = 0; p && i < p->nifaces; i++)
+        if (streq(p->ifaces[i].name, name) && p->ifaces[i].cfg.kind != LK_NONE &&
+            p->ifaces[i].state == IFSTATE_UP)
+            return true;
+    return false;
+}
+
+/* Is name a bond (live, or created as one by this plan)? */
+static bool is_bond(const struct builder *b, const struct opbuf *ob, const char *name)
+{
+    const struct live_link *l = live_find_link(b->in->node, name);
+    const struct op *c = planned_create(b, ob, name);
+    return (l && streq(l->kind, "bond")) || (c && c->cfg.kind == LK_BOND);
+}
+
+/* The MAC f asks for: mac-address, or copy-mac-from's MAC. 1 with *ret set,
+ * 0 when none is asked for (or the source is created by this very plan
+ * without a mac-address: its MAC is the kernel's pick, known on the next
+ * pass), -EAGAIN when the source does not exist. */
+static int wanted_mac(const struct builder *b, const struct opbuf *ob, const struct policy *pol,
+                      const struct iface *f, uint8_t ret[6])
+{
+    if (f->has_mac) {
+        memcpy(ret, f->mac, 6);
+        return 1;
+    }
+    if (!f->copy_mac_from[0])
+        return 0;
+    /* the MAC this policy gives the source, if it gives one */
+    for (size_t i = 0; pol && i < pol->nifaces; i++)
+        if (streq(pol->ifaces[i].name, f->copy_mac_from) && pol->ifaces[i].has_mac &&
+            pol->ifaces[i].state == IFSTATE_UP) {
+            memcpy(ret, pol->ifaces[i].mac, 6);
+            return 1;
+        }
+    const struct live_link *src = live_find_link(b->in->node, f->copy_mac_from);
+    if (src && src->has_mac) {
+        memcpy(ret, src->mac, 6);
+        return 1;
+    }
+    return link_will_exist(b, ob, pol, f->copy_mac_from) ? 0 : -EAGAIN;
+}
+
+/* The settings of f that differ from live link l (NULL: a link this plan
+ * creates, every setting given is written) into op. */
+static void iface_settings(const struct iface *f, const struct live_link *l, bool has_mac,
+                           const uint8_t mac[6], struct op *op)
+{
+    bool want_up = f->state == IFSTATE_UP;
+    if (f->mtu && (!l || l->mtu != (unsigned)f->mtu)) {
+        op->set |= LS_MTU;
+        op->mtu = (unsigned)f->mtu;
+    }
+    if (f->stp >= 0 && (!l || (l->stp >= 0 && l->stp != f->stp))) {
+        op->set |= LS_STP;
+        op->stp = f->stp;
+    }
+    if (f->description && (!l || !streq(l->alias, f->description))) {
+        op->set |= LS_ALIAS;
+        op->alias = xstrdup(f->description);
+    }
+    if (!l || link_up(l) != want_up) {
+        op->set |= LS_UP;
+        op->up = want_up;
+    }
+    if (has_mac && (!l || !l->has_mac || memcmp(l->mac, mac, 6))) {
+        op->set |= LS_MAC;
+        memcpy(op->mac, mac, 6);
+    }
+    if (f->accept_all_mac >= 0 && (!l || (bool)(l->flags & IFF_PROMISC) != f->accept_all_mac)) {
+        op->set |= LS_PROMISC;
+        op->promisc = f->accept_all_mac;
+    }
+}
+
+/* Plan one interface of policy p into ob. Returns 0, or -EINVAL (Failing)
+ * / -EAGAIN (Pending) with *reason / *msg set when the policy cannot be
+ * applied. */
+static int plan_iface(struct builder *b, const char *id, const struct policy *pol,
+                      const struct iface *f, struct opbuf *ob, const char **reason, char **msg)
 {
     const struct live_ns *node = b->in->node;
     const struct inventory *inv = b->in->inv;
     const struct live_link *l = live_find_link(node, f->name);
+    const struct owned_link *own = owned_link(inv, f->name);
+    enum link_kind want_kind = iface_type_kind(f->type);
 
     if (f->state == IFSTATE_IGNORE)
         return 0;
-    if (f->state == IFSTATE_ABSENT) {
-        if (l)
+    /* A virtual device (one plumbd created, or a kernel kind the entry does
+     * not call ethernet) is deleted by absent, and by down when the entry's
+     * type is virtual; nmstate keeps the entry's config for a later up. */
+    bool virt = l && ((own && own->created) ||
+                      (l->kind[0] && (want_kind != LK_NONE || f->type == IFACE_UNKNOWN)));
+    if (f->state == IFSTATE_ABSENT ||
+        (f->state == IFSTATE_DOWN && (virt || (!l && link_kind_virtual(want_kind))))) {
+        if (!l)
+            return 0;
+        if (virt) {
             opbuf_push(ob, OP_LINK_DEL, id, f->name, PH_DELETE)->forget = true;
-        return 0;
+            return 0;
+        }
+        if (f->state == IFSTATE_ABSENT) {
+            /* A physical device cannot be deleted: absent deconfigures it
+             * (down, out of its controller), as nmstate does. */
+            unsigned set = (link_up(l) ? LS_UP : 0) | (l->master ? LS_MASTER : 0);
+            if (set) {
+                struct op *op = opbuf_push(ob, OP_LINK_SET, id, f->name, PH_SET);
+                op->set = set;
+                op->record_before = !own;
+            }
+            return 0;
+        }
     }
-    if (l && f->type == IFACE_LINUX_BRIDGE && !streq(l->kind, "bridge")) {
+    if (l && want_kind != LK_NONE && link_kind_from_kernel(l->kind) != want_kind) {
         *reason = "InterfaceTypeMismatch";
-        *msg = xasprintf("%s exists and is of kind '%s', not a linux-bridge", f->name,
-                         l->kind[0] ? l->kind : "ethernet");
+        *msg = xasprintf("%s exists and is of kind '%s', not a %s", f->name,
+                         l->kind[0] ? l->kind : "ethernet", link_kind_to_nmstate(want_kind));
         return -EINVAL;
     }
-    if (!l && f->type != IFACE_LINUX_BRIDGE) {
-        *reason = "InterfaceMissing";
-        *msg = xasprintf("interface %s does not exist", f->name);
-        return -EINVAL;
-    }
-    bool want_up = f->state == IFSTATE_UP;
     /* The validator knows STP only from the file: a bridge whose STP runs
      * and stays on refuses a forward delay outside 2-30 s. */
     if (l && l->stp == 1 && f->stp != 0 && BROPT_HAS(&f->bropts, BROPT_FORWARD_DELAY) &&
@@ -594,22 +739,56 @@ static int plan_iface(struct builder *b, const char *id, const struct iface *f, 
                          f->name, f->name);
         return -EINVAL;
     }
-    if (!l) {
-        struct op *op = opbuf_push(ob, OP_BRIDGE_ADD, id, f->name, PH_CREATE);
-        op->set = LS_UP;
-        op->up = want_up;
-        if (f->mtu) {
-            op->set |= LS_MTU;
-            op->mtu = (unsigned)f->mtu;
+    uint8_t mac[6];
+    int hm = wanted_mac(b, ob, pol, f, mac);
+    if (hm == -EAGAIN) {
+        *reason = "CopyMacSourceMissing";
+        *msg = xasprintf("%s.copy-mac-from: %s does not exist", f->name, f->copy_mac_from);
+        return -EAGAIN;
+    }
+    /* A link plumbd created whose type settings changed is re-created
+     * (vxlan ids, bases, bond modes cannot all be changed in place); one it
+     * did not create is not plumbd's to re-create. */
+    if (l && f->cfg.kind != LK_NONE && f->cfg.kind != LK_BRIDGE) {
+        _cleanup_free_ char *what = NULL;
+        if (!link_cfg_satisfied(&f->cfg, &l->cfg, node, &what)) {
+            if (!own || !own->created) {
+                *reason = "InterfaceConfigMismatch";
+                *msg = xasprintf("%s exists with %s and was not created by plumbd", f->name, what);
+                return -EINVAL;
+            }
+            opbuf_push(ob, OP_LINK_DEL, id, f->name, PH_DELETE)->forget = true;
+            l = NULL;
         }
-        if (f->stp >= 0) {
-            op->set |= LS_STP;
-            op->stp = f->stp;
+    }
+    /* The peer end of a veth this plan creates: only configured. An entry
+     * with a veth block of its own creates the pair unless an op already
+     * does (both ends listed, each naming the other). */
+    bool new_peer = !l && (f->cfg.kind == LK_NONE || f->cfg.kind == LK_VETH) &&
+                    veth_peer_planned(b, ob, f->cfg.kind == LK_NONE ? pol : NULL, f->name);
+    if (!l && !new_peer) {
+        if (f->cfg.kind == LK_NONE) {
+            *reason = "InterfaceMissing";
+            *msg = xasprintf("interface %s does not exist", f->name);
+            return -EINVAL;
         }
-        if (f->description) {
-            op->set |= LS_ALIAS;
-            op->alias = xstrdup(f->description);
+        if (f->cfg.kind == LK_VETH && live_find_link(node, f->cfg.base)) {
+            *reason = "Conflict";
+            *msg = xasprintf("%s.veth.peer: %s already exists", f->name, f->cfg.base);
+            return -EINVAL;
         }
+        if (f->cfg.kind != LK_VETH && f->cfg.base[0] &&
+            !link_will_exist(b, ob, pol, f->cfg.base)) {
+            *reason = "BaseInterfaceMissing";
+            *msg = xasprintf("%s: base-iface %s does not exist", f->name, f->cfg.base);
+            return -EAGAIN;
+        }
+        /* Links on a base (vxlan, mac-vlan, vlan) after every other
+         * creation: the base may be a veth or bond of this very plan. */
+        bool upper = f->cfg.kind != LK_VETH && f->cfg.base[0];
+        struct op *op = opbuf_push(ob, OP_BRIDGE_ADD, id, f->name, upper ? PH_CREATE_UPPER : PH_CREATE);
+        op->cfg = f->cfg;
+        iface_settings(f, NULL, hm > 0, mac, op);
         if (bropts_any(&f->bropts)) {
             op->set |= LS_BROPTS;
             op->bropts = f->bropts;
@@ -619,31 +798,50 @@ static int plan_iface(struct builder *b, const char *id, const struct iface *f, 
             op->vlan_filtering = 1;
         }
     } else {
-        unsigned set = 0;
-        struct bropts bd;
-        if (f->mtu && l->mtu != (unsigned)f->mtu)
-            set |= LS_MTU;
-        if (f->stp >= 0 && l->stp >= 0 && l->stp != f->stp)
-            set |= LS_STP;
-        if (f->description && !streq(l->alias, f->description))
-            set |= LS_ALIAS;
-        if (link_up(l) != want_up)
-            set |= LS_UP;
-        if (bropts_diff(&f->bropts, &l->bropts, &bd))
-            set |= LS_BROPTS;
-        if (iface_wants_port_vlans(f) && l->vlan_filtering != 1)
-            set |= LS_VLAN_FILTERING;
-        if (set) {
-            struct op *op = opbuf_push(ob, OP_LINK_SET, id, f->name, PH_SET);
-            op->set = set;
-            op->mtu = (unsigned)f->mtu;
-            op->stp = f->stp;
-            op->alias = f->description ? xstrdup(f->description) : NULL;
-            op->up = want_up;
-            op->bropts = bd;
-            op->vlan_filtering = 1;
-            op->record_before = !owned_link(inv, f->name);
+        struct op tmp = {.stp = -1};
+        iface_settings(f, l, hm > 0, mac, &tmp);
+        if (l && bropts_diff(&f->bropts, &l->bropts, &tmp.bropts))
+            tmp.set |= LS_BROPTS;
+        if (l && iface_wants_port_vlans(f) && l->vlan_filtering != 1) {
+            tmp.set |= LS_VLAN_FILTERING;
+            tmp.vlan_filtering = 1;
         }
+        if (l && f->has_controller) {
+            const struct live_link *m = live_find_ifindex(node, l->master);
+            if (!streq(m ? m->name : "", f->controller)) {
+                tmp.set |= LS_MASTER;
+                snprintf(tmp.master, sizeof(tmp.master), "%s", f->controller);
+            }
+        }
+        if (tmp.set) {
+            struct op *op = opbuf_push(ob, OP_LINK_SET, id, f->name, PH_SET);
+            tmp.owner = op->owner; /* taken over */
+            tmp.type = OP_LINK_SET;
+            memcpy(tmp.ifname, op->ifname, sizeof(tmp.ifname));
+            tmp.record_before = l && !own;
+            *op = tmp;
+        } else
+            op_clear(&tmp);
+    }
+    /* The controller of a link this plan creates: once it exists. */
+    if (f->has_controller && (!l || new_peer) && f->controller[0]) {
+        struct op *op = opbuf_push(ob, OP_LINK_SET, id, f->name, PH_SET);
+        op->set = LS_MASTER;
+        snprintf(op->master, sizeof(op->master), "%s", f->controller);
+    }
+    if (f->has_controller && f->controller[0]) {
+        if (!link_will_exist(b, ob, pol, f->controller)) {
+            *reason = "ControllerMissing";
+            *msg = xasprintf("%s.controller: %s does not exist", f->name, f->controller);
+            return -EAGAIN;
+        }
+        /* a bond port is taken down to join: say which state it ends in */
+        for (size_t i = 0; i < ob->n; i++)
+            if (ob->ops[i].type == OP_LINK_SET && streq(ob->ops[i].ifname, f->name) &&
+                (ob->ops[i].set & LS_MASTER) && is_bond(b, ob, f->controller)) {
+                ob->ops[i].set |= LS_BOND_PORT | LS_UP;
+                ob->ops[i].up = f->state == IFSTATE_UP;
+            }
     }
 
     for (size_t i = 0; i < f->nports; i++) {
@@ -654,20 +852,21 @@ static int plan_iface(struct builder *b, const char *id, const struct iface *f, 
             *msg = xasprintf("%s is also configured by %s (%s)", f->ports[i], c->owner, c->file);
             return -EINVAL;
         }
-        if (!p) {
+        if (!p && !link_will_exist(b, ob, pol, f->ports[i])) {
             *reason = "PortMissing";
             *msg = xasprintf("port %s of %s does not exist", f->ports[i], f->name);
             return -EINVAL;
         }
         bool recorded = false;
-        if (!l || p->master != l->ifindex || !link_up(p)) {
+        if (!l || !p || p->master != l->ifindex || !link_up(p)) {
             struct op *op = opbuf_push(ob, OP_LINK_SET, id, f->ports[i], PH_SET);
-            op->set = LS_MASTER | LS_UP;
+            op->set = LS_MASTER | LS_UP | (f->cfg.kind == LK_BOND ? LS_BOND_PORT : 0);
             snprintf(op->master, sizeof(op->master), "%s", f->name);
             op->up = true;
-            op->record_before = recorded = !owned_link(inv, f->ports[i]);
+            op->record_before = recorded = p && !owned_link(inv, f->ports[i]);
         }
-        if (f->port_conf)
+        /* a port this plan creates gets its settings on the next pass */
+        if (f->port_conf && p)
             plan_port_settings(b, id, f, l, p, &f->port_conf[i], !recorded, ob);
     }
 
@@ -764,7 +963,7 @@ static void plan_policies(struct builder *b)
                 r = -EINVAL;
                 break;
             }
-            r = plan_iface(b, b->active[b->nactive - 1], &p->ifaces[j], &ob, &reason, &msg);
+            r = plan_iface(b, b->active[b->nactive - 1], p, &p->ifaces[j], &ob, &reason, &msg);
         }
         if (r >= 0)
             r = plan_routes(b, b->active[b->nactive - 1], p, &ob, &reason, &msg);
@@ -1398,6 +1597,14 @@ static void plan_prune_links(struct builder *b)
             if (!(op->set & LS_MASTER) && l->master &&
                 brport_opts_diff(&o->before_brport, &l->brport, &op->brport))
                 op->set |= LS_BRPORT;
+            if (o->before_has_mac && l->has_mac && memcmp(l->mac, o->before_mac, 6)) {
+                op->set |= LS_MAC;
+                memcpy(op->mac, o->before_mac, 6);
+            }
+            if (o->before_promisc >= 0 && (bool)(l->flags & IFF_PROMISC) != o->before_promisc) {
+                op->set |= LS_PROMISC;
+                op->promisc = o->before_promisc;
+            }
             if (!op->set)
                 op->type = OP_FORGET; /* already as it was: just let go */
         }

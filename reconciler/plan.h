@@ -30,6 +30,9 @@ struct owned_link {
      * as the kernel reported them (column before_opts, migration 012) */
     struct bropts before_bropts;
     struct brport_opts before_brport;
+    bool before_has_mac;          /* MAC before plumbd set one (mac-address) */
+    uint8_t before_mac[6];
+    int before_promisc;           /* IFF_PROMISC before (accept-all-mac-addresses): -1 unknown */
 };
 
 /* An address plumbd added to a node interface. */
@@ -116,7 +119,8 @@ void inventory_free(struct inventory *inv);
 /* ---- Operations --------------------------------------------------------- */
 
 enum op_type {
-    OP_BRIDGE_ADD, /* create bridge ifname (mtu, stp, alias from set mask) */
+    OP_BRIDGE_ADD, /* create link ifname of kind cfg.kind (LK_NONE: a bridge;
+                    * mtu, stp, alias, mac, promisc from the set mask) */
     OP_LINK_SET,   /* change fields in `set` of ifname */
     OP_LINK_DEL,   /* delete ifname */
     OP_ADDR_ADD,   /* add addr to ifname */
@@ -156,6 +160,8 @@ enum {
     LS_BROPTS = 1 << 7,  /* bridge options: the values set in bropts */
     LS_BRPORT = 1 << 8,  /* bridge port options of ifname: the values set in brport */
     LS_PORT_VLANS = 1 << 9, /* the VLANs of bridge port ifname become pvlan.want */
+    LS_MAC = 1 << 10,    /* IFLA_ADDRESS = mac (mac-address, copy-mac-from) */
+    LS_BOND_PORT = 1 << 11, /* with LS_MASTER: taken down first (a bond port) */
 };
 
 /* The VLANs of a bridge port, from what it has to what is wanted (the
@@ -279,6 +285,8 @@ struct op {
     struct nm_route route;        /* OP_ROUTE_*, OP_FORGET of a route */
     struct dns_op dns;            /* OP_DNS_SET, OP_FORGET of resolv.conf */
     struct nm_rule rule;          /* OP_RULE_*, OP_FORGET of a rule */
+    struct link_cfg cfg;          /* OP_BRIDGE_ADD: the kind and its settings */
+    uint8_t mac[6];               /* LS_MAC */
 };
 
 /* One line describing the op, e.g. "link-set ens19 master=br-1 up" */

@@ -4,7 +4,9 @@
  * JSON or as block YAML, so both outputs always agree. Feeding the YAML
  * back as a desired-state file plans zero operations: every interface is
  * shown with the type the validator accepts for an existing device, its
- * state, MTU, description, addresses, and for bridges STP and ports. */
+ * state, MAC, MTU, description, controller, accept-all-mac-addresses,
+ * addresses, for bridges STP and ports, and the type block of iftypes.c
+ * (veth peer, vxlan, mac-vlan, vlan, link-aggregation). */
 #include <arpa/inet.h>
 #include <jansson.h>
 #include <linux/fib_rules.h>
@@ -12,21 +14,9 @@
 #include <linux/rtnetlink.h>
 #include <net/if.h>
 
+#include "iftypes_impl.h"
 #include "plan.h"
 #include "show.h"
-
-static const char *nm_type(const struct live_link *l)
-{
-    if (streq(l->kind, "bridge"))
-        return "linux-bridge";
-    if (streq(l->kind, "veth"))
-        return "veth";
-    if (streq(l->name, "lo"))
-        return "loopback";
-    if (!l->kind[0])
-        return "ethernet";
-    return l->kind; /* vxlan, macvlan, ...: shown as the kernel names them */
-}
 
 static const struct show_lease *show_leases;
 static size_t show_nleases;
@@ -172,13 +162,15 @@ json_t *show_build(const struct live_ns *l, const char *resolv)
     for (size_t i = 0; i < l->nlinks; i++) {
         const struct live_link *k = v[i];
         char mac[18];
-        json_t *o = json_pack("{s:s, s:s, s:s}", "name", k->name, "type", nm_type(k), "state",
+        json_t *o = json_pack("{s:s, s:s, s:s}", "name", k->name, "type", link_show_type(k), "state",
                               (k->flags & IFF_UP) ? "up" : "down");
-        if (k->has_mac)
+        static const uint8_t zero_mac[6];
+        if (k->has_mac && memcmp(k->mac, zero_mac, 6)) /* lo's is all zeros */
             json_object_set_new(o, "mac-address", json_string(mac_format(k->mac, mac, sizeof(mac))));
         json_object_set_new(o, "mtu", json_integer(k->mtu));
         if (k->alias)
             json_object_set_new(o, "description", json_string(k->alias));
+        json_object_set_new(o, "accept-all-mac-addresses", json_boolean(k->flags & IFF_PROMISC));
         if (k->master) {
             const struct live_link *m = live_find_ifindex(l, k->master);
             if (m)
@@ -207,6 +199,10 @@ json_t *show_build(const struct live_ns *l, const char *resolv)
             json_object_set_new(br, "port", ports);
             json_object_set_new(o, "bridge", br);
         }
+        const char *key = NULL;
+        json_t *blk = link_cfg_show(k, l, &key); /* veth, vxlan, mac-vlan, vlan, bond */
+        if (blk)
+            json_object_set_new(o, key, blk);
         json_array_append_new(ifaces, o);
     }
     free(v);

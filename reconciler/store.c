@@ -92,17 +92,19 @@ static const struct {
     [ST_ROLLBACK] = {"rollback", "ROLLBACK"},
     [ST_LINK_PUT] = {"link-put",
                      "INSERT INTO owned_links(ifname, owner, created, before_master, before_mtu,"
-                     " before_up, before_alias, before_stp, before_opts)"
-                     " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9)"
+                     " before_up, before_alias, before_stp, before_opts, before_mac,"
+                     " before_promisc) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)"
                      " ON CONFLICT(ifname) DO UPDATE SET owner=excluded.owner,"
                      " created=excluded.created, before_master=excluded.before_master,"
                      " before_mtu=excluded.before_mtu, before_up=excluded.before_up,"
                      " before_alias=excluded.before_alias, before_stp=excluded.before_stp,"
-                     " before_opts=excluded.before_opts"},
+                     " before_opts=excluded.before_opts, before_mac=excluded.before_mac,"
+                     " before_promisc=excluded.before_promisc"},
     [ST_LINK_FORGET] = {"link-forget", "DELETE FROM owned_links WHERE ifname=?1"},
     [ST_LINK_LIST] = {"link-list",
                       "SELECT ifname, owner, created, before_master, before_mtu, before_up,"
-                      " before_alias, before_stp, before_opts FROM owned_links ORDER BY ifname"},
+                      " before_alias, before_stp, before_opts, before_mac, before_promisc"
+                      " FROM owned_links ORDER BY ifname"},
     [ST_ADDR_PUT] = {"addr-put",
                      "INSERT INTO owned_addrs(ifname, family, addr, owner, dynamic)"
                      " VALUES(?1,?2,?3,?4,?5)"
@@ -737,6 +739,10 @@ static int load_links(struct store *s, struct inventory *inv)
         l->before_alias = col_dup(st, 6);
         l->before_stp = sqlite3_column_type(st, 7) == SQLITE_NULL ? -1 : sqlite3_column_int(st, 7);
         before_opts_from_text(col_str(st, 8), &l->before_bropts, &l->before_brport);
+        const char *mac = col_str(st, 9);
+        l->before_has_mac = mac && mac_parse(mac, l->before_mac) == 0;
+        l->before_promisc =
+            sqlite3_column_type(st, 10) == SQLITE_NULL ? -1 : sqlite3_column_int(st, 10);
     }
     return step_end(s, st, rc);
 }
@@ -1016,11 +1022,14 @@ int store_link_put(struct store *s, const struct owned_link *l)
     if (!l || !l->owner || !l->ifname[0])
         return -EINVAL;
     if (l->created)
-        return min_zero(run(s, ST_LINK_PUT, "ttinnnnnn", l->ifname, l->owner, 1));
+        return min_zero(run(s, ST_LINK_PUT, "ttinnnnnnnn", l->ifname, l->owner, 1));
     _cleanup_free_ char *opts = before_opts_to_text(&l->before_bropts, &l->before_brport);
-    return min_zero(run(s, ST_LINK_PUT, "ttitIitIt", l->ifname, l->owner, 0,
+    char mac[18];
+    return min_zero(run(s, ST_LINK_PUT, "ttitIitIttI", l->ifname, l->owner, 0,
                         l->before_master[0] ? l->before_master : NULL, (int64_t)l->before_mtu,
-                        l->before_up ? 1 : 0, l->before_alias, (int64_t)l->before_stp, opts));
+                        l->before_up ? 1 : 0, l->before_alias, (int64_t)l->before_stp, opts,
+                        l->before_has_mac ? mac_format(l->before_mac, mac, sizeof(mac)) : NULL,
+                        (int64_t)l->before_promisc));
 }
 
 /* Deleting a name that is not there is success. The link's owned_addrs rows

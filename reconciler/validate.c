@@ -16,6 +16,7 @@
 #include "model.h"
 #include "plan.h"
 #include "schema.h"
+#include "iftypes_impl.h"
 #include "util.h"
 #include "verify.h"
 
@@ -348,10 +349,71 @@ static void bropt_verr(void *ctx, const struct ynode *at, const char *msg)
     verr(ctx, at, "%s", msg);
 }
 
+/* nmstate type names of iftypes.c ("macvlan" is nmstate 1.x's spelling). */
+static bool iftype_from_string(const char *s, enum iface_type *ret)
+{
+    static const struct {
+        const char *name;
+        enum iface_type t;
+    } t[] = {{"veth", IFACE_VETH},       {"vxlan", IFACE_VXLAN}, {"mac-vlan", IFACE_MACVLAN},
+             {"macvlan", IFACE_MACVLAN}, {"dummy", IFACE_DUMMY}, {"vlan", IFACE_VLAN},
+             {"bond", IFACE_BOND}};
+    for (size_t i = 0; i < ARRAY_SIZE(t); i++)
+        if (streq(s, t[i].name)) {
+            *ret = t[i].t;
+            return true;
+        }
+    return false;
+}
+
+static void cfg_err(void *ctx, const struct ynode *at, const char *msg)
+{
+    verr(ctx, at, "%s", msg);
+}
+
+/* Keys every interface type has: mac-address, copy-mac-from, controller,
+ * accept-all-mac-addresses. */
+static void parse_iface_common(struct vctx *c, const struct ynode *n, struct iface *ret)
+{
+    const char *mac = get_str(c, n, "mac-address", false, ret->name);
+    if (mac) {
+        if (mac_parse(mac, ret->mac) < 0 || (ret->mac[0] & 1))
+            verr(c, ynode_get(n, "mac-address"),
+                 "%s.mac-address: '%s' is not a unicast MAC address", ret->name, mac);
+        else
+            ret->has_mac = true;
+    }
+    const char *from = get_str(c, n, "copy-mac-from", false, ret->name);
+    if (from) {
+        if (!ifname_valid(from) || streq(from, ret->name))
+            verr(c, ynode_get(n, "copy-mac-from"),
+                 "%s.copy-mac-from: '%s' is not another interface's name", ret->name, from);
+        else if (mac)
+            verr(c, ynode_get(n, "copy-mac-from"),
+                 "%s: mac-address and copy-mac-from are mutually exclusive", ret->name);
+        else
+            snprintf(ret->copy_mac_from, sizeof(ret->copy_mac_from), "%s", from);
+    }
+    const char *ctl = get_str(c, n, "controller", false, ret->name);
+    if (ctl) {
+        if (ctl[0] && (!ifname_valid(ctl) || streq(ctl, ret->name)))
+            verr(c, ynode_get(n, "controller"),
+                 "%s.controller: '%s' is not another interface's name", ret->name, ctl);
+        else {
+            ret->has_controller = true;
+            snprintf(ret->controller, sizeof(ret->controller), "%s", ctl);
+        }
+    }
+    ret->accept_all_mac = get_bool(c, n, "accept-all-mac-addresses", ret->name);
+    if (ret->accept_all_mac < -1)
+        ret->accept_all_mac = -1;
+}
+
 static void parse_iface(struct vctx *c, const struct ynode *n, struct iface *ret)
 {
     ret->stp = -1;
     bropts_init(&ret->bropts);
+    ret->accept_all_mac = -1;
     ret->line = n->line;
     ret->col = n->col;
     if (n->kind != YNODE_MAP) {
@@ -386,8 +448,10 @@ static void parse_iface(struct vctx *c, const struct ynode *n, struct iface *ret
         ret->type = IFACE_UNKNOWN;
     else if (streq(type, "linux-bridge"))
         ret->type = IFACE_LINUX_BRIDGE;
-    else if (streq(type, "ethernet") || streq(type, "veth") || streq(type, "loopback"))
+    else if (streq(type, "ethernet") || streq(type, "loopback"))
         ret->type = IFACE_ETHERNET; /* an existing device: settings only */
+    else if (iftype_from_string(type, &ret->type))
+        ; /* iftypes.c */
     else {
         ret->type = IFACE_UNKNOWN;
         if (ret->state != IFSTATE_ABSENT && ret->state != IFSTATE_IGNORE)
@@ -408,6 +472,7 @@ static void parse_iface(struct vctx *c, const struct ynode *n, struct iface *ret
     const char *descr = get_str(c, n, "description", false, ret->name);
     if (descr)
         ret->description = xstrdup(descr);
+    parse_iface_common(c, n, ret);
 
     const struct ynode *br = ynode_get(n, "bridge");
     if (br) {
@@ -446,13 +511,14 @@ static void parse_iface(struct vctx *c, const struct ynode *n, struct iface *ret
     }
     parse_ip_config(c, ynode_get(n, "ipv4"), AF_INET, "ipv4", &ret->ipv4);
     parse_ip_config(c, ynode_get(n, "ipv6"), AF_INET6, "ipv6", &ret->ipv6);
+    link_cfg_parse(n, ret, cfg_err, c);
 }
 
 static void iface_free(struct iface *f)
 {
     free(f->description);
     free(f->ports);
-    for (size_t i = 0; i < f->nports; i++)
+    for (size_t i = 0; f->port_conf && i < f->nports; i++) /* none for bond ports */
         brport_conf_free(&f->port_conf[i]);
     free(f->port_conf);
     free(f->ipv4.addr);
@@ -920,6 +986,26 @@ static void parse_rules(struct vctx *c, const struct ynode *rs, struct policy *p
 }
 
 /* spec.desiredState (or a bare nmstate document) -> interfaces, routes. */
+/* An interface's controller and the port lists of the policy's bridges and
+ * bonds must agree: `controller: X` on a port that another entry lists
+ * under its ports (or `controller: ""` on a listed port) is an error, not
+ * a silent choice between the two. */
+static void check_controllers(struct vctx *c, const struct ynode *ifs, const struct policy *p)
+{
+    for (size_t i = 0; i < p->nifaces; i++) {
+        const struct iface *f = &p->ifaces[i];
+        if (!f->has_controller)
+            continue;
+        for (size_t j = 0; j < p->nifaces; j++)
+            for (size_t k = 0; k < p->ifaces[j].nports; k++)
+                if (streq(p->ifaces[j].ports[k], f->name) &&
+                    !streq(p->ifaces[j].name, f->controller))
+                    verr(c, ynode_get(ifs->items[i], "controller"),
+                         "%s.controller is '%s' but %s lists it as a port", f->name,
+                         f->controller, p->ifaces[j].name);
+    }
+}
+
 static void parse_desired_state(struct vctx *c, const struct ynode *ds, struct policy *p)
 {
     if (!ds)
@@ -941,6 +1027,7 @@ static void parse_desired_state(struct vctx *c, const struct ynode *ds, struct p
                 verr(c, ifs->items[i], "interface %s is listed twice", f.name);
         *ARRAY_PUSH(p->ifaces, p->nifaces) = f;
     }
+    check_controllers(c, ifs, p);
     parse_routes(c, ynode_get(ds, "routes"), p);
     parse_dns(c, ynode_get(ds, "dns-resolver"), p);
     parse_rules(c, ynode_get(ds, "route-rules"), p);

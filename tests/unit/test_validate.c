@@ -319,11 +319,11 @@ static void test_errors_positions(void **state)
           "    k8s.v1.cni.cncf.io/networks: '[{\"name\":\"n\",\"mac\":\"bad\"}]'\n"
           "---\n"
           "apiVersion: nmstate.io/v1\nkind: NodeNetworkConfigurationPolicy\nmetadata:\n  name: q\n"
-          "spec:\n  desiredState:\n    interfaces:\n    - name: bond0\n      type: bond\n",
+          "spec:\n  desiredState:\n    interfaces:\n    - name: team0\n      type: team\n",
           &d);
     assert_true(has_diag(&d, DIAG_ERROR, "unknown kind 'Gadget'", 2));
     assert_true(has_diag(&d, DIAG_ERROR, "mac: 'bad' is not a MAC address", 11));
-    assert_true(has_diag(&d, DIAG_ERROR, "'bond' is not supported", 21));
+    assert_true(has_diag(&d, DIAG_ERROR, "'team' is not supported", 21));
     assert_int_equal(d.npods, 0);
     assert_int_equal(d.npolicies, 0);
     /* invalid objects keep their identity so their kernel state is kept */

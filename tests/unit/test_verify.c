@@ -441,13 +441,12 @@ static void test_desired_from_yaml(void **state)
                  &d, 0);
     const struct policy *p = only_policy(&d);
     char *s = json_dumps(p->state, JSON_COMPACT | JSON_SORT_KEYS);
-    /* typed as YAML reads it; mac-address (not in the schema) and weight
-     * (not implemented) are out; dhcp (not implemented, but on the skip
-     * list) stays as a hint, like allow-extra-address */
+    /* typed as YAML reads it; weight (not implemented) is out; dhcp (on
+     * the skip list) stays as a hint, like allow-extra-address */
     assert_string_equal(
         s, "{\"interfaces\":[{\"bridge\":{\"options\":{\"stp\":{\"enabled\":false}}},"
            "\"description\":\"1500\",\"ipv4\":{\"allow-extra-address\":false,\"dhcp\":true,"
-           "\"enabled\":true},\"mtu\":9000,\"name\":\"br-1\",\"type\":\"linux-bridge\"}],"
+           "\"enabled\":true},\"mac-address\":\"02:00:00:00:00:01\",\"mtu\":9000,\"name\":\"br-1\",\"type\":\"linux-bridge\"}],"
            "\"routes\":{\"config\":[{\"destination\":\"10.0.0.0/8\",\"next-hop-interface\":"
            "\"br-1\"}]}}");
     free(s);
