@@ -81,6 +81,8 @@ const struct verify_skip verify_skipped[] = {
     {"interfaces[].ipv6.dhcp-send-hostname", "a DHCP client option, not kernel state"},
     {"interfaces[].ipv4.dhcp-custom-hostname", "a DHCP client option, not kernel state"},
     {"interfaces[].ipv6.dhcp-custom-hostname", "a DHCP client option, not kernel state"},
+    {"interfaces[].copy-mac-from",
+     "an instruction, not state: the MAC it gives is read back by the operation that set it"},
     {"routes.running", "reported state, ignored when applying"},
     {"route-rules.running", "reported state, ignored when applying"},
     {"dns-resolver.running", "reported state, ignored when applying"},
@@ -530,8 +532,20 @@ static void cmp_interfaces(struct vctx *c, const json_t *d, const json_t *cur)
             continue;
         const json_t *ci = find_by_name(cur, name);
         if (streq(state, "absent")) {
-            if (ci)
+            /* a physical device cannot go: absent takes it down */
+            const char *ct = json_string_value(json_object_get(ci, "type"));
+            const char *dt = json_string_value(json_object_get(di, "type"));
+            const char *cs = json_string_value(json_object_get(ci, "state"));
+            if (ci && !(streq(cs, "down") && (streq(dt, "ethernet") || streq(ct, "ethernet") ||
+                                              streq(ct, "loopback"))))
                 mismatch(c, "%s: desired absent, current present", name);
+            continue;
+        }
+        if (streq(state, "down")) {
+            /* a virtual device is deleted by down, a physical one is down */
+            const char *cs = json_string_value(json_object_get(ci, "state"));
+            if (ci && !streq(cs, "down"))
+                mismatch(c, "%s.state: desired down, current %s", name, cs ? cs : "absent");
             continue;
         }
         if (!ci) {

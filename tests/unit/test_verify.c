@@ -150,6 +150,23 @@ static void test_interfaces_state_and_type(void **state)
                "ens19.type: desired linux-bridge, current veth");
     expect_one("{\"interfaces\":[{\"name\":\"br-1\",\"type\":\"ethernet\"}]}", cur_br1,
                "br-1.type: desired ethernet, current linux-bridge");
+    /* down: a virtual device deleted, or there and down */
+    expect_ok("{\"interfaces\":[{\"name\":\"vx9\",\"type\":\"vxlan\",\"state\":\"down\"}]}",
+              cur_br1);
+    expect_one("{\"interfaces\":[{\"name\":\"br-1\",\"state\":\"down\"}]}", cur_br1,
+               "br-1.state: desired down, current up");
+    const char *ens_down = "{\"interfaces\":[{\"name\":\"ens21\",\"type\":\"veth\","
+                           "\"state\":\"down\"}]}";
+    expect_ok("{\"interfaces\":[{\"name\":\"ens21\",\"state\":\"down\"}]}", ens_down);
+    /* absent on a physical device (an ethernet entry): it stays, down */
+    expect_ok("{\"interfaces\":[{\"name\":\"ens21\",\"type\":\"ethernet\",\"state\":"
+              "\"absent\"}]}",
+              ens_down);
+    expect_one("{\"interfaces\":[{\"name\":\"ens21\",\"type\":\"veth\",\"state\":"
+               "\"absent\"}]}",
+               ens_down, "ens21: desired absent, current present");
+    /* copy-mac-from is an instruction: the MAC is what its op reads back */
+    expect_ok("{\"interfaces\":[{\"name\":\"br-1\",\"copy-mac-from\":\"ens19\"}]}", cur_br1);
 }
 
 static void test_ports_as_set(void **state)
