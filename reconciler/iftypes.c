@@ -726,6 +726,20 @@ static void perr(struct pctx *p, const struct ynode *at, const char *fmt, ...)
     p->err(p->ctx, at, msg);
 }
 
+/* A boolean of block b at key into *ret (left as it is when absent). */
+static void pbool(struct pctx *p, const struct ynode *b, const char *blk, const char *key,
+                  bool *ret)
+{
+    const struct ynode *n = ynode_get(b, key);
+    bool v;
+    if (!n)
+        return;
+    if (ynode_bool(n, &v) < 0)
+        perr(p, n, "%s.%s.%s must be true or false", p->name, blk, key);
+    else
+        *ret = v;
+}
+
 /* A scalar of block b at key (NULL when absent; an error when not a scalar). */
 static const char *pstr(struct pctx *p, const struct ynode *b, const char *blk, const char *key)
 {
@@ -784,7 +798,6 @@ static void paddr(struct pctx *p, const struct ynode *b, const char *key, struct
 static void parse_vxlan_block(struct pctx *p, const struct ynode *b, struct link_cfg *c)
 {
     long long v;
-    bool bv;
     c->port = 4789; /* nmstate's default (the kernel's own is 8472) */
     c->learning = true;
     if (pint(p, b, "vxlan", "id", 0, 16777215, &v) > 0)
@@ -799,18 +812,11 @@ static void parse_vxlan_block(struct pctx *p, const struct ynode *b, struct link
              p->name);
     if (pint(p, b, "vxlan", "destination-port", 0, 65535, &v) > 0)
         c->port = (uint16_t)v;
-    const struct ynode *ln = ynode_get(b, "learning");
-    if (ln) {
-        if (ynode_bool(ln, &bv) < 0)
-            perr(p, ln, "%s.vxlan.learning must be true or false", p->name);
-        else
-            c->learning = bv;
-    }
+    pbool(p, b, "vxlan", "learning", &c->learning);
 }
 
 static void parse_macvlan_block(struct pctx *p, const struct ynode *b, struct link_cfg *c)
 {
-    bool bv;
     c->mode = MACVLAN_MODE_VEPA; /* the kernel's default */
     c->promisc = true;
     pbase(p, b, "mac-vlan", "base-iface", true, c);
@@ -824,13 +830,7 @@ static void parse_macvlan_block(struct pctx *p, const struct ynode *b, struct li
         else
             c->mode = k;
     }
-    const struct ynode *pn = ynode_get(b, "promiscuous");
-    if (pn) {
-        if (ynode_bool(pn, &bv) < 0)
-            perr(p, pn, "%s.mac-vlan.promiscuous must be true or false", p->name);
-        else
-            c->promisc = bv;
-    }
+    pbool(p, b, "mac-vlan", "promiscuous", &c->promisc);
 }
 
 static void parse_vlan_block(struct pctx *p, const struct ynode *b, struct link_cfg *c)
