@@ -58,13 +58,16 @@ const struct verify_skip verify_skipped[] = {
      "show derives it from the addresses and plumbd does not act on it: the addresses are compared"},
     {"interfaces[].ipv6.enabled",
      "show derives it from the addresses and plumbd does not act on it: the addresses are compared"},
-    {"interfaces[].ipv4.dhcp", "show does not print it (no DHCP client yet)"},
-    {"interfaces[].ipv6.dhcp", "show does not print it (no DHCP client yet)"},
-    {"interfaces[].ipv6.autoconf", "show does not print it (no autoconf yet)"},
+    {"interfaces[].ipv4.dhcp",
+     "a lease may still be pending (the policy is Available meanwhile); the leased address is "
+     "read back by its own operation"},
+    {"interfaces[].ipv6.dhcp", "DHCPv6 is not supported (a warning)"},
+    {"interfaces[].ipv6.autoconf", "sysctls, read back by their own operations, not in show's tree "
+     "when off"},
     {"interfaces[].ipv4.allow-extra-address", "a verification option, not state"},
     {"interfaces[].ipv6.allow-extra-address", "a verification option, not state"},
     /* DHCP client options: what a lease is used for, not kernel state
-     * show could read back (nmstate's names, for when DHCP lands). */
+     * show could read back. */
     {"interfaces[].ipv4.auto-dns", "a DHCP client option, not kernel state"},
     {"interfaces[].ipv6.auto-dns", "a DHCP client option, not kernel state"},
     {"interfaces[].ipv4.auto-gateway", "a DHCP client option, not kernel state"},
