@@ -820,12 +820,12 @@ static struct nl_msg *veth_msg(const struct pod_attach_op *pa, int bridge_idx, i
     if (!m)
         return NULL;
     if (nla_put_u32(m, IFLA_MASTER, (uint32_t)bridge_idx) < 0 ||
-        (pa->mtu && nla_put_u32(m, IFLA_MTU, pa->mtu) < 0) ||
+        (pa->mtu && nla_put_u32(m, IFLA_MTU, pa->mtu) < 0) || put_one_queue(m) < 0 ||
         !(li = nla_nest_start(m, IFLA_LINKINFO)) || nla_put_string(m, IFLA_INFO_KIND, "veth") < 0 ||
         !(data = nla_nest_start(m, IFLA_INFO_DATA)) || !(pn = nla_nest_start(m, VETH_INFO_PEER)) ||
         nlmsg_append(m, &peer, sizeof(peer), NLMSG_ALIGNTO) < 0 ||
         nla_put_string(m, IFLA_IFNAME, pa->pod_if) < 0 ||
-        nla_put_u32(m, IFLA_NET_NS_FD, (uint32_t)pod_fd) < 0 ||
+        nla_put_u32(m, IFLA_NET_NS_FD, (uint32_t)pod_fd) < 0 || put_one_queue(m) < 0 ||
         (pa->has_mac && nla_put(m, IFLA_ADDRESS, 6, pa->mac) < 0) ||
         (pa->mtu && nla_put_u32(m, IFLA_MTU, pa->mtu) < 0)) {
         nlmsg_free(m);

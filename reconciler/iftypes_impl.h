@@ -32,6 +32,11 @@ void link_cfg_from_kernel(const char *kind, struct nlattr *data, struct nlattr *
 int link_cfg_put(struct nl_msg *m, const struct link_cfg *c, unsigned base_ifindex,
                  unsigned peer_mtu);
 
+/* IFLA_NUM_TX_QUEUES and IFLA_NUM_RX_QUEUES of 1 (a veth end): a veth left
+ * to the default queue count is cut down to one after registration, which
+ * waits for two RCU grace periods per end. 0 or -ENOMEM. */
+int put_one_queue(struct nl_msg *m);
+
 struct json_t *link_cfg_to_json(const struct link_cfg *c);
 int link_cfg_from_json(struct json_t *o, struct link_cfg *c);
 
