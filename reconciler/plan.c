@@ -409,31 +409,24 @@ static bool link_up(const struct live_link *l)
 
 /* ---- policies ----------------------------------------------------------- */
 
-/* Does an active policy still want ifname (as an interface or a port)? */
-static const struct policy *policy_wanting(const struct builder *b, const char *owner,
-                                           const char *ifname)
+/* Does policy p want ifname (as an interface, a port, or the peer of a veth
+ * it keeps)? */
+static bool policy_wants(const struct policy *p, const char *ifname)
 {
-    const struct desired *d = b->in->desired;
-    for (size_t i = 0; i < d->npolicies; i++) {
-        const struct policy *p = &d->policies[i];
-        char id[256];
-        if (!streq(object_id(&p->obj, id, sizeof(id)), owner))
+    for (size_t j = 0; j < p->nifaces; j++) {
+        const struct iface *f = &p->ifaces[j];
+        /* absent too: a physical device it deconfigured stays so */
+        if (f->state == IFSTATE_IGNORE)
             continue;
-        for (size_t j = 0; j < p->nifaces; j++) {
-            const struct iface *f = &p->ifaces[j];
-            /* absent too: a physical device it deconfigured stays so */
-            if (f->state == IFSTATE_IGNORE)
-                continue;
-            if (streq(f->name, ifname))
-                return p;
-            if (f->cfg.kind == LK_VETH && streq(f->cfg.base, ifname))
-                return p; /* the peer of a veth it keeps */
-            for (size_t k = 0; k < f->nports; k++)
-                if (streq(f->ports[k], ifname))
-                    return p;
-        }
+        if (streq(f->name, ifname))
+            return true;
+        if (f->cfg.kind == LK_VETH && streq(f->cfg.base, ifname))
+            return true; /* the peer of a veth it keeps */
+        for (size_t k = 0; k < f->nports; k++)
+            if (streq(f->ports[k], ifname))
+                return true;
     }
-    return NULL;
+    return false;
 }
 
 static const struct claim *claim_find(const struct builder *b, const char *ifname)
@@ -1053,8 +1046,9 @@ static bool any_policy_wants(const struct builder *b, const char *ifname)
     const struct desired *d = b->in->desired;
     for (size_t i = 0; i < d->npolicies; i++) {
         char id[256];
-        object_id(&d->policies[i].obj, id, sizeof(id));
-        if (is_active(b, id) && policy_wanting(b, id, ifname))
+        if (!policy_wants(&d->policies[i], ifname))
+            continue;
+        if (is_active(b, object_id(&d->policies[i].obj, id, sizeof(id))))
             return true;
     }
     return false;
