@@ -309,6 +309,13 @@ static void on_inotify_fd(struct loop *l, int fd)
                     netns_event = true;
                 continue;
             }
+            /* A hidden file (an atomic writer's ".x.tmp", an editor's
+             * ".x.yaml.swp") is never read: its writes are no reason for a
+             * pass; the rename that publishes it is. "..data" and the
+             * other ".." names of a ConfigMap volume's swap still count. */
+            if (ev->len && ev->name[0] == '.' && ev->name[1] != '.' && !(ev->mask & IN_ISDIR) &&
+                !(ev->mask & (IN_IGNORED | IN_Q_OVERFLOW)))
+                continue;
             if (ev->mask & IN_IGNORED)
                 dirty_clear(l, ev->wd);
             else if (ev->len && !(ev->mask & IN_ISDIR) && load_name_wanted(ev->name, false)) {
@@ -367,14 +374,18 @@ static void publish_metrics(struct loop *l, enum gen_trigger trig, int rc, uint6
             metrics_family_clear(l->m, "plumbd_objects");
             struct objstatus *v = NULL;
             size_t n = 0;
-            if (store_status_list(l->r->store, &v, &n) >= 0) {
+            /* the statuses the pass just left, or (another process wrote
+             * since) as the database holds them */
+            const struct objstatus *kept = reconciler_statuses(l->r, &n);
+            if (kept || store_status_list(l->r->store, &v, &n) >= 0) {
+                const struct objstatus *s = kept ? kept : v;
                 for (size_t i = 0; i < n; i++)
                     metrics_gauge_add(l->m, "plumbd_objects", 1, "kind",
-                                      obj_kind_to_string(v[i].kind), "condition",
-                                      condition_to_string(v[i].cond), NULL);
+                                      obj_kind_to_string(s[i].kind), "condition",
+                                      condition_to_string(s[i].cond), NULL);
                 l->objects_counted = true;
             }
-            objstatus_list_free(v, n);
+            objstatus_list_free(v, kept ? 0 : n);
         }
         for (size_t i = 0; i < res->npools; i++) {
             metrics_gauge_set(l->m, "plumbd_ipam_pool_size", res->pools[i].size, "network",

@@ -62,6 +62,7 @@ static void podent_free(struct podent *e)
 
 void reconciler_done(struct reconciler *r)
 {
+    reconciler_statuses_forget(r);
     dhcp_ctx_free(r->dhcp);
     r->dhcp = NULL;
     dns_state_clear(&r->dns_owner);
@@ -272,16 +273,44 @@ static void report_diags(struct reconciler *r, const struct diags *d)
     diags_print(d, stderr);
 }
 
+/* The inventory's attachments by owner: first[owner] is the first index,
+ * next[i] the following one of the same owner (SIZE_MAX ends), so that a
+ * pod's network-status does not scan every attachment of the node. */
+struct attach_index {
+    struct strmap first;
+    size_t *next;
+};
+
+static void attach_index_build(struct attach_index *x, const struct inventory *inv)
+{
+    memset(x, 0, sizeof(*x));
+    x->next = xcalloc(inv->nattach ? inv->nattach : 1, sizeof(size_t));
+    for (size_t j = inv->nattach; j-- > 0;) {
+        size_t head;
+        x->next[j] = strmap_get(&x->first, inv->attach[j].owner, &head) ? head : SIZE_MAX;
+        strmap_put(&x->first, inv->attach[j].owner, j);
+    }
+}
+
+static void attach_index_free(struct attach_index *x)
+{
+    strmap_free(&x->first);
+    free(x->next);
+}
+
 /* Multus-style network-status of a pod, from the inventory. */
 static char *network_status(const struct pod *pod, const char *id, const struct inventory *inv,
-                            const struct desired *d)
+                            const struct attach_index *x, const struct desired *d)
 {
     json_t *arr = json_array();
+    size_t head;
+    if (!strmap_get(&x->first, id, &head))
+        head = SIZE_MAX;
     for (size_t i = 0; i < pod->natt; i++) {
         const struct attachment *att = &pod->att[i];
-        for (size_t j = 0; j < inv->nattach; j++) {
+        for (size_t j = head; j != SIZE_MAX; j = x->next[j]) {
             const struct owned_attach *a = &inv->attach[j];
-            if (!streq(a->owner, id) || !streq(a->pod_if, att->ifname))
+            if (!streq(a->pod_if, att->ifname))
                 continue;
             char buf[64], m[18];
             json_t *ips = json_array();
@@ -1140,6 +1169,7 @@ static int mark_stalled(struct reconciler *r, const char *dir, const char *why)
 {
     struct objstatus *v = NULL;
     size_t n = 0;
+    reconciler_statuses_forget(r);
     int rc = store_status_list(r->store, &v, &n);
     if (rc < 0)
         return rc;
@@ -1490,12 +1520,96 @@ static bool status_same(const struct objstatus *a, const struct objstatus *b)
            streq_ptr(a->network_status, b->network_status) && streq_ptr(a->source, b->source);
 }
 
+/* The order of store_status_list: kind (as stored, a string), ns, name, id. */
+static int objstatus_cmp(const void *a_, const void *b_)
+{
+    const struct objstatus *a = a_, *b = b_;
+    int c = strcmp(obj_kind_to_string(a->kind), obj_kind_to_string(b->kind));
+    if (!c)
+        c = strcmp(a->ns ? a->ns : "", b->ns ? b->ns : "");
+    if (!c)
+        c = strcmp(a->name ? a->name : "", b->name ? b->name : "");
+    return c ? c : strcmp(a->id, b->id);
+}
+
+/* Daemon: the statuses as its last pass left them are kept, and the next
+ * pass starts from them unless another process wrote the database since
+ * (PRAGMA data_version); a one-shot run reads them. Either way the caller
+ * owns the list. */
+static int statuses_take(struct reconciler *r, struct objstatus **ret, size_t *ret_n,
+                         bool *ret_kept)
+{
+    int64_t dv;
+    *ret_kept = false;
+    if (r->st_cache_valid && store_data_version(r->store, &dv) >= 0 && dv == r->st_dv) {
+        *ret_kept = true;
+        *ret = r->st_cache;
+        *ret_n = r->nst_cache;
+        r->st_cache = NULL;
+        r->nst_cache = 0;
+        r->st_cache_valid = false;
+        return 0;
+    }
+    reconciler_statuses_forget(r);
+    return store_status_list(r->store, ret, ret_n);
+}
+
+static void statuses_keep(struct reconciler *r, struct objstatus *v, size_t n)
+{
+    reconciler_statuses_forget(r);
+    if (!r->watching || store_data_version(r->store, &r->st_dv) < 0) {
+        objstatus_list_free(v, n);
+        return;
+    }
+    r->st_cache = v;
+    r->nst_cache = n;
+    r->st_cache_valid = true;
+}
+
+void reconciler_statuses_forget(struct reconciler *r)
+{
+    objstatus_list_free(r->st_cache, r->nst_cache);
+    r->st_cache = NULL;
+    r->nst_cache = 0;
+    r->st_cache_valid = false;
+}
+
+const struct objstatus *reconciler_statuses(struct reconciler *r, size_t *ret_n)
+{
+    int64_t dv;
+    if (!r->st_cache_valid || store_data_version(r->store, &dv) < 0 || dv != r->st_dv)
+        return NULL;
+    *ret_n = r->nst_cache;
+    return r->st_cache;
+}
+
+/* Every network has the revision its status was written for, and none
+ * went (a network-status names networks and carries their dns). */
+static bool nads_unchanged(const struct desired *d, const struct objstatus *old, size_t nold,
+                           const struct strmap *oldid)
+{
+    size_t had = 0;
+    for (size_t i = 0; i < nold; i++)
+        had += old[i].kind == OBJ_NAD;
+    if (had != d->nnads)
+        return false;
+    for (size_t i = 0; i < d->nnads; i++) {
+        char id[256];
+        size_t o;
+        if (!strmap_get(oldid, object_id(&d->nads[i].obj, id, sizeof(id)), &o) ||
+            !streq(old[o].rev, d->nads[i].obj.rev))
+            return false;
+    }
+    return true;
+}
+
 /* Store this pass's statuses (only those that changed: a converged pass of
  * a thousand objects writes nothing) and mirror them to files. inv is the
  * inventory as this pass left it. */
 static int publish_status(struct reconciler *r, struct plan *p, const struct desired *d,
                           const struct inventory *inv, const struct objstatus *old, size_t nold,
-                          const struct strmap *oldid, bool *ret_changed)
+                          const struct strmap *oldid, bool old_trusted, bool *ret_changed,
+                          struct objstatus **ret_cur, size_t *ret_ncur)
 {
     struct strmap byid = {0};
     for (size_t s = 0; s < p->nstatus; s++) {
@@ -1503,17 +1617,39 @@ static int publish_status(struct reconciler *r, struct plan *p, const struct des
             p->status[s].source = xstrdup(r->source);
         strmap_put(&byid, p->status[s].id, s);
     }
+    /* A pod's network-status follows its attachments in the inventory, its
+     * own revision and its networks' (dns). When the old statuses are the
+     * daemon's own from its last pass, a pod at the same revision that had
+     * no operation this pass keeps the text it had, unless a network
+     * changed: no thousand JSON documents per pass for one pod's change. */
+    bool reuse = old_trusted && nads_unchanged(d, old, nold, oldid);
+    struct strmap op_owner = {0};
+    for (size_t i = 0; reuse && i < p->nops; i++)
+        if (p->ops[i].owner)
+            strmap_put(&op_owner, p->ops[i].owner, i);
+    struct attach_index ax;
+    attach_index_build(&ax, inv);
     for (size_t i = 0; i < d->npods; i++) {
         char id[256];
-        size_t s;
+        size_t s, o;
         object_id(&d->pods[i].obj, id, sizeof(id));
-        if (strmap_get(&byid, id, &s) && !p->status[s].network_status)
-            p->status[s].network_status = network_status(&d->pods[i], id, inv, d);
+        if (!strmap_get(&byid, id, &s) || p->status[s].network_status)
+            continue;
+        if (reuse && !strmap_get(&op_owner, id, NULL) && strmap_get(oldid, id, &o) &&
+            old[o].network_status && streq(old[o].rev, d->pods[i].obj.rev))
+            p->status[s].network_status = xstrdup(old[o].network_status);
+        else
+            p->status[s].network_status = network_status(&d->pods[i], id, inv, &ax, d);
     }
+    attach_index_free(&ax);
+    strmap_free(&op_owner);
 
     /* old: the statuses as the pass found them (read at its start; the
      * state lock keeps other writers out until it ends). */
     bool dirty = false;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int64_t now_s = (int64_t)now_wall(), now_us = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
     int rc = store_begin(r->store);
     for (size_t i = 0; rc >= 0 && i < nold; i++)
         if (!strmap_get(&byid, old[i].id, NULL)) {
@@ -1528,7 +1664,7 @@ static int publish_status(struct reconciler *r, struct plan *p, const struct des
         size_t o;
         if (strmap_get(oldid, p->status[s].id, &o) && status_same(&p->status[s], &old[o]))
             continue;
-        rc = store_status_put(r->store, &p->status[s]);
+        rc = store_status_put_at(r->store, &p->status[s], now_s, now_us);
         dirty = true;
     }
     if (rc < 0)
@@ -1540,16 +1676,33 @@ static int publish_status(struct reconciler *r, struct plan *p, const struct des
         return rc;
     *ret_changed = dirty;
 
-    /* Files carry the stored `since`: read back what changed. */
+    /* Files carry the stored `since`: the rows as the database now holds
+     * them, worked out here rather than read back (the rules of
+     * ST_STATUS_PUT: since moves when the condition or reason changed,
+     * first_seen stays). */
     struct objstatus *cur = (struct objstatus *)old;
     size_t ncur = nold;
     if (dirty) {
-        cur = NULL;
-        ncur = 0;
-        rc = store_status_list(r->store, &cur, &ncur);
-        if (rc < 0)
-            return rc;
+        cur = xcalloc(p->nstatus ? p->nstatus : 1, sizeof(*cur));
+        ncur = p->nstatus;
+        for (size_t s = 0; s < p->nstatus; s++) {
+            size_t o;
+            bool had = strmap_get(oldid, p->status[s].id, &o);
+            if (had && status_same(&p->status[s], &old[o])) {
+                objstatus_copy(&cur[s], &old[o]);
+                continue;
+            }
+            objstatus_copy(&cur[s], &p->status[s]);
+            cur[s].first_seen = had && old[o].first_seen ? old[o].first_seen : now_us;
+            cur[s].since = had && old[o].cond == cur[s].cond &&
+                                   streq_ptr(old[o].reason, cur[s].reason)
+                               ? old[o].since
+                               : now_s;
+        }
+        qsort(cur, ncur, sizeof(*cur), objstatus_cmp);
     }
+    *ret_cur = cur == old ? NULL : cur;
+    *ret_ncur = cur == old ? 0 : ncur;
     bool *changed = xcalloc(ncur ? ncur : 1, sizeof(bool));
     for (size_t i = 0; i < ncur; i++) {
         size_t o;
@@ -1560,8 +1713,6 @@ static int publish_status(struct reconciler *r, struct plan *p, const struct des
     }
     rc = status_write_files(r->state_dir, cur, ncur, changed);
     free(changed);
-    if (cur != old)
-        objstatus_list_free(cur, ncur);
     return rc;
 }
 
@@ -1662,7 +1813,10 @@ int reconcile_pass(struct reconciler *r, enum gen_trigger trig, bool dry_run, FI
     size_t nold = 0;
     struct strmap old_by_id = {0}, old_files = {0};
     struct idset want = {0};
-    rc = store_status_list(r->store, &old, &nold);
+    struct objstatus *cur = NULL;
+    size_t ncur = 0;
+    bool published = false, old_trusted = false;
+    rc = statuses_take(r, &old, &nold, &old_trusted);
     if (rc < 0)
         goto out;
     for (size_t i = 0; i < nold; i++) {
@@ -1947,9 +2101,11 @@ int reconcile_pass(struct reconciler *r, enum gen_trigger trig, bool dry_run, FI
             if (store_inventory_load(r->store, &inv) < 0)
                 memset(&inv, 0, sizeof(inv));
         }
-        rc = publish_status(r, &p, &d, &inv, old, nold, &old_by_id, &res.status_changed);
+        rc = publish_status(r, &p, &d, &inv, old, nold, &old_by_id, old_trusted,
+                            &res.status_changed, &cur, &ncur);
         if (rc < 0)
             goto out;
+        published = true;
         PHASE(5);
         nft_sync(r, &d, trig, &inv);
         PHASE(6);
@@ -2003,7 +2159,15 @@ out:
     strmap_free(&old_by_id);
     strmap_free(&old_files);
     idset_free(&want);
-    objstatus_list_free(old, nold);
+    if (published && rc >= 0 && !cur) {
+        statuses_keep(r, old, nold); /* unchanged: what the pass found */
+    } else {
+        objstatus_list_free(old, nold);
+        if (published && rc >= 0)
+            statuses_keep(r, cur, ncur);
+        else
+            objstatus_list_free(cur, ncur);
+    }
     for (size_t i = 0; i < nkeep; i++)
         free(keep[i]);
     free(keep);
@@ -2247,6 +2411,7 @@ int reconcile_rollback(struct reconciler *r, int64_t after_gen, int64_t *ret_gen
      * frees the pins again), and say so in the status. */
     struct objstatus *st = NULL;
     size_t nst = 0;
+    reconciler_statuses_forget(r);
     rc = store_status_list(r->store, &st, &nst);
     if (rc >= 0)
         rc = store_begin(r->store);

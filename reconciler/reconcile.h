@@ -76,7 +76,18 @@ struct reconciler {
     bool dns_loaded;
     int64_t dns_gen;
     struct dhcp_ctx *dhcp;     /* DHCP leases and clients (dhcpmgr.c) */
+    /* Daemon: the statuses as the last pass left them, valid while no other
+     * connection has written the database since (data_version st_dv). */
+    struct objstatus *st_cache;
+    size_t nst_cache;
+    bool st_cache_valid;
+    int64_t st_dv;
 };
+
+/* The daemon's statuses as its last pass left them (borrowed, valid until
+ * the next pass), or NULL when another process wrote since: read them. */
+const struct objstatus *reconciler_statuses(struct reconciler *r, size_t *ret_n);
+void reconciler_statuses_forget(struct reconciler *r);
 
 /* Same repair more than flap_limit times in FLAP_WINDOW: the object backs
  * off for flap_backoff_s and reports Degraded. */

@@ -1146,7 +1146,8 @@ int store_alloc_release(struct store *s, const char *owner, const char *ifname)
 
 /* Contract (store.h): st->since is ignored; the row's since is now_wall()
  * on insert and whenever condition or reason change. */
-int store_status_put(struct store *s, const struct objstatus *st)
+int store_status_put_at(struct store *s, const struct objstatus *st, int64_t now_s,
+                        int64_t now_us)
 {
     const char *cond, *kind;
 
@@ -1154,15 +1155,44 @@ int store_status_put(struct store *s, const struct objstatus *st)
         return -EINVAL;
     cond = condition_to_string(st->cond);
     kind = obj_kind_to_string(st->kind);
+    return min_zero(run(s, ST_STATUS_PUT, "tttttttttItItI", st->id, kind, st->ns, st->name,
+                        st->file, st->rev, cond, st->reason, st->message, now_s,
+                        st->network_status, (int64_t)!st->no_prune, st->source, now_us));
+}
+
+int store_status_put(struct store *s, const struct objstatus *st)
+{
     /* first_seen in microseconds: objects seen in two passes within one
      * second still have an order (the older wins a conflict). */
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    int64_t usec = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-    return min_zero(run(s, ST_STATUS_PUT, "tttttttttItItI", st->id, kind, st->ns, st->name,
-                        st->file, st->rev, cond, st->reason, st->message,
-                        (int64_t)now_wall(), st->network_status, (int64_t)!st->no_prune,
-                        st->source, usec));
+    return store_status_put_at(s, st, (int64_t)now_wall(),
+                               (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000);
+}
+
+int store_data_version(struct store *s, int64_t *ret)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(s->db, "PRAGMA data_version", -1, &st, NULL);
+    if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        *ret = sqlite3_column_int64(st, 0);
+        rc = SQLITE_OK;
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_OK ? 0 : -EIO;
+}
+
+void objstatus_copy(struct objstatus *dst, const struct objstatus *src)
+{
+    *dst = *src;
+    dst->id = src->id ? xstrdup(src->id) : NULL;
+    dst->ns = src->ns ? xstrdup(src->ns) : NULL;
+    dst->name = src->name ? xstrdup(src->name) : NULL;
+    dst->file = src->file ? xstrdup(src->file) : NULL;
+    dst->reason = src->reason ? xstrdup(src->reason) : NULL;
+    dst->message = src->message ? xstrdup(src->message) : NULL;
+    dst->network_status = src->network_status ? xstrdup(src->network_status) : NULL;
+    dst->source = src->source ? xstrdup(src->source) : NULL;
 }
 
 int store_status_delete(struct store *s, const char *id)

@@ -48,6 +48,13 @@ int store_alloc_release(struct store *s, const char *owner, const char *ifname);
 /* ---- status ---- */
 /* Upsert; `since` is kept when cond/reason are unchanged, else set to now. */
 int store_status_put(struct store *s, const struct objstatus *st);
+/* The same with the clock given: now_s becomes `since` when the condition
+ * or reason changed, now_us `first_seen` of a new row. */
+int store_status_put_at(struct store *s, const struct objstatus *st, int64_t now_s,
+                        int64_t now_us);
+/* PRAGMA data_version: changes when another connection commits. */
+int store_data_version(struct store *s, int64_t *ret);
+void objstatus_copy(struct objstatus *dst, const struct objstatus *src);
 int store_status_delete(struct store *s, const char *id);
 int store_status_list(struct store *s, struct objstatus **ret, size_t *ret_n);
 void objstatus_list_free(struct objstatus *v, size_t n);
