@@ -45,6 +45,13 @@ deliberate 'gateway' 'after detach: node routes' \
     'the connected route of that gateway address goes with it' \
     '^--4 192\.168\.255\.0/24 dev br-1 proto kernel scope link src 192\.168\.255\.1'
 
+deliberate '*' 'node links' \
+    'plumbd creates each veth end with one TX and one RX queue; the plugin takes the default (one per CPU), which the kernel cuts down to one in use right after creating the link, waiting for an RCU grace period per end and direction (two thirds of a pod attach). Both use one queue' \
+    '^-HOST:[^ ]+ txqueues=[0-9]+$|^\+HOST:[^ ]+ txqueues=1$'
+deliberate '*' 'pod links' \
+    'the pod end of the veth, as above' \
+    '^-[^ ]+: [^ ]+ txqueues=[0-9]+$|^\+[^ ]+: [^ ]+ txqueues=1$'
+
 deliberate '*' 'pod addresses' \
     'plumbd adds the pod'"'"'s IPv6 addresses with nodad as well as setting accept_dad=0 (as the plugin does): with the sysctl alone a new address stays tentative until the kernel'"'"'s DAD work runs, and enabledad'"'"'s default promises addresses usable at once' \
     '^-.* inet6 [0-9a-f:]+/[0-9]+ scope global$|^\+.* inet6 [0-9a-f:]+/[0-9]+ scope global nodad$'

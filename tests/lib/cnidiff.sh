@@ -823,9 +823,13 @@ def link_line(l, where):
         e.append("lower=%s" % (lk if lk else "(other netns)"))
     if l.get("ifalias"):
         e.append("alias=%s" % l["ifalias"])
-    e.append("txqueues=%s" % l.get("num_tx_queues"))
     e.append("promiscuity=%s" % l.get("promiscuity"))
     return " ".join(e)
+
+# the queues a link was created with, a line of its own (see the deliberate
+# 'links' entries of cni_diff.sh)
+def queue_line(l):
+    return "%s txqueues=%s" % (nn(l["ifname"]), l.get("num_tx_queues"))
 
 def addr_lines(ns, only=None):
     out = []
@@ -871,6 +875,7 @@ for pname, pns in pods:
     for l in podlinks[pname]:
         if l["ifname"] != "lo":
             pl_links.append("%s: %s" % (pname, link_line(l, "pod")))
+            pl_links.append("%s: %s" % (pname, queue_line(l)))
     pl_addrs += ["%s: %s" % (pname, x) for x in addr_lines(pns)]
     pl_routes += ["%s: %s" % (pname, x) for x in route_lines(pns, "-4") + route_lines(pns, "-6")]
     SYS[pname] = sysctls(pns)
@@ -881,7 +886,8 @@ SYS["node"] = sysctls(node)
 
 # node side
 hosts = sorted(hostname)
-write("node_links", sorted(link_line(l, "node") for l in nlinks if l["ifname"] != "lo"))
+write("node_links", sorted([link_line(l, "node") for l in nlinks if l["ifname"] != "lo"] +
+                           [queue_line(l) for l in nlinks if l["ifname"] != "lo"]))
 write("node_routes", route_lines(node, "-4") + route_lines(node, "-6"))
 brs = [l["ifname"] for l in nlinks if l.get("linkinfo", {}).get("info_kind") == "bridge"]
 write("node_addresses", addr_lines(node, set(brs) | set(hosts)))
