@@ -865,6 +865,27 @@ static int sysctl_write(struct netns *ns, const char *key, const char *value)
     return r;
 }
 
+/* Write the node's net/ipv6/conf/IFNAME/LEAF. Every namespace has its own
+ * /proc/sys/net, ipv6 and conf entries, and the kernel tells them apart by
+ * comparing each entry of one hash chain: a path walked from /proc/sys costs
+ * a step per namespace and component, a lot with a thousand pods. From a
+ * held descriptor of the node's conf directory only the (unique) interface
+ * name is looked up. Returns 0 or -errno. */
+static int node_conf6_write(struct apply_ctx *ctx, const char *ifname, const char *leaf,
+                            const char *value)
+{
+    if (ctx->conf6_fd < 0) {
+        ctx->conf6_fd = open("/proc/sys/net/ipv6/conf", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (ctx->conf6_fd < 0)
+            return -errno;
+    }
+    _cleanup_free_ char *path = xasprintf("%s/%s", ifname, leaf);
+    _cleanup_close_ int fd = openat(ctx->conf6_fd, path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    return write(fd, value, strlen(value)) < 0 ? -errno : 0;
+}
+
 /* The pod's IPv6 addresses skip DAD unless the NAD sets enabledad: as the
  * CNI bridge plugin, accept_dad=0 on the pod interface (it covers every
  * address there, link-local included), and IFA_F_NODAD on each address we
@@ -1353,10 +1374,7 @@ static int do_pod_attach(struct apply_ctx *ctx, struct op *op, char **ret_err)
 
     /* 1a. no router advertisements taken on the host end (it is a bridge
      * port, not an interface of the node's), as the CNI bridge plugin */
-    {
-        _cleanup_free_ char *key = xasprintf("net/ipv6/conf/%s/accept_ra", pa->host_if);
-        (void)sysctl_write(NULL, key, "0"); /* no IPv6 on the node: nothing to turn off */
-    }
+    (void)node_conf6_write(ctx, pa->host_if, "accept_ra", "0"); /* no IPv6: nothing to do */
 
     /* 1b. the host port's flags and VLANs (only when the NAD asks) */
     r = configure_host_port(ctx, pa, what, sizeof(what), &kmsg);
@@ -1513,6 +1531,7 @@ void apply_ctx_init(struct apply_ctx *ctx, struct netns *node)
 {
     memset(ctx, 0, sizeof(*ctx));
     ctx->node = node;
+    ctx->conf6_fd = -1;
 }
 
 void apply_ctx_done(struct apply_ctx *ctx)
@@ -1522,6 +1541,9 @@ void apply_ctx_done(struct apply_ctx *ctx)
     free(ctx->pods);
     ctx->pods = NULL;
     ctx->npods = 0;
+    if (ctx->conf6_fd >= 0)
+        close(ctx->conf6_fd);
+    ctx->conf6_fd = -1;
 }
 
 int apply_op(struct apply_ctx *ctx, struct op *op, char **ret_err)

@@ -11,6 +11,7 @@ struct apply_ctx {
     struct netns **pods;     /* owned: pod namespaces opened so far */
     size_t npods;
     unsigned long writes;    /* netlink write requests sent */
+    int conf6_fd;            /* the node's /proc/sys/net/ipv6/conf, opened on first use */
 };
 
 void apply_ctx_init(struct apply_ctx *ctx, struct netns *node);

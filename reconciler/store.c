@@ -593,6 +593,12 @@ int store_open(const char *state_dir, bool readonly, struct store **ret)
     r = exec(s, "PRAGMA foreign_keys=ON", "foreign_keys");
     if (r < 0)
         return r;
+    /* A 512 KiB page cache instead of SQLite's 2 MiB: the daemon lives for
+     * months beside the pods it serves, and a page it misses comes back
+     * from the kernel's page cache in a pread. */
+    r = exec(s, "PRAGMA cache_size=-512", "cache_size");
+    if (r < 0)
+        return r;
     if (!readonly) {
         _cleanup_finalize_ sqlite3_stmt *st = NULL;
 
