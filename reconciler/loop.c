@@ -66,6 +66,12 @@ struct loop {
     int netns_wd;          /* inotify watch of /run/netns */
     int ino_netns;         /* the inotify instance watching /run/netns */
     unsigned voided_reads; /* file reads voided in a row by concurrent writes */
+    /* Netlink events that keep coming and drift passes that find nothing
+     * to repair (the kernel settling after a thousand pods came: carrier,
+     * operstate, link-local addresses) double the debounce, up to
+     * DRIFT_DEBOUNCE_MAX_USEC; a pause in the events or a repair resets it. */
+    unsigned idle_drifts;
+    uint64_t last_watch_event;
 };
 
 static int arm_timer(int fd, uint64_t usec_from_now, uint64_t interval_usec)
@@ -343,6 +349,9 @@ static void on_inotify_fd(struct loop *l, int fd)
     }
 }
 
+#define DRIFT_QUIET_USEC 50000ULL           /* no event for this long: a new burst */
+#define DRIFT_DEBOUNCE_MAX_USEC 1000000ULL   /* the longest debounce in a storm */
+
 /* Events on a namespace watch (the node's or a pod's): the snapshot takes
  * them in at once; a pass follows shortly (drift repair). An overrun means
  * events were lost: the next pass dumps afresh. */
@@ -355,8 +364,16 @@ static void on_watch(struct loop *l, struct live_watch *w)
         metrics_counter_add(l->m, "plumbd_netlink_overruns_total", 1, NULL);
         reconciler_invalidate(l->r);
         schedule(l, TRIG_RESYNC, 0);
-    } else if (n > 0)
-        schedule(l, TRIG_DRIFT, (uint64_t)l->opts->drift_ms * 1000);
+    } else if (n > 0) {
+        uint64_t now = now_usec();
+        if (now - l->last_watch_event > DRIFT_QUIET_USEC)
+            l->idle_drifts = 0;
+        l->last_watch_event = now;
+        uint64_t delay = (uint64_t)l->opts->drift_ms * 1000;
+        for (unsigned i = 0; i < l->idle_drifts && delay < DRIFT_DEBOUNCE_MAX_USEC; i++)
+            delay *= 2;
+        schedule(l, TRIG_DRIFT, delay < DRIFT_DEBOUNCE_MAX_USEC ? delay : DRIFT_DEBOUNCE_MAX_USEC);
+    }
 }
 
 /* Metrics and the systemd status line after each pass. */
@@ -423,6 +440,8 @@ static void run_pass(struct loop *l, enum gen_trigger trig)
         return;
     }
     l->voided_reads = 0;
+    if (trig == TRIG_DRIFT)
+        l->idle_drifts = rc >= 0 && res.nops == 0 ? l->idle_drifts + 1 : 0;
     publish_metrics(l, trig, rc, dt, &res);
     /* DHCP clients follow the pass: new wants start, dropped ones release. */
     if (rc >= 0 && !res.refused && l->r->dhcp) {
