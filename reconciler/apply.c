@@ -766,6 +766,11 @@ struct link_info {
     int ifindex;
     bool has_mac;
     uint8_t mac[6];
+    int master;      /* IFLA_MASTER, 0 none */
+    int link;        /* IFLA_LINK: a veth's peer */
+    unsigned mtu;
+    unsigned flags;  /* IFF_* */
+    char kind[16];   /* IFLA_INFO_KIND */
 };
 
 static int on_link_info(struct nl_msg *msg, void *arg)
@@ -781,9 +786,22 @@ static int on_link_info(struct nl_msg *msg, void *arg)
     if (nlmsg_parse(nlh, sizeof(*ifi), tb, IFLA_MAX, NULL) < 0)
         return NL_SKIP;
     li->ifindex = ifi->ifi_index;
+    li->flags = ifi->ifi_flags;
     if (tb[IFLA_ADDRESS] && nla_len(tb[IFLA_ADDRESS]) == 6) {
         li->has_mac = true;
         memcpy(li->mac, nla_data(tb[IFLA_ADDRESS]), 6);
+    }
+    if (tb[IFLA_MASTER])
+        li->master = (int)nla_get_u32(tb[IFLA_MASTER]);
+    if (tb[IFLA_LINK])
+        li->link = (int)nla_get_u32(tb[IFLA_LINK]);
+    if (tb[IFLA_MTU])
+        li->mtu = nla_get_u32(tb[IFLA_MTU]);
+    if (tb[IFLA_LINKINFO]) {
+        struct nlattr *info[IFLA_INFO_MAX + 1];
+        if (nla_parse_nested(info, IFLA_INFO_MAX, tb[IFLA_LINKINFO], NULL) == 0 &&
+            info[IFLA_INFO_KIND])
+            snprintf(li->kind, sizeof(li->kind), "%s", nla_get_string(info[IFLA_INFO_KIND]));
     }
     return NL_OK;
 }
@@ -1330,6 +1348,116 @@ undo:
 #undef ATTACH_FAIL
 }
 
+/* RTM_DELROUTE for a route the pod has: any protocol and scope, its
+ * metric and gateway. */
+static struct nl_msg *live_route_del_msg(const struct live_route *lr)
+{
+    struct nl_msg *m = nlmsg_alloc_simple(RTM_DELROUTE, 0);
+    size_t len = lr->dst.family == AF_INET ? 4 : 16;
+    struct rtmsg rtm = {
+        .rtm_family = (uint8_t)lr->dst.family,
+        .rtm_dst_len = lr->dst.prefix,
+        .rtm_table = RT_TABLE_MAIN,
+        .rtm_scope = RT_SCOPE_NOWHERE,
+        .rtm_type = RTN_UNICAST,
+    };
+    if (!m)
+        return NULL;
+    if (nlmsg_append(m, &rtm, sizeof(rtm), NLMSG_ALIGNTO) < 0 ||
+        (lr->dst.prefix > 0 && nla_put(m, RTA_DST, (int)len, lr->dst.bytes) < 0) ||
+        (lr->has_gw && nla_put(m, RTA_GATEWAY, (int)len, lr->gw.bytes) < 0) ||
+        nla_put_u32(m, RTA_OIF, (uint32_t)lr->ifindex) < 0 ||
+        nla_put_u32(m, RTA_PRIORITY, lr->priority) < 0) {
+        nlmsg_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+static bool pa_has_addr(const struct pod_attach_op *pa, const struct ipaddr *a)
+{
+    for (size_t i = 0; i < pa->naddrs; i++)
+        if (ipaddr_equal(&pa->addrs[i], a))
+            return true;
+    return false;
+}
+
+static bool pa_has_route(const struct pod_attach_op *pa, const struct live_route *lr)
+{
+    for (size_t i = 0; i < pa->nroutes; i++) {
+        const struct route *rt = &pa->routes[i];
+        if (ipaddr_equal(&rt->dst, &lr->dst) && rt->has_gw == lr->has_gw &&
+            (!rt->has_gw || ipaddr_same_host(&rt->gw, &lr->gw)))
+            return true;
+    }
+    return false;
+}
+
+/* An attachment to replace whose veth pair is still the one wanted (the
+ * host end up on its bridge, the pod end its peer, same MAC and MTU): only
+ * its addresses or routes changed, a new requested IP say. They are changed
+ * in place: the pod's interface stays up with its ifindex, and no veth is
+ * deleted (that waits for RCU grace periods, ~20 ms). The end state is the
+ * one a new pair would have: addresses and routes not wanted any more go
+ * (the kernel's own routes and IPv6 link-local stay), then the usual
+ * configuration. 1: done in place; 0: not such a case (nothing was
+ * written); < 0: a write failed (the caller replaces the pair). */
+static int attach_in_place(struct apply_ctx *ctx, struct pod_attach_op *pa, struct netns *pns,
+                           unsigned br, char *what, size_t whatlen, char **ret_kmsg)
+{
+    struct link_info h = { 0 }, p = { 0 };
+    if (pa->kind != ATTACH_VETH || pa->link_down || pa->ndefault_gw || pa->nprev_defaults ||
+        pa->vlan || pa->ntrunk || pa->drop_default_vlan)
+        return 0;
+    if (link_get(ctx->node, pa->host_if, &h, NULL) < 0 || link_get(pns, pa->pod_if, &p, NULL) < 0)
+        return 0;
+    if (!streq(h.kind, "veth") || !streq(p.kind, "veth") || h.master != (int)br ||
+        !(h.flags & IFF_UP) || p.link != h.ifindex || h.link != p.ifindex ||
+        (pa->mtu && (h.mtu != pa->mtu || p.mtu != pa->mtu)) ||
+        (pa->has_mac && (!p.has_mac || memcmp(p.mac, pa->mac, 6) != 0)))
+        return 0;
+
+    struct live_ns l = { 0 };
+    if (live_dump(pns, &l) < 0)
+        return 0;
+    struct batch b = { .n = 0 };
+    int r = 0;
+    for (size_t i = 0; i < l.naddrs && r >= 0; i++) {
+        const struct live_addr *a = &l.addrs[i];
+        bool ll6 = a->addr.family == AF_INET6 && a->addr.bytes[0] == 0xfe &&
+                   (a->addr.bytes[1] & 0xc0) == 0x80;
+        if (a->ifindex == p.ifindex && !ll6 && !pa_has_addr(pa, &a->addr))
+            r = batch_add(&b, addr_msg(RTM_DELADDR, 0, p.ifindex, &a->addr, 0));
+    }
+    for (size_t i = 0; i < l.nroutes && r >= 0; i++) {
+        const struct live_route *lr = &l.routes[i];
+        if (lr->ifindex == p.ifindex && LIVE_ROUTE_MAIN_UNICAST(lr) &&
+            lr->protocol != RTPROT_KERNEL && lr->protocol != RTPROT_RA && !pa_has_route(pa, lr))
+            r = batch_add(&b, live_route_del_msg(lr));
+    }
+    live_ns_free(&l);
+    if (r >= 0 && b.n)
+        r = send_writes(ctx, pns, &b, NULL, ret_kmsg);
+    batch_free(&b);
+    if (r == -ESRCH || r == -EADDRNOTAVAIL)
+        r = 0; /* gone meanwhile (a route with its address) */
+    if (r < 0) {
+        snprintf(what, whatlen, "removing old addresses or routes of %s", pa->pod_if);
+        return r;
+    }
+    r = configure_host_port(ctx, pa, what, whatlen, ret_kmsg);
+    if (r < 0)
+        return r;
+    r = configure_pod_end(ctx, pa, pns, p.ifindex, what, whatlen, ret_kmsg);
+    if (r < 0)
+        return r;
+    if (!pa->has_mac && p.has_mac) {
+        memcpy(pa->mac, p.mac, 6);
+        pa->has_mac = true;
+    }
+    return 1;
+}
+
 static int do_pod_attach(struct apply_ctx *ctx, struct op *op, char **ret_err)
 {
     struct pod_attach_op *pa = &op->pa;
@@ -1351,6 +1479,16 @@ static int do_pod_attach(struct apply_ctx *ctx, struct op *op, char **ret_err)
         return ATTACH_FAIL(r, NULL, "pod netns", pa->pod_if, pa->netns ? pa->netns : "(none)");
 
     if (pa->replace) {
+        unsigned brx = if_nametoindex(pa->bridge);
+        r = brx ? attach_in_place(ctx, pa, pns, brx, what, sizeof(what), &kmsg) : 0;
+        if (r > 0) {
+            log_debug(pa->host_if, "%s in %s changed in place", pa->pod_if, pa->netns);
+            return 0;
+        }
+        if (r < 0)
+            log_info(pa->host_if, "changing %s in %s in place failed (%s: %s): replacing it",
+                     pa->pod_if, pa->netns, what, strerror(-r));
+        free(TAKE_PTR(kmsg));
         r = link_del(ctx, ctx->node, pa->host_if, &kmsg);
         if (r < 0)
             return ATTACH_FAIL(r, kmsg, "removing stale %s", pa->pod_if, pa->netns, pa->host_if);

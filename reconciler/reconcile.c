@@ -632,7 +632,20 @@ static int postwrite(struct reconciler *r, const struct op *op, bool ok,
         snprintf(oa.host_if, sizeof(oa.host_if), "%s", op->pa.host_if);
         snprintf(oa.bridge, sizeof(oa.bridge), "%s", op->pa.bridge);
         memcpy(oa.mac, op->pa.mac, 6);
-        return store_attach_put(r->store, &oa);
+        int rc = store_attach_put(r->store, &oa);
+        /* The addresses it held before (a new requested IP) are free again. */
+        for (size_t i = 0; rc >= 0 && inv && i < inv->nallocs; i++) {
+            const struct allocation *al = &inv->allocs[i];
+            bool kept = false;
+            if (!streq(al->owner, op->owner) || !streq(al->ifname, op->pa.pod_if))
+                continue;
+            for (size_t k = 0; k < op->pa.naddrs && !kept; k++)
+                kept = ipaddr_same_host(&al->ip, &op->pa.addrs[k]) &&
+                       streq(al->network, op->pa.network ? op->pa.network : "");
+            if (!kept)
+                rc = store_alloc_release_ip(r->store, al);
+        }
+        return rc;
     }
     case OP_POD_DETACH: {
         int rc = store_attach_forget(r->store, op->owner, op->pa.pod_if);

@@ -51,6 +51,7 @@ enum stmt_id {
     ST_ATTACH_LIST,
     ST_ALLOC_PUT,
     ST_ALLOC_RELEASE,
+    ST_ALLOC_RELEASE_IP,
     ST_ALLOC_LIST,
     ST_RESERVED_LIST,
     ST_STATUS_PUT,
@@ -142,6 +143,9 @@ static const struct {
                       " WHERE owner=excluded.owner AND ifname=excluded.ifname"},
     [ST_ALLOC_RELEASE] = {"alloc-release",
                           "DELETE FROM ipam_allocations WHERE owner=?1 AND ifname=?2"},
+    [ST_ALLOC_RELEASE_IP] = {"alloc-release-ip",
+                             "DELETE FROM ipam_allocations WHERE owner=?1 AND ifname=?2"
+                             " AND network=?3 AND ipkey=?4"},
     [ST_ALLOC_LIST] = {"alloc-list", "SELECT network, ip, prefix, owner, ifname"
                                      " FROM ipam_allocations ORDER BY network, ipkey"},
     /* host-local's last_reserved_ip (005): oldest first per network */
@@ -1146,6 +1150,14 @@ int store_alloc_put(struct store *s, const struct allocation *a)
 int store_alloc_release(struct store *s, const char *owner, const char *ifname)
 {
     return min_zero(run(s, ST_ALLOC_RELEASE, "tt", owner, ifname));
+}
+
+int store_alloc_release_ip(struct store *s, const struct allocation *a)
+{
+    uint8_t key[17];
+    if (!a || !a->network || !a->owner || !a->ifname[0] || ipkey_make(&a->ip, key) < 0)
+        return -EINVAL;
+    return min_zero(run(s, ST_ALLOC_RELEASE_IP, "tttb", a->owner, a->ifname, a->network, key, 17));
 }
 
 /* ---- status ------------------------------------------------------------ */

@@ -44,6 +44,8 @@ int store_attach_forget(struct store *s, const char *owner, const char *pod_if);
  * (re-reserving one's own address is success). */
 int store_alloc_put(struct store *s, const struct allocation *a);
 int store_alloc_release(struct store *s, const char *owner, const char *ifname);
+/* Releases one address of (owner, ifname) in a->network; nothing is success. */
+int store_alloc_release_ip(struct store *s, const struct allocation *a);
 
 /* ---- status ---- */
 /* Upsert; `since` is kept when cond/reason are unchanged, else set to now. */
