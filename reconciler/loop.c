@@ -241,13 +241,16 @@ static void watch_all(struct loop *l)
     mkdir_p(RUN_NETNS, 0755);
     /* /run/netns has an inotify instance of its own: its events must not
      * look like config changes (see load_guard_fd). */
-    l->netns_wd = inotify_add_watch(l->ino_netns >= 0 ? l->ino_netns : l->ino, RUN_NETNS,
-                                    IN_CREATE | IN_DELETE | IN_MOVED_TO | IN_MOVED_FROM |
-                                        IN_ONLYDIR);
-    if (l->netns_wd < 0) {
+    int wd = inotify_add_watch(l->ino_netns >= 0 ? l->ino_netns : l->ino, RUN_NETNS,
+                               IN_CREATE | IN_DELETE | IN_MOVED_TO | IN_MOVED_FROM | IN_ONLYDIR);
+    if (wd < 0) {
         log_warn("watch", "cannot watch %s: %s", RUN_NETNS, strerror(errno));
         l->watch_failed = true;
     }
+    if (wd != l->netns_wd || !l->r->netns_watched)
+        l->r->netns_events++; /* a new watch: what happened before it is unknown */
+    l->netns_wd = wd;
+    l->r->netns_watched = wd >= 0;
     set_poll_fallback(l, l->watch_failed);
 }
 
@@ -310,6 +313,10 @@ static void on_inotify_fd(struct loop *l, int fd)
             /* (watch descriptors are per inotify instance: compare the
              * wd only when /run/netns shares the config dirs' instance) */
             bool netns_ev = l->ino_netns >= 0 ? fd == l->ino_netns : ev->wd == l->netns_wd;
+            if (netns_ev || (ev->mask & IN_Q_OVERFLOW))
+                l->r->netns_events++; /* cached pod namespaces are checked again */
+            if (netns_ev && (ev->mask & IN_IGNORED))
+                l->r->netns_watched = false; /* /run/netns itself went */
             if (netns_ev && !(ev->mask & IN_Q_OVERFLOW)) {
                 if (ev->len && reconciler_wants_netns(l->r, ev->name))
                     netns_event = true;

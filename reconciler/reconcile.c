@@ -159,10 +159,18 @@ static int watch_current(struct live_watch *w)
  * namespace was re-created (new inode). -ENOENT when it does not exist.
  * bypath maps cached paths to their index in r->podns (kept current). */
 static int podns_get(struct reconciler *r, struct strmap *bypath, const char *path,
-                     struct podent **ret)
+                     bool trust_events, struct podent **ret)
 {
     struct stat st;
     size_t i;
+    /* Nothing happened in /run/netns since this handle was checked: a
+     * thousand stat() calls per pass are not needed to know it is the
+     * same namespace (the periodic resync still checks). */
+    if (trust_events && r->netns_watched && strncmp(path, "/run/netns/", 11) == 0 &&
+        strmap_get(bypath, path, &i) && r->podns[i].netns_events == r->netns_events) {
+        *ret = &r->podns[i];
+        return 0;
+    }
     if (stat(path, &st) < 0) {
         int err = -errno;
         /* Gone: let its handle go now (the kernel may give its namespace
@@ -179,6 +187,7 @@ static int podns_get(struct reconciler *r, struct strmap *bypath, const char *pa
     if (strmap_get(bypath, path, &i)) {
         struct podent *e = &r->podns[i];
         if (e->ns->dev == st.st_dev && e->ns->ino == st.st_ino) {
+            e->netns_events = r->netns_events;
             *ret = e;
             return 0;
         }
@@ -190,7 +199,7 @@ static int podns_get(struct reconciler *r, struct strmap *bypath, const char *pa
         for (size_t k = 0; k < r->npodns; k++)
             strmap_put(bypath, r->podns[k].ns->path, k);
     }
-    struct podent e = {0};
+    struct podent e = {.netns_events = r->netns_events};
     int rc = netns_open(path, &e.ns);
     if (rc < 0)
         return rc;
@@ -2016,7 +2025,8 @@ int reconcile_pass(struct reconciler *r, enum gen_trigger trig, bool dry_run, FI
         strmap_put(&bypath, r->podns[i].ns->path, i);
     for (size_t i = 0; i < d.npods; i++) {
         struct podent *e = NULL;
-        int k = podns_get(r, &bypath, d.pods[i].netns, &e);
+        int k = podns_get(r, &bypath, d.pods[i].netns, trig == TRIG_FILE || trig == TRIG_DRIFT,
+                          &e);
         if (k < 0) {
             if (k != -ENOENT)
                 res.retry_netns = true;

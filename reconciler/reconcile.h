@@ -76,6 +76,11 @@ struct reconciler {
     bool dns_loaded;
     int64_t dns_gen;
     struct dhcp_ctx *dhcp;     /* DHCP leases and clients (dhcpmgr.c) */
+    /* Daemon: /run/netns is watched (netns_watched) and netns_events counts
+     * its events: a cached handle on a /run/netns path checked since the
+     * last event is not stat()ed again by file and drift passes. */
+    bool netns_watched;
+    unsigned long netns_events;
     /* Daemon: the statuses as the last pass left them, valid while no other
      * connection has written the database since (data_version st_dv). */
     struct objstatus *st_cache;
@@ -105,6 +110,7 @@ struct flap {
 struct podent {
     struct netns *ns;
     struct live_watch *w;      /* daemon mode only */
+    unsigned long netns_events; /* r->netns_events when last checked with stat() */
 };
 
 struct pass_result {
