@@ -60,9 +60,12 @@ static void podent_free(struct podent *e)
     netns_free(e->ns);
 }
 
+static void inventory_forget(struct reconciler *r);
+
 void reconciler_done(struct reconciler *r)
 {
     reconciler_statuses_forget(r);
+    inventory_forget(r);
     dhcp_ctx_free(r->dhcp);
     r->dhcp = NULL;
     dns_state_clear(&r->dns_owner);
@@ -1596,6 +1599,41 @@ void reconciler_statuses_forget(struct reconciler *r)
     r->st_cache_valid = false;
 }
 
+/* The inventory: the daemon's from its last pass unless another process
+ * wrote the database since, else read. The caller owns it. */
+static int inventory_take(struct reconciler *r, struct inventory *ret)
+{
+    int64_t dv;
+    if (r->inv_cache_valid && store_data_version(r->store, &dv) >= 0 && dv == r->inv_dv) {
+        *ret = r->inv_cache;
+        memset(&r->inv_cache, 0, sizeof(r->inv_cache));
+        r->inv_cache_valid = false;
+        return 0;
+    }
+    inventory_forget(r);
+    return store_inventory_load(r->store, ret);
+}
+
+/* Keep inv (what the database holds after this pass) for the next pass. */
+static void inventory_keep(struct reconciler *r, struct inventory *inv)
+{
+    inventory_forget(r);
+    if (!r->watching || store_data_version(r->store, &r->inv_dv) < 0) {
+        inventory_free(inv);
+        return;
+    }
+    r->inv_cache = *inv;
+    memset(inv, 0, sizeof(*inv));
+    r->inv_cache_valid = true;
+}
+
+static void inventory_forget(struct reconciler *r)
+{
+    inventory_free(&r->inv_cache);
+    memset(&r->inv_cache, 0, sizeof(r->inv_cache));
+    r->inv_cache_valid = false;
+}
+
 const struct objstatus *reconciler_statuses(struct reconciler *r, size_t *ret_n)
 {
     int64_t dv;
@@ -1837,7 +1875,7 @@ int reconcile_pass(struct reconciler *r, enum gen_trigger trig, bool dry_run, FI
     struct idset want = {0};
     struct objstatus *cur = NULL;
     size_t ncur = 0;
-    bool published = false, old_trusted = false;
+    bool published = false, old_trusted = false, inv_reread_failed = false;
     rc = statuses_take(r, &old, &nold, &old_trusted);
     if (rc < 0)
         goto out;
@@ -1991,7 +2029,7 @@ int reconcile_pass(struct reconciler *r, enum gen_trigger trig, bool dry_run, FI
     }
     order_by_age(&d, old, &old_by_id);
     PHASE(1);
-    rc = store_inventory_load(r->store, &inv);
+    rc = inventory_take(r, &inv);
     if (rc < 0)
         goto out;
     dns_observe(r, &dns);
@@ -2121,8 +2159,10 @@ int reconcile_pass(struct reconciler *r, enum gen_trigger trig, bool dry_run, FI
          * macspoofchk ports and the IPAM pool use. */
         if (p.nops) {
             inventory_free(&inv);
-            if (store_inventory_load(r->store, &inv) < 0)
+            if (store_inventory_load(r->store, &inv) < 0) {
                 memset(&inv, 0, sizeof(inv));
+                inv_reread_failed = true;
+            }
         }
         rc = publish_status(r, &p, &d, &inv, old, nold, &old_by_id, old_trusted,
                             &res.status_changed, &cur, &ncur);
@@ -2196,7 +2236,10 @@ out:
     free(keep);
     plan_free(&p);
     labels_free(labels, nlabels);
-    inventory_free(&inv);
+    if (rc >= 0 && published && !inv_reread_failed)
+        inventory_keep(r, &inv); /* after the writes, re-read: what the database holds */
+    else
+        inventory_free(&inv);
     dns_state_clear(&dns);
     for (size_t i = 0; podlive && i < d.npods; i++)
         live_ns_free(&podlive[i]);
@@ -2221,6 +2264,7 @@ static int undo_generations(struct reconciler *r, const int64_t *gens, size_t ng
                             enum gen_trigger trig, int64_t *ret_gen, char ***ret_owners,
                             size_t *ret_nowners, size_t *ret_nops)
 {
+    inventory_forget(r); /* its writes are this connection's: data_version misses them */
     struct op *undo = NULL, *orig = NULL;
     size_t n = 0;
     char **owners = NULL;

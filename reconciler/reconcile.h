@@ -81,6 +81,11 @@ struct reconciler {
      * last event is not stat()ed again by file and drift passes. */
     bool netns_watched;
     unsigned long netns_events;
+    /* Daemon: the inventory as the last pass left it, valid while no other
+     * connection wrote the database (inv_dv) and no undo ran here. */
+    struct inventory inv_cache;
+    bool inv_cache_valid;
+    int64_t inv_dv;
     /* Daemon: the statuses as the last pass left them, valid while no other
      * connection has written the database since (data_version st_dv). */
     struct objstatus *st_cache;
