@@ -1235,6 +1235,22 @@ static int configure_pod_end(struct apply_ctx *ctx, const struct pod_attach_op *
     return r;
 }
 
+/* configure_pod_end on the pod end as read (pod), then the MAC the kernel
+ * chose kept in the op, so the inventory records it. */
+static int configure_pod_link(struct apply_ctx *ctx, struct pod_attach_op *pa, struct netns *pns,
+                              const struct link_info *pod, char *what, size_t whatlen,
+                              char **ret_kmsg)
+{
+    int r = configure_pod_end(ctx, pa, pns, pod->ifindex, what, whatlen, ret_kmsg);
+    if (r < 0)
+        return r;
+    if (!pa->has_mac && pod->has_mac) {
+        memcpy(pa->mac, pod->mac, 6);
+        pa->has_mac = true;
+    }
+    return 0;
+}
+
 /* The pod end once it exists, for both kinds: its ifindex and the MAC the
  * kernel chose (kept in the op, so the inventory records it), then
  * configure_pod_end. */
@@ -1247,14 +1263,7 @@ static int finish_pod_end(struct apply_ctx *ctx, struct pod_attach_op *pa, struc
         snprintf(what, whatlen, "reading back %s", pa->pod_if);
         return r;
     }
-    r = configure_pod_end(ctx, pa, pns, pod.ifindex, what, whatlen, ret_kmsg);
-    if (r < 0)
-        return r;
-    if (!pa->has_mac && pod.has_mac) {
-        memcpy(pa->mac, pod.mac, 6);
-        pa->has_mac = true;
-    }
-    return 0;
+    return configure_pod_link(ctx, pa, pns, &pod, what, whatlen, ret_kmsg);
 }
 
 /* The kernel's MACVLAN_MODE_* of a CNI mode. */
@@ -1448,14 +1457,8 @@ static int attach_in_place(struct apply_ctx *ctx, struct pod_attach_op *pa, stru
     r = configure_host_port(ctx, pa, what, whatlen, ret_kmsg);
     if (r < 0)
         return r;
-    r = configure_pod_end(ctx, pa, pns, p.ifindex, what, whatlen, ret_kmsg);
-    if (r < 0)
-        return r;
-    if (!pa->has_mac && p.has_mac) {
-        memcpy(pa->mac, p.mac, 6);
-        pa->has_mac = true;
-    }
-    return 1;
+    r = configure_pod_link(ctx, pa, pns, &p, what, whatlen, ret_kmsg);
+    return r < 0 ? r : 1;
 }
 
 static int do_pod_attach(struct apply_ctx *ctx, struct op *op, char **ret_err)
