@@ -69,7 +69,8 @@ struct loop {
     /* Netlink events that keep coming and drift passes that find nothing
      * to repair (the kernel settling after a thousand pods came: carrier,
      * operstate, link-local addresses) double the debounce, up to
-     * DRIFT_DEBOUNCE_MAX_USEC; a pause in the events or a repair resets it. */
+     * DRIFT_DEBOUNCE_MAX_USEC; a pause in the events (DRIFT_QUIET_USEC
+     * since the last event read or drift pass) or a repair resets it. */
     unsigned idle_drifts;
     uint64_t last_watch_event;
 };
@@ -356,7 +357,7 @@ static void on_inotify_fd(struct loop *l, int fd)
     }
 }
 
-#define DRIFT_QUIET_USEC 50000ULL           /* no event for this long: a new burst */
+#define DRIFT_QUIET_USEC 500000ULL          /* no event for this long: a new burst */
 #define DRIFT_DEBOUNCE_MAX_USEC 1000000ULL   /* the longest debounce in a storm */
 
 /* Events on a namespace watch (the node's or a pod's): the snapshot takes
@@ -376,8 +377,10 @@ static void on_watch(struct loop *l, struct live_watch *w)
         if (now - l->last_watch_event > DRIFT_QUIET_USEC)
             l->idle_drifts = 0;
         l->last_watch_event = now;
+        /* (the first pass that finds nothing is usually the echo of a
+         * repair's own writes: the doubling starts after it) */
         uint64_t delay = (uint64_t)l->opts->drift_ms * 1000;
-        for (unsigned i = 0; i < l->idle_drifts && delay < DRIFT_DEBOUNCE_MAX_USEC; i++)
+        for (unsigned i = 1; i < l->idle_drifts && delay < DRIFT_DEBOUNCE_MAX_USEC; i++)
             delay *= 2;
         schedule(l, TRIG_DRIFT, delay < DRIFT_DEBOUNCE_MAX_USEC ? delay : DRIFT_DEBOUNCE_MAX_USEC);
     }
@@ -447,8 +450,12 @@ static void run_pass(struct loop *l, enum gen_trigger trig)
         return;
     }
     l->voided_reads = 0;
-    if (trig == TRIG_DRIFT)
+    if (trig == TRIG_DRIFT) {
         l->idle_drifts = rc >= 0 && res.nops == 0 ? l->idle_drifts + 1 : 0;
+        /* the events read next arrived while this pass ran: the quiet
+         * spell that ends a storm is counted from here */
+        l->last_watch_event = now_usec();
+    }
     publish_metrics(l, trig, rc, dt, &res);
     /* DHCP clients follow the pass: new wants start, dropped ones release. */
     if (rc >= 0 && !res.refused && l->r->dhcp) {

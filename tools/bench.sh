@@ -444,6 +444,13 @@ EOF
     local nbr; nbr=$(ip -n "$NODE" -o link show type bridge | grep -c ': bx[0-9]*:')
     put "n$n.converged_pass.extra_bridges" "$nbr"
     [ "$nbr" = "$EXTRA_BRIDGES" ] || log "only $nbr of $EXTRA_BRIDGES extra bridges present"
+    # idle means the pass is over: its statuses written (every pod and
+    # every extra bridge's policy Available), then the kernel's trailing
+    # events given 2 s
+    for ((i = 0; i < 300; i++)); do
+        [ "$(plumbd status 2>/dev/null | awk '$3 == "Available"' | wc -l)" -ge $((n + EXTRA_BRIDGES)) ] && break
+        nap 0.1
+    done
     nap 2
     local c0 c1
     c0=$(cpu_ticks "$DAEMON_PID"); sleep 10; c1=$(cpu_ticks "$DAEMON_PID")
