@@ -855,25 +855,22 @@ static struct nl_msg *veth_msg(const struct pod_attach_op *pa, int bridge_idx, i
     return m;
 }
 
-/* Write a per-interface sysctl ("net/ipv6/conf/IF/accept_ra") of the
- * namespace ns; ns NULL = the node, where this process lives. /proc/sys/net
- * shows the namespace of whoever opens it, so a pod's is opened from inside
- * it (switching there and back). Returns 0 or -errno. */
+/* Write a per-interface sysctl ("net/ipv6/conf/IF/accept_dad") of the pod
+ * namespace ns. /proc/sys/net shows the namespace of whoever opens it, so
+ * it is opened from inside ns (switching there and back). Returns 0 or
+ * -errno. (The node's: node_conf6_write.) */
 static int sysctl_write(struct netns *ns, const char *key, const char *value)
 {
     _cleanup_free_ char *path = xasprintf("/proc/sys/%s", key);
-    _cleanup_close_ int self = -1;
+    _cleanup_close_ int self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
     int fd, r = 0;
 
-    if (ns) {
-        self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-        if (self < 0 || setns(ns->fd, CLONE_NEWNET) < 0)
-            return -errno;
-    }
+    if (self < 0 || setns(ns->fd, CLONE_NEWNET) < 0)
+        return -errno;
     fd = open(path, O_WRONLY | O_CLOEXEC);
     if (fd < 0)
         r = -errno;
-    if (ns && setns(self, CLONE_NEWNET) < 0)
+    if (setns(self, CLONE_NEWNET) < 0)
         abort(); /* cannot get back to the node namespace: nothing is safe any more */
     if (r < 0)
         return r;
@@ -1393,12 +1390,9 @@ static bool pa_has_addr(const struct pod_attach_op *pa, const struct ipaddr *a)
 
 static bool pa_has_route(const struct pod_attach_op *pa, const struct live_route *lr)
 {
-    for (size_t i = 0; i < pa->nroutes; i++) {
-        const struct route *rt = &pa->routes[i];
-        if (ipaddr_equal(&rt->dst, &lr->dst) && rt->has_gw == lr->has_gw &&
-            (!rt->has_gw || ipaddr_same_host(&rt->gw, &lr->gw)))
+    for (size_t i = 0; i < pa->nroutes; i++)
+        if (live_route_is(lr, &pa->routes[i]))
             return true;
-    }
     return false;
 }
 

@@ -584,6 +584,12 @@ const struct live_link *live_find_ifindex(const struct live_ns *l, int ifindex)
     return NULL;
 }
 
+bool live_route_is(const struct live_route *lr, const struct route *rt)
+{
+    return ipaddr_equal(&lr->dst, &rt->dst) && lr->has_gw == rt->has_gw &&
+           (!rt->has_gw || ipaddr_same_host(&lr->gw, &rt->gw));
+}
+
 bool live_has_addr(const struct live_ns *l, int ifindex, const struct ipaddr *a)
 {
     size_t len;

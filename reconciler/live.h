@@ -137,6 +137,9 @@ const struct live_link *live_find_ifindex(const struct live_ns *l, int ifindex);
 size_t live_port_vlans(const struct live_ns *l, int ifindex, struct vlan_span **ret);
 /* Is this address (addr+prefix) on ifindex? */
 bool live_has_addr(const struct live_ns *l, int ifindex, const struct ipaddr *a);
+/* Is lr the route rt (destination, gateway or none), whatever its table,
+ * interface and metric? */
+bool live_route_is(const struct live_route *lr, const struct route *rt);
 
 /* ---- Netlink plumbing shared by live.c (reads) and apply.c (writes) ----
  * Implemented in netns.c, which owns the sockets. */

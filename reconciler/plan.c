@@ -1934,8 +1934,7 @@ static bool live_has_route(const struct live_ns *l, int ifindex, const struct ro
 {
     for (size_t i = 0; i < l->nroutes; i++) {
         const struct live_route *r = &l->routes[i];
-        if (LIVE_ROUTE_MAIN_UNICAST(r) && r->ifindex == ifindex && ipaddr_equal(&r->dst, &rt->dst) && r->has_gw == rt->has_gw &&
-            (!rt->has_gw || ipaddr_same_host(&r->gw, &rt->gw)))
+        if (LIVE_ROUTE_MAIN_UNICAST(r) && r->ifindex == ifindex && live_route_is(r, rt))
             return true;
     }
     return false;

@@ -60,12 +60,9 @@ static void podent_free(struct podent *e)
     netns_free(e->ns);
 }
 
-static void inventory_forget(struct reconciler *r);
-
 void reconciler_done(struct reconciler *r)
 {
-    reconciler_statuses_forget(r);
-    inventory_forget(r);
+    reconciler_kept_forget(r);
     dhcp_ctx_free(r->dhcp);
     r->dhcp = NULL;
     dns_state_clear(&r->dns_owner);
@@ -1194,7 +1191,7 @@ static int mark_stalled(struct reconciler *r, const char *dir, const char *why)
 {
     struct objstatus *v = NULL;
     size_t n = 0;
-    reconciler_statuses_forget(r);
+    reconciler_kept_forget(r);
     int rc = store_status_list(r->store, &v, &n);
     if (rc < 0)
         return rc;
@@ -1557,90 +1554,44 @@ static int objstatus_cmp(const void *a_, const void *b_)
     return c ? c : strcmp(a->id, b->id);
 }
 
-/* Daemon: the statuses as its last pass left them are kept, and the next
- * pass starts from them unless another process wrote the database since
- * (PRAGMA data_version); a one-shot run reads them. Either way the caller
- * owns the list. */
-static int statuses_take(struct reconciler *r, struct objstatus **ret, size_t *ret_n,
-                         bool *ret_kept)
+/* Is what the last pass left still what the database holds? */
+static bool kept_current(struct reconciler *r)
 {
     int64_t dv;
-    *ret_kept = false;
-    if (r->st_cache_valid && store_data_version(r->store, &dv) >= 0 && dv == r->st_dv) {
-        *ret_kept = true;
-        *ret = r->st_cache;
-        *ret_n = r->nst_cache;
-        r->st_cache = NULL;
-        r->nst_cache = 0;
-        r->st_cache_valid = false;
-        return 0;
-    }
-    reconciler_statuses_forget(r);
-    return store_status_list(r->store, ret, ret_n);
+    return r->kept && store_data_version(r->store, &dv) >= 0 && dv == r->kept_dv;
 }
 
-static void statuses_keep(struct reconciler *r, struct objstatus *v, size_t n)
+void reconciler_kept_forget(struct reconciler *r)
 {
-    reconciler_statuses_forget(r);
-    if (!r->watching || store_data_version(r->store, &r->st_dv) < 0) {
-        objstatus_list_free(v, n);
-        return;
-    }
-    r->st_cache = v;
-    r->nst_cache = n;
-    r->st_cache_valid = true;
+    objstatus_list_free(r->kept_st, r->nkept_st);
+    r->kept_st = NULL;
+    r->nkept_st = 0;
+    inventory_free(&r->kept_inv);
+    memset(&r->kept_inv, 0, sizeof(r->kept_inv));
+    r->kept = false;
 }
 
-void reconciler_statuses_forget(struct reconciler *r)
+/* Daemon: keep the statuses st and the inventory inv (both as the database
+ * now holds them; taken over) for the next pass. */
+static void kept_put(struct reconciler *r, struct objstatus *st, size_t nst,
+                     struct inventory *inv)
 {
-    objstatus_list_free(r->st_cache, r->nst_cache);
-    r->st_cache = NULL;
-    r->nst_cache = 0;
-    r->st_cache_valid = false;
-}
-
-/* The inventory: the daemon's from its last pass unless another process
- * wrote the database since, else read. The caller owns it. */
-static int inventory_take(struct reconciler *r, struct inventory *ret)
-{
-    int64_t dv;
-    if (r->inv_cache_valid && store_data_version(r->store, &dv) >= 0 && dv == r->inv_dv) {
-        *ret = r->inv_cache;
-        memset(&r->inv_cache, 0, sizeof(r->inv_cache));
-        r->inv_cache_valid = false;
-        return 0;
-    }
-    inventory_forget(r);
-    return store_inventory_load(r->store, ret);
-}
-
-/* Keep inv (what the database holds after this pass) for the next pass. */
-static void inventory_keep(struct reconciler *r, struct inventory *inv)
-{
-    inventory_forget(r);
-    if (!r->watching || store_data_version(r->store, &r->inv_dv) < 0) {
-        inventory_free(inv);
-        return;
-    }
-    r->inv_cache = *inv;
+    reconciler_kept_forget(r);
+    r->kept_st = st;
+    r->nkept_st = nst;
+    r->kept_inv = *inv;
     memset(inv, 0, sizeof(*inv));
-    r->inv_cache_valid = true;
-}
-
-static void inventory_forget(struct reconciler *r)
-{
-    inventory_free(&r->inv_cache);
-    memset(&r->inv_cache, 0, sizeof(r->inv_cache));
-    r->inv_cache_valid = false;
+    r->kept = r->watching && store_data_version(r->store, &r->kept_dv) >= 0;
+    if (!r->kept)
+        reconciler_kept_forget(r);
 }
 
 const struct objstatus *reconciler_statuses(struct reconciler *r, size_t *ret_n)
 {
-    int64_t dv;
-    if (!r->st_cache_valid || store_data_version(r->store, &dv) < 0 || dv != r->st_dv)
+    if (!kept_current(r))
         return NULL;
-    *ret_n = r->nst_cache;
-    return r->st_cache;
+    *ret_n = r->nkept_st;
+    return r->kept_st;
 }
 
 /* Every network has the revision its status was written for, and none
@@ -1875,8 +1826,22 @@ int reconcile_pass(struct reconciler *r, enum gen_trigger trig, bool dry_run, FI
     struct idset want = {0};
     struct objstatus *cur = NULL;
     size_t ncur = 0;
-    bool published = false, old_trusted = false, inv_reread_failed = false;
-    rc = statuses_take(r, &old, &nold, &old_trusted);
+    bool published = false, inv_reread_failed = false;
+    /* The daemon starts from what its last pass left, unless another
+     * process wrote the database since (the state lock keeps writers out
+     * for the rest of the pass). */
+    bool old_trusted = kept_current(r);
+    rc = 0;
+    if (old_trusted) {
+        old = r->kept_st;
+        nold = r->nkept_st;
+        r->kept_st = NULL;
+        r->nkept_st = 0;
+        r->kept = false; /* the inventory stays in r->kept_inv until taken */
+    } else {
+        reconciler_kept_forget(r);
+        rc = store_status_list(r->store, &old, &nold);
+    }
     if (rc < 0)
         goto out;
     for (size_t i = 0; i < nold; i++) {
@@ -2029,7 +1994,11 @@ int reconcile_pass(struct reconciler *r, enum gen_trigger trig, bool dry_run, FI
     }
     order_by_age(&d, old, &old_by_id);
     PHASE(1);
-    rc = inventory_take(r, &inv);
+    if (old_trusted) {
+        inv = r->kept_inv;
+        memset(&r->kept_inv, 0, sizeof(r->kept_inv));
+    } else
+        rc = store_inventory_load(r->store, &inv);
     if (rc < 0)
         goto out;
     dns_observe(r, &dns);
@@ -2222,24 +2191,22 @@ out:
     strmap_free(&old_by_id);
     strmap_free(&old_files);
     idset_free(&want);
-    if (published && rc >= 0 && !cur) {
-        statuses_keep(r, old, nold); /* unchanged: what the pass found */
+    if (published && rc >= 0 && !inv_reread_failed) {
+        /* the statuses as written (or as found, when unchanged), the
+         * inventory as re-read after the writes */
+        if (cur)
+            objstatus_list_free(old, nold);
+        kept_put(r, cur ? cur : old, cur ? ncur : nold, &inv);
     } else {
         objstatus_list_free(old, nold);
-        if (published && rc >= 0)
-            statuses_keep(r, cur, ncur);
-        else
-            objstatus_list_free(cur, ncur);
+        objstatus_list_free(cur, ncur);
+        inventory_free(&inv);
     }
     for (size_t i = 0; i < nkeep; i++)
         free(keep[i]);
     free(keep);
     plan_free(&p);
     labels_free(labels, nlabels);
-    if (rc >= 0 && published && !inv_reread_failed)
-        inventory_keep(r, &inv); /* after the writes, re-read: what the database holds */
-    else
-        inventory_free(&inv);
     dns_state_clear(&dns);
     for (size_t i = 0; podlive && i < d.npods; i++)
         live_ns_free(&podlive[i]);
@@ -2264,7 +2231,7 @@ static int undo_generations(struct reconciler *r, const int64_t *gens, size_t ng
                             enum gen_trigger trig, int64_t *ret_gen, char ***ret_owners,
                             size_t *ret_nowners, size_t *ret_nops)
 {
-    inventory_forget(r); /* its writes are this connection's: data_version misses them */
+    reconciler_kept_forget(r); /* its writes are this connection's: data_version misses them */
     struct op *undo = NULL, *orig = NULL;
     size_t n = 0;
     char **owners = NULL;
@@ -2478,7 +2445,7 @@ int reconcile_rollback(struct reconciler *r, int64_t after_gen, int64_t *ret_gen
      * frees the pins again), and say so in the status. */
     struct objstatus *st = NULL;
     size_t nst = 0;
-    reconciler_statuses_forget(r);
+    reconciler_kept_forget(r);
     rc = store_status_list(r->store, &st, &nst);
     if (rc >= 0)
         rc = store_begin(r->store);

@@ -81,23 +81,23 @@ struct reconciler {
      * last event is not stat()ed again by file and drift passes. */
     bool netns_watched;
     unsigned long netns_events;
-    /* Daemon: the inventory as the last pass left it, valid while no other
-     * connection wrote the database (inv_dv) and no undo ran here. */
-    struct inventory inv_cache;
-    bool inv_cache_valid;
-    int64_t inv_dv;
-    /* Daemon: the statuses as the last pass left them, valid while no other
-     * connection has written the database since (data_version st_dv). */
-    struct objstatus *st_cache;
-    size_t nst_cache;
-    bool st_cache_valid;
-    int64_t st_dv;
+    /* Daemon: what the last pass left, its statuses and inventory as the
+     * database holds them, valid while no other connection has written it
+     * since (PRAGMA data_version kept_dv) and no undo ran here. The next
+     * pass starts from them instead of reading them. */
+    bool kept;
+    int64_t kept_dv;
+    struct objstatus *kept_st;
+    size_t nkept_st;
+    struct inventory kept_inv;
 };
 
 /* The daemon's statuses as its last pass left them (borrowed, valid until
  * the next pass), or NULL when another process wrote since: read them. */
 const struct objstatus *reconciler_statuses(struct reconciler *r, size_t *ret_n);
-void reconciler_statuses_forget(struct reconciler *r);
+/* Let go of what the last pass left (after writing the database outside a
+ * pass: this connection's writes do not change data_version). */
+void reconciler_kept_forget(struct reconciler *r);
 
 /* Same repair more than flap_limit times in FLAP_WINDOW: the object backs
  * off for flap_backoff_s and reports Degraded. */

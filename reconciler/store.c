@@ -52,6 +52,7 @@ enum stmt_id {
     ST_ALLOC_PUT,
     ST_ALLOC_RELEASE,
     ST_ALLOC_RELEASE_IP,
+    ST_DATA_VERSION,
     ST_ALLOC_LIST,
     ST_RESERVED_LIST,
     ST_STATUS_PUT,
@@ -146,6 +147,7 @@ static const struct {
     [ST_ALLOC_RELEASE_IP] = {"alloc-release-ip",
                              "DELETE FROM ipam_allocations WHERE owner=?1 AND ifname=?2"
                              " AND network=?3 AND ipkey=?4"},
+    [ST_DATA_VERSION] = {"data-version", "PRAGMA data_version"},
     [ST_ALLOC_LIST] = {"alloc-list", "SELECT network, ip, prefix, owner, ifname"
                                      " FROM ipam_allocations ORDER BY network, ipkey"},
     /* host-local's last_reserved_ip (005): oldest first per network */
@@ -1190,14 +1192,14 @@ int store_status_put(struct store *s, const struct objstatus *st)
 
 int store_data_version(struct store *s, int64_t *ret)
 {
-    sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(s->db, "PRAGMA data_version", -1, &st, NULL);
-    if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-        *ret = sqlite3_column_int64(st, 0);
-        rc = SQLITE_OK;
-    }
-    sqlite3_finalize(st);
-    return rc == SQLITE_OK ? 0 : -EIO;
+    _cleanup_reset_ sqlite3_stmt *st = NULL;
+    int r = query(s, ST_DATA_VERSION, &st, "");
+    if (r < 0)
+        return r;
+    if (sqlite3_step(st) != SQLITE_ROW)
+        return -EIO;
+    *ret = sqlite3_column_int64(st, 0);
+    return 0;
 }
 
 void objstatus_copy(struct objstatus *dst, const struct objstatus *src)
