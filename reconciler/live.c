@@ -625,6 +625,26 @@ static bool rule_same(const struct live_rule *a, const struct live_rule *b)
            (!a->has_dst || ipaddr_equal(&a->dst, &b->dst));
 }
 
+/* What a plan reads of a link is the same in a and b: every field, the
+ * alias by its text, of the flags only up and promisc (a carrier or
+ * operstate change is not drift). Compared as bytes: a difference in
+ * padding can only make a pass that finds nothing, never hide a change. */
+static bool link_seen_same(const struct live_link *a, const struct live_link *b)
+{
+    struct live_link x = *a, y = *b;
+    if (!streq(a->alias ? a->alias : "", b->alias ? b->alias : ""))
+        return false;
+    x.alias = y.alias = NULL;
+    x.flags &= IFF_UP | IFF_PROMISC;
+    y.flags &= IFF_UP | IFF_PROMISC;
+    return memcmp(&x, &y, sizeof(x)) == 0;
+}
+
+static bool addr_link_local6(const struct ipaddr *a)
+{
+    return a->family == AF_INET6 && a->bytes[0] == 0xfe && (a->bytes[1] & 0xc0) == 0x80;
+}
+
 bool live_apply_event(struct live_ns *l, struct nlmsghdr *nlh)
 {
     switch (nlh->nlmsg_type) {
@@ -640,10 +660,12 @@ bool live_apply_event(struct live_ns *l, struct nlmsghdr *nlh)
                  * not dumped; the next pass re-dumps. */
                 if (k.vlan_filtering == 1 && l->links[i].vlan_filtering != 1)
                     l->pvlans_known = false;
+                bool changed = !link_seen_same(&l->links[i], &k);
                 free(l->links[i].alias);
                 l->links[i] = k;
-                l->gen++; /* a rename keeps the slot: the name index is stale */
-                return true;
+                if (changed)
+                    l->gen++; /* a rename keeps the slot: the name index is stale */
+                return changed;
             }
         *ARRAY_PUSH(l->links, l->nlinks) = k;
         return true;
@@ -685,17 +707,21 @@ bool live_apply_event(struct live_ns *l, struct nlmsghdr *nlh)
         struct live_addr a = {0};
         if (!parse_addr(nlh, &a))
             return false;
+        bool seen = !addr_link_local6(&a.addr);
         for (size_t i = 0; i < l->naddrs; i++)
             if (l->addrs[i].ifindex == a.ifindex && ipaddr_equal(&l->addrs[i].addr, &a.addr)) {
+                bool changed = nlh->nlmsg_type == RTM_DELADDR ||
+                               ((l->addrs[i].flags ^ a.flags) & IFA_F_PERMANENT);
                 if (nlh->nlmsg_type == RTM_NEWADDR)
                     l->addrs[i] = a;
                 else
                     l->addrs[i] = l->addrs[--l->naddrs];
-                return true;
+                return seen && changed;
             }
-        if (nlh->nlmsg_type == RTM_NEWADDR)
-            *ARRAY_PUSH(l->addrs, l->naddrs) = a;
-        return true;
+        if (nlh->nlmsg_type != RTM_NEWADDR)
+            return false; /* not here: nothing to take out */
+        *ARRAY_PUSH(l->addrs, l->naddrs) = a;
+        return seen;
     }
     case RTM_NEWROUTE:
     case RTM_DELROUTE: {
@@ -704,14 +730,17 @@ bool live_apply_event(struct live_ns *l, struct nlmsghdr *nlh)
             return false;
         for (size_t i = 0; i < l->nroutes; i++)
             if (route_same(&l->routes[i], &r)) {
+                bool changed = nlh->nlmsg_type == RTM_DELROUTE ||
+                               memcmp(&l->routes[i], &r, sizeof(r)) != 0;
                 if (nlh->nlmsg_type == RTM_NEWROUTE)
                     l->routes[i] = r;
                 else
                     l->routes[i] = l->routes[--l->nroutes];
-                return true;
+                return changed;
             }
-        if (nlh->nlmsg_type == RTM_NEWROUTE)
-            *ARRAY_PUSH(l->routes, l->nroutes) = r;
+        if (nlh->nlmsg_type != RTM_NEWROUTE)
+            return false;
+        *ARRAY_PUSH(l->routes, l->nroutes) = r;
         return true;
     }
     case RTM_NEWRULE:
@@ -721,14 +750,17 @@ bool live_apply_event(struct live_ns *l, struct nlmsghdr *nlh)
             return false;
         for (size_t i = 0; i < l->nrules; i++)
             if (rule_same(&l->rules[i], &r)) {
+                bool changed = nlh->nlmsg_type == RTM_DELRULE ||
+                               memcmp(&l->rules[i], &r, sizeof(r)) != 0;
                 if (nlh->nlmsg_type == RTM_NEWRULE)
                     l->rules[i] = r;
                 else
                     l->rules[i] = l->rules[--l->nrules];
-                return true;
+                return changed;
             }
-        if (nlh->nlmsg_type == RTM_NEWRULE)
-            *ARRAY_PUSH(l->rules, l->nrules) = r;
+        if (nlh->nlmsg_type != RTM_NEWRULE)
+            return false;
+        *ARRAY_PUSH(l->rules, l->nrules) = r;
         return true;
     }
     }

@@ -167,7 +167,11 @@ int netns_request(struct netns *ns, struct nl_msg **msgs, size_t n,
 struct nlmsghdr;
 
 /* Apply one RTM_{NEW,DEL}{LINK,ADDR,ROUTE,RULE} message to a snapshot. Returns
- * true when the message was one we track. */
+ * true when it changed what a plan can see: not for an echo of what the
+ * snapshot holds, a carrier or operstate change (link flags other than up
+ * and promisc), DAD finishing (address flags other than permanent), nor an
+ * IPv6 link-local address (no plan looks at those). The snapshot takes
+ * the message in either way. */
 bool live_apply_event(struct live_ns *l, struct nlmsghdr *nlh);
 
 /* A namespace's snapshot kept current from events. The node's watch owns

@@ -357,6 +357,7 @@ static void on_inotify_fd(struct loop *l, int fd)
     }
 }
 
+#define MIRROR_SLICE 16 /* status files written between two looks at events */
 #define DRIFT_QUIET_USEC 500000ULL          /* no event for this long: a new burst */
 #define DRIFT_DEBOUNCE_MAX_USEC 1000000ULL   /* the longest debounce in a storm */
 
@@ -594,6 +595,10 @@ int loop_run(struct reconciler *r, const struct loop_opts *opts)
 
     log_info("daemon", "started: config %s, state %s, node %s", r->config_dir, r->state_dir,
              r->node_name);
+    r->mirror_defer = true;
+    /* Tests: hold the status files back until exit (the deferral made
+     * visible; SIGTERM must still write them). */
+    bool mirror_hold = getenv("PLUMBD_FAULT_MIRROR_HOLD") != NULL;
     run_pass(&l, TRIG_START);
     notify_ready(); /* even if the pass failed: the daemon is up and retrying */
     if (opts->on_ready)
@@ -601,7 +606,9 @@ int loop_run(struct reconciler *r, const struct loop_opts *opts)
 
     while (!l.stop) {
         struct epoll_event evs[8];
-        int n = epoll_wait(l.ep, evs, ARRAY_SIZE(evs), -1);
+        /* Status files still to write: look at events, then write some. */
+        bool mirror = !mirror_hold && reconciler_mirror_pending(r);
+        int n = epoll_wait(l.ep, evs, ARRAY_SIZE(evs), mirror ? 0 : -1);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -685,6 +692,10 @@ int loop_run(struct reconciler *r, const struct loop_opts *opts)
             notify_ready();
             l.reloading = false;
         }
+        /* Between passes, a few status files at a time: a pass that comes
+         * due meanwhile runs first (its files then join the queue). */
+        if (!l.stop && !ran && !mirror_hold && reconciler_mirror_pending(r))
+            reconciler_mirror_step(r, MIRROR_SLICE);
         arm_due(&l);
     }
 out:

@@ -62,6 +62,14 @@ static void podent_free(struct podent *e)
 
 void reconciler_done(struct reconciler *r)
 {
+    if (r->store) /* the status files the daemon had still to write */
+        reconciler_mirror_step(r, SIZE_MAX);
+    for (size_t i = 0; i < r->nmirror_dirty; i++)
+        free(r->mirror_dirty[i]);
+    free(r->mirror_dirty);
+    r->mirror_dirty = NULL;
+    r->nmirror_dirty = 0;
+    r->mirror_scan = false;
     reconciler_kept_forget(r);
     dhcp_ctx_free(r->dhcp);
     r->dhcp = NULL;
@@ -1722,9 +1730,65 @@ static int publish_status(struct reconciler *r, struct plan *p, const struct des
                                       !status_same(&cur[i], &old[o]) ||
                                       cur[i].since != old[o].since;
     }
+    if (r->mirror_defer) {
+        /* The daemon writes the files after the pass (reconciler_mirror_step). */
+        for (size_t i = 0; i < ncur; i++)
+            if (changed[i])
+                *ARRAY_PUSH(r->mirror_dirty, r->nmirror_dirty) = xstrdup(cur[i].id);
+        r->mirror_scan = true;
+        free(changed);
+        return 0;
+    }
     rc = status_write_files(r->state_dir, cur, ncur, changed);
     free(changed);
     return rc;
+}
+
+bool reconciler_mirror_pending(const struct reconciler *r)
+{
+    return r->mirror_scan || r->nmirror_dirty > 0;
+}
+
+size_t reconciler_mirror_step(struct reconciler *r, size_t max)
+{
+    if (!reconciler_mirror_pending(r))
+        return 0;
+    /* The statuses as the database holds them now: the last pass's, or
+     * read when another process wrote since. */
+    struct objstatus *own = NULL;
+    size_t n = 0;
+    const struct objstatus *st = reconciler_statuses(r, &n);
+    if (!st) {
+        if (store_status_list(r->store, &own, &n) < 0) {
+            log_warn("status", "cannot read the statuses for the status files: retried after the next pass");
+            return r->nmirror_dirty;
+        }
+        st = own;
+    }
+    struct strmap byid = {0};
+    for (size_t i = 0; i < n; i++)
+        strmap_put(&byid, st[i].id, i);
+    if (r->mirror_scan) {
+        bool *missing = xcalloc(n ? n : 1, sizeof(bool));
+        r->mirror_scan = false;
+        if (status_mirror_scan(r->state_dir, st, n, missing) >= 0)
+            for (size_t i = 0; i < n; i++)
+                if (missing[i])
+                    *ARRAY_PUSH(r->mirror_dirty, r->nmirror_dirty) = xstrdup(st[i].id);
+        free(missing);
+    }
+    for (size_t k = 0; k < max && r->nmirror_dirty > 0; k++) {
+        char *id = r->mirror_dirty[--r->nmirror_dirty];
+        size_t i;
+        int k2;
+        /* (an object gone since has no file to write: the scan removed it) */
+        if (strmap_get(&byid, id, &i) && (k2 = status_mirror_write(r->state_dir, &st[i])) < 0)
+            log_warn(id, "cannot write its status file: %s", strerror(-k2));
+        free(id);
+    }
+    strmap_free(&byid);
+    objstatus_list_free(own, own ? n : 0);
+    return r->nmirror_dirty;
 }
 
 /* The resolv.conf file as it is now (one read) and its owner (from the
@@ -1808,14 +1872,17 @@ int reconcile_pass(struct reconciler *r, enum gen_trigger trig, bool dry_run, FI
     char **keep = NULL;
     size_t nkeep = 0;
     int rc;
-    /* Where a pass spends its CPU time, for `-v` (the bench's profile;
-     * CPU rather than wall time, so a busy machine does not blur it). */
-    uint64_t tph = cpu_usec(), ph[8] = {0};
+    /* Where a pass spends its CPU and wall time, for PLUMBD_LOG=debug (the
+     * bench's profile: CPU does not blur on a busy machine, wall shows the
+     * waits). */
+    uint64_t tph = cpu_usec(), ph[8] = {0}, twh = now_usec(), pw[8] = {0};
 #define PHASE(i)                                                                              \
     do {                                                                                      \
-        uint64_t t_ = cpu_usec();                                                             \
+        uint64_t t_ = cpu_usec(), w_ = now_usec();                                            \
         ph[i] += t_ - tph;                                                                    \
+        pw[i] += w_ - twh;                                                                    \
         tph = t_;                                                                             \
+        twh = w_;                                                                             \
     } while (0)
 
     /* What the last pass knew, read once: statuses name each object's file,
@@ -2184,6 +2251,11 @@ int reconcile_pass(struct reconciler *r, enum gen_trigger trig, bool dry_run, FI
               "status %.2f nft %.2f pools %.2f",
               ph[0] / 1e3, ph[1] / 1e3, ph[2] / 1e3, ph[3] / 1e3, ph[4] / 1e3, ph[5] / 1e3,
               ph[6] / 1e3, ph[7] / 1e3);
+    log_debug("reconciler",
+              "pass wall (ms): load %.2f validate %.2f snapshots %.2f plan %.2f ops %.2f "
+              "status %.2f nft %.2f pools %.2f",
+              pw[0] / 1e3, pw[1] / 1e3, pw[2] / 1e3, pw[3] / 1e3, pw[4] / 1e3, pw[5] / 1e3,
+              pw[6] / 1e3, pw[7] / 1e3);
 #undef PHASE
     rc = 0;
 out:

@@ -90,11 +90,25 @@ struct reconciler {
     struct objstatus *kept_st;
     size_t nkept_st;
     struct inventory kept_inv;
+    /* Daemon: the status files follow the database after the pass, a few
+     * at a time between events (reconciler_mirror_step), so a thousand new
+     * files do not hold up the next pass. mirror_dirty: ids whose file is
+     * to be written; mirror_scan: stale files to remove, missing ones to
+     * find. */
+    bool mirror_defer;
+    bool mirror_scan;
+    char **mirror_dirty;
+    size_t nmirror_dirty;
 };
 
 /* The daemon's statuses as its last pass left them (borrowed, valid until
  * the next pass), or NULL when another process wrote since: read them. */
 const struct objstatus *reconciler_statuses(struct reconciler *r, size_t *ret_n);
+/* Daemon: write up to max status files the passes left to write (stale
+ * ones removed first); returns how many are still to write, 0 when the
+ * files match the database. */
+size_t reconciler_mirror_step(struct reconciler *r, size_t max);
+bool reconciler_mirror_pending(const struct reconciler *r);
 /* Let go of what the last pass left (after writing the database outside a
  * pass: this connection's writes do not change data_version). */
 void reconciler_kept_forget(struct reconciler *r);
@@ -179,6 +193,11 @@ int reconcile_pass(struct reconciler *r, enum gen_trigger trig, bool dry_run, FI
  * last time, its file is left alone when it exists. */
 int status_write_files(const char *state_dir, const struct objstatus *st, size_t n,
                        const bool *changed);
+/* The same a piece at a time (the daemon's deferred mirror): stale files
+ * removed and missing[i] set for a status with no file; one file written. */
+int status_mirror_scan(const char *state_dir, const struct objstatus *st, size_t n,
+                       bool *missing);
+int status_mirror_write(const char *state_dir, const struct objstatus *s);
 char *status_to_yaml(const struct objstatus *s);
 /* "table", "yaml" or "json" */
 int status_print(FILE *f, const struct objstatus *st, size_t n, const char *format);

@@ -82,6 +82,57 @@ static char *status_filename(const struct objstatus *s)
     return f;
 }
 
+/* The files under dir: stale ones (no status in st) are removed; missing[i]
+ * (optional) says st[i] has no file. */
+static void status_dir_scan(const char *dir, const struct objstatus *st, size_t n,
+                            bool *missing)
+{
+    char **names = xcalloc(n ? n : 1, sizeof(char *));
+    struct strmap want = {0};
+    for (size_t i = 0; i < n; i++) {
+        names[i] = status_filename(&st[i]);
+        strmap_put(&want, names[i], i);
+        if (missing)
+            missing[i] = true;
+    }
+    DIR *dp = opendir(dir);
+    struct dirent *de;
+    while (dp && (de = readdir(dp))) {
+        size_t len = strlen(de->d_name), i;
+        if (de->d_name[0] == '.' || len < 5 || strcmp(de->d_name + len - 5, ".yaml") != 0)
+            continue;
+        if (!strmap_get(&want, de->d_name, &i))
+            unlinkat(dirfd(dp), de->d_name, 0);
+        else if (missing)
+            missing[i] = false;
+    }
+    if (dp)
+        closedir(dp);
+    strmap_free(&want);
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+}
+
+/* Write one status file under dir, unless it holds that text already (its
+ * mtime then stays). */
+static int status_write_one(const char *dir, const struct objstatus *s)
+{
+    _cleanup_free_ char *name = status_filename(s);
+    _cleanup_free_ char *path = xasprintf("%s/%s", dir, name);
+    _cleanup_free_ char *y = status_to_yaml(s);
+    _cleanup_fclose_ FILE *f = fopen(path, "re");
+    if (f) {
+        char buf[8192];
+        size_t len = fread(buf, 1, sizeof(buf), f);
+        if (len == strlen(y) && memcmp(buf, y, len) == 0)
+            return 0;
+    }
+    /* A mirror of the database: atomic, but not worth two fsyncs per
+     * object on a pass that attaches a thousand pods. */
+    return write_file_replace(path, y, strlen(y), false);
+}
+
 int status_write_files(const char *state_dir, const struct objstatus *st, size_t n,
                        const bool *changed)
 {
@@ -89,60 +140,33 @@ int status_write_files(const char *state_dir, const struct objstatus *st, size_t
     int rc = mkdir_p(dir, 0755);
     if (rc < 0)
         return rc;
-    char **names = xcalloc(n ? n : 1, sizeof(char *));
-    struct strmap want = {0}, have = {0};
-    for (size_t i = 0; i < n; i++) {
-        names[i] = status_filename(&st[i]);
-        strmap_put(&want, names[i], i);
-    }
-    /* What is there: stale files go, missing ones are written. */
-    DIR *dp = opendir(dir);
-    struct dirent *de;
-    char **present = NULL;
-    size_t npresent = 0;
-    while (dp && (de = readdir(dp))) {
-        size_t len = strlen(de->d_name);
-        if (de->d_name[0] == '.' || len < 5 || strcmp(de->d_name + len - 5, ".yaml") != 0)
-            continue;
-        if (!strmap_get(&want, de->d_name, NULL))
-            unlinkat(dirfd(dp), de->d_name, 0);
-        else
-            *ARRAY_PUSH(present, npresent) = xstrdup(de->d_name);
-    }
-    if (dp)
-        closedir(dp);
-    for (size_t i = 0; i < npresent; i++)
-        strmap_put(&have, present[i], i);
-    for (size_t i = 0; i < n; i++) {
+    bool *missing = xcalloc(n ? n : 1, sizeof(bool));
+    status_dir_scan(dir, st, n, missing);
+    for (size_t i = 0; i < n && rc >= 0; i++) {
         /* An unchanged status whose file is there: nothing to do (the
          * files mirror the database, which said it is unchanged). */
-        if (changed && !changed[i] && strmap_get(&have, names[i], NULL))
+        if (changed && !changed[i] && !missing[i])
             continue;
-        _cleanup_free_ char *path = xasprintf("%s/%s", dir, names[i]);
-        _cleanup_free_ char *y = status_to_yaml(&st[i]);
-        /* Unchanged content: leave the file (and its mtime) alone. */
-        _cleanup_fclose_ FILE *f = fopen(path, "re");
-        if (f) {
-            char buf[8192];
-            size_t len = fread(buf, 1, sizeof(buf), f);
-            if (len == strlen(y) && memcmp(buf, y, len) == 0)
-                continue;
-        }
-        /* A mirror of the database: atomic, but not worth two fsyncs per
-         * object on a pass that attaches a thousand pods. */
-        rc = write_file_replace(path, y, strlen(y), false);
-        if (rc < 0)
-            break;
+        rc = status_write_one(dir, &st[i]);
     }
-    strmap_free(&want);
-    strmap_free(&have);
-    for (size_t i = 0; i < npresent; i++)
-        free(present[i]);
-    free(present);
-    for (size_t i = 0; i < n; i++)
-        free(names[i]);
-    free(names);
+    free(missing);
     return rc;
+}
+
+int status_mirror_scan(const char *state_dir, const struct objstatus *st, size_t n,
+                       bool *missing)
+{
+    _cleanup_free_ char *dir = xasprintf("%s/status", state_dir);
+    int rc = mkdir_p(dir, 0755);
+    if (rc >= 0)
+        status_dir_scan(dir, st, n, missing);
+    return rc;
+}
+
+int status_mirror_write(const char *state_dir, const struct objstatus *s)
+{
+    _cleanup_free_ char *dir = xasprintf("%s/status", state_dir);
+    return status_write_one(dir, s);
 }
 
 int status_print(FILE *f, const struct objstatus *st, size_t n, const char *format)

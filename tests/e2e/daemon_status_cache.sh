@@ -13,24 +13,6 @@ lab_seed || { not_ok lab "could not build the lab"; exit 1; }
 command -v sqlite3 >/dev/null || { skip daemon_status_cache "needs sqlite3"; exit 0; }
 POD_NS=${P}multus-demo
 
-# files_agree LABEL : the status files, as a set of documents, equal
-# `plumbd status -o yaml` (read from the database).
-files_agree() {
-    local db files
-    db=$(plumbd_run status -o yaml 2>/dev/null | python3 -c '
-import sys
-docs = [d for d in sys.stdin.read().split("---\n") if d.strip()]
-print("\n===\n".join(sorted(docs)))')
-    files=$(python3 -c '
-import glob, sys
-docs = [open(f).read() for f in glob.glob(sys.argv[1] + "/status/*.yaml")]
-print("\n===\n".join(sorted(docs)))' "$STATE")
-    if [ -n "$db" ] && [ "$db" = "$files" ]; then
-        ok "$1: status files = database ($(printf '%s\n' "$db" | grep -c '^kind:') objects)"
-    else
-        not_ok "$1: status files = database" "$(diff <(printf '%s\n' "$db") <(printf '%s\n' "$files") | head -20)"
-    fi
-}
 since_of() { # FILE-NAME : lastTransitionTime in that status file
     sed -n 's/^  lastTransitionTime: "\(.*\)"$/\1/p' "$STATE/status/$1" 2>/dev/null
 }
@@ -42,7 +24,7 @@ plumbd_daemon
 wait_for 15 status_is default/multus-demo Available ||
     not_ok "seed pod Available under the daemon" "$(plumbd_status_line default/multus-demo)" "$DAEMON_LOG"
 sleep 0.5
-files_agree "seed converged"
+status_files_agree "seed converged"
 since0=$(since_of Pod_default_multus-demo.yaml)
 [ -n "$since0" ] && ok "seed pod has a lastTransitionTime ($since0)" ||
     not_ok "seed pod has a lastTransitionTime" "none in $STATE/status/Pod_default_multus-demo.yaml"
@@ -57,7 +39,7 @@ else
     not_ok "second pod Pending (no netns)" "$(plumbd_status_line default/second)" "$DAEMON_LOG"
 fi
 sleep 0.5
-files_agree "second pod pending"
+status_files_agree "second pod pending"
 assert_eq "seed pod keeps its lastTransitionTime" "$since0" "$(since_of Pod_default_multus-demo.yaml)"
 
 # its namespace appears: Available, with a network-status
@@ -68,7 +50,7 @@ else
     not_ok "second pod Available once its netns exists" "$(plumbd_status_line default/second)" "$DAEMON_LOG"
 fi
 sleep 0.5
-files_agree "second pod attached"
+status_files_agree "second pod attached"
 assert_match "second pod's file has its network-status" 'networkStatus: \[.*"interface":"net1"' \
     "$(cat "$STATE/status/Pod_default_second.yaml" 2>/dev/null)"
 assert_eq "seed pod still keeps its lastTransitionTime" "$since0" "$(since_of Pod_default_multus-demo.yaml)"
@@ -87,13 +69,13 @@ else
         "message still '$(message_in_db Pod/default/multus-demo)'" "$DAEMON_LOG"
 fi
 sleep 0.5
-files_agree "after another writer"
+status_files_agree "after another writer"
 
 # objects removed: their files go with their rows
 rm -f "$CONF/second.yml" "$CONF/third.yml"
 wait_for 10 link_absent "${P}second" net1 || not_ok "second pod detached" "net1 still there" "$DAEMON_LOG"
 wait_for 5 test ! -e "$STATE/status/Pod_default_third.yaml"
 sleep 0.5
-files_agree "pods removed"
+status_files_agree "pods removed"
 proc_alive "$DAEMON_PID" && ok "daemon still running" || not_ok "daemon still running" "it exited" "$DAEMON_LOG"
 lab_done

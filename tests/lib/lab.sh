@@ -242,6 +242,34 @@ plumbd_status_line() {
 }
 # status_is NAME CONDITION (for wait_for)
 status_is() { [ "$(plumbd_status_field "$1" 3)" = "$2" ]; }
+# status_files_same : the status files under $STATE/status, as a set of
+# documents, equal `plumbd status -o yaml` (read from the database); the
+# difference on stdout when not.
+status_files_same() {
+    local db files
+    db=$(plumbd_run status -o yaml 2>/dev/null | python3 -c '
+import sys
+docs = [d for d in sys.stdin.read().split("---\n") if d.strip()]
+print("\n===\n".join(sorted(docs)))')
+    files=$(python3 -c '
+import glob, sys
+docs = [open(f).read() for f in glob.glob(sys.argv[1] + "/status/*.yaml")]
+print("\n===\n".join(sorted(docs)))' "$STATE")
+    [ -n "$db" ] && [ "$db" = "$files" ] && return 0
+    diff <(printf '%s\n' "$db") <(printf '%s\n' "$files") | head -20
+    return 1
+}
+# status_files_agree LABEL [SECS] : a check that they agree (within SECS,
+# default at once).
+status_files_agree() {
+    local why
+    if [ -n "${2:-}" ] && wait_for "$2" status_files_same >/dev/null; then :; fi
+    if why=$(status_files_same); then
+        ok "$1: status files = database ($(plumbd_run status 2>/dev/null | tail -n +2 | wc -l) objects)"
+    else
+        not_ok "$1: status files = database" "$why"
+    fi
+}
 
 # apply_writes OUTPUT : M from the line "applied N operations, M netlink writes".
 apply_writes() {
