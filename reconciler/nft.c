@@ -377,3 +377,39 @@ int nft_apply(const char *ruleset, char **ret_err)
 {
     return run(ruleset, false, ret_err);
 }
+
+size_t *nft_delta_split(const char *delta, size_t max_lines, size_t *ret_n)
+{
+    size_t *ends = NULL, n = 0, lines = 0, len = strlen(delta);
+    if (max_lines < 2)
+        max_lines = 2;
+    max_lines &= ~(size_t)1;
+    /* The port lines come first, two for each port: a cut after an even
+     * number of lines never splits a port; masquerade lines stand alone. */
+    for (size_t i = 0; i < len; i++) {
+        if (delta[i] != '\n')
+            continue;
+        if (++lines == max_lines) {
+            *ARRAY_PUSH(ends, n) = i + 1;
+            lines = 0;
+        }
+    }
+    if (lines || (n == 0 && len))
+        *ARRAY_PUSH(ends, n) = len;
+    *ret_n = n;
+    return ends;
+}
+
+int nft_apply_delta(const char *delta, size_t max_lines, char **ret_err)
+{
+    size_t n, start = 0;
+    _cleanup_free_ size_t *ends = nft_delta_split(delta, max_lines, &n);
+    for (size_t i = 0; i < n; i++) {
+        _cleanup_free_ char *piece = xstrndup(delta + start, ends[i] - start);
+        int r = nft_apply(piece, ret_err);
+        if (r < 0)
+            return r;
+        start = ends[i];
+    }
+    return 0;
+}

@@ -14,6 +14,17 @@ char *nft_ruleset(const struct nft_port *ports, size_t n);
 /* Run a transaction in the current (node) namespace: 0 or -EINVAL with
  * nftables' own message in *ret_err. */
 int nft_apply(const char *ruleset, char **ret_err);
+/* An nft_delta text as transactions of at most max_lines lines each (max
+ * even, at least 2), cut between two lines of one port never (its `ports`
+ * and `allowed` elements come and go together): the offsets where each
+ * piece ends, *ret_n of them. Caller frees. Pure. */
+size_t *nft_delta_split(const char *delta, size_t max_lines, size_t *ret_n);
+/* nft_apply, a piece of nft_delta_split at a time: libnftables' memory
+ * grows with the elements of one transaction. Stops at the first failure
+ * (the pieces before it stay: each leaves the tables consistent). */
+int nft_apply_delta(const char *delta, size_t max_lines, char **ret_err);
+/* Set elements per transaction when many come at once (128 ports). */
+#define NFT_TXN_LINES 256
 
 #define NFT_NAT_TABLE "plumbd-nat"
 

@@ -1444,7 +1444,7 @@ static void nft_sync(struct reconciler *r, const struct desired *d, enum gen_tri
     if (!ask && r->nft_have_last) {
         _cleanup_free_ char *delta = nft_delta(r->nft_ports, r->nnft_ports, ports, n, r->nft_masq,
                                                r->nnft_masq, masq, nmasq);
-        if (delta && nft_apply(delta, &err) == 0) {
+        if (delta && nft_apply_delta(delta, NFT_TXN_LINES, &err) == 0) {
             write_file_atomic(path, rev, strlen(rev));
             log_debug("nftables", "macspoofchk rules: %zu pod port%s; ipMasq: %zu address%s (set elements changed)",
                       n, n == 1 ? "" : "s", nmasq, nmasq == 1 ? "" : "es");
@@ -1469,7 +1469,25 @@ static void nft_sync(struct reconciler *r, const struct desired *d, enum gen_tri
         nft_remember(r, ports, n, masq, nmasq, rev);
         return;
     }
-    if (nft_apply(text, &err) < 0) {
+    /* No spoof table yet (a node starting with its pods, a first mass
+     * attach): it is made with its first ports, the others follow in
+     * transactions of NFT_TXN_LINES elements (libnftables takes ~3 kB per
+     * element of one transaction). A table that exists is replaced in one
+     * transaction: no port goes unchecked in between. */
+    size_t first = n;
+    if (!has_spoof && n > NFT_TXN_LINES / 2) {
+        first = NFT_TXN_LINES / 2;
+        free(text);
+        free(spoof);
+        spoof = nft_ruleset(ports, first);
+        text = xasprintf("%s%s", spoof, nat);
+    }
+    int k = nft_apply(text, &err);
+    if (k >= 0 && first < n) {
+        _cleanup_free_ char *rest = nft_delta(ports, first, ports, n, masq, nmasq, masq, nmasq);
+        k = rest ? nft_apply_delta(rest, NFT_TXN_LINES, &err) : -EINVAL;
+    }
+    if (k < 0) {
         log_error("nftables", "cannot install the macspoofchk/ipMasq rules: %s", err ? err : "?");
         r->nft_known = false;
         nft_forget(r);

@@ -131,12 +131,54 @@ static void test_delta(void **state)
     assert_null(nft_delta(a, 3, a, 3, NULL, 0, m1, 4));
 }
 
+/* A delta cut into transactions: never between the two lines of a port. */
+static void test_delta_split(void **state)
+{
+    (void)state;
+    struct nft_port p[5];
+    for (size_t i = 0; i < 5; i++) {
+        snprintf(p[i].ifname, sizeof(p[i].ifname), "pl%zu", i);
+        memset(p[i].mac, 0, 6);
+        p[i].mac[5] = (uint8_t)i;
+    }
+    struct nft_masq m[2] = {masq_of("10.66.0.2", "10.66.0.0/24"),
+                            masq_of("10.66.0.3", "10.66.0.0/24")};
+    /* pl0 stays; pl1..pl4 come (8 lines); 10.66.0.3 comes (1 line) */
+    _cleanup_free_ char *d = nft_delta(p, 1, p, 5, m, 1, m, 2);
+    size_t n, start = 0;
+    _cleanup_free_ size_t *ends = nft_delta_split(d, 3, &n); /* 3 -> 2 lines a piece */
+    assert_int_equal(n, 5);
+    for (size_t i = 0; i < n; i++) {
+        _cleanup_free_ char *piece = xstrndup(d + start, ends[i] - start);
+        if (i < 4) { /* one port each: its ports and allowed elements */
+            char want[256];
+            snprintf(want, sizeof(want),
+                     "add element bridge plumbd ports { \"pl%zu\" }\n"
+                     "add element bridge plumbd allowed { 00:00:00:00:00:%02zx . \"pl%zu\" }\n",
+                     i + 1, i + 1, i + 1);
+            assert_string_equal(piece, want);
+        } else {
+            assert_string_equal(piece, "add element inet plumbd-nat m4_0 { 10.66.0.3 }\n");
+        }
+        start = ends[i];
+    }
+    assert_int_equal(start, strlen(d));
+    free(ends);
+    ends = nft_delta_split(d, 256, &n); /* all of it in one */
+    assert_int_equal(n, 1);
+    assert_int_equal(ends[0], strlen(d));
+    free(ends);
+    ends = nft_delta_split("", 256, &n); /* nothing to do: no transaction */
+    assert_int_equal(n, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ruleset),
         cmocka_unit_test(test_masq_ruleset),
         cmocka_unit_test(test_delta),
+        cmocka_unit_test(test_delta_split),
     };
     return cmocka_run_group_tests_name("nft", tests, NULL, NULL);
 }
