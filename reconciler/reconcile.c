@@ -1121,6 +1121,11 @@ static int run_ops(struct reconciler *r, enum gen_trigger trig, struct plan *p,
     }
     rc = store_commit(r->store);
     res->nfailed_ops = nfailed;
+    /* The resolv.conf owner read for the generation before this one still
+     * holds when none of this generation's ops touched the file (postwrite
+     * forgets it when one did): no journal scan next pass. */
+    if (rc >= 0 && r->dns_loaded && r->dns_gen == gen - 1)
+        r->dns_gen = gen;
 
     /* Statuses: Failing with the first error, else Available. */
     for (size_t s = 0; s < p->nstatus; s++) {
