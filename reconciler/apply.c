@@ -838,6 +838,7 @@ static struct nl_msg *veth_msg(const struct pod_attach_op *pa, int bridge_idx, i
     if (!m)
         return NULL;
     if (nla_put_u32(m, IFLA_MASTER, (uint32_t)bridge_idx) < 0 ||
+        nla_put_u32(m, IFLA_GROUP, APPLY_POD_GROUP) < 0 ||
         (pa->mtu && nla_put_u32(m, IFLA_MTU, pa->mtu) < 0) || put_one_queue(m) < 0 ||
         !(li = nla_nest_start(m, IFLA_LINKINFO)) || nla_put_string(m, IFLA_INFO_KIND, "veth") < 0 ||
         !(data = nla_nest_start(m, IFLA_INFO_DATA)) || !(pn = nla_nest_start(m, VETH_INFO_PEER)) ||
@@ -1570,13 +1571,16 @@ static int do_pod_detach(struct apply_ctx *ctx, struct op *op, char **ret_err)
     return 0;
 }
 
-/* Set the group of every existing host end (one pipelined batch per
- * APPLY_MAX_BATCH), then delete the whole group with one request. An op
- * whose host end is already gone takes the single path (pod-side cleanup). */
-int apply_detach_many(struct apply_ctx *ctx, struct op *const *ops, size_t n, char **ret_err)
+/* Move every existing host end that is not there yet into the group to
+ * delete (one pipelined batch per APPLY_MAX_BATCH), then delete the whole
+ * group with one request. An op whose host end is already gone takes the
+ * single path (pod-side cleanup). */
+int apply_detach_many(struct apply_ctx *ctx, struct op *const *ops, size_t n,
+                      const bool *in_pod_group, char **ret_err)
 {
     _cleanup_(nlmsg_freep) struct nl_msg *del = NULL;
     _cleanup_free_ char *kmsg = NULL;
+    const uint32_t group = in_pod_group ? APPLY_POD_GROUP : APPLY_DETACH_GROUP;
     struct batch b = { .n = 0 };
     size_t grouped = 0;
     bool err_set = false;
@@ -1594,8 +1598,12 @@ int apply_detach_many(struct apply_ctx *ctx, struct op *const *ops, size_t n, ch
             err_set = r < 0;
             continue;
         }
+        if (in_pod_group && in_pod_group[i]) {
+            grouped++;
+            continue;
+        }
         m = link_msg(RTM_NEWLINK, 0, ops[i]->pa.host_if, 0, 0);
-        if (m && nla_put_u32(m, IFLA_GROUP, APPLY_DETACH_GROUP) < 0) {
+        if (m && nla_put_u32(m, IFLA_GROUP, group) < 0) {
             nlmsg_free(m);
             m = NULL;
         }
@@ -1623,7 +1631,7 @@ int apply_detach_many(struct apply_ctx *ctx, struct op *const *ops, size_t n, ch
     {
         struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC };
         if (!del || nlmsg_append(del, &ifi, sizeof(ifi), NLMSG_ALIGNTO) < 0 ||
-            nla_put_u32(del, IFLA_GROUP, APPLY_DETACH_GROUP) < 0)
+            nla_put_u32(del, IFLA_GROUP, group) < 0)
             return r < 0 ? r : fail(ret_err, -ENOMEM, NULL, "pod-detach (batch)");
     }
     free(TAKE_PTR(kmsg));

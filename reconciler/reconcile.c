@@ -911,6 +911,30 @@ static void readback(struct reconciler *r, const struct plan *p, const struct de
     }
 }
 
+/* For a batch of detaches: which host ends are in the pod group already,
+ * or NULL when the group also holds a link the batch does not delete (it
+ * cannot then be deleted whole). The snapshot holds every link plumbd made
+ * before this pass: the kernel queues a link's event before acknowledging
+ * its creation, and the daemon reads its events before planning. */
+static bool *pod_group_members(const struct live_ns *node, struct op *const *ops, size_t n)
+{
+    bool *in = xcalloc(n, sizeof(bool));
+    size_t members = 0, total = 0;
+
+    for (size_t i = 0; i < node->nlinks; i++)
+        total += node->links[i].group == (int)APPLY_POD_GROUP;
+    for (size_t i = 0; i < n; i++) {
+        const struct live_link *l = live_find_link(node, ops[i]->pa.host_if);
+        in[i] = l && l->group == (int)APPLY_POD_GROUP;
+        members += in[i];
+    }
+    if (members != total) {
+        free(in);
+        return NULL;
+    }
+    return in;
+}
+
 static int run_ops(struct reconciler *r, enum gen_trigger trig, struct plan *p,
                    const struct live_ns *node, const struct inventory *inv,
                    const struct desired *d, struct pass_result *res)
@@ -989,7 +1013,8 @@ static int run_ops(struct reconciler *r, enum gen_trigger trig, struct plan *p,
                 *ARRAY_PUSH(batch, nb) = &p->ops[i];
         if (nb > 1) {
             _cleanup_free_ char *e = NULL;
-            detached = apply_detach_many(&r->actx, batch, nb, &e) >= 0;
+            _cleanup_free_ bool *in_group = pod_group_members(node, batch, nb);
+            detached = apply_detach_many(&r->actx, batch, nb, in_group, &e) >= 0;
             if (!detached)
                 log_warn("apply", "batched detach failed (%s): detaching one by one",
                          e ? e : "?");

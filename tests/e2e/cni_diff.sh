@@ -46,8 +46,8 @@ deliberate 'gateway' 'after detach: node routes' \
     '^--4 192\.168\.255\.0/24 dev br-1 proto kernel scope link src 192\.168\.255\.1'
 
 deliberate '*' 'node links' \
-    'plumbd creates each veth end with one TX and one RX queue; the plugin takes the default (one per CPU), which the kernel cuts down to one in use right after creating the link, waiting for an RCU grace period per end and direction (two thirds of a pod attach). Both use one queue' \
-    '^-HOST:[^ ]+ txqueues=[0-9]+$|^\+HOST:[^ ]+ txqueues=1$'
+    'plumbd creates each veth end with one TX and one RX queue; the plugin takes the default (one per CPU), which the kernel cuts down to one in use right after creating the link, waiting for an RCU grace period per end and direction (two thirds of a pod attach). Both use one queue. plumbd also creates the host end in its interface group 1886154096 ("plmp"; the plugin leaves group 0, "default"): the kernel deletes a whole group in one request, so detaching every pod of a node takes one RCU grace period in all instead of one per veth' \
+    '^-HOST:[^ ]+ txqueues=[0-9]+$|^\+HOST:[^ ]+ txqueues=1$|^-HOST:[^ ]+ group=default$|^\+HOST:[^ ]+ group=1886154096$'
 deliberate '*' 'pod links' \
     'the pod end of the veth, as above' \
     '^-[^ ]+: [^ ]+ txqueues=[0-9]+$|^\+[^ ]+: [^ ]+ txqueues=1$'

@@ -56,4 +56,26 @@ else
 fi
 out=$(plumbd_run apply 2>&1)
 assert_eq "converged: apply writes nothing" 0 "$(apply_writes "$out")"
+# Pod host ends are made in plumbd's pod group (1886154096, "plmp"). When
+# every member goes, the group is deleted whole (one write); a link of the
+# group that is no pod's keeps the detach to the scratch-group path, and stays.
+group_members() {
+    ip -n "$NODE" -o link show group 1886154096 | awk -F': ' '{ sub(/@.*/, "", $2); print $2 }' | sort
+}
+assert_eq "the host ends left are the pod group" "$(want_ports)" "$(group_members)"
+ip -n "$NODE" link add plgroupx group 1886154096 type veth peer name plgroupy
+for ((i = 1; i <= KEEP / 2; i++)); do rm -f "$CONF/q$i.yml"; done
+out=$(plumbd_run apply 2>&1)
+assert_match "apply detaches $((KEEP / 2)) pods" "applied $((KEEP / 2)) operations" "$out"
+assert_eq "a link of the group that is no pod's stays" \
+    "$( (want_ports; echo plgroupx) | sort)" "$(group_members)"
+ip -n "$NODE" link del plgroupx
+for ((i = KEEP / 2 + 1; i <= KEEP; i++)); do rm -f "$CONF/q$i.yml"; done
+out=$(plumbd_run apply 2>&1)
+assert_match "apply detaches the last $((KEEP - KEEP / 2)) pods" "applied $((KEEP - KEEP / 2)) operations" "$out"
+assert_eq "no attachment left" 0 "$(want_ports | wc -l)"
+assert_eq "nothing left in the pod group" "" "$(group_members)"
+assert_eq "br-1 keeps only its wire" "ens19" \
+    "$(ip -n "$NODE" -o link show master br-1 | awk -F': ' '{ sub(/@.*/, "", $2); print $2 }')"
+diag "detach writes: $(apply_writes "$out") for $((KEEP - KEEP / 2)) pods, group deleted whole"
 lab_done

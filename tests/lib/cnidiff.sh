@@ -831,6 +831,10 @@ def link_line(l, where):
 def queue_line(l):
     return "%s txqueues=%s" % (nn(l["ifname"]), l.get("num_tx_queues"))
 
+# the interface group, a line of its own (node links only)
+def group_line(l):
+    return "%s group=%s" % (nn(l["ifname"]), l.get("group"))
+
 def addr_lines(ns, only=None):
     out = []
     for a in ipj(ns, "addr", "show"):
@@ -887,7 +891,8 @@ SYS["node"] = sysctls(node)
 # node side
 hosts = sorted(hostname)
 write("node_links", sorted([link_line(l, "node") for l in nlinks if l["ifname"] != "lo"] +
-                           [queue_line(l) for l in nlinks if l["ifname"] != "lo"]))
+                           [queue_line(l) for l in nlinks if l["ifname"] != "lo"] +
+                           [group_line(l) for l in nlinks if l["ifname"] != "lo"]))
 write("node_routes", route_lines(node, "-4") + route_lines(node, "-6"))
 brs = [l["ifname"] for l in nlinks if l.get("linkinfo", {}).get("info_kind") == "bridge"]
 write("node_addresses", addr_lines(node, set(brs) | set(hosts)))

@@ -612,7 +612,7 @@ static void test_detach_many(void **state)
         ops[i].type = OP_POD_DETACH;
 
     w0 = ctx.writes;
-    assert_int_equal(apply_detach_many(&ctx, pp, 3, &err), 0);
+    assert_int_equal(apply_detach_many(&ctx, pp, 3, NULL, &err), 0);
     /* 2 group moves + 1 group delete + the missing one: host and pod side */
     assert_int_equal(ctx.writes - w0, 5);
     assert_no_leftovers("pl0000000005", "net5");
@@ -624,6 +624,45 @@ static void test_detach_many(void **state)
     assert_non_null(live_find_link(&p, "lo"));
     live_ns_free(&n);
     live_ns_free(&p);
+}
+
+/* Host ends are created in the pod group; when the caller vouches that the
+ * batch holds the whole group, only the ends not in it yet are moved and the
+ * group goes in one request. */
+static void test_detach_pod_group(void **state)
+{
+    struct ipaddr addr[2] = { ip("192.168.255.108/24"), ip("192.168.255.109/24") };
+    _cleanup_free_ char *err = NULL;
+    struct op ops[2];
+    struct op *pp[2] = { &ops[0], &ops[1] };
+    bool in[2];
+    unsigned long w0;
+    struct live_ns n;
+    (void)state;
+
+    attach_op(&ops[0], "net8", "pl0000000008", "br-1", NULL, &addr[0], 1, NULL, 0);
+    attach_op(&ops[1], "net9", "pl0000000009", "br-1", NULL, &addr[1], 1, NULL, 0);
+    assert_int_equal(run(&ops[0], &err), 0);
+    assert_int_equal(run(&ops[1], &err), 0);
+    n = dump(node);
+    assert_int_equal(live_find_link(&n, "pl0000000008")->group, (int)APPLY_POD_GROUP);
+    assert_int_equal(live_find_link(&n, "pl0000000009")->group, (int)APPLY_POD_GROUP);
+    live_ns_free(&n);
+    /* a host end made before the group existed */
+    assert_int_equal(sh("ip link set pl0000000009 group default"), 0);
+    for (int i = 0; i < 2; i++)
+        ops[i].type = OP_POD_DETACH;
+    in[0] = true, in[1] = false;
+
+    w0 = ctx.writes;
+    assert_int_equal(apply_detach_many(&ctx, pp, 2, in, &err), 0);
+    assert_int_equal(ctx.writes - w0, 2); /* one move, one group delete */
+    assert_no_leftovers("pl0000000008", "net8");
+    assert_no_leftovers("pl0000000009", "net9");
+    n = dump(node);
+    assert_non_null(live_find_link(&n, "ens19"));
+    assert_non_null(live_find_link(&n, "br-1"));
+    live_ns_free(&n);
 }
 
 static void test_link_del(void **state)
@@ -666,6 +705,7 @@ int main(void)
         cmocka_unit_test(test_pod_attach_failure),
         cmocka_unit_test(test_pod_detach),
         cmocka_unit_test(test_detach_many),
+        cmocka_unit_test(test_detach_pod_group),
         cmocka_unit_test(test_link_del),
     };
 
