@@ -513,6 +513,10 @@ int live_dump(struct netns *ns, struct live_ns *ret)
         live_ns_free(&l);
         return r;
     }
+    /* kept for as long as the namespace is watched: a pod's has two links */
+    array_fit(&l.links, l.nlinks, sizeof(*l.links));
+    array_fit(&l.addrs, l.naddrs, sizeof(*l.addrs));
+    array_fit(&l.routes, l.nroutes, sizeof(*l.routes));
     *ret = l;
     return 0;
 }

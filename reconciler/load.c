@@ -603,7 +603,7 @@ static int parse_map(struct parser *p, const yaml_event_t *start, unsigned depth
         grow(&n->keys, &kcap, n->n, sizeof(*n->keys));
         grow(&n->keynodes, &kncap, n->n, sizeof(*n->keynodes));
         grow(&n->items, &cap, n->n, sizeof(*n->items));
-        n->keys[n->n] = xstrdup(key->scalar);
+        n->keys[n->n] = TAKE_PTR(key->scalar); /* the key node keeps its position */
         n->keynodes[n->n] = key;
         n->items[n->n] = NULL;
         n->n++;
@@ -624,7 +624,7 @@ static int parse_map(struct parser *p, const yaml_event_t *start, unsigned depth
         }
         if (dup >= 0) {
             r = perr(p, kev.start_mark, "duplicate key \"%s\" (first at line %u column %u)",
-                     key->scalar, n->keynodes[dup]->line, n->keynodes[dup]->col);
+                     n->keys[n->n - 1], n->keynodes[dup]->line, n->keynodes[dup]->col);
             goto out;
         }
 

@@ -23,7 +23,8 @@ struct ynode {
     /* YNODE_MAP: keys[i] -> items[i]; YNODE_SEQ: items[i] */
     size_t n;
     char **keys;
-    struct ynode **keynodes; /* map only: positions of keys */
+    struct ynode **keynodes; /* map only: positions of keys (and quoting); the
+                              * text is keys[i], their scalar may be NULL */
     struct ynode **items;
     unsigned refs; /* a document root shared with a load_cache: extra owners */
 };

@@ -125,9 +125,16 @@ static void nl_socket_freep(struct nl_sock **sk)
  * message, not our whole request) and 1 MiB buffers. */
 static int request_socket_new(struct nl_sock **ret)
 {
-    _cleanup_(nl_socket_freep) struct nl_sock *sk = nl_socket_alloc();
+    /* One callback set for every request socket (each request clones its
+     * own, see netns_request): a daemon holds a socket per pod namespace,
+     * and libnl's default is a fresh 448-byte set per socket. */
+    static struct nl_cb *shared;
+    _cleanup_(nl_socket_freep) struct nl_sock *sk = NULL;
     int one = 1, buf = NETNS_SOCK_BUF, r, fd;
 
+    if (!shared && !(shared = nl_cb_alloc(NL_CB_DEFAULT)))
+        return -ENOMEM;
+    sk = nl_socket_alloc_cb(shared);
     if (!sk)
         return -ENOMEM;
     r = nl_connect(sk, NETLINK_ROUTE);

@@ -94,6 +94,19 @@ void *array_push(void *arr_ptr, size_t *n, size_t sz)
     return p + (*n)++ * sz;
 }
 
+void array_fit(void *arr_ptr, size_t n, size_t sz)
+{
+    void **arr = arr_ptr;
+
+    if (!*arr)
+        return;
+    if (n == 0) {
+        free(*arr);
+        *arr = NULL;
+    } else if (malloc_usable_size(*arr) >= n * sz + 64)
+        *arr = xrealloc(*arr, n * sz);
+}
+
 /* FNV-1a over len bytes, starting from seed (HASH64_SEED for a fresh hash;
  * a previous result to continue hashing a stream). */
 uint64_t hash64(const void *data, size_t len, uint64_t seed)

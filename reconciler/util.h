@@ -71,6 +71,9 @@ char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Grow *arr (of *n elements of size sz) by one zeroed element; returns it. */
 void *array_push(void *arr_ptr, size_t *n, size_t sz);
 #define ARRAY_PUSH(arr, n) ((__typeof__(arr))array_push(&(arr), &(n), sizeof(*(arr))))
+/* Give an array built by ARRAY_PUSH back its spare room (it can keep
+ * growing afterwards): for arrays that are kept, one per pod namespace. */
+void array_fit(void *arr_ptr, size_t n, size_t sz);
 
 /* FNV-1a 64-bit; used for content revisions and deterministic names. */
 uint64_t hash64(const void *data, size_t len, uint64_t seed);
