@@ -247,13 +247,20 @@ static void op_free_fields(struct op *op)
     op_clear(op);
 }
 
+void plan_free_ops(struct plan *p)
+{
+    for (size_t i = 0; i < p->nops; i++)
+        op_free_fields(&p->ops[i]);
+    free(p->ops);
+    p->ops = NULL;
+    p->nops = 0;
+}
+
 void plan_free(struct plan *p)
 {
     if (!p)
         return;
-    for (size_t i = 0; i < p->nops; i++)
-        op_free_fields(&p->ops[i]);
-    free(p->ops);
+    plan_free_ops(p);
     for (size_t i = 0; i < p->nstatus; i++)
         objstatus_free_fields(&p->status[i]);
     free(p->status);

@@ -374,6 +374,8 @@ struct plan {
  * reverse dependency order. Returns 0 or -ENOMEM. */
 int plan_build(const struct plan_input *in, struct plan *ret);
 void plan_free(struct plan *p);
+/* Free the ops only (the statuses stay): once they are run. */
+void plan_free_ops(struct plan *p);
 /* Drop every op of owner from the plan (its status is the caller's). */
 void plan_drop_owner(struct plan *p, const char *owner);
 

@@ -950,14 +950,27 @@ static int run_ops(struct reconciler *r, enum gen_trigger trig, struct plan *p,
     char **reasons = xcalloc(n, sizeof(char *)); /* per op: why its object was rolled back */
     struct live_ns fresh = {0};
 
-    /* The objects involved, for history. */
-    _cleanup_free_ char *objects = xstrdup("");
-    for (size_t i = 0; i < n; i++) {
-        if (strstr(objects, p->ops[i].owner))
-            continue;
-        char *o = xasprintf("%s%s%s", objects, objects[0] ? " " : "", p->ops[i].owner);
-        free(objects);
-        objects = o;
+    /* The objects involved, for history: each once, in op order. */
+    _cleanup_free_ char *objects = NULL;
+    {
+        struct strmap seen = {0};
+        size_t len = 0, cap = 64;
+        objects = xmalloc(cap);
+        objects[0] = '\0';
+        for (size_t i = 0; i < n; i++) {
+            const char *o = p->ops[i].owner;
+            size_t k = strlen(o);
+            if (strmap_get(&seen, o, NULL))
+                continue;
+            strmap_put(&seen, o, i);
+            while (len + k + 2 > cap)
+                objects = xrealloc(objects, cap *= 2);
+            if (len)
+                objects[len++] = ' ';
+            memcpy(objects + len, o, k + 1);
+            len += k;
+        }
+        strmap_free(&seen);
     }
 
     /* Write-ahead: every op with its inverse, and the pre-write records
@@ -1138,7 +1151,9 @@ static int run_ops(struct reconciler *r, enum gen_trigger trig, struct plan *p,
     }
     if (rc >= 0)
         rc = store_gen_end(r->store, gen, nfailed ? "failed" : "applied", (int)n);
-    if (rc >= 0 && r->history_keep)
+    /* Trimming scans the whole journal: every 16th generation is enough
+     * (the journal holds at most 15 generations more than --history). */
+    if (rc >= 0 && r->history_keep && gen % 16 == 0)
         rc = store_gen_trim(r->store, (int)r->history_keep);
     if (rc < 0) {
         store_rollback(r->store);
@@ -2254,6 +2269,9 @@ int reconcile_pass(struct reconciler *r, enum gen_trigger trig, bool dry_run, FI
             goto out;
         published = true;
         PHASE(5);
+        /* The ops are done with; nft_sync builds its own batch on top of
+         * whatever is still held, so this is where a big pass peaks. */
+        plan_free_ops(&p);
         nft_sync(r, &d, trig, &inv);
         PHASE(6);
     }

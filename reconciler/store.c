@@ -196,7 +196,7 @@ static const struct {
     [ST_GEN_TRIM] = {"gen-trim", "DELETE FROM generations WHERE id <= (SELECT max(id) FROM"
                                  " generations) - ?1 AND ended IS NOT NULL AND id NOT IN"
                                  " (SELECT max(gen) FROM journal_ops WHERE state='done'"
-                                 " GROUP BY owner) AND id NOT IN"
+                                 " GROUP BY owner) AND id IS NOT"
                                  " (SELECT max(gen) FROM journal_ops WHERE state='done'"
                                  " AND op LIKE '%\"dns\":{%')"},
     /* The resolv.conf ownership record: the newest done op that carries a

@@ -558,6 +558,34 @@ static void test_status(void **state)
     store_close(s);
 }
 
+/* Trimming keeps the newest `keep` generations, the newest done generation
+ * of each owner and the newest resolv.conf record; without any resolv.conf
+ * record (no DNS op ever), the rest still goes. */
+static void test_gen_trim(void **state)
+{
+    struct fixture *f = *state;
+    struct store *s = open_rw(f);
+    int64_t g[12];
+
+    for (int i = 0; i < 12; i++) {
+        assert_int_equal(store_gen_begin(s, TRIG_FILE, "x", &g[i]), 0);
+        /* gen 0 is the only one of owner "old"; the others are "pod" */
+        assert_int_equal(store_op_intent(s, g[i], 0, i == 0 ? "old" : "pod", "{}", "{}"), 0);
+        assert_int_equal(store_op_state(s, g[i], 0, OPST_DONE, NULL), 0);
+        assert_int_equal(store_gen_end(s, g[i], "applied", 1), 0);
+    }
+    assert_int_equal(store_gen_trim(s, 3), 0);
+    store_close(s);
+    /* kept: "old"'s only generation, and the newest 3 (g[9..11]; g[8] is
+     * max - 3 and goes) */
+    assert_int_equal(sql_int(f, "SELECT count(*) FROM generations"), 4);
+    char q[128];
+    snprintf(q, sizeof(q), "SELECT count(*) FROM generations WHERE id IN (%lld, %lld, %lld, %lld)",
+             (long long)g[0], (long long)g[9], (long long)g[10], (long long)g[11]);
+    assert_int_equal(sql_int(f, q), 4);
+    assert_int_equal(sql_int(f, "SELECT count(*) FROM journal_ops"), 4); /* cascaded */
+}
+
 static void test_journal(void **state)
 {
     struct fixture *f = *state;
@@ -690,6 +718,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_alloc, setup, teardown),
         cmocka_unit_test_setup_teardown(test_alloc_reserved, setup, teardown),
         cmocka_unit_test_setup_teardown(test_status, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_gen_trim, setup, teardown),
         cmocka_unit_test_setup_teardown(test_journal, setup, teardown),
         cmocka_unit_test_setup_teardown(test_transactions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_live_put, setup, teardown),
