@@ -956,13 +956,13 @@ struct ynode *capture_json_ynode(json_t *v, unsigned line, unsigned col)
         struct ynode *y = ynode_new(YNODE_MAP, line, col);
         size_t n = json_object_size(v);
         y->keys = xcalloc(n ? n : 1, sizeof(*y->keys));
-        y->keynodes = xcalloc(n ? n : 1, sizeof(*y->keynodes));
+        y->keypos = xcalloc(n ? n : 1, sizeof(*y->keypos));
         y->items = xcalloc(n ? n : 1, sizeof(*y->items));
         const char *key;
         json_t *val;
         json_object_foreach(v, key, val) {
             y->keys[y->n] = xstrdup(key);
-            y->keynodes[y->n] = scalar_new(key, false, line, col);
+            y->keypos[y->n] = (struct ykey){.line = line, .col = col};
             y->items[y->n] = capture_json_ynode(val, line, col);
             y->n++;
         }
@@ -1026,7 +1026,7 @@ static struct ynode *expand(const struct ynode *n, json_t *results, bool resolve
     y->items = xcalloc(n->n ? n->n : 1, sizeof(*y->items));
     if (n->kind == YNODE_MAP) {
         y->keys = xcalloc(n->n ? n->n : 1, sizeof(*y->keys));
-        y->keynodes = xcalloc(n->n ? n->n : 1, sizeof(*y->keynodes));
+        y->keypos = xcalloc(n->n ? n->n : 1, sizeof(*y->keypos));
     }
     for (size_t i = 0; i < n->n; i++) {
         struct ynode *c = expand(n->items[i], results, resolve, err, ret_line, ret_col);
@@ -1036,9 +1036,8 @@ static struct ynode *expand(const struct ynode *n, json_t *results, bool resolve
         }
         if (n->kind == YNODE_MAP) {
             y->keys[i] = xstrdup(n->keys[i]);
-            const struct ynode *kn = n->keynodes ? n->keynodes[i] : NULL;
-            y->keynodes[i] = scalar_new(n->keys[i], kn ? kn->quoted : false,
-                                        kn ? kn->line : n->line, kn ? kn->col : n->col);
+            y->keypos[i] = n->keypos ? n->keypos[i]
+                                     : (struct ykey){.line = n->line, .col = n->col};
         }
         y->items[i] = c;
         y->n = i + 1;
@@ -1169,10 +1168,10 @@ static struct ynode *with_desired_state(const struct ynode *root, struct ynode *
             return copy;
         }
         free(spec->keys[k]);
-        ynode_free(spec->keynodes[k]);
         size_t rest = spec->n - k - 1;
         memmove(&spec->keys[k], &spec->keys[k + 1], rest * sizeof(*spec->keys));
-        memmove(&spec->keynodes[k], &spec->keynodes[k + 1], rest * sizeof(*spec->keynodes));
+        if (spec->keypos)
+            memmove(&spec->keypos[k], &spec->keypos[k + 1], rest * sizeof(*spec->keypos));
         memmove(&spec->items[k], &spec->items[k + 1], rest * sizeof(*spec->items));
         spec->n--;
         return copy;

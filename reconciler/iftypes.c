@@ -886,12 +886,14 @@ static void parse_bond_block(struct pctx *p, const struct ynode *b, struct iface
     if (opts && opts->kind != YNODE_MAP)
         perr(p, opts, "%s.link-aggregation.options must be a map", p->name);
     for (size_t i = 0; opts && opts->kind == YNODE_MAP && i < opts->n; i++) {
+        struct ynode kn;
         const char *k = opts->keys[i];
         const struct ynode *vn = opts->items[i];
         int o = bond_opt_from_name(k);
         uint32_t v;
         if (o < 0) {
-            perr(p, opts->keynodes[i], "%s.link-aggregation.options.%s is not supported", p->name, k);
+            perr(p, ynode_key(opts, i, &kn), "%s.link-aggregation.options.%s is not supported",
+                 p->name, k);
             continue;
         }
         if (vn->kind != YNODE_SCALAR || bond_opt_parse((enum bond_opt)o, vn->scalar, &v) < 0) {
@@ -899,7 +901,7 @@ static void parse_bond_block(struct pctx *p, const struct ynode *b, struct iface
             continue;
         }
         if (c->mode >= 0 && !bond_opt_applies((enum bond_opt)o, c->mode)) {
-            perr(p, opts->keynodes[i], "%s.link-aggregation.options.%s does not apply to mode %s",
+            perr(p, ynode_key(opts, i, &kn), "%s.link-aggregation.options.%s does not apply to mode %s",
                  p->name, k, bond_mode_to_string(c->mode));
             continue;
         }

@@ -124,15 +124,27 @@ void ynode_free(struct ynode *n)
     for (size_t i = 0; i < n->n; i++) {
         if (n->keys)
             free(n->keys[i]);
-        if (n->keynodes)
-            ynode_free(n->keynodes[i]);
         if (n->items)
             ynode_free(n->items[i]);
     }
     free(n->keys);
-    free(n->keynodes);
+    free(n->keypos);
     free(n->items);
     free(n);
+}
+
+const struct ynode *ynode_key(const struct ynode *n, size_t i, struct ynode *tmp)
+{
+    *tmp = (struct ynode){.kind = YNODE_SCALAR, .line = n->line, .col = n->col};
+    if (!n->keys || i >= n->n)
+        return tmp;
+    tmp->scalar = n->keys[i];
+    if (n->keypos) {
+        tmp->line = n->keypos[i].line;
+        tmp->col = n->keypos[i].col;
+        tmp->quoted = n->keypos[i].quoted;
+    }
+    return tmp;
 }
 
 void docset_free(struct docset *s)
@@ -469,7 +481,7 @@ static int copy_node(struct parser *p, const struct ynode *src, yaml_mark_t at, 
         n->items = xcalloc(src->n, sizeof(*n->items));
         if (src->kind == YNODE_MAP) {
             n->keys = xcalloc(src->n, sizeof(*n->keys));
-            n->keynodes = xcalloc(src->n, sizeof(*n->keynodes));
+            n->keypos = xcalloc(src->n, sizeof(*n->keypos));
         }
     }
     for (size_t i = 0; i < src->n; i++) {
@@ -477,9 +489,8 @@ static int copy_node(struct parser *p, const struct ynode *src, yaml_mark_t at, 
         n->n = i + 1; /* so a partial copy frees cleanly */
         if (src->kind == YNODE_MAP) {
             n->keys[i] = xstrdup(src->keys[i]);
-            r = copy_node(p, src->keynodes[i], cm, depth + 1, &n->keynodes[i]);
-            if (r < 0)
-                return r;
+            if (src->keypos)
+                n->keypos[i] = src->keypos[i];
         }
         r = copy_node(p, src->items[i], cm, depth + 1, &n->items[i]);
         if (r < 0)
@@ -572,7 +583,7 @@ static int parse_map(struct parser *p, const yaml_event_t *start, unsigned depth
 {
     _cleanup_ynode_ struct ynode *n = NULL;
     struct keyset ks = { 0 };
-    size_t cap = 0, kcap = 0, kncap = 0;
+    size_t cap = 0, kcap = 0, kpcap = 0;
     int r;
 
     r = node_new(p, YNODE_MAP, start->start_mark, &n);
@@ -601,12 +612,13 @@ static int parse_map(struct parser *p, const yaml_event_t *start, unsigned depth
             goto out;
         }
         grow(&n->keys, &kcap, n->n, sizeof(*n->keys));
-        grow(&n->keynodes, &kncap, n->n, sizeof(*n->keynodes));
+        grow(&n->keypos, &kpcap, n->n, sizeof(*n->keypos));
         grow(&n->items, &cap, n->n, sizeof(*n->items));
-        n->keys[n->n] = TAKE_PTR(key->scalar); /* the key node keeps its position */
-        n->keynodes[n->n] = key;
+        n->keys[n->n] = TAKE_PTR(key->scalar);
+        n->keypos[n->n] = (struct ykey){.line = key->line, .col = key->col, .quoted = key->quoted};
         n->items[n->n] = NULL;
         n->n++;
+        ynode_free(key);
 
         if (n->n <= 16) {
             for (size_t i = 0; i + 1 < n->n; i++)
@@ -624,7 +636,7 @@ static int parse_map(struct parser *p, const yaml_event_t *start, unsigned depth
         }
         if (dup >= 0) {
             r = perr(p, kev.start_mark, "duplicate key \"%s\" (first at line %u column %u)",
-                     n->keys[n->n - 1], n->keynodes[dup]->line, n->keynodes[dup]->col);
+                     n->keys[n->n - 1], n->keypos[dup].line, n->keypos[dup].col);
             goto out;
         }
 

@@ -14,20 +14,30 @@
 
 enum ynode_kind { YNODE_SCALAR, YNODE_MAP, YNODE_SEQ };
 
-struct ynode {
-    enum ynode_kind kind;
+/* Where a map key was written (a key is text, not a node of its own: a
+ * thousand Pod files hold tens of thousands of keys). */
+struct ykey {
+    unsigned line, col;
+    bool quoted;
+};
+
+struct ynode { /* 56 bytes: a 64-byte block each */
+    enum ynode_kind kind : 8;
+    bool quoted;        /* scalars written in quotes: "true" is a string, not a bool */
     unsigned line, col; /* 1-based, where the node starts */
+    unsigned refs;      /* a document root shared with a load_cache: extra owners */
     /* YNODE_SCALAR */
     char *scalar;
-    bool quoted; /* written in quotes: "true" is a string, not a bool */
     /* YNODE_MAP: keys[i] -> items[i]; YNODE_SEQ: items[i] */
     size_t n;
     char **keys;
-    struct ynode **keynodes; /* map only: positions of keys (and quoting); the
-                              * text is keys[i], their scalar may be NULL */
+    struct ykey *keypos; /* map only: where each key was written */
     struct ynode **items;
-    unsigned refs; /* a document root shared with a load_cache: extra owners */
 };
+
+/* Key i of map n as a scalar node, for a message that points at the key:
+ * *tmp is filled (borrowing keys[i]) and returned. */
+const struct ynode *ynode_key(const struct ynode *n, size_t i, struct ynode *tmp);
 
 /* One severity for every problem the loader and validator report. */
 enum diag_severity { DIAG_ERROR, DIAG_WARNING };

@@ -2180,7 +2180,6 @@ int reconcile_pass(struct reconciler *r, enum gen_trigger trig, bool dry_run, FI
         }
     }
     strmap_free(&bypath);
-    podns_gc(r, &d);
     wanted_netns_clear(r);
     for (size_t i = 0; i < d.npods; i++)
         if (strncmp(d.pods[i].netns, "/run/netns/", 11) == 0)
@@ -2234,6 +2233,7 @@ int reconcile_pass(struct reconciler *r, enum gen_trigger trig, bool dry_run, FI
     PHASE(3);
 
     if (dry_run) {
+        podns_gc(r, &d);
         for (size_t i = 0; i < p.nops; i++) {
             _cleanup_free_ char *s = op_describe(&p.ops[i]);
             fprintf(plan_out, "%s\n", s);
@@ -2252,6 +2252,9 @@ int reconcile_pass(struct reconciler *r, enum gen_trigger trig, bool dry_run, FI
             if (r->node_watch)
                 live_watch_read(r->node_watch); /* pods' events come with it */
         }
+        /* Handles on namespaces no pod wants any more go after the writes:
+         * closing a thousand of them is not on the way of a mass detach. */
+        podns_gc(r, &d);
         PHASE(4);
         store_live_cache(r, p.nops > 0);
         /* What this pass's writes left: for network-status, the

@@ -106,13 +106,11 @@ static struct ynode *json_convert(json_t *j, unsigned line, unsigned col)
         n = node_at(YNODE_MAP, line, col);
         n->n = json_object_size(j);
         n->keys = xcalloc(n->n ? n->n : 1, sizeof(*n->keys));
-        n->keynodes = xcalloc(n->n ? n->n : 1, sizeof(*n->keynodes));
+        n->keypos = xcalloc(n->n ? n->n : 1, sizeof(*n->keypos));
         n->items = xcalloc(n->n ? n->n : 1, sizeof(*n->items));
         json_object_foreach(j, k, v) {
             n->keys[i] = xstrdup(k);
-            n->keynodes[i] = node_at(YNODE_SCALAR, line, col);
-            n->keynodes[i]->scalar = xstrdup(k);
-            n->keynodes[i]->quoted = true;
+            n->keypos[i] = (struct ykey){.line = line, .col = col, .quoted = true};
             n->items[i] = json_convert(v, line, col);
             i++;
         }
@@ -539,20 +537,21 @@ static void check_object(struct sctx *c, const struct ynode *s, const struct yno
         }
     }
     for (size_t i = 0; i < n->n; i++) {
+        struct ynode kn;
         const struct ynode *ps = ynode_get(props, n->keys[i]);
         path_key(sub, path, n->keys[i]);
         if (ps) {
             const struct ynode *un = ynode_get(ps, "x-plumbd-unimplemented");
             if (un && !value_is_default(n->items[i])) {
                 const char *why = un->quoted || inst_type(un) == IT_STRING ? un->scalar : NULL;
-                issue_add(out, DIAG_WARNING, n->keynodes[i], "%s is not implemented yet; %s",
+                issue_add(out, DIAG_WARNING, ynode_key(n, i, &kn), "%s is not implemented yet; %s",
                           sub, why ? why : "ignored");
             }
             check(c, ps, n->items[i], sub, out);
         } else if (addl && addl->kind == YNODE_MAP)
             check(c, addl, n->items[i], sub, out);
         else if (addl && inst_type(addl) == IT_BOOL && value_is_default(addl))
-            issue_add(out, DIAG_WARNING, n->keynodes[i], "%s is not implemented yet; ignored",
+            issue_add(out, DIAG_WARNING, ynode_key(n, i, &kn), "%s is not implemented yet; ignored",
                       sub);
     }
 }

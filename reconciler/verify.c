@@ -1005,7 +1005,8 @@ static json_t *to_json(const struct ynode *n, const struct diags *w, const char 
         v = json_object();
         for (size_t i = 0; i < n->n; i++) {
             join(sub, spath, n->keys[i]);
-            if (n->keynodes && unimplemented(w, n->keynodes[i]) && !skipped(sub))
+            struct ynode kn;
+            if (n->keypos && unimplemented(w, ynode_key(n, i, &kn)) && !skipped(sub))
                 continue;
             json_object_set_new_nocheck(v, n->keys[i], to_json(n->items[i], w, sub));
         }

@@ -73,8 +73,8 @@ static void test_multidoc_positions(void **state)
     assert_int_equal(n->line, 4);
     assert_int_equal(n->col, 9);
     n = ynode_get(p.docs.v[0].root, "metadata");
-    assert_int_equal(n->keynodes[0]->line, 4);
-    assert_int_equal(n->keynodes[0]->col, 3);
+    assert_int_equal(n->keypos[0].line, 4);
+    assert_int_equal(n->keypos[0].col, 3);
 
     assert_int_equal(p.docs.v[1].index, 1);
     assert_int_equal(p.docs.v[1].line, 7);
