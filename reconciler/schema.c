@@ -269,7 +269,8 @@ static bool value_is_default(const struct ynode *n)
 
 struct issue {
     enum diag_severity sev;
-    const struct ynode *at;
+    const struct ynode *at; /* NULL: the issue is about a map key, in key */
+    struct ynode key;       /* (its text borrowed from the map) */
     char *msg;
 };
 
@@ -302,19 +303,38 @@ static void issues_move(struct issues *dst, struct issues *src)
     src->errors = 0;
 }
 
+static void issue_vadd(struct issues *l, enum diag_severity sev, const struct ynode *at,
+                       const char *fmt, va_list ap)
+{
+    struct issue *x = ARRAY_PUSH(l->v, l->n);
+    x->sev = sev;
+    x->at = at;
+    if (vasprintf(&x->msg, fmt, ap) < 0)
+        abort();
+    if (sev == DIAG_ERROR)
+        l->errors++;
+}
+
 static void __attribute__((format(printf, 4, 5)))
 issue_add(struct issues *l, enum diag_severity sev, const struct ynode *at, const char *fmt, ...)
 {
-    struct issue *x = ARRAY_PUSH(l->v, l->n);
     va_list ap;
-    x->sev = sev;
-    x->at = at;
     va_start(ap, fmt);
-    if (vasprintf(&x->msg, fmt, ap) < 0)
-        abort();
+    issue_vadd(l, sev, at, fmt, ap);
     va_end(ap);
-    if (sev == DIAG_ERROR)
-        l->errors++;
+}
+
+/* An issue about key i of map n (a key has no node: its position is kept
+ * in the issue, reported when the issues are). */
+static void __attribute__((format(printf, 5, 6)))
+issue_add_key(struct issues *l, enum diag_severity sev, const struct ynode *n, size_t i,
+              const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    issue_vadd(l, sev, NULL, fmt, ap);
+    va_end(ap);
+    ynode_key(n, i, &l->v[l->n - 1].key);
 }
 
 /* ---- paths ------------------------------------------------------------------ */
@@ -537,21 +557,20 @@ static void check_object(struct sctx *c, const struct ynode *s, const struct yno
         }
     }
     for (size_t i = 0; i < n->n; i++) {
-        struct ynode kn;
         const struct ynode *ps = ynode_get(props, n->keys[i]);
         path_key(sub, path, n->keys[i]);
         if (ps) {
             const struct ynode *un = ynode_get(ps, "x-plumbd-unimplemented");
             if (un && !value_is_default(n->items[i])) {
                 const char *why = un->quoted || inst_type(un) == IT_STRING ? un->scalar : NULL;
-                issue_add(out, DIAG_WARNING, ynode_key(n, i, &kn), "%s is not implemented yet; %s",
+                issue_add_key(out, DIAG_WARNING, n, i, "%s is not implemented yet; %s",
                           sub, why ? why : "ignored");
             }
             check(c, ps, n->items[i], sub, out);
         } else if (addl && addl->kind == YNODE_MAP)
             check(c, addl, n->items[i], sub, out);
         else if (addl && inst_type(addl) == IT_BOOL && value_is_default(addl))
-            issue_add(out, DIAG_WARNING, ynode_key(n, i, &kn), "%s is not implemented yet; ignored",
+            issue_add_key(out, DIAG_WARNING, n, i, "%s is not implemented yet; ignored",
                       sub);
     }
 }
@@ -694,7 +713,8 @@ static int run(const struct ynode *root, const struct ynode *schema, const struc
     int errors = (int)out.errors;
     for (size_t i = 0; i < out.n; i++)
         if (report)
-            report(userdata, out.v[i].sev, out.v[i].at, out.v[i].msg);
+            report(userdata, out.v[i].sev, out.v[i].at ? out.v[i].at : &out.v[i].key,
+                   out.v[i].msg);
     issues_free(&out);
     return errors;
 }
