@@ -901,8 +901,9 @@ static void parse_bond_block(struct pctx *p, const struct ynode *b, struct iface
             continue;
         }
         if (c->mode >= 0 && !bond_opt_applies((enum bond_opt)o, c->mode)) {
-            perr(p, ynode_key(opts, i, &kn), "%s.link-aggregation.options.%s does not apply to mode %s",
-                 p->name, k, bond_mode_to_string(c->mode));
+            perr(p, ynode_key(opts, i, &kn),
+                 "%s.link-aggregation.options.%s does not apply to mode %s", p->name, k,
+                 bond_mode_to_string(c->mode));
             continue;
         }
         c->bond_set |= 1u << o;
