@@ -44,12 +44,28 @@ int obj_kind_from_string(const char *s)
     return -EINVAL;
 }
 
+/* (Called for every object several times a pass: pieces copied, not
+ * formatted; truncated like snprintf.) */
 const char *object_id(const struct object *o, char *buf, size_t len)
 {
-    if (o->ns && o->ns[0])
-        snprintf(buf, len, "%s/%s/%s", obj_kind_to_string(o->kind), o->ns, o->name);
-    else
-        snprintf(buf, len, "%s/%s", obj_kind_to_string(o->kind), o->name);
+    const char *part[] = {obj_kind_to_string(o->kind), o->ns && o->ns[0] ? o->ns : NULL,
+                          o->name ? o->name : "(null)"};
+    size_t at = 0;
+
+    if (len == 0)
+        return buf;
+    for (size_t i = 0; i < ARRAY_SIZE(part); i++) {
+        if (!part[i])
+            continue;
+        if (i > 0 && at < len - 1)
+            buf[at++] = '/';
+        size_t k = strlen(part[i]);
+        if (k > len - 1 - at)
+            k = len - 1 - at;
+        memcpy(buf + at, part[i], k);
+        at += k;
+    }
+    buf[at] = '\0';
     return buf;
 }
 

@@ -82,6 +82,24 @@ static bool has_diag(const struct desired *d, enum diag_severity sev, const char
     return false;
 }
 
+/* object_id: "Kind/ns/name" or "Kind/name", cut like snprintf when the
+ * buffer is short. */
+static void test_object_id(void **state)
+{
+    struct object pod = {.kind = OBJ_POD, .ns = "default", .name = "multus-demo"};
+    struct object pol = {.kind = OBJ_POLICY, .ns = "", .name = "br1"};
+    char buf[256], want[256];
+    (void)state;
+
+    assert_string_equal(object_id(&pod, buf, sizeof(buf)), "Pod/default/multus-demo");
+    assert_string_equal(object_id(&pol, buf, sizeof(buf)), "NodeNetworkConfigurationPolicy/br1");
+    for (size_t len = 1; len <= 26; len++) {
+        snprintf(want, len, "Pod/default/multus-demo");
+        memset(buf, 'x', sizeof(buf));
+        assert_string_equal(object_id(&pod, buf, len), want);
+    }
+}
+
 static void test_seed_policy(void **state)
 {
     (void)state;
@@ -574,6 +592,7 @@ static void test_macvlan_and_types(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_object_id),
         cmocka_unit_test(test_seed_policy),
         cmocka_unit_test(test_seed_nad_and_pod),
         cmocka_unit_test(test_annotation_forms),
