@@ -15,19 +15,16 @@ lab_pod h10 "${P}h10" '[{"name":"linux-bridge-br-1"}]' >"$CONF/a.yml"
 lab_pod h1 "${P}h1" '[{"name":"linux-bridge-br-1"}]' >"$CONF/b.yml"
 
 expect "apply attaches h10 and h1" plumbd_run apply
-objs=$(plumbd_run history | awk 'NR > 1 { print $NF }' | tail -n 1)
-newest=$(plumbd_run history | tail -n 1)
+newest=$(plumbd_run history | awk 'NR == 2') # newest first
 diag "newest generation: $newest"
 for o in Pod/default/h10 Pod/default/h1; do
-    if plumbd_run history | tail -n 1 | tr ' ' '\n' | grep -qx "$o"; then
+    if tr ' ' '\n' <<<"$newest" | grep -qx "$o"; then
         ok "the generation names $o"
     else
         not_ok "the generation names $o" "$newest"
     fi
 done
-assert_eq "each object named once" 1 \
-    "$(plumbd_run history | tail -n 1 | tr ' ' '\n' | grep -cx Pod/default/h1)"
-: "$objs"
+assert_eq "each object named once" 1 "$(tr ' ' '\n' <<<"$newest" | grep -cx Pod/default/h1)"
 
 # 40 generations with --history 3: h1's requested IP goes back and forth
 H=3
