@@ -954,22 +954,17 @@ static int run_ops(struct reconciler *r, enum gen_trigger trig, struct plan *p,
     _cleanup_free_ char *objects = NULL;
     {
         struct strmap seen = {0};
-        size_t len = 0, cap = 64;
-        objects = xmalloc(cap);
-        objects[0] = '\0';
+        size_t len = 0;
+        FILE *f = open_memstream(&objects, &len);
+        if (!f)
+            abort(); /* out of memory, as xmalloc */
         for (size_t i = 0; i < n; i++) {
-            const char *o = p->ops[i].owner;
-            size_t k = strlen(o);
-            if (strmap_get(&seen, o, NULL))
+            if (strmap_get(&seen, p->ops[i].owner, NULL))
                 continue;
-            strmap_put(&seen, o, i);
-            while (len + k + 2 > cap)
-                objects = xrealloc(objects, cap *= 2);
-            if (len)
-                objects[len++] = ' ';
-            memcpy(objects + len, o, k + 1);
-            len += k;
+            strmap_put(&seen, p->ops[i].owner, i);
+            fprintf(f, "%s%s", seen.n > 1 ? " " : "", p->ops[i].owner);
         }
+        fclose(f);
         strmap_free(&seen);
     }
 

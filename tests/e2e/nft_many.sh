@@ -67,6 +67,12 @@ ip -n "$NODE" link add plgroupx group 1886154096 type veth peer name plgroupy
 for ((i = 1; i <= KEEP / 2; i++)); do rm -f "$CONF/q$i.yml"; done
 out=$(plumbd_run apply 2>&1)
 assert_match "apply detaches $((KEEP / 2)) pods" "applied $((KEEP / 2)) operations" "$out"
+w=$(apply_writes "$out")
+if [ "${w:-0}" -gt $((KEEP / 2)) ]; then
+    ok "with a foreign member the detach moves its pods to a scratch group first ($w writes)"
+else
+    not_ok "with a foreign member the detach moves its pods to a scratch group first" "$w writes"
+fi
 assert_eq "a link of the group that is no pod's stays" \
     "$( (want_ports; echo plgroupx) | sort)" "$(group_members)"
 ip -n "$NODE" link del plgroupx
@@ -77,5 +83,5 @@ assert_eq "no attachment left" 0 "$(want_ports | wc -l)"
 assert_eq "nothing left in the pod group" "" "$(group_members)"
 assert_eq "br-1 keeps only its wire" "ens19" \
     "$(ip -n "$NODE" -o link show master br-1 | awk -F': ' '{ sub(/@.*/, "", $2); print $2 }')"
-diag "detach writes: $(apply_writes "$out") for $((KEEP - KEEP / 2)) pods, group deleted whole"
+assert_eq "the whole group goes in one write, nothing moved first" 1 "$(apply_writes "$out")"
 lab_done

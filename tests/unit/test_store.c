@@ -584,6 +584,24 @@ static void test_gen_trim(void **state)
              (long long)g[0], (long long)g[9], (long long)g[10], (long long)g[11]);
     assert_int_equal(sql_int(f, q), 4);
     assert_int_equal(sql_int(f, "SELECT count(*) FROM journal_ops"), 4); /* cascaded */
+
+    /* a resolv.conf record that is not its owner's newest still stays */
+    s = open_rw(f);
+    int64_t d[8];
+    for (int i = 0; i < 8; i++) {
+        assert_int_equal(store_gen_begin(s, TRIG_FILE, "x", &d[i]), 0);
+        assert_int_equal(store_op_intent(s, d[i], 0, "pod",
+                                         i == 0 ? "{\"dns\":{\"holder\":null}}" : "{}", "{}"),
+                         0);
+        assert_int_equal(store_op_state(s, d[i], 0, OPST_DONE, NULL), 0);
+        assert_int_equal(store_gen_end(s, d[i], "applied", 1), 0);
+    }
+    assert_int_equal(store_gen_trim(s, 3), 0);
+    store_close(s);
+    snprintf(q, sizeof(q), "SELECT count(*) FROM generations WHERE id = %lld", (long long)d[0]);
+    assert_int_equal(sql_int(f, q), 1);
+    snprintf(q, sizeof(q), "SELECT count(*) FROM generations WHERE id = %lld", (long long)d[1]);
+    assert_int_equal(sql_int(f, q), 0);
 }
 
 static void test_journal(void **state)
