@@ -490,6 +490,12 @@ static int dump_one(struct netns *ns, int type, int (*cb)(struct nl_msg *, void 
 
 /* Three dumps, one after the other (a socket runs one dump at a time).
  * Cost: O(links + addresses + routes), a handful of round trips. */
+static uint64_t live_serial_next(void)
+{
+    static uint64_t serial;
+    return ++serial;
+}
+
 int live_dump(struct netns *ns, struct live_ns *ret)
 {
     struct live_ns l = { 0 };
@@ -517,6 +523,7 @@ int live_dump(struct netns *ns, struct live_ns *ret)
     array_fit(&l.links, l.nlinks, sizeof(*l.links));
     array_fit(&l.addrs, l.naddrs, sizeof(*l.addrs));
     array_fit(&l.routes, l.nroutes, sizeof(*l.routes));
+    l.serial = live_serial_next();
     *ret = l;
     return 0;
 }
@@ -651,6 +658,7 @@ static bool addr_link_local6(const struct ipaddr *a)
 
 bool live_apply_event(struct live_ns *l, struct nlmsghdr *nlh)
 {
+    l->serial = live_serial_next(); /* any event, even one no plan reads */
     switch (nlh->nlmsg_type) {
     case RTM_NEWLINK: {
         struct live_link k = {0};

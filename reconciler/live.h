@@ -101,6 +101,11 @@ struct live_ns {
      * event that changes links bumps gen). */
     unsigned long gen;
     struct live_index *index;
+    /* The snapshot's identity: a new number from a process-wide counter
+     * (never reused) whenever it is dumped or an event is applied to it.
+     * The same serial is the same content: the planner's memo of converged
+     * pods (plan.h) relies on it. */
+    uint64_t serial;
 };
 
 /* A handle on a network namespace with its own netlink request socket

@@ -316,6 +316,9 @@ struct pod {
     char *netns; /* absolute path: /run/netns/<name> by default */
     struct attachment *att;
     size_t natt;
+    /* Its fields belong to the memo of validated pods (desired_free leaves
+     * them alone): a read-only copy, valid until the memo's next use. */
+    bool borrowed;
 };
 
 struct node {
@@ -344,6 +347,19 @@ struct desired {
 /* Build the desired model from loaded documents. Never fails as a whole:
  * bad documents land in d->invalid and d->diags. */
 void validate_docs(const struct docset *docs, struct desired *ret);
+
+/* The daemon's memo of validated pods: a Pod document the loader hands over
+ * unchanged (the same shared parse tree, at the same place in the same file,
+ * with the same revision) validates to the same pod with the same
+ * diagnostics, so the pod is copied instead of validated again. An entry
+ * holds a reference on its tree (no other tree can take its address) and is
+ * dropped by the first validate_docs_memo call that does not use it. */
+struct validate_memo;
+struct validate_memo *validate_memo_new(void);
+void validate_memo_free(struct validate_memo *m);
+/* validate_docs with the memo (NULL: without); the same result. */
+void validate_docs_memo(const struct docset *docs, struct desired *ret, struct validate_memo *m);
+size_t validate_memo_hits(const struct validate_memo *m);
 void desired_free(struct desired *d);
 /* Free the validator's memo of documents that passed their schema (for
  * leak checkers at exit). */

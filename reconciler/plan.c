@@ -316,6 +316,14 @@ struct builder {
     char **pod_ids; /* object ids of desired->pods, computed once */
     const char *dns_owner; /* the policy that got dns-resolver (borrowed) */
     const char *dns_file;
+    /* The memo of converged pods: in->memo usable for this plan (its key
+     * matches), and the one this plan builds. */
+    bool memo_usable;
+    struct plan_memo *next_memo;
+    /* Times an op was left out because another object had planned it: a
+     * pod that leant on one is not remembered as converged (the other
+     * object may go). */
+    unsigned long leaned;
 };
 
 static struct op *opbuf_push(struct opbuf *b, enum op_type type, const char *owner,
@@ -1752,12 +1760,14 @@ static bool names_object(const char *text, const char *id)
 
 static int pick_addresses(struct ipam_index *x, const struct nad *nad,
                           const struct attachment *att, const char *owner,
-                          struct ipaddr **ret_addrs, size_t *ret_n, char **ret_err)
+                          struct ipaddr **ret_addrs, size_t *ret_n, bool **ret_noted,
+                          char **ret_err)
 {
     const char *net = nad->cni_name;
     char a1[64], a2[64];
     struct ipaddr *out = NULL;
-    size_t nout = 0;
+    size_t nout = 0, nnoted = 0;
+    bool *noted = NULL; /* per address: host-local's newest reservation moved to it */
     _cleanup_free_ const struct ipaddr **req = NULL; /* per set: the requested address */
     int r = 0;
 
@@ -1770,6 +1780,8 @@ static int pick_addresses(struct ipam_index *x, const struct nad *nad,
         }
         *ret_addrs = NULL;
         *ret_n = 0;
+        if (ret_noted)
+            *ret_noted = NULL;
         return 0;
     }
     if (nad->ipam_type == IPAM_STATIC) {
@@ -1786,8 +1798,10 @@ static int pick_addresses(struct ipam_index *x, const struct nad *nad,
                 break;
             }
             r = take_or_conflict(x, nad, ip, "address", owner, att->ifname, ret_err);
-            if (r >= 0)
+            if (r >= 0) {
                 *ARRAY_PUSH(out, nout) = *ip;
+                *ARRAY_PUSH(noted, nnoted) = false;
+            }
         }
         goto done;
     }
@@ -1837,6 +1851,7 @@ static int pick_addresses(struct ipam_index *x, const struct nad *nad,
     for (size_t s = 0; s < nad->nipam_sets; s++) {
         const struct ipam_set *set = &nad->ipam_sets[s];
         struct ipaddr ip;
+        bool note = true;
         if (req[s]) {
             ip = *req[s];
             ip.prefix = set->ranges[ipam_set_find(set, &ip)].subnet.prefix;
@@ -1858,16 +1873,23 @@ static int pick_addresses(struct ipam_index *x, const struct nad *nad,
             }
             (void)ipam_index_take(x, net, &ip, owner, att->ifname);
             ipam_index_note(x, net, &ip);
-        }
+        } else
+            note = false;
         *ARRAY_PUSH(out, nout) = ip;
+        *ARRAY_PUSH(noted, nnoted) = note;
     }
 done:
     if (r < 0) {
         free(out);
+        free(noted);
         return r;
     }
     *ret_addrs = out;
     *ret_n = nout;
+    if (ret_noted)
+        *ret_noted = noted;
+    else
+        free(noted);
     return 0;
 }
 
@@ -1876,7 +1898,7 @@ int plan_pick_addresses(const struct nad *nad, const struct attachment *att, con
                         char **ret_err)
 {
     struct ipam_index *x = ipam_index_of(inv);
-    int r = pick_addresses(x, nad, att, owner, ret_addrs, ret_n, ret_err);
+    int r = pick_addresses(x, nad, att, owner, ret_addrs, ret_n, NULL, ret_err);
     ipam_index_free(x);
     return r;
 }
@@ -2021,7 +2043,7 @@ enum attach_kind attach_kind_of(const char *host_if)
 /* Is an op like this one already in the plan (or in this object's ops)?
  * Bridge settings, gateway addresses and sysctls are wanted by every pod of
  * a network and planned once. */
-static bool op_planned(const struct builder *b, const struct opbuf *ob, const struct op *want)
+static bool op_planned_in(const struct builder *b, const struct opbuf *ob, const struct op *want)
 {
     const struct opbuf *bufs[2] = {&b->out, ob};
     for (size_t k = 0; k < 2; k++)
@@ -2039,6 +2061,13 @@ static bool op_planned(const struct builder *b, const struct opbuf *ob, const st
                 return true;
         }
     return false;
+}
+
+static bool op_planned(struct builder *b, const struct opbuf *ob, const struct op *want)
+{
+    bool r = op_planned_in(b, ob, want);
+    b->leaned += r;
+    return r;
 }
 
 /* The node link of the IPv4 default route (else IPv6): a macvlan's master
@@ -2436,6 +2465,146 @@ static int plan_default_route(struct builder *b, const char *id, const struct po
     return 0;
 }
 
+/* ---- the memo of converged pods (plan.h) ------------------------------- */
+
+struct memo_att { /* what one attachment's IPAM picks were */
+    struct ipaddr *addrs;
+    bool *noted; /* per address: the network's newest reservation moved to it */
+    size_t n;
+};
+
+struct memo_pod {
+    char *id;
+    char rev[17];
+    uint64_t pod_serial;
+    struct memo_att *att; /* one per attachment of the pod */
+    size_t natt;
+};
+
+struct plan_memo {
+    uint64_t key; /* node snapshot, NAD and policy revisions, forwarding */
+    struct memo_pod *v;
+    size_t n;
+    struct strmap by_id;
+    size_t hits;
+};
+
+struct plan_memo *plan_memo_new(void)
+{
+    return xcalloc(1, sizeof(struct plan_memo));
+}
+
+static void memo_att_free(struct memo_att *a, size_t n)
+{
+    for (size_t i = 0; a && i < n; i++) {
+        free(a[i].addrs);
+        free(a[i].noted);
+    }
+    free(a);
+}
+
+void plan_memo_clear(struct plan_memo *m)
+{
+    if (!m)
+        return;
+    for (size_t i = 0; i < m->n; i++) {
+        free(m->v[i].id);
+        memo_att_free(m->v[i].att, m->v[i].natt);
+    }
+    free(m->v);
+    strmap_free(&m->by_id);
+    memset(m, 0, sizeof(*m));
+}
+
+void plan_memo_free(struct plan_memo *m)
+{
+    plan_memo_clear(m);
+    free(m);
+}
+
+void plan_memo_stats(const struct plan_memo *m, size_t *ret_hits, size_t *ret_entries)
+{
+    *ret_hits = m ? m->hits : 0;
+    *ret_entries = m ? m->n : 0;
+}
+
+/* What every pod's plan reads beyond its own document, snapshot and
+ * inventory rows. */
+static uint64_t memo_key(const struct plan_input *in)
+{
+    const struct desired *d = in->desired;
+    uint64_t h = hash64(&in->node->serial, sizeof(in->node->serial), HASH64_SEED);
+    int fwd[2] = {in->ip_forward, in->ip6_forward};
+    h = hash64(fwd, sizeof(fwd), h);
+    for (size_t i = 0; i < d->nnads; i++) {
+        const struct object *o = &d->nads[i].obj;
+        h = hash64(o->ns, strlen(o->ns) + 1, h);
+        h = hash64(o->name, strlen(o->name) + 1, h);
+        h = hash64(o->rev, sizeof(o->rev), h);
+    }
+    for (size_t i = 0; i < d->npolicies; i++) {
+        const struct object *o = &d->policies[i].obj;
+        h = hash64(o->name, strlen(o->name) + 1, h);
+        h = hash64(o->rev, sizeof(o->rev), h);
+    }
+    return h;
+}
+
+/* Pod idx, found converged by the last plan from the same inputs: replay
+ * its picks into the IPAM index. False (the index as it was) when it is not
+ * in the memo, or a pick no longer fits: a held address must still be held
+ * by it, a taken one must still be free. */
+static bool memo_replay(struct builder *b, size_t idx, const struct live_ns *podns,
+                        size_t *ret_entry)
+{
+    const struct plan_memo *m = b->in->memo;
+    const struct pod *pod = &b->in->desired->pods[idx];
+    const char *owner = b->active[b->nactive - 1];
+    size_t k;
+    if (!b->memo_usable || !podns || !strmap_get(&m->by_id, b->pod_ids[idx], &k))
+        return false;
+    const struct memo_pod *e = &m->v[k];
+    if (e->pod_serial != podns->serial || memcmp(e->rev, pod->obj.rev, sizeof(e->rev)) != 0 ||
+        e->natt != pod->natt)
+        return false;
+    size_t sp = ipam_index_savepoint(b->ipam);
+    for (size_t i = 0; i < pod->natt; i++) {
+        const struct attachment *att = &pod->att[i];
+        const struct nad *nad = desired_find_nad(b->in->desired, att->nad_ns, att->nad_name);
+        if (!nad)
+            goto undo;
+        for (size_t j = 0; j < e->att[i].n; j++) {
+            size_t before = ipam_index_savepoint(b->ipam);
+            if (ipam_index_take(b->ipam, nad->cni_name, &e->att[i].addrs[j], owner,
+                                att->ifname) < 0)
+                goto undo;
+            if (e->att[i].noted[j])
+                ipam_index_note(b->ipam, nad->cni_name, &e->att[i].addrs[j]);
+            else if (ipam_index_savepoint(b->ipam) != before)
+                goto undo; /* it was held: now it is not */
+        }
+    }
+    *ret_entry = k;
+    return true;
+undo:
+    ipam_index_rollback(b->ipam, sp);
+    return false;
+}
+
+/* Remember pod idx as converged, with its picks (taken). */
+static void memo_record(struct builder *b, size_t idx, const struct live_ns *podns,
+                        struct memo_att *att)
+{
+    const struct pod *pod = &b->in->desired->pods[idx];
+    struct plan_memo *m = b->next_memo;
+    struct memo_pod *e = ARRAY_PUSH(m->v, m->n);
+    e->id = xstrdup(b->pod_ids[idx]);
+    memcpy(e->rev, pod->obj.rev, sizeof(e->rev));
+    e->pod_serial = podns->serial;
+    e->att = att;
+    e->natt = pod->natt;
+}
+
 static void plan_pod(struct builder *b, size_t idx)
 {
     const struct pod *pod = &b->in->desired->pods[idx];
@@ -2447,8 +2616,21 @@ static void plan_pod(struct builder *b, size_t idx)
     if (pinned(b, &pod->obj))
         return;
     set_active(b, &pod->obj);
+    size_t hit;
+    if (memo_replay(b, idx, podns, &hit)) {
+        struct memo_pod *e = &b->in->memo->v[hit];
+        b->in->memo->hits++;
+        memo_record(b, idx, podns, e->att); /* the picks move on */
+        e->att = NULL;
+        e->natt = 0;
+        status_add(b, &pod->obj, COND_AVAILABLE, "SuccessfullyConfigured", "%s", "");
+        return;
+    }
 
     struct opbuf ob = {0};
+    /* its picks, should it turn out converged (and remembered) */
+    struct memo_att *rec = b->next_memo ? xcalloc(pod->natt + 1, sizeof(*rec)) : NULL;
+    unsigned long leaned = b->leaned;
     /* this pod's picks are undone when it does not converge */
     size_t ipam_sp = ipam_index_savepoint(b->ipam);
     enum condition cond = COND_AVAILABLE;
@@ -2505,9 +2687,18 @@ static void plan_pod(struct builder *b, size_t idx)
         }
         struct ipaddr *addrs = NULL;
         size_t naddrs = 0;
+        bool *noted = NULL;
         char *err = NULL;
         int k = pick_addresses(b->ipam, nad, att, b->active[b->nactive - 1], &addrs, &naddrs,
-                               &err);
+                               &noted, &err);
+        if (k >= 0 && rec) {
+            rec[i].addrs = naddrs ? xmalloc(naddrs * sizeof(*addrs)) : NULL;
+            if (naddrs)
+                memcpy(rec[i].addrs, addrs, naddrs * sizeof(*addrs));
+            rec[i].noted = noted;
+            rec[i].n = naddrs;
+        } else
+            free(noted);
         if (k < 0) {
             cond = COND_FAILING;
             reason = k == -EEXIST ? "Conflict" : "AddressUnavailable";
@@ -2606,6 +2797,10 @@ static void plan_pod(struct builder *b, size_t idx)
         op->pa = pa;
     }
 
+    if (cond != COND_AVAILABLE || ob.n || b->leaned != leaned || !podns) {
+        memo_att_free(rec, pod->natt);
+        rec = NULL;
+    }
     if (cond != COND_AVAILABLE) {
         opbuf_clear(&ob);
         ipam_index_rollback(b->ipam, ipam_sp);
@@ -2620,6 +2815,8 @@ static void plan_pod(struct builder *b, size_t idx)
         return;
     }
     bool progressing = ob.n > 0;
+    if (rec)
+        memo_record(b, idx, podns, rec);
     opbuf_take(&b->out, &ob);
     if (progressing)
         status_add(b, &pod->obj, COND_PROGRESSING, "AttachmentProgressing", "%s", "");
@@ -2709,10 +2906,19 @@ static void plan_prune_pods(struct builder *b)
     free(keys);
 }
 
-int plan_build(const struct plan_input *in, struct plan *ret)
+static int plan_build_one(const struct plan_input *in, struct plan *ret)
 {
     struct builder b = {.in = in};
     const struct desired *d = in->desired;
+    uint64_t key = 0;
+    if (in->memo && in->node && in->npins == 0) {
+        key = memo_key(in);
+        b.memo_usable = in->memo->key == key && in->memo->n;
+        b.next_memo = plan_memo_new();
+        b.next_memo->key = key;
+    }
+    if (in->memo)
+        in->memo->hits = 0;
     b.ipam = ipam_index_of(in->inv);
     b.pod_ids = xcalloc(d->npods ? d->npods : 1, sizeof(char *));
     for (size_t i = 0; i < d->npods; i++) {
@@ -2809,6 +3015,35 @@ int plan_build(const struct plan_input *in, struct plan *ret)
     free(b.out.phase);
     p.status = b.st;
     p.nstatus = b.nst;
+    if (in->memo) {
+        /* The next plan's memo: the converged pods, less any owner of an
+         * op (a prune of a stale attachment changes its inventory rows). */
+        size_t hits = in->memo->hits;
+        plan_memo_clear(in->memo);
+        in->memo->hits = hits;
+        if (b.next_memo) {
+            struct strmap owners = {0};
+            struct plan_memo *m = b.next_memo;
+            for (size_t i = 0; i < p.nops; i++)
+                strmap_put(&owners, p.ops[i].owner, i);
+            size_t j = 0;
+            for (size_t i = 0; i < m->n; i++) {
+                if (strmap_get(&owners, m->v[i].id, NULL)) {
+                    free(m->v[i].id);
+                    memo_att_free(m->v[i].att, m->v[i].natt);
+                    continue;
+                }
+                m->v[j] = m->v[i];
+                strmap_put(&m->by_id, m->v[j].id, j);
+                j++;
+            }
+            m->n = j;
+            strmap_free(&owners);
+            m->hits = hits;
+            *in->memo = *m;
+            free(m);
+        }
+    }
     ipam_index_free(b.ipam);
     smap_free(&b.attach_by_key);
     free(b.claims);
@@ -2823,4 +3058,50 @@ int plan_build(const struct plan_input *in, struct plan *ret)
     free(b.pod_ids);
     *ret = p;
     return 0;
+}
+
+/* PLUMBD_MEMO_CHECK=1 (the tests): every plan that uses the memo is built
+ * again without it, and any difference in ops or statuses aborts. */
+static bool plans_same(const struct plan *a, const struct plan *b)
+{
+    if (a->nops != b->nops || a->nstatus != b->nstatus)
+        return false;
+    for (size_t i = 0; i < a->nops; i++) {
+        _cleanup_free_ char *x = op_describe(&a->ops[i]);
+        _cleanup_free_ char *y = op_describe(&b->ops[i]);
+        if (!streq(x, y) || !streq(a->ops[i].owner, b->ops[i].owner)) {
+            fprintf(stderr, "plan memo: op %zu differs: '%s' (%s) vs '%s' (%s)\n", i, x,
+                    a->ops[i].owner, y, b->ops[i].owner);
+            return false;
+        }
+    }
+    for (size_t i = 0; i < a->nstatus; i++) {
+        const struct objstatus *x = &a->status[i], *y = &b->status[i];
+        if (!streq(x->id, y->id) || x->cond != y->cond || !streq(x->reason, y->reason) ||
+            !streq(x->message, y->message)) {
+            fprintf(stderr, "plan memo: status of %s differs: %s %s '%s' vs %s %s '%s'\n", x->id,
+                    condition_to_string(x->cond), x->reason, x->message,
+                    condition_to_string(y->cond), y->reason, y->message);
+            return false;
+        }
+    }
+    return true;
+}
+
+int plan_build(const struct plan_input *in, struct plan *ret)
+{
+    const char *check = getenv("PLUMBD_MEMO_CHECK");
+    if (!in->memo || !check || !streq(check, "1"))
+        return plan_build_one(in, ret);
+    struct plan_input whole = *in;
+    struct plan full = {0};
+    whole.memo = NULL;
+    int r = plan_build_one(in, ret);
+    if (r < 0 || plan_build_one(&whole, &full) < 0)
+        return r;
+    bool same = plans_same(ret, &full);
+    plan_free(&full);
+    if (!same)
+        abort();
+    return r;
 }

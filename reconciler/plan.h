@@ -356,7 +356,29 @@ struct plan_input {
      * interface does not exist yet). NULL: nothing of the kind is planned. */
     int (*sysctl_get)(const char *key, void *ctx);
     void *sysctl_ctx;
+    /* The daemon's memo of converged pods (NULL: none, every pod planned in
+     * full). Read for this plan, then replaced by this plan's converged
+     * pods. */
+    struct plan_memo *memo;
 };
+
+/* A pod that a plan found converged (Available, no op of its own) is found
+ * converged again by the next plan when nothing it was planned from
+ * changed: its revision, its namespace's snapshot (live_ns.serial), the
+ * node's snapshot, every NetworkAttachmentDefinition and policy revision,
+ * the node's forwarding sysctls, and its inventory rows (which only its own
+ * ops change: a pod with an op in a plan is left out of the memo). Such a
+ * pod is not planned again: its address picks are replayed into the IPAM
+ * index in the same order (one that no longer fits is planned in full) and
+ * its status is Available. No memo is used while a revision is pinned.
+ * Whoever changes the inventory behind the planner's back (another process,
+ * a rollback) must plan_memo_clear it. */
+struct plan_memo;
+struct plan_memo *plan_memo_new(void);
+void plan_memo_clear(struct plan_memo *m);
+void plan_memo_free(struct plan_memo *m);
+/* Pods the last plan could answer from the memo, and how many it held. */
+void plan_memo_stats(const struct plan_memo *m, size_t *ret_hits, size_t *ret_entries);
 enum { FWD_UNKNOWN = 0, FWD_OFF, FWD_ON };
 #define SYSCTL_IP_FORWARD "net/ipv4/ip_forward"
 #define SYSCTL_IP6_FORWARD "net/ipv6/conf/all/forwarding"

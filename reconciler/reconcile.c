@@ -107,6 +107,10 @@ void reconciler_done(struct reconciler *r)
     diags_clear(&r->load_diags);
     r->files_cached = false;
     load_cache_free(&r->load_cache);
+    plan_memo_free(r->plan_memo);
+    r->plan_memo = NULL;
+    validate_memo_free(r->validate_memo);
+    r->validate_memo = NULL;
 }
 
 static int watch_register(struct reconciler *r, struct live_watch *w)
@@ -147,6 +151,7 @@ bool reconciler_wants_netns(const struct reconciler *r, const char *name)
 void reconciler_invalidate(struct reconciler *r)
 {
     load_cache_free(&r->load_cache);
+    plan_memo_clear(r->plan_memo);
     if (r->node_watch)
         r->node_watch->valid = false;
     for (size_t i = 0; i < r->npodns; i++)
@@ -2056,8 +2061,10 @@ int reconcile_pass(struct reconciler *r, enum gen_trigger trig, bool dry_run, FI
                         (r->docs.n == 0 && ldiags.n == 0);
     const char *empty_dir = r->empty_dir ? r->empty_dir : r->config_dir;
     PHASE(0);
+    if (r->watching && !r->validate_memo)
+        r->validate_memo = validate_memo_new();
     if (!capture_any(&r->docs)) {
-        validate_docs(&r->docs, &d);
+        validate_docs_memo(&r->docs, &d, r->validate_memo);
     } else {
         /* spec.capture: evaluated against the node when a policy's revision
          * is new (or on --recapture), else the stored results are reused;
@@ -2072,7 +2079,7 @@ int reconcile_pass(struct reconciler *r, enum gen_trigger trig, bool dry_run, FI
         };
         struct docset view = {0};
         capture_docs(&r->docs, &cs, &view, &d);
-        validate_docs(&view, &d);
+        validate_docs_memo(&view, &d, r->validate_memo);
         docset_free(&view);
         if (!dry_run)
             r->recapture = false;
@@ -2204,6 +2211,16 @@ int reconcile_pass(struct reconciler *r, enum gen_trigger trig, bool dry_run, FI
         .dns = &dns,
         .sysctl_get = node_sysctl,
     };
+    /* The daemon answers pods that nothing changed for from the last
+     * plan's memo; not when the inventory may have changed behind it, and
+     * not in the periodic resync (the safety net plans everything). */
+    if (r->watching && !dry_run) {
+        if (!r->plan_memo)
+            r->plan_memo = plan_memo_new();
+        if (!old_trusted || trig == TRIG_RESYNC)
+            plan_memo_clear(r->plan_memo);
+        in.memo = r->plan_memo;
+    }
     rc = plan_build(&in, &p);
     /* A pin lasts while its revision does: a changed file (or a removed
      * object) frees it. */
@@ -2320,6 +2337,13 @@ int reconcile_pass(struct reconciler *r, enum gen_trigger trig, bool dry_run, FI
               "status %.2f nft %.2f pools %.2f",
               pw[0] / 1e3, pw[1] / 1e3, pw[2] / 1e3, pw[3] / 1e3, pw[4] / 1e3, pw[5] / 1e3,
               pw[6] / 1e3, pw[7] / 1e3);
+    if (r->plan_memo) {
+        size_t hits, entries;
+        plan_memo_stats(r->plan_memo, &hits, &entries);
+        log_debug("reconciler", "%zu of %zu pods answered from the memo of converged pods, "
+                                "%zu remembered; %zu copied from the memo of validated pods",
+                  hits, d.npods, entries, validate_memo_hits(r->validate_memo));
+    }
 #undef PHASE
     rc = 0;
 out:

@@ -40,6 +40,8 @@ struct reconciler {
     int lockfd;                /* daemon: the state lock, taken per pass; -1 = none */
     struct live_watch *node_watch;
     struct load_cache load_cache; /* daemon: parsed files between passes */
+    struct plan_memo *plan_memo;  /* daemon: pods found converged (plan.h) */
+    struct validate_memo *validate_memo; /* daemon: pods validated (model.h) */
     bool nft_known;          /* nft_rev is what the kernel holds */
     char nft_rev[17];
     /* What the tables hold (valid with nft_known and nft_have_last): the

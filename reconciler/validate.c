@@ -2018,6 +2018,8 @@ static const struct ynode *annotation(const struct ynode *root, const char *key)
     return ynode_get(ynode_path(root, "metadata.annotations"), key);
 }
 
+static void pod_copy(struct pod *dst, const struct pod *src);
+
 static void validate_one(struct desired *d, const struct seen *seen, const struct doc *doc)
 {
     struct vctx c = {.d = d, .doc = doc};
@@ -2096,6 +2098,15 @@ static void validate_one(struct desired *d, const struct seen *seen, const struc
     struct object probe = {.kind = k, .ns = (char *)ns, .name = (char *)name};
     object_id(&probe, c.id, sizeof(c.id));
     struct object *first = object_find(d, seen, c.id);
+    if (first && first->kind == OBJ_POD) {
+        /* about to be given a warning: a borrowed pod becomes its own */
+        struct pod *fp = (struct pod *)((char *)first - offsetof(struct pod, obj));
+        if (fp->borrowed) {
+            struct pod own;
+            pod_copy(&own, fp);
+            *fp = own;
+        }
+    }
     if (first) {
         /* Reported on both: an error here, a warning on the one in use. */
         verr(&c, root, "duplicate object %s: the first definition (%s:%u:%u) is used", c.id,
@@ -2238,12 +2249,214 @@ static void validate_one(struct desired *d, const struct seen *seen, const struc
     }
 }
 
-void validate_docs(const struct docset *docs, struct desired *ret)
+/* ---- the memo of validated pods (model.h) ------------------------------- */
+
+struct vmemo_ent {
+    char *key;          /* the root's address in hex (the map borrows it) */
+    struct ynode *root; /* one reference held */
+    char *file;
+    unsigned index, line, col;
+    char rev[17];
+    char *id;
+    struct pod pod;       /* as validated */
+    struct diags diags;   /* what validating it added to desired.diags */
+    unsigned gen;         /* the last validate_docs_memo that used it */
+};
+
+struct validate_memo {
+    struct vmemo_ent *v;
+    size_t n;
+    struct strmap by_root; /* the root's address in hex -> index in v */
+    unsigned gen;
+    size_t hits;
+};
+
+struct validate_memo *validate_memo_new(void)
+{
+    return xcalloc(1, sizeof(struct validate_memo));
+}
+
+size_t validate_memo_hits(const struct validate_memo *m)
+{
+    return m ? m->hits : 0;
+}
+
+static void diags_append(struct diags *dst, const struct diags *src)
+{
+    for (size_t i = 0; i < src->n; i++) {
+        const struct diag *g = &src->v[i];
+        diags_add(dst, g->severity, g->file, g->line, g->col, g->object, "%s", g->msg);
+    }
+}
+
+static struct ipaddr *ipaddrs_dup(const struct ipaddr *v, size_t n)
+{
+    if (!n)
+        return NULL;
+    struct ipaddr *r = xmalloc(n * sizeof(*r));
+    memcpy(r, v, n * sizeof(*r));
+    return r;
+}
+
+static void pod_copy(struct pod *dst, const struct pod *src)
+{
+    memset(dst, 0, sizeof(*dst));
+    dst->obj = src->obj; /* scalars, rev, fail_reason (static) */
+    dst->obj.ns = xstrdup(src->obj.ns);
+    dst->obj.name = xstrdup(src->obj.name);
+    dst->obj.file = xstrdup(src->obj.file);
+    memset(&dst->obj.warnings, 0, sizeof(dst->obj.warnings));
+    diags_append(&dst->obj.warnings, &src->obj.warnings);
+    dst->netns = src->netns ? xstrdup(src->netns) : NULL;
+    dst->natt = src->natt;
+    dst->att = src->natt ? xcalloc(src->natt, sizeof(*dst->att)) : NULL;
+    for (size_t i = 0; i < src->natt; i++) {
+        const struct attachment *a = &src->att[i];
+        struct attachment *b = &dst->att[i];
+        *b = *a;
+        b->nad_ns = a->nad_ns ? xstrdup(a->nad_ns) : NULL;
+        b->nad_name = a->nad_name ? xstrdup(a->nad_name) : NULL;
+        b->ips = ipaddrs_dup(a->ips, a->nips);
+        b->default_gw = ipaddrs_dup(a->default_gw, a->ndefault_gw);
+        b->cni_args = a->cni_args ? xstrdup(a->cni_args) : NULL;
+    }
+}
+
+static void pod_free(struct pod *p)
+{
+    object_free(&p->obj);
+    free(p->netns);
+    attachments_free(p->att, p->natt);
+}
+
+static void vmemo_ent_free(struct vmemo_ent *e)
+{
+    free(e->key);
+    ynode_free(e->root); /* the reference */
+    free(e->file);
+    free(e->id);
+    pod_free(&e->pod);
+    diags_clear(&e->diags);
+}
+
+void validate_memo_free(struct validate_memo *m)
+{
+    if (!m)
+        return;
+    for (size_t i = 0; i < m->n; i++)
+        vmemo_ent_free(&m->v[i]);
+    free(m->v);
+    strmap_free(&m->by_root);
+    free(m);
+}
+
+static void root_key(const struct ynode *root, char ret[17])
+{
+    hash64_hex((uint64_t)(uintptr_t)root, ret);
+}
+
+static struct vmemo_ent *vmemo_find(struct validate_memo *m, const struct doc *doc)
+{
+    char key[17];
+    size_t i;
+    if (!doc->root)
+        return NULL;
+    root_key(doc->root, key);
+    if (!strmap_get(&m->by_root, key, &i))
+        return NULL;
+    struct vmemo_ent *e = &m->v[i];
+    if (e->root != doc->root || e->index != doc->index || e->line != doc->line ||
+        e->col != doc->col || memcmp(e->rev, doc->rev, sizeof(e->rev)) != 0 ||
+        !streq(e->file, doc->file))
+        return NULL;
+    return e;
+}
+
+/* The document just validated into d: one pod (at pod index k) and the
+ * diagnostics from index ndiags on. */
+static void vmemo_put(struct validate_memo *m, const struct doc *doc, const struct desired *d,
+                      size_t k, size_t ndiags)
+{
+    char key[17], id[256];
+    size_t i;
+    root_key(doc->root, key);
+    char *kept;
+    if (strmap_get(&m->by_root, key, &i)) { /* a stale entry for this address */
+        if (m->v[i].gen == m->gen)
+            return; /* in use by this call (two documents of one tree) */
+        kept = m->v[i].key;
+        m->v[i].key = NULL;
+        vmemo_ent_free(&m->v[i]);
+    } else {
+        i = m->n;
+        ARRAY_PUSH(m->v, m->n);
+        kept = xstrdup(key);
+        strmap_put(&m->by_root, kept, i);
+    }
+    struct vmemo_ent *e = &m->v[i];
+    memset(e, 0, sizeof(*e));
+    e->key = kept;
+    e->root = doc->root;
+    e->root->refs++;
+    e->file = xstrdup(doc->file);
+    e->index = doc->index;
+    e->line = doc->line;
+    e->col = doc->col;
+    memcpy(e->rev, doc->rev, sizeof(e->rev));
+    pod_copy(&e->pod, &d->pods[k]);
+    e->pod.borrowed = false;
+    e->id = xstrdup(object_id(&e->pod.obj, id, sizeof(id)));
+    for (size_t j = ndiags; j < d->diags.n; j++) {
+        const struct diag *g = &d->diags.v[j];
+        diags_add(&e->diags, g->severity, g->file, g->line, g->col, g->object, "%s", g->msg);
+    }
+    e->gen = m->gen;
+}
+
+/* Entries no document of this call used go (with their references). */
+static void vmemo_sweep(struct validate_memo *m)
+{
+    size_t j = 0;
+    for (size_t i = 0; i < m->n; i++) {
+        if (m->v[i].gen != m->gen) {
+            vmemo_ent_free(&m->v[i]);
+            continue;
+        }
+        m->v[j++] = m->v[i];
+    }
+    m->n = j;
+    strmap_free(&m->by_root);
+    for (size_t i = 0; i < m->n; i++)
+        strmap_put(&m->by_root, m->v[i].key, i);
+}
+
+static void validate_docs_with(const struct docset *docs, struct desired *ret,
+                               struct validate_memo *m)
 {
     struct seen seen = {0};
+    if (m) {
+        m->gen++;
+        m->hits = 0;
+    }
     for (size_t i = 0; i < docs->n; i++) {
+        const struct doc *doc = &docs->v[i];
         size_t n[] = {ret->npolicies, ret->nnads, ret->npods, ret->nnodes, ret->ninvalid};
-        validate_one(ret, &seen, &docs->v[i]);
+        size_t ndiags = ret->diags.n;
+        struct vmemo_ent *e = m ? vmemo_find(m, doc) : NULL;
+        /* a duplicate is reported, never copied */
+        if (e && !strmap_get(&seen.map, e->id, NULL)) {
+            struct pod *p = ARRAY_PUSH(ret->pods, ret->npods);
+            *p = e->pod;
+            p->borrowed = true;
+            diags_append(&ret->diags, &e->diags);
+            e->gen = m->gen;
+            m->hits++;
+        } else {
+            validate_one(ret, &seen, doc);
+            if (m && doc->root && ret->npods == n[2] + 1 && ret->npolicies == n[0] &&
+                ret->nnads == n[1] && ret->nnodes == n[3] && ret->ninvalid == n[4])
+                vmemo_put(m, doc, ret, n[2], ndiags);
+        }
         size_t now[] = {ret->npolicies, ret->nnads, ret->npods, ret->nnodes, ret->ninvalid};
         for (size_t a = 0; a < ARRAY_SIZE(n); a++)
             for (size_t k = n[a]; k < now[a]; k++) {
@@ -2255,6 +2468,80 @@ void validate_docs(const struct docset *docs, struct desired *ret)
     for (size_t i = 0; i < seen.n; i++)
         free(seen.ids[i]);
     free(seen.ids);
+    if (m)
+        vmemo_sweep(m);
+}
+
+void validate_docs(const struct docset *docs, struct desired *ret)
+{
+    validate_docs_with(docs, ret, NULL);
+}
+
+static bool ipaddrs_same(const struct ipaddr *a, const struct ipaddr *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (a[i].family != b[i].family || !ipaddr_equal(&a[i], &b[i]))
+            return false;
+    return true;
+}
+
+static bool attachment_same(const struct attachment *a, const struct attachment *b)
+{
+    return streq_ptr(a->nad_ns, b->nad_ns) && streq_ptr(a->nad_name, b->nad_name) &&
+           streq(a->ifname, b->ifname) && a->has_mac == b->has_mac &&
+           memcmp(a->mac, b->mac, sizeof(a->mac)) == 0 && a->nips == b->nips &&
+           ipaddrs_same(a->ips, b->ips, a->nips) && a->ndefault_gw == b->ndefault_gw &&
+           ipaddrs_same(a->default_gw, b->default_gw, a->ndefault_gw) &&
+           streq_ptr(a->cni_args, b->cni_args);
+}
+
+static bool diags_same(const struct diags *a, const struct diags *b)
+{
+    if (a->n != b->n)
+        return false;
+    for (size_t i = 0; i < a->n; i++)
+        if (a->v[i].severity != b->v[i].severity || !streq_ptr(a->v[i].file, b->v[i].file) ||
+            a->v[i].line != b->v[i].line || a->v[i].col != b->v[i].col ||
+            !streq_ptr(a->v[i].object, b->v[i].object) || !streq(a->v[i].msg, b->v[i].msg))
+            return false;
+    return true;
+}
+
+static bool pod_same(const struct pod *a, const struct pod *b)
+{
+    const struct object *x = &a->obj, *y = &b->obj;
+    if (x->kind != y->kind || !streq(x->ns, y->ns) || !streq(x->name, y->name) ||
+        !streq(x->file, y->file) || x->line != y->line || x->col != y->col ||
+        memcmp(x->rev, y->rev, sizeof(x->rev)) != 0 || x->prune != y->prune ||
+        x->fail_reason != y->fail_reason || !diags_same(&x->warnings, &y->warnings) ||
+        !streq_ptr(a->netns, b->netns) || a->natt != b->natt)
+        return false;
+    for (size_t i = 0; i < a->natt; i++)
+        if (!attachment_same(&a->att[i], &b->att[i]))
+            return false;
+    return true;
+}
+
+void validate_docs_memo(const struct docset *docs, struct desired *ret, struct validate_memo *m)
+{
+    validate_docs_with(docs, ret, m);
+    /* PLUMBD_MEMO_CHECK=1 (the tests): validated again without the memo;
+     * any difference in the pods or the diagnostics aborts. */
+    const char *check = getenv("PLUMBD_MEMO_CHECK");
+    if (!m || !check || !streq(check, "1"))
+        return;
+    struct desired full = {0};
+    validate_docs_with(docs, &full, NULL);
+    bool same = full.npods == ret->npods && full.npolicies == ret->npolicies &&
+                full.nnads == ret->nnads && full.nnodes == ret->nnodes &&
+                full.ninvalid == ret->ninvalid && diags_same(&full.diags, &ret->diags);
+    for (size_t i = 0; same && i < full.npods; i++)
+        same = pod_same(&full.pods[i], &ret->pods[i]);
+    desired_free(&full);
+    if (!same) {
+        fprintf(stderr, "validate memo: the pods or diagnostics differ from a full validation\n");
+        abort();
+    }
 }
 
 void desired_free(struct desired *d)
@@ -2270,6 +2557,8 @@ void desired_free(struct desired *d)
         nad_free(&d->nads[i]);
     }
     for (size_t i = 0; i < d->npods; i++) {
+        if (d->pods[i].borrowed)
+            continue;
         object_free(&d->pods[i].obj);
         free(d->pods[i].netns);
         attachments_free(d->pods[i].att, d->pods[i].natt);

@@ -18,6 +18,10 @@ BUILD=${BUILD:-build}
 export PLUMBD=${PLUMBD:-$ROOT/plumbd}
 # Every lab namespace of this run starts with this prefix (see tests/lib/lab.sh).
 export PLUMBD_TEST_PREFIX="pt$$-"
+# Every daemon of the end-to-end tests checks its memos (validated and
+# converged pods) against a full validation and plan, pass by pass, and
+# aborts on a difference.
+export PLUMBD_MEMO_CHECK=1
 UNIT_TIMEOUT=${UNIT_TIMEOUT:-300}
 E2E_TIMEOUT=${E2E_TIMEOUT:-300}
 TEST_WRAPPER=${TEST_WRAPPER:-}

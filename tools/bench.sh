@@ -39,7 +39,9 @@
 # Knobs (environment): BENCH_SETTLE_MS (daemon settle for the attach/detach
 # runs, default 200), BENCH_CHANGES (200), BENCH_DRIFTS (50), BENCH_APPLY_RUNS
 # (10), BENCH_EXTRA_BRIDGES (50), BENCH_SKIP (space-separated parts to skip:
-# cni floor plumbd converged latency drift), BENCH_CNI_MSC_ON_MAX_N (200: above
+# cni floor plumbd converged latency drift), BENCH_LOGS (a dir to keep the daemon
+# logs in; PLUMBD_LOG=debug adds each pass's phase times), BENCH_PERF (a file:
+# `perf record` of the daemon during the settle-0 changes), BENCH_CNI_MSC_ON_MAX_N (200: above
 # it the macspoofchk-on CNI row is left out, it alone would take over 10 min).
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
@@ -103,6 +105,11 @@ cleanup() {
         kill -KILL "$pid" 2>/dev/null
     done
     ns_delete_prefix "$PFX"
+    if [ -n "${BENCH_LOGS:-}" ] && mkdir -p "$BENCH_LOGS"; then
+        for f in "$TMP"/*/work/daemon-*.log; do
+            [ -f "$f" ] && cp "$f" "$BENCH_LOGS/n$(basename "$(dirname "$(dirname "$f")")")-$(basename "$f")"
+        done
+    fi
     rm -rf -- "$TMP"
     [ "$rc" = 130 ] && echo "bench: interrupted, lab removed" >&2
     exit "$rc"
@@ -503,7 +510,12 @@ bench_latency() { # N SETTLE_MS
     [ "$r" = ok ] || log "latency pod not attached: $r"
     nap 0.5
     : >"$W/lat-$s.us"
-    local fails=0
+    local fails=0 perfpid=
+    if [ -n "${BENCH_PERF:-}" ] && [ "$s" = 0 ]; then # where a change's pass goes
+        perf record -q -g --call-graph dwarf,16384 -F 2000 -p "$DAEMON_PID" -o "$BENCH_PERF" >/dev/null 2>&1 &
+        perfpid=$!
+        nap 0.5
+    fi
     for ((k = 1; k <= CHANGES; k++)); do
         if ((k % 2)); then new=$B old=$A; else new=$A old=$B; fi
         lat_yaml $new >"$CONF/.bench-lat.tmp"
@@ -511,6 +523,7 @@ bench_latency() { # N SETTLE_MS
         if [ "${r%% *}" = ok ]; then awk -v u="${r#ok }" 'BEGIN { printf "%.2f\n", u / 1000 }' >>"$W/lat-$s.us"; else fails=$((fails + 1)); fi
         nap 0.05
     done
+    if [ -n "$perfpid" ]; then kill -INT "$perfpid"; wait "$perfpid" 2>/dev/null; fi
     read -r med p99 min max cnt < <(stats "$W/lat-$s.us")
     local key=n$n.change_latency.settle_$s
     put "$key.settle_ms" "$s"; put "$key.changes" "$CHANGES"; put "$key.converged" "$cnt"; put "$key.failures" "$fails"

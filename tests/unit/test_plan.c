@@ -19,6 +19,7 @@
 
 #include "ipam.h"
 #include "plan.h"
+#include "store.h"
 
 static const char *policy_yaml =
     "apiVersion: nmstate.io/v1\nkind: NodeNetworkConfigurationPolicy\n"
@@ -411,6 +412,96 @@ static void test_seed_then_empty(void **state)
     assert_int_equal(w.p.ops[0].type, OP_POD_ATTACH);
     assert_true(w.p.ops[0].pa.has_mac);
     assert_int_equal(w.p.ops[0].pa.mac[5], 0xf1);
+    world_free(&w);
+}
+
+/* The memo of converged pods: a pod nothing changed for is answered from
+ * it, with the plan a full planning gives (PLUMBD_MEMO_CHECK builds every
+ * memo plan again without it and aborts on a difference); any change to
+ * what a pod was planned from plans it in full again. */
+static int memo_plan(struct world *w, struct plan_memo *m, size_t npins)
+{
+    static const struct pin pin = {.owner = (char *)"Pod/default/zz", .rev = "0"};
+    size_t hits, entries;
+    plan_free(&w->p);
+    struct plan_input in = {.desired = &w->d, .node_labels = w->labels, .nnode_labels = 1,
+                            .node = &w->node, .pod_live = w->podptr, .inv = &w->inv,
+                            .ip_forward = w->ip_forward, .ip6_forward = w->ip6_forward,
+                            .pins = &pin, .npins = npins, .memo = m};
+    assert_int_equal(plan_build(&in, &w->p), 0);
+    plan_memo_stats(m, &hits, &entries);
+    return (int)hits;
+}
+
+static void test_converged_memo(void **state)
+{
+    (void)state;
+    struct world w;
+    setenv("PLUMBD_MEMO_CHECK", "1", 1);
+    _cleanup_free_ char *a = pod_yaml("a", "net");
+    _cleanup_free_ char *b = pod_yaml("b", "[{\"name\":\"net\",\"ips\":[\"192.168.255.9/24\"]}]");
+    _cleanup_free_ char *c = pod_yaml("c", "net");
+    _cleanup_free_ char *y = xasprintf("%s%s%s%s%s", policy_yaml, nad_yaml, a, b, c);
+    world_init(&w, y, true);
+    plan(&w);
+    simulate(&w);
+    w.node.serial = 1;
+    for (size_t i = 0; i < 3; i++)
+        w.pods[i].serial = 10 + i;
+    struct plan_memo *m = plan_memo_new();
+    size_t hits, entries;
+
+    assert_int_equal(memo_plan(&w, m, 0), 0); /* nothing remembered yet */
+    assert_int_equal(w.p.nops, 0);
+    plan_memo_stats(m, &hits, &entries);
+    assert_int_equal(entries, 3);
+    assert_int_equal(memo_plan(&w, m, 0), 3);
+    assert_int_equal(w.p.nops, 0);
+    assert_int_equal(status_of(&w, "Pod/default/b")->cond, COND_AVAILABLE);
+
+    /* a's namespace changed: a is planned in full, the others are not */
+    w.pods[0].serial = 20;
+    assert_int_equal(memo_plan(&w, m, 0), 2);
+    /* a's address removed by hand: re-attached, and not remembered */
+    w.pods[0].naddrs = 0;
+    w.pods[0].serial = 21;
+    assert_int_equal(memo_plan(&w, m, 0), 2);
+    assert_int_equal(w.p.nops, 1);
+    assert_string_equal(w.p.ops[0].owner, "Pod/default/a");
+    plan_memo_stats(m, &hits, &entries);
+    assert_int_equal(entries, 2);
+    simulate(&w);
+    w.pods[0].serial = 22;
+    assert_int_equal(memo_plan(&w, m, 0), 2);
+    assert_int_equal(memo_plan(&w, m, 0), 3);
+
+    /* b's allocation vanished from the inventory behind the memo's back:
+     * the replay finds it no longer held and b is planned in full (the
+     * check compares that plan with a full one) */
+    for (size_t i = 0; i < w.inv.nallocs; i++)
+        if (streq(w.inv.allocs[i].owner, "Pod/default/c")) {
+            free(w.inv.allocs[i].owner);
+            free(w.inv.allocs[i].network);
+            w.inv.allocs[i] = w.inv.allocs[--w.inv.nallocs];
+            break;
+        }
+    assert_int_equal(memo_plan(&w, m, 0), 2);
+
+    /* the node changed: everything planned in full */
+    w.node.serial = 2;
+    assert_int_equal(memo_plan(&w, m, 0), 0);
+    /* a revision pinned: no memo at all, none kept */
+    assert_true(memo_plan(&w, m, 0) > 0);
+    assert_int_equal(memo_plan(&w, m, 1), 0);
+    plan_memo_stats(m, &hits, &entries);
+    assert_int_equal(entries, 0);
+    /* a NAD edited: its revision is part of every pod's inputs */
+    assert_int_equal(memo_plan(&w, m, 0), 0);
+    assert_true(memo_plan(&w, m, 0) > 0);
+    w.d.nads[0].obj.rev[0] ^= 1;
+    assert_int_equal(memo_plan(&w, m, 0), 0);
+    plan_memo_free(m);
+    unsetenv("PLUMBD_MEMO_CHECK");
     world_free(&w);
 }
 
@@ -1485,6 +1576,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_seed_then_empty),
         cmocka_unit_test(test_host_local_next_free),
+        cmocka_unit_test(test_converged_memo),
         cmocka_unit_test(test_requested_ip_errors),
         cmocka_unit_test(test_pending),
         cmocka_unit_test(test_not_matching_and_prune),

@@ -100,6 +100,82 @@ static void test_object_id(void **state)
     }
 }
 
+/* The memo of validated pods: the same documents give the same model, the
+ * pods copied; a duplicate is reported every time; documents parsed again
+ * (new trees) are validated again, and the memo lets go of the old trees. */
+static void test_validate_memo(void **state)
+{
+    (void)state;
+    static const char *const yaml =
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: a\n  annotations:\n"
+        "    k8s.v1.cni.cncf.io/networks: '[{\"name\":\"n\",\"ips\":[\"10.0.0.5/24\"],"
+        "\"cni-args\":{\"x\":1}}]'\n"
+        "---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: b\n  annotations:\n"
+        "    k8s.v1.cni.cncf.io/networks: n@eth9, other/m\n    plumbd/prune: \"false\"\n"
+        "---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: a\n"
+        "---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: bad\n  annotations:\n"
+        "    k8s.v1.cni.cncf.io/networks: '[{'\n";
+    struct docset docs = {0};
+    struct diags ld = {0};
+    load_buffer("m.yaml", yaml, strlen(yaml), &docs, &ld);
+    assert_int_equal(docs.n, 4);
+    struct validate_memo *m = validate_memo_new();
+    struct desired plain = {0}, d1 = {0}, d2 = {0};
+    validate_docs(&docs, &plain);
+    validate_docs_memo(&docs, &d1, m);
+    assert_int_equal(validate_memo_hits(m), 0);
+    validate_docs_memo(&docs, &d2, m);
+    assert_int_equal(validate_memo_hits(m), 2); /* a and b; not the duplicate, not bad */
+    const struct desired *all[] = {&d1, &d2};
+    for (size_t k = 0; k < 2; k++) {
+        const struct desired *d = all[k];
+        assert_int_equal(d->npods, plain.npods);
+        assert_int_equal(d->ninvalid, plain.ninvalid);
+        assert_int_equal(d->diags.n, plain.diags.n);
+        for (size_t i = 0; i < d->diags.n; i++) {
+            assert_string_equal(d->diags.v[i].msg, plain.diags.v[i].msg);
+            assert_int_equal(d->diags.v[i].line, plain.diags.v[i].line);
+        }
+        for (size_t i = 0; i < d->npods; i++) {
+            const struct pod *x = &d->pods[i], *y = &plain.pods[i];
+            assert_string_equal(x->obj.name, y->obj.name);
+            assert_string_equal(x->netns, y->netns);
+            assert_int_equal(x->obj.prune, y->obj.prune);
+            assert_int_equal(x->obj.warnings.n, y->obj.warnings.n);
+            assert_int_equal(x->natt, y->natt);
+            for (size_t j = 0; j < x->natt; j++) {
+                assert_string_equal(x->att[j].nad_ns, y->att[j].nad_ns);
+                assert_string_equal(x->att[j].ifname, y->att[j].ifname);
+                assert_int_equal(x->att[j].nips, y->att[j].nips);
+                assert_true(streq_ptr(x->att[j].cni_args, y->att[j].cni_args));
+            }
+        }
+    }
+    /* the duplicate warning lands on the copy in use, every time */
+    assert_true(has_diag(&d2, DIAG_ERROR, "duplicate object Pod/default/a", 0));
+    bool redefined = false;
+    for (size_t i = 0; i < d2.pods[0].obj.warnings.n; i++)
+        redefined |= strstr(d2.pods[0].obj.warnings.v[i].msg, "is defined again") != NULL;
+    assert_true(redefined);
+    desired_free(&plain);
+    desired_free(&d1);
+    desired_free(&d2);
+
+    /* parsed again: new trees, validated again; the old ones are let go of */
+    struct docset again = {0};
+    load_buffer("m.yaml", yaml, strlen(yaml), &again, &ld);
+    docset_free(&docs);
+    validate_docs_memo(&again, &d1, m);
+    assert_int_equal(validate_memo_hits(m), 0);
+    desired_free(&d1);
+    validate_docs_memo(&again, &d1, m);
+    assert_int_equal(validate_memo_hits(m), 2);
+    desired_free(&d1);
+    docset_free(&again);
+    validate_memo_free(m); /* the last references: leak checkers see the trees go */
+    diags_clear(&ld);
+}
+
 static void test_seed_policy(void **state)
 {
     (void)state;
@@ -602,6 +678,7 @@ int main(void)
         cmocka_unit_test(test_duplicates_and_netns),
         cmocka_unit_test(test_netns_confined),
         cmocka_unit_test(test_selector),
+        cmocka_unit_test(test_validate_memo),
         cmocka_unit_test(test_bare_nmstate),
         cmocka_unit_test(test_bridge_keys),
         cmocka_unit_test(test_bridge_key_errors),
