@@ -379,7 +379,9 @@ static struct objstatus *status_add(struct builder *b, const struct object *o, e
     s->reason = xstrdup(reason);
     s->no_prune = !o->prune;
     va_start(ap, fmt);
-    if (vasprintf(&s->message, fmt, ap) < 0)
+    if (fmt[0] == '%' && fmt[1] == 's' && !fmt[2]) /* most statuses: "" */
+        s->message = xstrdup(va_arg(ap, const char *));
+    else if (vasprintf(&s->message, fmt, ap) < 0)
         abort();
     va_end(ap);
     /* Keys accepted but not implemented are never silently dropped. */
@@ -1020,6 +1022,8 @@ static bool is_frozen(const struct builder *b, const char *owner)
  * freeze the object and return true: it plans nothing. */
 static bool pinned(struct builder *b, const struct object *o)
 {
+    if (!b->in->npins)
+        return false;
     char id[256];
     object_id(o, id, sizeof(id));
     for (size_t i = 0; i < b->in->npins; i++) {
@@ -1638,11 +1642,10 @@ static uint64_t smap_hash(const char *k1, const char *k2)
     return k2 ? hash64(k2, strlen(k2), h) : h;
 }
 
-static size_t *smap_get(const struct smap *m, const char *k1, const char *k2)
+static size_t *smap_find(const struct smap *m, uint64_t h, const char *k1, const char *k2)
 {
     if (!m->cap)
         return NULL;
-    uint64_t h = smap_hash(k1, k2);
     for (size_t i = (size_t)h & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
         struct smap_slot *s = &m->s[i];
         if (!s->used)
@@ -1652,29 +1655,51 @@ static size_t *smap_get(const struct smap *m, const char *k1, const char *k2)
     }
 }
 
-static void smap_put(struct smap *m, const char *k1, const char *k2, size_t v)
+static size_t *smap_get(const struct smap *m, const char *k1, const char *k2)
 {
-    size_t *old = smap_get(m, k1, k2);
-    if (old) {
-        *old = v;
-        return;
-    }
-    if ((m->n + 1) * 2 > m->cap) {
+    return m->cap ? smap_find(m, smap_hash(k1, k2), k1, k2) : NULL;
+}
+
+/* A key known to be absent, its hash computed. */
+static void smap_insert(struct smap *m, uint64_t h, const char *k1, const char *k2, size_t v)
+{
+    if ((m->n + 1) * 2 > m->cap) { /* grow: the slots keep their hashes */
         struct smap o = *m;
         m->cap = o.cap ? o.cap * 2 : 64;
         m->s = xcalloc(m->cap, sizeof(*m->s));
         m->n = 0;
         for (size_t i = 0; i < o.cap; i++)
             if (o.s[i].used)
-                smap_put(m, o.s[i].k1, o.s[i].k2, o.s[i].v);
+                smap_insert(m, o.s[i].h, o.s[i].k1, o.s[i].k2, o.s[i].v);
         free(o.s);
     }
-    uint64_t h = smap_hash(k1, k2);
     size_t i = (size_t)h & (m->cap - 1);
     while (m->s[i].used)
         i = (i + 1) & (m->cap - 1);
     m->s[i] = (struct smap_slot){h, k1, k2, v, true};
     m->n++;
+}
+
+static void smap_put(struct smap *m, const char *k1, const char *k2, size_t v)
+{
+    uint64_t h = smap_hash(k1, k2);
+    size_t *old = smap_find(m, h, k1, k2);
+    if (old)
+        *old = v;
+    else
+        smap_insert(m, h, k1, k2, v);
+}
+
+/* Room for n keys without growing. */
+static void smap_reserve(struct smap *m, size_t n)
+{
+    if (m->cap || !n)
+        return;
+    size_t cap = 64;
+    while (cap < 2 * n + 2)
+        cap *= 2;
+    m->cap = cap;
+    m->s = xcalloc(cap, sizeof(*m->s));
 }
 
 static void smap_free(struct smap *m)
@@ -1689,9 +1714,11 @@ static const struct owned_attach *owned_attach(struct builder *b, const char *ow
                                                const char *pod_if)
 {
     const struct inventory *inv = b->in->inv;
-    if (!b->attach_by_key.cap && inv->nattach)
+    if (!b->attach_by_key.cap && inv->nattach) {
+        smap_reserve(&b->attach_by_key, inv->nattach);
         for (size_t i = inv->nattach; i-- > 0;) /* the first row wins, as a scan would */
             smap_put(&b->attach_by_key, inv->attach[i].owner, inv->attach[i].pod_if, i);
+    }
     size_t *v = smap_get(&b->attach_by_key, owner, pod_if);
     return v ? &inv->attach[*v] : NULL;
 }
@@ -2593,12 +2620,12 @@ undo:
 
 /* Remember pod idx as converged, with its picks (taken). */
 static void memo_record(struct builder *b, size_t idx, const struct live_ns *podns,
-                        struct memo_att *att)
+                        struct memo_att *att, char *id)
 {
     const struct pod *pod = &b->in->desired->pods[idx];
     struct plan_memo *m = b->next_memo;
     struct memo_pod *e = ARRAY_PUSH(m->v, m->n);
-    e->id = xstrdup(b->pod_ids[idx]);
+    e->id = id ? id : xstrdup(b->pod_ids[idx]);
     memcpy(e->rev, pod->obj.rev, sizeof(e->rev));
     e->pod_serial = podns->serial;
     e->att = att;
@@ -2611,18 +2638,18 @@ static void plan_pod(struct builder *b, size_t idx)
     const struct live_ns *podns = b->in->pod_live ? b->in->pod_live[idx] : NULL;
     const struct live_ns *node = b->in->node;
     const struct inventory *inv = b->in->inv;
-    char id[256];
-    object_id(&pod->obj, id, sizeof(id));
+    const char *id = b->pod_ids[idx];
     if (pinned(b, &pod->obj))
         return;
-    set_active(b, &pod->obj);
+    *ARRAY_PUSH(b->active, b->nactive) = xstrdup(id); /* set_active */
     size_t hit;
     if (memo_replay(b, idx, podns, &hit)) {
         struct memo_pod *e = &b->in->memo->v[hit];
         b->in->memo->hits++;
-        memo_record(b, idx, podns, e->att); /* the picks move on */
+        memo_record(b, idx, podns, e->att, e->id); /* the picks move on */
         e->att = NULL;
         e->natt = 0;
+        e->id = NULL; /* the old map's key stays valid: the new entry owns it */
         status_add(b, &pod->obj, COND_AVAILABLE, "SuccessfullyConfigured", "%s", "");
         return;
     }
@@ -2816,7 +2843,7 @@ static void plan_pod(struct builder *b, size_t idx)
     }
     bool progressing = ob.n > 0;
     if (rec)
-        memo_record(b, idx, podns, rec);
+        memo_record(b, idx, podns, rec, NULL);
     opbuf_take(&b->out, &ob);
     if (progressing)
         status_add(b, &pod->obj, COND_PROGRESSING, "AttachmentProgressing", "%s", "");
@@ -2857,9 +2884,14 @@ static void plan_prune_pods(struct builder *b)
     char **keys = NULL; /* owned copies of the keys of detached */
     size_t nkeys = 0;
 
+    smap_reserve(&owners, b->nactive + b->nfrozen);
     for (size_t i = 0; i < b->nactive; i++) {
-        size_t *v = smap_get(&owners, b->active[i], NULL);
-        smap_put(&owners, b->active[i], NULL, (v ? *v : 0) | OW_ACTIVE);
+        uint64_t h = smap_hash(b->active[i], NULL);
+        size_t *v = smap_find(&owners, h, b->active[i], NULL);
+        if (v)
+            *v |= OW_ACTIVE;
+        else
+            smap_insert(&owners, h, b->active[i], NULL, OW_ACTIVE);
     }
     for (size_t i = 0; i < b->nfrozen; i++) {
         size_t *v = smap_get(&owners, b->frozen[i], NULL);

@@ -365,33 +365,24 @@ static char *network_status(const struct pod *pod, const char *id, const struct 
 }
 
 /* The ids of every desired object (valid or not), for lookups by hash. */
-struct idset {
-    struct strmap map;
-    char (*ids)[256];
-    size_t n;
-};
-
-static void idset_build(struct idset *s, const struct desired *d)
+/* Which of the last pass's objects (old, indexed by old_by_id) are desired
+ * again: one lookup per desired object. ret[i] for old[i]; caller frees. */
+static bool *old_wanted(const struct desired *d, size_t nold, const struct strmap *old_by_id)
 {
-    size_t total = d->npolicies + d->nnads + d->npods + d->nnodes + d->ninvalid;
-    s->ids = xcalloc(total ? total : 1, sizeof(*s->ids));
-    s->n = 0;
-#define ADD(arr, cnt, field)                                                                       \
-    for (size_t i = 0; i < d->cnt; i++, s->n++)                                                   \
-        strmap_put(&s->map, object_id(&d->arr[i] field, s->ids[s->n], sizeof(s->ids[s->n])), s->n);
-    ADD(policies, npolicies, .obj)
-    ADD(nads, nnads, .obj)
-    ADD(pods, npods, .obj)
-    ADD(nodes, nnodes, .obj)
-    ADD(invalid, ninvalid, )
-#undef ADD
-}
-
-static void idset_free(struct idset *s)
-{
-    strmap_free(&s->map);
-    free(s->ids);
-    s->ids = NULL;
+    bool *w = xcalloc(nold ? nold : 1, sizeof(*w));
+    char id[256];
+    size_t k;
+#define MARK(arr, cnt, field)                                                                      \
+    for (size_t i = 0; i < d->cnt; i++)                                                           \
+        if (strmap_get(old_by_id, object_id(&d->arr[i] field, id, sizeof(id)), &k))               \
+            w[k] = true;
+    MARK(policies, npolicies, .obj)
+    MARK(nads, nnads, .obj)
+    MARK(pods, npods, .obj)
+    MARK(nodes, nnodes, .obj)
+    MARK(invalid, ninvalid, )
+#undef MARK
+    return w;
 }
 
 /* Did the loader or validator report an error for this file that is not
@@ -1953,7 +1944,7 @@ int reconcile_pass(struct reconciler *r, enum gen_trigger trig, bool dry_run, FI
     struct objstatus *old = NULL;
     size_t nold = 0;
     struct strmap old_by_id = {0}, old_files = {0};
-    struct idset want = {0};
+    bool *wanted = NULL;
     struct objstatus *cur = NULL;
     size_t ncur = 0;
     bool published = false, inv_reread_failed = false;
@@ -2102,9 +2093,9 @@ int reconcile_pass(struct reconciler *r, enum gen_trigger trig, bool dry_run, FI
     /* What the last pass knew: objects gone since then that said
      * plumbd/prune: "false" are let go of; objects whose file no longer
      * parses are kept at their last good state. */
-    idset_build(&want, &d);
+    wanted = old_wanted(&d, nold, &old_by_id);
     for (size_t i = 0; i < nold; i++) {
-        if (strmap_get(&want.map, old[i].id, NULL))
+        if (wanted[i])
             continue;
         if (file_has_errors(&ldiags, old[i].file)) {
             struct object *o = ARRAY_PUSH(d.invalid, d.ninvalid);
@@ -2350,7 +2341,7 @@ out:
     *ret = res;
     strmap_free(&old_by_id);
     strmap_free(&old_files);
-    idset_free(&want);
+    free(wanted);
     if (published && rc >= 0 && !inv_reread_failed) {
         /* the statuses as written (or as found, when unchanged), the
          * inventory as re-read after the writes */

@@ -2424,6 +2424,8 @@ static void vmemo_sweep(struct validate_memo *m)
         }
         m->v[j++] = m->v[i];
     }
+    if (j == m->n)
+        return; /* nothing went: the map is current */
     m->n = j;
     strmap_free(&m->by_root);
     for (size_t i = 0; i < m->n; i++)
