@@ -656,9 +656,22 @@ static bool addr_link_local6(const struct ipaddr *a)
     return a->family == AF_INET6 && a->bytes[0] == 0xfe && (a->bytes[1] & 0xc0) == 0x80;
 }
 
+static bool apply_event(struct live_ns *l, struct nlmsghdr *nlh);
+
+/* A new serial only for a change a plan reads: an event that changes
+ * nothing of the kind (a carrier flicker, an IPv6 link-local address, the
+ * echo of a write) keeps the snapshot's identity for the plan memo, as it
+ * is not drift for the daemon. */
 bool live_apply_event(struct live_ns *l, struct nlmsghdr *nlh)
 {
-    l->serial = live_serial_next(); /* any event, even one no plan reads */
+    bool changed = apply_event(l, nlh);
+    if (changed)
+        l->serial = live_serial_next();
+    return changed;
+}
+
+static bool apply_event(struct live_ns *l, struct nlmsghdr *nlh)
+{
     switch (nlh->nlmsg_type) {
     case RTM_NEWLINK: {
         struct live_link k = {0};

@@ -102,9 +102,10 @@ struct live_ns {
     unsigned long gen;
     struct live_index *index;
     /* The snapshot's identity: a new number from a process-wide counter
-     * (never reused) whenever it is dumped or an event is applied to it.
-     * The same serial is the same content: the planner's memo of converged
-     * pods (plan.h) relies on it. */
+     * (never reused) whenever it is dumped or an event changes what a plan
+     * reads of it (live_apply_event's answer). The same serial is the same
+     * content for a plan: the planner's memo of converged pods (plan.h)
+     * relies on it. */
     uint64_t serial;
 };
 

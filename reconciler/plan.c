@@ -2495,6 +2495,7 @@ static int plan_default_route(struct builder *b, const char *id, const struct po
 /* ---- the memo of converged pods (plan.h) ------------------------------- */
 
 struct memo_att { /* what one attachment's IPAM picks were */
+    char *network; /* the NAD's CNI network name */
     struct ipaddr *addrs;
     bool *noted; /* per address: the network's newest reservation moved to it */
     size_t n;
@@ -2510,6 +2511,10 @@ struct memo_pod {
 
 struct plan_memo {
     uint64_t key; /* node snapshot, NAD and policy revisions, forwarding */
+    /* parts of it, for the quick lane */
+    uint64_t node_serial, nads_key;
+    int fwd[2];
+    bool any_noted; /* some pick moved a network's newest reservation */
     struct memo_pod *v;
     size_t n;
     struct strmap by_id;
@@ -2524,6 +2529,7 @@ struct plan_memo *plan_memo_new(void)
 static void memo_att_free(struct memo_att *a, size_t n)
 {
     for (size_t i = 0; a && i < n; i++) {
+        free(a[i].network);
         free(a[i].addrs);
         free(a[i].noted);
     }
@@ -2557,18 +2563,24 @@ void plan_memo_stats(const struct plan_memo *m, size_t *ret_hits, size_t *ret_en
 
 /* What every pod's plan reads beyond its own document, snapshot and
  * inventory rows. */
-static uint64_t memo_key(const struct plan_input *in)
+static uint64_t nads_key(const struct desired *d)
 {
-    const struct desired *d = in->desired;
-    uint64_t h = hash64(&in->node->serial, sizeof(in->node->serial), HASH64_SEED);
-    int fwd[2] = {in->ip_forward, in->ip6_forward};
-    h = hash64(fwd, sizeof(fwd), h);
+    uint64_t h = HASH64_SEED;
     for (size_t i = 0; i < d->nnads; i++) {
         const struct object *o = &d->nads[i].obj;
         h = hash64(o->ns, strlen(o->ns) + 1, h);
         h = hash64(o->name, strlen(o->name) + 1, h);
         h = hash64(o->rev, sizeof(o->rev), h);
     }
+    return h;
+}
+
+static uint64_t memo_key(const struct plan_input *in)
+{
+    const struct desired *d = in->desired;
+    uint64_t h = hash64(&in->node->serial, sizeof(in->node->serial), nads_key(d));
+    int fwd[2] = {in->ip_forward, in->ip6_forward};
+    h = hash64(fwd, sizeof(fwd), h);
     for (size_t i = 0; i < d->npolicies; i++) {
         const struct object *o = &d->policies[i].obj;
         h = hash64(o->name, strlen(o->name) + 1, h);
@@ -2719,6 +2731,7 @@ static void plan_pod(struct builder *b, size_t idx)
         int k = pick_addresses(b->ipam, nad, att, b->active[b->nactive - 1], &addrs, &naddrs,
                                &noted, &err);
         if (k >= 0 && rec) {
+            rec[i].network = xstrdup(nad->cni_name);
             rec[i].addrs = naddrs ? xmalloc(naddrs * sizeof(*addrs)) : NULL;
             if (naddrs)
                 memcpy(rec[i].addrs, addrs, naddrs * sizeof(*addrs));
@@ -2876,7 +2889,7 @@ static bool attach_wanted(const struct builder *b, const struct smap *owners, co
     return false;
 }
 
-static void plan_prune_pods(struct builder *b)
+static void plan_prune_pods(struct builder *b, const char *only_owner)
 {
     const struct inventory *inv = b->in->inv;
     const struct desired *d = b->in->desired;
@@ -2905,6 +2918,8 @@ static void plan_prune_pods(struct builder *b)
 
     for (size_t i = 0; i < inv->nattach; i++) {
         const struct owned_attach *a = &inv->attach[i];
+        if (only_owner && !streq(a->owner, only_owner))
+            continue;
         if (!attach_wanted(b, &owners, a->owner, a->pod_if))
             push_detach(b, a);
     }
@@ -2919,6 +2934,8 @@ static void plan_prune_pods(struct builder *b)
         }
     for (size_t i = 0; i < inv->nallocs; i++) {
         const struct allocation *al = &inv->allocs[i];
+        if (only_owner && !streq(al->owner, only_owner))
+            continue;
         if (attach_wanted(b, &owners, al->owner, al->ifname) ||
             owned_attach(b, al->owner, al->ifname) || smap_get(&detached, al->owner, al->ifname))
             continue;
@@ -2938,6 +2955,36 @@ static void plan_prune_pods(struct builder *b)
     free(keys);
 }
 
+/* The builder's ops in a stable order by phase, and its statuses, into p. */
+static void builder_finish(struct builder *b, struct plan *p)
+{
+    p->ops = xcalloc(b->out.n ? b->out.n : 1, sizeof(struct op));
+    for (int ph = PH_POD_DETACH; ph <= PH_POD_ATTACH; ph++)
+        for (size_t i = 0; i < b->out.n; i++)
+            if (b->out.phase[i] == ph)
+                p->ops[p->nops++] = b->out.ops[i];
+    free(b->out.ops);
+    free(b->out.phase);
+    p->status = b->st;
+    p->nstatus = b->nst;
+}
+
+static void builder_free(struct builder *b)
+{
+    ipam_index_free(b->ipam);
+    smap_free(&b->attach_by_key);
+    free(b->claims);
+    for (size_t i = 0; i < b->nactive; i++)
+        free(b->active[i]);
+    free(b->active);
+    for (size_t i = 0; i < b->nfrozen; i++)
+        free(b->frozen[i]);
+    free(b->frozen);
+    for (size_t i = 0; i < b->in->desired->npods; i++)
+        free(b->pod_ids[i]);
+    free(b->pod_ids);
+}
+
 static int plan_build_one(const struct plan_input *in, struct plan *ret)
 {
     struct builder b = {.in = in};
@@ -2948,6 +2995,10 @@ static int plan_build_one(const struct plan_input *in, struct plan *ret)
         b.memo_usable = in->memo->key == key && in->memo->n;
         b.next_memo = plan_memo_new();
         b.next_memo->key = key;
+        b.next_memo->node_serial = in->node->serial;
+        b.next_memo->nads_key = nads_key(d);
+        b.next_memo->fwd[0] = in->ip_forward;
+        b.next_memo->fwd[1] = in->ip6_forward;
     }
     if (in->memo)
         in->memo->hits = 0;
@@ -3034,19 +3085,10 @@ static int plan_build_one(const struct plan_input *in, struct plan *ret)
     }
     for (size_t i = 0; i < d->npods; i++)
         plan_pod(&b, i);
-    plan_prune_pods(&b);
+    plan_prune_pods(&b, NULL);
 
-    /* Stable order by phase. */
     struct plan p = {0};
-    p.ops = xcalloc(b.out.n ? b.out.n : 1, sizeof(struct op));
-    for (int ph = PH_POD_DETACH; ph <= PH_POD_ATTACH; ph++)
-        for (size_t i = 0; i < b.out.n; i++)
-            if (b.out.phase[i] == ph)
-                p.ops[p.nops++] = b.out.ops[i];
-    free(b.out.ops);
-    free(b.out.phase);
-    p.status = b.st;
-    p.nstatus = b.nst;
+    builder_finish(&b, &p);
     if (in->memo) {
         /* The next plan's memo: the converged pods, less any owner of an
          * op (a prune of a stale attachment changes its inventory rows). */
@@ -3067,6 +3109,9 @@ static int plan_build_one(const struct plan_input *in, struct plan *ret)
                 }
                 m->v[j] = m->v[i];
                 strmap_put(&m->by_id, m->v[j].id, j);
+                for (size_t a = 0; a < m->v[j].natt; a++)
+                    for (size_t k = 0; k < m->v[j].att[a].n; k++)
+                        m->any_noted |= m->v[j].att[a].noted[k];
                 j++;
             }
             m->n = j;
@@ -3076,18 +3121,64 @@ static int plan_build_one(const struct plan_input *in, struct plan *ret)
             free(m);
         }
     }
-    ipam_index_free(b.ipam);
-    smap_free(&b.attach_by_key);
-    free(b.claims);
-    for (size_t i = 0; i < b.nactive; i++)
-        free(b.active[i]);
-    free(b.active);
-    for (size_t i = 0; i < b.nfrozen; i++)
-        free(b.frozen[i]);
-    free(b.frozen);
-    for (size_t i = 0; i < d->npods; i++)
-        free(b.pod_ids[i]);
-    free(b.pod_ids);
+    builder_free(&b);
+    *ret = p;
+    return 0;
+}
+
+/* The quick lane (plan.h). */
+int plan_build_quick(const struct plan_input *in, size_t nother_pods, bool is_new,
+                     struct plan *ret)
+{
+    const struct desired *d = in->desired;
+    const struct plan_memo *m = in->memo;
+    char id[256];
+    size_t pos;
+    if (!m || d->npods != 1 || !in->node || in->npins || d->npolicies || d->ninvalid ||
+        in->nkeep_owners || m->node_serial != in->node->serial || m->nads_key != nads_key(d))
+        return -EAGAIN;
+    object_id(&d->pods[0].obj, id, sizeof(id));
+    /* every other pod converged and remembered; its place among them */
+    bool remembered = strmap_get(&m->by_id, id, &pos);
+    if (m->n - remembered != nother_pods)
+        return -EAGAIN;
+    /* A pod not remembered (its last plan had ops) has its place by age,
+     * which only the reservations replayed before it depend on: without
+     * any, the place does not matter; a new pod comes after every other. */
+    if (!remembered && !is_new && m->any_noted)
+        return -EAGAIN;
+    if (!remembered)
+        pos = m->n;
+
+    struct plan_input q = *in;
+    q.ip_forward = m->fwd[0];
+    q.ip6_forward = m->fwd[1];
+    q.memo = NULL;
+    struct builder b = {.in = &q};
+    b.ipam = ipam_index_of(in->inv);
+    b.pod_ids = xcalloc(1, sizeof(char *));
+    b.pod_ids[0] = xstrdup(id);
+    /* the networks' newest reservations as the pods planned before it
+     * leave them (their held addresses are in the index already) */
+    for (size_t i = 0; i < pos; i++)
+        for (size_t a = 0; a < m->v[i].natt; a++)
+            for (size_t k = 0; k < m->v[i].att[a].n; k++)
+                if (m->v[i].att[a].noted[k])
+                    ipam_index_note(b.ipam, m->v[i].att[a].network, &m->v[i].att[a].addrs[k]);
+    plan_pod(&b, 0);
+    plan_prune_pods(&b, id);
+    struct plan p = {0};
+    builder_finish(&b, &p);
+    builder_free(&b);
+    bool ok = p.nstatus == 1 &&
+              (p.status[0].cond == COND_AVAILABLE || p.status[0].cond == COND_PROGRESSING);
+    for (size_t i = 0; ok && i < p.nops; i++)
+        ok = (p.ops[i].type == OP_POD_ATTACH || p.ops[i].type == OP_POD_DETACH) &&
+             streq(p.ops[i].owner, id);
+    if (!ok) {
+        plan_free(&p);
+        return -EAGAIN;
+    }
     *ret = p;
     return 0;
 }

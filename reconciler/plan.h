@@ -395,6 +395,20 @@ struct plan {
  * attachments; removals before additions of the same name, prunes in
  * reverse dependency order. Returns 0 or -ENOMEM. */
 int plan_build(const struct plan_input *in, struct plan *ret);
+/* The daemon's quick lane for a file pass where one Pod document changed
+ * (or appeared) and nothing else did: in->desired holds that pod and every
+ * NetworkAttachmentDefinition (no policy), in->memo every other Available
+ * pod (nother_pods of them; the caller makes sure any other pod is held back
+ * by its own plan, which leaves the IPAM index as it was), is_new says
+ * whether plumbd has seen
+ * the pod before. Plans the pod as the full plan would: the IPAM
+ * reservations of the pods planned before it are replayed first, its stale
+ * attachments are detached. -EAGAIN when the memo does not cover every
+ * other pod or does not match the node and NADs, or when the outcome needs
+ * more than attach and detach ops of its own (the full pass decides). The
+ * full pass runs after it in any case. */
+int plan_build_quick(const struct plan_input *in, size_t nother_pods, bool is_new,
+                     struct plan *ret);
 void plan_free(struct plan *p);
 /* Free the ops only (the statuses stay): once they are run. */
 void plan_free_ops(struct plan *p);

@@ -1099,7 +1099,7 @@ static int run_ops(struct reconciler *r, enum gen_trigger trig, struct plan *p,
             log_info(p->ops[i].owner, "undo: %s", d);
         }
     }
-    res->writes = r->actx.writes - w0;
+    res->writes += r->actx.writes - w0;
 
     /* Outcomes, inventory, pins: one commit. */
     rc = store_begin(r->store);
@@ -1151,7 +1151,7 @@ static int run_ops(struct reconciler *r, enum gen_trigger trig, struct plan *p,
         goto out;
     }
     rc = store_commit(r->store);
-    res->nfailed_ops = nfailed;
+    res->nfailed_ops += nfailed;
     /* The resolv.conf owner read for the generation before this one still
      * holds when none of this generation's ops touched the file (postwrite
      * forgets it when one did): no journal scan next pass. */
@@ -1909,6 +1909,162 @@ static json_t *capture_current(void *ud)
     return j;
 }
 
+/* ---- the quick lane ------------------------------------------------------- */
+
+static int cmp_root(const void *a, const void *b)
+{
+    uintptr_t x = (uintptr_t)*(const void *const *)a, y = (uintptr_t)*(const void *const *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The documents' trees, sorted (a tree shared with the load cache is an
+ * unchanged document). */
+static const struct ynode **roots_sorted(const struct docset *ds)
+{
+    const struct ynode **v = xcalloc(ds->n ? ds->n : 1, sizeof(*v));
+    for (size_t i = 0; i < ds->n; i++)
+        v[i] = ds->v[i].root;
+    qsort(v, ds->n, sizeof(*v), cmp_root);
+    return v;
+}
+
+static bool root_in(const struct ynode *const *sorted, size_t n, const struct ynode *root)
+{
+    return bsearch(&root, sorted, n, sizeof(*sorted), cmp_root) != NULL;
+}
+
+/* One Pod document changed or appeared since the last pass and nothing
+ * else did: plan that pod alone against the memo of the other (converged)
+ * pods and run its attach and detach ops now, before the full pass
+ * validates and plans the thousand objects that did not change (which then
+ * finds the pod converged). Returns the ops run (0: the lane did not apply,
+ * the full pass does everything). prev: the documents of the last pass,
+ * fresh: this pass's (ordered), old: the last pass's statuses. */
+static size_t quick_pass(struct reconciler *r, const struct docset *prev,
+                         const struct docset *fresh, const struct objstatus *old, size_t nold,
+                         const struct strmap *old_by_id, struct pass_result *res,
+                         char ret_id[256])
+{
+    size_t nops = 0, changed = SIZE_MAX, removed = SIZE_MAX, nnew = 0;
+    const char *why = "documents";
+    const struct ynode **pr = roots_sorted(prev);
+    struct docset mini = {0};
+    struct desired dq = {0}, dr = {0};
+    struct plan pq = {0};
+    char id[256];
+    size_t k;
+    /* A document is unchanged when its tree is one of the last pass's, or
+     * when it was parsed again (its file was touched, or changed less than
+     * a second before it was read) and is the same at the same place. */
+    for (size_t i = 0; i < fresh->n && nnew < 2; i++) {
+        const struct doc *f = &fresh->v[i];
+        if (f->root && root_in(pr, prev->n, f->root))
+            continue;
+        size_t same_place = SIZE_MAX;
+        for (size_t j = 0; j < prev->n && same_place == SIZE_MAX; j++)
+            if (prev->v[j].index == f->index && streq(prev->v[j].file, f->file))
+                same_place = j;
+        if (same_place != SIZE_MAX) {
+            const struct doc *o = &prev->v[same_place];
+            if (memcmp(o->rev, f->rev, sizeof(o->rev)) == 0 && o->line == f->line &&
+                o->col == f->col)
+                continue;
+        }
+        changed = i;
+        removed = same_place; /* its previous version, if any */
+        nnew++;
+    }
+    /* exactly one document changed in place or appeared; none went */
+    why = nnew ? "more than one document changed, or one went" : "no document changed";
+    if (nnew != 1 || prev->n + (removed == SIZE_MAX) != fresh->n)
+        goto out;
+    /* the changed document with every NAD, in the full pass's order */
+    for (size_t i = 0; i < fresh->n; i++) {
+        const char *kind = ynode_str(ynode_get(fresh->v[i].root, "kind"));
+        if (i == changed || (kind && streq(kind, "NetworkAttachmentDefinition")))
+            *ARRAY_PUSH(mini.v, mini.n) = fresh->v[i]; /* borrowed */
+    }
+    validate_docs(&mini, &dq);
+    why = "not one valid pod";
+    if (dq.npods != 1 || dq.npolicies || dq.nnodes || dq.ninvalid ||
+        diags_count(&dq.diags, DIAG_ERROR))
+        goto out;
+    const struct pod *pod = &dq.pods[0];
+    object_id(&pod->obj, id, sizeof(id));
+    /* an edit of this pod's document, or a pod never seen: not an object
+     * that another file defines, not another object replaced in place */
+    bool is_new = !strmap_get(old_by_id, id, &k);
+    why = "another object";
+    if (is_new ? removed != SIZE_MAX : !streq_ptr(old[k].file, pod->obj.file))
+        goto out;
+    if (removed != SIZE_MAX) {
+        struct docset one = {.v = &prev->v[removed], .n = 1};
+        char rid[256];
+        validate_docs(&one, &dr);
+        if (dr.npods != 1 || !streq(object_id(&dr.pods[0].obj, rid, sizeof(rid)), id))
+            goto out;
+    }
+    /* Every other pod converged (in the plan memo, counted here), or held
+     * back by its plan alone: a pod Pending or Failing for a reason found
+     * while planning leaves the IPAM index as it found it (its picks are
+     * rolled back). One whose ops failed is retried by the full pass. */
+    static const char *const plan_time[] = {
+        "Conflict", "AddressUnavailable", "UnsupportedType", "InvalidDefaultRoute",
+        "InterfaceExists", "GatewayAddressConflict", "InvalidConfiguration", NULL};
+    size_t nother = 0;
+    why = "another pod is neither converged nor held back by its plan";
+    for (size_t i = 0; i < nold; i++) {
+        if (old[i].kind != OBJ_POD || streq(old[i].id, id))
+            continue;
+        bool held = old[i].cond == COND_PENDING;
+        for (size_t q = 0; old[i].cond == COND_FAILING && plan_time[q] && !held; q++)
+            held = streq_ptr(old[i].reason, plan_time[q]);
+        if (old[i].cond == COND_AVAILABLE)
+            nother++;
+        else if (!held)
+            goto out;
+    }
+    /* the pod's namespace: known, watched, current */
+    struct podent *e = NULL;
+    why = "its namespace is not watched or not current";
+    for (size_t i = 0; i < r->npodns && !e; i++)
+        if (streq(r->podns[i].ns->path, pod->netns))
+            e = &r->podns[i];
+    if (!e || !e->w || !r->netns_watched || e->netns_events != r->netns_events ||
+        watch_current(r->node_watch) < 0 || watch_current(e->w) < 0)
+        goto out;
+    const struct live_ns *podsnap = &e->w->cache;
+    struct plan_input in = {
+        .desired = &dq,
+        .node = &r->node_watch->cache,
+        .pod_live = &podsnap,
+        .inv = &r->kept_inv,
+        .memo = r->plan_memo,
+    };
+    why = "its plan needs the full pass (or nothing)";
+    if (plan_build_quick(&in, nother, is_new, &pq) < 0 || !pq.nops)
+        goto out;
+    log_debug(id, "quick lane: planned alone (%zu ops), before the full pass", pq.nops);
+    struct pass_result qres = {0};
+    nops = pq.nops; /* from here on the store may have changed */
+    snprintf(ret_id, 256, "%s", id);
+    if (run_ops(r, TRIG_FILE, &pq, &r->node_watch->cache, &r->kept_inv, &dq, &qres) >= 0)
+        live_watch_read(r->node_watch);
+    res->nfailed_ops += qres.nfailed_ops;
+    res->writes += qres.writes;
+    if (qres.nfailed_ops)
+        ret_id[0] = 0; /* not converged: the full pass may well plan it again */
+out:
+    if (!nops)
+        log_debug("reconciler", "quick lane not taken: %s", why);
+    free(pr);
+    free(mini.v);
+    desired_free(&dq);
+    desired_free(&dr);
+    plan_free(&pq);
+    return nops;
+}
+
 int reconcile_pass(struct reconciler *r, enum gen_trigger trig, bool dry_run, FILE *plan_out,
                    struct pass_result *ret)
 {
@@ -1948,6 +2104,8 @@ int reconcile_pass(struct reconciler *r, enum gen_trigger trig, bool dry_run, FI
     struct objstatus *cur = NULL;
     size_t ncur = 0;
     bool published = false, inv_reread_failed = false;
+    size_t quick_ops = 0;
+    char quick_id[256] = "";
     /* The daemon starts from what its last pass left, unless another
      * process wrote the database since (the state lock keeps writers out
      * for the rest of the pass). */
@@ -2026,6 +2184,11 @@ int reconcile_pass(struct reconciler *r, enum gen_trigger trig, bool dry_run, FI
                 goto out;
             }
         }
+        /* One pod changed: its ops first (the quick lane). */
+        if (r->watching && !dry_run && trig == TRIG_FILE && old_trusted && r->plan_memo &&
+            r->files_cached && r->load_rc == 0 && lrc == 0 && fdiags.n == 0 &&
+            r->load_diags.n == 0 && r->node_watch && !capture_any(&fresh))
+            quick_ops = quick_pass(r, &r->docs, &fresh, old, nold, &old_by_id, &res, quick_id);
         docset_free(&r->docs);
         diags_clear(&r->load_diags);
         r->docs = fresh;
@@ -2117,11 +2280,15 @@ int reconcile_pass(struct reconciler *r, enum gen_trigger trig, bool dry_run, FI
     }
     order_by_age(&d, old, &old_by_id);
     PHASE(1);
-    if (old_trusted) {
+    if (old_trusted && !quick_ops) {
         inv = r->kept_inv;
         memset(&r->kept_inv, 0, sizeof(r->kept_inv));
-    } else
+    } else {
+        /* the quick lane wrote the store */
+        inventory_free(&r->kept_inv);
+        memset(&r->kept_inv, 0, sizeof(r->kept_inv));
         rc = store_inventory_load(r->store, &inv);
+    }
     if (rc < 0)
         goto out;
     dns_observe(r, &dns);
@@ -2232,7 +2399,16 @@ int reconcile_pass(struct reconciler *r, enum gen_trigger trig, bool dry_run, FI
         goto out;
     if (r->dhcp)
         dhcp_note_status(r->dhcp, &p);
-    res.nops = p.nops;
+    res.nops = p.nops + quick_ops;
+    /* PLUMBD_MEMO_CHECK=1 (the tests): the quick lane did all the full
+     * plan would do for its pod */
+    if (quick_id[0] && getenv("PLUMBD_MEMO_CHECK") && streq(getenv("PLUMBD_MEMO_CHECK"), "1"))
+        for (size_t i = 0; i < p.nops; i++)
+            if (streq(p.ops[i].owner, quick_id)) {
+                _cleanup_free_ char *desc = op_describe(&p.ops[i]);
+                log_error(quick_id, "quick lane missed an op the full plan has: %s", desc);
+                abort();
+            }
     PHASE(3);
 
     if (dry_run) {
