@@ -2372,9 +2372,10 @@ static struct vmemo_ent *vmemo_find(struct validate_memo *m, const struct doc *d
     return e;
 }
 
-/* The document just validated into d: one pod (at pod index k) and the
- * diagnostics from index ndiags on. */
-static void vmemo_put(struct validate_memo *m, const struct doc *doc, const struct desired *d,
+/* The document just validated into d: one pod (at pod index k, taken
+ * over, d's becomes a borrowed view) and the diagnostics from index ndiags
+ * on. */
+static void vmemo_put(struct validate_memo *m, const struct doc *doc, struct desired *d,
                       size_t k, size_t ndiags)
 {
     char key[17], id[256];
@@ -2403,8 +2404,9 @@ static void vmemo_put(struct validate_memo *m, const struct doc *doc, const stru
     e->line = doc->line;
     e->col = doc->col;
     memcpy(e->rev, doc->rev, sizeof(e->rev));
-    pod_copy(&e->pod, &d->pods[k]);
-    e->pod.borrowed = false;
+    /* the memo takes the pod; the model borrows it back */
+    e->pod = d->pods[k];
+    d->pods[k].borrowed = true;
     e->id = xstrdup(object_id(&e->pod.obj, id, sizeof(id)));
     for (size_t j = ndiags; j < d->diags.n; j++) {
         const struct diag *g = &d->diags.v[j];
