@@ -3159,12 +3159,23 @@ int plan_build_quick(const struct plan_input *in, size_t nother_pods, bool is_ne
     b.pod_ids = xcalloc(1, sizeof(char *));
     b.pod_ids[0] = xstrdup(id);
     /* the networks' newest reservations as the pods planned before it
-     * leave them (their held addresses are in the index already) */
-    for (size_t i = 0; i < pos; i++)
-        for (size_t a = 0; a < m->v[i].natt; a++)
-            for (size_t k = 0; k < m->v[i].att[a].n; k++)
-                if (m->v[i].att[a].noted[k])
-                    ipam_index_note(b.ipam, m->v[i].att[a].network, &m->v[i].att[a].addrs[k]);
+     * leave them; their addresses must be held already (the full plan
+     * would take one that is not, before this pod could) */
+    bool held = true;
+    for (size_t i = 0; i < pos && held; i++)
+        for (size_t a = 0; a < m->v[i].natt && held; a++)
+            for (size_t k = 0; k < m->v[i].att[a].n && held; k++) {
+                const struct memo_att *ma = &m->v[i].att[a];
+                const char *ho = NULL, *hi = NULL;
+                held = ipam_index_holder(b.ipam, ma->network, &ma->addrs[k], &ho, &hi) &&
+                       streq_ptr(ho, m->v[i].id);
+                if (held && ma->noted[k])
+                    ipam_index_note(b.ipam, ma->network, &ma->addrs[k]);
+            }
+    if (!held) {
+        builder_free(&b);
+        return -EAGAIN;
+    }
     plan_pod(&b, 0);
     plan_prune_pods(&b, id);
     struct plan p = {0};

@@ -364,7 +364,6 @@ static char *network_status(const struct pod *pod, const char *id, const struct 
     return s;
 }
 
-/* The ids of every desired object (valid or not), for lookups by hash. */
 /* Which of the last pass's objects (old, indexed by old_by_id) are desired
  * again: one lookup per desired object. ret[i] for old[i]; caller frees. */
 static bool *old_wanted(const struct desired *d, size_t nold, const struct strmap *old_by_id)
@@ -2024,6 +2023,15 @@ static size_t quick_pass(struct reconciler *r, const struct docset *prev,
         else if (!held)
             goto out;
     }
+    /* no revision pinned (a rollback, a verification failure): the full
+     * plan decides what a pin holds */
+    struct pin *pins = NULL;
+    size_t npins = 0;
+    why = "a revision is pinned";
+    int prc = store_pin_list(r->store, &pins, &npins);
+    pins_free(pins, npins);
+    if (prc < 0 || npins)
+        goto out;
     /* the pod's namespace: known, watched, current */
     struct podent *e = NULL;
     why = "its namespace is not watched or not current";

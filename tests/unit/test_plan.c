@@ -505,6 +505,87 @@ static void test_converged_memo(void **state)
     world_free(&w);
 }
 
+/* The quick lane: one pod planned alone against the memo of the others
+ * gives the ops the full plan gives it; anything the lane cannot vouch for
+ * is -EAGAIN. */
+static int quick(struct world *w, struct plan_memo *m, const char *yaml, size_t nother,
+                 bool is_new, struct plan *ret)
+{
+    struct docset docs = {0};
+    struct diags diags = {0};
+    struct desired d = {0};
+    load_buffer("t.yaml", yaml, strlen(yaml), &docs, &diags);
+    validate_docs(&docs, &d);
+    assert_int_equal(d.npods, 1);
+    const struct live_ns *pod = &w->pods[1];
+    struct plan_input in = {.desired = &d, .node = &w->node, .pod_live = &pod, .inv = &w->inv,
+                            .memo = m};
+    int r = plan_build_quick(&in, nother, is_new, ret);
+    desired_free(&d);
+    docset_free(&docs);
+    diags_clear(&diags);
+    return r;
+}
+
+static void test_quick_lane(void **state)
+{
+    (void)state;
+    struct world w;
+    _cleanup_free_ char *a = pod_yaml("a", "[{\"name\":\"net\",\"ips\":[\"192.168.255.8/24\"]}]");
+    _cleanup_free_ char *b = pod_yaml("b", "[{\"name\":\"net\",\"ips\":[\"192.168.255.9/24\"]}]");
+    _cleanup_free_ char *b2 = pod_yaml("b", "[{\"name\":\"net\",\"ips\":[\"192.168.255.19/24\"]}]");
+    _cleanup_free_ char *b3 = pod_yaml("b", "[{\"name\":\"net\",\"ips\":[\"192.168.255.8/24\"]}]");
+    _cleanup_free_ char *c = pod_yaml("c", "net");
+    _cleanup_free_ char *y = xasprintf("%s%s%s%s%s", policy_yaml, nad_yaml, a, b, c);
+    _cleanup_free_ char *y2 = xasprintf("%s%s%s%s%s", policy_yaml, nad_yaml, a, b2, c);
+    _cleanup_free_ char *lane2 = xasprintf("%s%s", nad_yaml, b2);
+    _cleanup_free_ char *lane3 = xasprintf("%s%s", nad_yaml, b3);
+    world_init(&w, y, true);
+    plan(&w);
+    simulate(&w);
+    w.node.serial = 1;
+    for (size_t i = 0; i < 3; i++)
+        w.pods[i].serial = 10 + i;
+    struct plan_memo *m = plan_memo_new();
+    struct plan q = {0};
+    assert_int_equal(memo_plan(&w, m, 0), 0);
+    assert_int_equal(w.p.nops, 0);
+
+    /* b asks for another address: the lane's op is the full plan's */
+    assert_int_equal(quick(&w, m, lane2, 2, false, &q), 0);
+    assert_int_equal(q.nops, 1);
+    assert_int_equal(q.ops[0].type, OP_POD_ATTACH);
+    assert_string_equal(q.ops[0].owner, "Pod/default/b");
+    reload(&w, y2);
+    plan(&w);
+    assert_int_equal(w.p.nops, 1);
+    _cleanup_free_ char *lane_op = op_describe(&q.ops[0]);
+    _cleanup_free_ char *full_op = op_describe(&w.p.ops[0]);
+    assert_string_equal(lane_op, full_op);
+    plan_free(&q);
+
+    /* b asks for a's address: a conflict is the full pass's to report */
+    assert_int_equal(quick(&w, m, lane3, 2, false, &q), -EAGAIN);
+    /* the memo does not cover every other pod */
+    assert_int_equal(quick(&w, m, lane2, 3, false, &q), -EAGAIN);
+    /* the node changed since the memo */
+    w.node.serial = 2;
+    assert_int_equal(quick(&w, m, lane2, 2, false, &q), -EAGAIN);
+    w.node.serial = 1;
+    /* a's address no longer held behind the memo's back: the full plan
+     * would take it back before b is planned */
+    for (size_t i = 0; i < w.inv.nallocs; i++)
+        if (streq(w.inv.allocs[i].owner, "Pod/default/a")) {
+            free(w.inv.allocs[i].owner);
+            free(w.inv.allocs[i].network);
+            w.inv.allocs[i] = w.inv.allocs[--w.inv.nallocs];
+            break;
+        }
+    assert_int_equal(quick(&w, m, lane2, 2, false, &q), -EAGAIN);
+    plan_memo_free(m);
+    world_free(&w);
+}
+
 static void test_host_local_next_free(void **state)
 {
     (void)state;
@@ -1577,6 +1658,7 @@ int main(void)
         cmocka_unit_test(test_seed_then_empty),
         cmocka_unit_test(test_host_local_next_free),
         cmocka_unit_test(test_converged_memo),
+        cmocka_unit_test(test_quick_lane),
         cmocka_unit_test(test_requested_ip_errors),
         cmocka_unit_test(test_pending),
         cmocka_unit_test(test_not_matching_and_prune),
