@@ -560,6 +560,12 @@ static void live_index_free(struct live_index *x)
 
 /* Small namespaces (a pod's) are scanned; a node's links are indexed. The
  * index is a cache inside a const snapshot: lookups may build it. */
+void live_ns_drop_index(struct live_ns *l)
+{
+    live_index_free(l->index);
+    l->index = NULL;
+}
+
 const struct live_link *live_find_link(const struct live_ns *l, const char *name)
 {
     if (!l || !name)

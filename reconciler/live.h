@@ -179,6 +179,9 @@ struct nlmsghdr;
  * IPv6 link-local address (no plan looks at those). The snapshot takes
  * the message in either way. */
 bool live_apply_event(struct live_ns *l, struct nlmsghdr *nlh);
+/* Free the name index live_find_link built on l (for a snapshot whose
+ * arrays the caller owns and frees itself). */
+void live_ns_drop_index(struct live_ns *l);
 
 /* A namespace's snapshot kept current from events. The node's watch owns
  * the one event socket: it is opened in the node namespace with

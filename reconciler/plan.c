@@ -2955,15 +2955,38 @@ static void plan_prune_pods(struct builder *b, const char *only_owner)
     free(keys);
 }
 
-/* The builder's ops in a stable order by phase, and its statuses, into p. */
+/* The builder's ops in a stable order by phase, and its statuses, into p.
+ * The ops are put in order where they are (a thousand of them are nearly a
+ * megabyte: no second array). */
 static void builder_finish(struct builder *b, struct plan *p)
 {
-    p->ops = xcalloc(b->out.n ? b->out.n : 1, sizeof(struct op));
+    size_t n = b->out.n, k = 0;
+    size_t *from = xcalloc(n ? n : 1, sizeof(*from)); /* new[j] = old[from[j]] */
+    bool *done = xcalloc(n ? n : 1, sizeof(*done));
     for (int ph = PH_POD_DETACH; ph <= PH_POD_ATTACH; ph++)
-        for (size_t i = 0; i < b->out.n; i++)
+        for (size_t i = 0; i < n; i++)
             if (b->out.phase[i] == ph)
-                p->ops[p->nops++] = b->out.ops[i];
-    free(b->out.ops);
+                from[k++] = i;
+    for (size_t c = 0; c < n; c++) { /* each cycle of the permutation */
+        if (done[c])
+            continue;
+        struct op first = b->out.ops[c];
+        for (size_t j = c;;) {
+            size_t src = from[j];
+            done[j] = true;
+            if (src == c) {
+                b->out.ops[j] = first;
+                break;
+            }
+            b->out.ops[j] = b->out.ops[src];
+            j = src;
+        }
+    }
+    free(from);
+    free(done);
+    array_fit(&b->out.ops, n, sizeof(struct op));
+    p->ops = b->out.ops ? b->out.ops : xcalloc(1, sizeof(struct op));
+    p->nops = n;
     free(b->out.phase);
     p->status = b->st;
     p->nstatus = b->nst;

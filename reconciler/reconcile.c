@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "apply.h"
 #include "ipam.h"
 #include "journal.h"
 #include "nft.h"
@@ -806,6 +807,73 @@ static enum condition plan_cond(const struct plan *p, const char *id)
  * tree of the node. Returns how many policies differ; on the last try, the
  * first mismatch of each is recorded on its first op (reason, message,
  * failed). */
+/* Every string of a JSON tree, into m (keys borrowed from the tree). */
+static void json_strings(json_t *j, struct strmap *m)
+{
+    const char *k;
+    json_t *v;
+    size_t i;
+    if (json_is_string(j))
+        strmap_put(m, json_string_value(j), 0);
+    else if (json_is_object(j))
+        json_object_foreach(j, k, v) json_strings(v, m);
+    else if (json_is_array(j))
+        json_array_foreach(j, i, v) json_strings(v, m);
+}
+
+/* The node as the read-back of policies needs it: without the host ends of
+ * pods (interface group APPLY_POD_GROUP) that no policy names, and their
+ * addresses and routes. A thousand pod ports would make show's tree of the
+ * node the biggest thing a pass holds (3 MB at 1000 pods), and verification
+ * tolerates extra ports and interfaces. view borrows from after; free with
+ * policy_view_free. */
+static void policy_view(const struct live_ns *after, const struct desired *d,
+                        struct live_ns *view)
+{
+    struct strmap named = {0};
+    for (size_t i = 0; i < d->npolicies; i++)
+        json_strings(d->policies[i].state, &named);
+    *view = *after;
+    view->index = NULL;
+    view->links = xcalloc(after->nlinks ? after->nlinks : 1, sizeof(*view->links));
+    view->addrs = xcalloc(after->naddrs ? after->naddrs : 1, sizeof(*view->addrs));
+    view->routes = xcalloc(after->nroutes ? after->nroutes : 1, sizeof(*view->routes));
+    view->nlinks = view->naddrs = view->nroutes = 0;
+    struct strmap dropped = {0}; /* ifindex in decimal -> 1 */
+    char (*keys)[16] = xcalloc(after->nlinks ? after->nlinks : 1, sizeof(*keys));
+    size_t nkeys = 0;
+    for (size_t i = 0; i < after->nlinks; i++) {
+        const struct live_link *l = &after->links[i];
+        if ((unsigned)l->group == APPLY_POD_GROUP && !strmap_get(&named, l->name, NULL)) {
+            snprintf(keys[nkeys], sizeof(keys[nkeys]), "%d", l->ifindex);
+            strmap_put(&dropped, keys[nkeys++], 1);
+        } else
+            view->links[view->nlinks++] = *l;
+    }
+    char key[16];
+    for (size_t i = 0; i < after->naddrs; i++) {
+        snprintf(key, sizeof(key), "%d", after->addrs[i].ifindex);
+        if (!strmap_get(&dropped, key, NULL))
+            view->addrs[view->naddrs++] = after->addrs[i];
+    }
+    for (size_t i = 0; i < after->nroutes; i++) {
+        snprintf(key, sizeof(key), "%d", after->routes[i].ifindex);
+        if (!strmap_get(&dropped, key, NULL))
+            view->routes[view->nroutes++] = after->routes[i];
+    }
+    strmap_free(&dropped);
+    strmap_free(&named);
+    free(keys);
+}
+
+static void policy_view_free(struct live_ns *view)
+{
+    live_ns_drop_index(view);
+    free(view->links);
+    free(view->addrs);
+    free(view->routes);
+}
+
 static size_t readback_check(struct reconciler *r, const struct plan *p, const struct desired *d,
                              const struct live_ns *after, bool *failed, char **reasons,
                              char **errs, bool whole, bool last)
@@ -842,7 +910,10 @@ static size_t readback_check(struct reconciler *r, const struct plan *p, const s
             plan_cond(p, owner) != COND_PROGRESSING)
             continue;
         if (!cur) {
-            cur = show_build(after, r->resolv_conf);
+            struct live_ns view;
+            policy_view(after, d, &view);
+            cur = show_build(&view, r->resolv_conf);
+            policy_view_free(&view);
             for (size_t k = 0; k < d->npolicies; k++) {
                 char id[256];
                 object_id(&d->policies[k].obj, id, sizeof(id));
@@ -940,7 +1011,9 @@ static int run_ops(struct reconciler *r, enum gen_trigger trig, struct plan *p,
     char **errs = xcalloc(n, sizeof(char *));
     int *err_no = xcalloc(n, sizeof(int));
     bool *failed = xcalloc(n, sizeof(bool)), *undone = xcalloc(n, sizeof(bool));
-    struct op *inverses = xcalloc(n, sizeof(struct op));
+    /* per op: its inverse as the journal holds it (parsed again for an
+     * undo: n whole ops would be the biggest thing a big pass holds) */
+    char **ijson = xcalloc(n, sizeof(char *));
     bool *has_inv = xcalloc(n, sizeof(bool));
     char **reasons = xcalloc(n, sizeof(char *)); /* per op: why its object was rolled back */
     struct live_ns fresh = {0};
@@ -973,11 +1046,14 @@ static int run_ops(struct reconciler *r, enum gen_trigger trig, struct plan *p,
         rc = store_gen_source(r->store, gen, r->source);
     for (size_t i = 0; rc >= 0 && i < n; i++) {
         _cleanup_free_ char *js = op_to_json(&p->ops[i]);
-        _cleanup_free_ char *ijs = NULL;
-        has_inv[i] = op_inverse(&p->ops[i], node, inv, &inverses[i]) >= 0;
-        if (has_inv[i])
-            ijs = op_to_json(&inverses[i]);
-        rc = store_op_intent(r->store, gen, (int)i, p->ops[i].owner, js, ijs ? ijs : "");
+        struct op iop = {0};
+        has_inv[i] = op_inverse(&p->ops[i], node, inv, &iop) >= 0;
+        if (has_inv[i]) {
+            ijson[i] = op_to_json(&iop);
+            op_clear(&iop);
+        }
+        rc = store_op_intent(r->store, gen, (int)i, p->ops[i].owner, js,
+                             ijson[i] ? ijson[i] : "");
         if (rc >= 0 && prewrite(r, &p->ops[i], node, inv, &errs[i]) < 0)
             failed[i] = true;
     }
@@ -1089,14 +1165,21 @@ static int run_ops(struct reconciler *r, enum gen_trigger trig, struct plan *p,
          * it set. A verification or probe failure: the write went in. */
         if (failed[i] && !reasons[i] && (p->ops[i].type != OP_LINK_SET || !err_no[i]))
             continue;
-        _cleanup_free_ char *d = op_describe(&inverses[i]);
+        struct op iop = {0};
+        if (op_from_json(ijson[i], &iop) < 0) {
+            op_clear(&iop);
+            log_error(p->ops[i].owner, "undo: the journalled inverse does not parse");
+            continue;
+        }
+        _cleanup_free_ char *d = op_describe(&iop);
         _cleanup_free_ char *e = NULL;
-        if (apply_op(&r->actx, &inverses[i], &e) < 0)
+        if (apply_op(&r->actx, &iop, &e) < 0)
             log_error(p->ops[i].owner, "undo %s: %s", d, e ? e : "failed");
         else {
             undone[i] = true;
             log_info(p->ops[i].owner, "undo: %s", d);
         }
+        op_clear(&iop);
     }
     res->writes += r->actx.writes - w0;
 
@@ -1117,8 +1200,12 @@ static int run_ops(struct reconciler *r, enum gen_trigger trig, struct plan *p,
         store_op_state(r->store, gen, (int)i, st, errs[i]);
         bool took_effect = !failed[i] || reasons[i]; /* verification/probe: it went in */
         rc = postwrite(r, &p->ops[i], took_effect, inv);
-        if (rc >= 0 && undone[i])
-            rc = postwrite(r, &inverses[i], true, inv);
+        if (rc >= 0 && undone[i]) {
+            struct op iop = {0};
+            if (op_from_json(ijson[i], &iop) >= 0)
+                rc = postwrite(r, &iop, true, inv);
+            op_clear(&iop);
+        }
     }
     /* Pin the revisions rolled back for a lasting reason. Only a pass that
      * applies revisions (a file change, a manual apply, the start) judges
@@ -1185,14 +1272,13 @@ out:
     for (size_t i = 0; i < n; i++) {
         free(errs[i]);
         free(reasons[i]);
-        if (has_inv[i])
-            op_clear(&inverses[i]);
+        free(ijson[i]);
     }
     free(errs);
     free(err_no);
     free(failed);
     free(undone);
-    free(inverses);
+    free(ijson);
     free(has_inv);
     free(reasons);
     live_ns_free(&fresh);
