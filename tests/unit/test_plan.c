@@ -419,6 +419,31 @@ static void test_seed_then_empty(void **state)
  * it, with the plan a full planning gives (PLUMBD_MEMO_CHECK builds every
  * memo plan again without it and aborts on a difference); any change to
  * what a pod was planned from plans it in full again. */
+/* A world converged from yaml with three pods, its snapshots numbered as
+ * the daemon's are (live_ns.serial). */
+static void converged_world(struct world *w, const char *yaml)
+{
+    world_init(w, yaml, true);
+    plan(w);
+    simulate(w);
+    w->node.serial = 1;
+    for (size_t i = 0; i < 3; i++)
+        w->pods[i].serial = 10 + i;
+}
+
+/* The inventory loses owner's allocation behind the planner's back. */
+static void drop_alloc(struct world *w, const char *owner)
+{
+    for (size_t i = 0; i < w->inv.nallocs; i++)
+        if (streq(w->inv.allocs[i].owner, owner)) {
+            free(w->inv.allocs[i].owner);
+            free(w->inv.allocs[i].network);
+            w->inv.allocs[i] = w->inv.allocs[--w->inv.nallocs];
+            return;
+        }
+    fail_msg("no allocation of %s", owner);
+}
+
 static int memo_plan(struct world *w, struct plan_memo *m, size_t npins)
 {
     static const struct pin pin = {.owner = (char *)"Pod/default/zz", .rev = "0"};
@@ -442,12 +467,7 @@ static void test_converged_memo(void **state)
     _cleanup_free_ char *b = pod_yaml("b", "[{\"name\":\"net\",\"ips\":[\"192.168.255.9/24\"]}]");
     _cleanup_free_ char *c = pod_yaml("c", "net");
     _cleanup_free_ char *y = xasprintf("%s%s%s%s%s", policy_yaml, nad_yaml, a, b, c);
-    world_init(&w, y, true);
-    plan(&w);
-    simulate(&w);
-    w.node.serial = 1;
-    for (size_t i = 0; i < 3; i++)
-        w.pods[i].serial = 10 + i;
+    converged_world(&w, y);
     struct plan_memo *m = plan_memo_new();
     size_t hits, entries;
 
@@ -478,13 +498,7 @@ static void test_converged_memo(void **state)
     /* b's allocation vanished from the inventory behind the memo's back:
      * the replay finds it no longer held and b is planned in full (the
      * check compares that plan with a full one) */
-    for (size_t i = 0; i < w.inv.nallocs; i++)
-        if (streq(w.inv.allocs[i].owner, "Pod/default/c")) {
-            free(w.inv.allocs[i].owner);
-            free(w.inv.allocs[i].network);
-            w.inv.allocs[i] = w.inv.allocs[--w.inv.nallocs];
-            break;
-        }
+    drop_alloc(&w, "Pod/default/c");
     assert_int_equal(memo_plan(&w, m, 0), 2);
 
     /* the node changed: everything planned in full */
@@ -540,12 +554,7 @@ static void test_quick_lane(void **state)
     _cleanup_free_ char *y2 = xasprintf("%s%s%s%s%s", policy_yaml, nad_yaml, a, b2, c);
     _cleanup_free_ char *lane2 = xasprintf("%s%s", nad_yaml, b2);
     _cleanup_free_ char *lane3 = xasprintf("%s%s", nad_yaml, b3);
-    world_init(&w, y, true);
-    plan(&w);
-    simulate(&w);
-    w.node.serial = 1;
-    for (size_t i = 0; i < 3; i++)
-        w.pods[i].serial = 10 + i;
+    converged_world(&w, y);
     struct plan_memo *m = plan_memo_new();
     struct plan q = {0};
     assert_int_equal(memo_plan(&w, m, 0), 0);
@@ -574,13 +583,7 @@ static void test_quick_lane(void **state)
     w.node.serial = 1;
     /* a's address no longer held behind the memo's back: the full plan
      * would take it back before b is planned */
-    for (size_t i = 0; i < w.inv.nallocs; i++)
-        if (streq(w.inv.allocs[i].owner, "Pod/default/a")) {
-            free(w.inv.allocs[i].owner);
-            free(w.inv.allocs[i].network);
-            w.inv.allocs[i] = w.inv.allocs[--w.inv.nallocs];
-            break;
-        }
+    drop_alloc(&w, "Pod/default/a");
     assert_int_equal(quick(&w, m, lane2, 2, false, &q), -EAGAIN);
     plan_memo_free(m);
     world_free(&w);
