@@ -492,6 +492,10 @@ static void run_pass(struct loop *l, enum gen_trigger trig)
         schedule(l, TRIG_RESYNC, delay);
     } else if (!res.retry_netns)
         l->netns_retries = 0;
+    /* Addresses this pass released may be what a failing pod waits for:
+     * one more file pass (after the settle delay) plans it again. */
+    if (res.addresses_freed)
+        schedule(l, TRIG_FILE, 0);
     /* An object backing off (Degraded) is retried when its backoff ends. */
     if (res.wake_in_usec)
         schedule(l, TRIG_DRIFT, res.wake_in_usec);

@@ -2519,6 +2519,14 @@ int reconcile_pass(struct reconciler *r, enum gen_trigger trig, bool dry_run, FI
             rc = run_ops(r, trig, &p, nodep, &inv, &d, &res);
             if (rc < 0)
                 goto out;
+            bool detached = false, wanting = false;
+            for (size_t i = 0; i < p.nops && !detached; i++)
+                detached = p.ops[i].type == OP_POD_DETACH;
+            for (size_t s = 0; s < p.nstatus && !wanting; s++)
+                wanting = p.status[s].kind == OBJ_POD && p.status[s].cond == COND_FAILING &&
+                          (streq(p.status[s].reason, "Conflict") ||
+                           streq(p.status[s].reason, "AddressUnavailable"));
+            res.addresses_freed = detached && wanting && !res.nfailed_ops;
             /* Our own writes' events are queued by now (the kernel sends
              * them before the ACK): take them in, so they do not look like
              * drift and the snapshots stay current. */

@@ -155,6 +155,10 @@ struct pass_result {
     bool retry_netns;          /* a pod netns file exists but is not a namespace yet
                                 * (`ip netns add` creates, then mounts) */
     bool status_changed;       /* some object's stored status changed */
+    /* detaches went through while a pod failed for want of an address (a
+     * pod that renamed its interface asks for the address its old one
+     * held): another pass may now give it one */
+    bool addresses_freed;
 };
 
 /* Open the store (read-write unless readonly) and the node namespace. */

@@ -67,6 +67,18 @@ a4=$(ip -n "${P}q4" -4 -o addr show dev eth5 2>/dev/null | awk '{ sub(/\/.*/, ""
 assert_match "eth5 has an address of the network" '^192\.168\.255\.[0-9]+$' "$a4"
 expect "peer reaches p4 at ${a4:-?} on eth5" ip netns exec "$PEER" ping -c 1 -W 1 "${a4:-0.0.0.0}"
 
+# --- a renamed interface keeping its requested address: the old one is detached,
+# then the new one gets the address in the pass that follows --------------------
+pod 1 "$(req 61 ',"interface":"eth7"')"
+if wait_for 10 has_addr "${P}q1" eth7 192.168.255.61/24 && wait_for 5 link_absent "${P}q1" net1; then
+    ok "p1: eth7 has 192.168.255.61 (net1 detached first)"
+else
+    not_ok "p1: eth7 has 192.168.255.61" "$(ip -n "${P}q1" -o addr 2>&1; plumbd_status_line default/p1)" "$DAEMON_LOG"
+fi
+wait_for 5 status_is default/p1 Available || not_ok "p1 Available after the rename" "$(plumbd_status_line default/p1)" "$DAEMON_LOG"
+expect "peer reaches p1 at 192.168.255.61 on eth7" ip netns exec "$PEER" ping -c 1 -W 1 192.168.255.61
+assert_eq "IPAM: p1 holds 192.168.255.61 for eth7" "192.168.255.61|eth7" "$(alloc_of Pod/default/p1)"
+
 # --- a request for an address another pod holds: refused (full pass) ------------
 quiet_pass
 pod 3 "$(req 61)"
@@ -77,7 +89,7 @@ else
 fi
 assert_match "p3's reason is Conflict" 'Conflict' "$(plumbd_status_line default/p3)"
 assert_eq "p3's conflicting change did not take the quick lane" 0 "$(quick_for p3)"
-assert_eq "p1 keeps 192.168.255.61" "192.168.255.61|net1" "$(alloc_of Pod/default/p1)"
+assert_eq "p1 keeps 192.168.255.61" "192.168.255.61|eth7" "$(alloc_of Pod/default/p1)"
 expect "peer still reaches p1 at 192.168.255.61" ip netns exec "$PEER" ping -c 1 -W 1 192.168.255.61
 pod 3 '[{"name":"linux-bridge-br-1"}]'
 wait_for 10 status_is default/p3 Available || not_ok "p3 Available again" "$(plumbd_status_line default/p3)" "$DAEMON_LOG"
