@@ -488,14 +488,15 @@ static int dump_one(struct netns *ns, int type, int (*cb)(struct nl_msg *, void 
     return r;
 }
 
-/* Three dumps, one after the other (a socket runs one dump at a time).
- * Cost: O(links + addresses + routes), a handful of round trips. */
+/* A snapshot's serial (live.h): never the same twice in a process. */
 static uint64_t live_serial_next(void)
 {
     static uint64_t serial;
     return ++serial;
 }
 
+/* Three dumps, one after the other (a socket runs one dump at a time).
+ * Cost: O(links + addresses + routes), a handful of round trips. */
 int live_dump(struct netns *ns, struct live_ns *ret)
 {
     struct live_ns l = { 0 };
@@ -558,14 +559,14 @@ static void live_index_free(struct live_index *x)
     free(x);
 }
 
-/* Small namespaces (a pod's) are scanned; a node's links are indexed. The
- * index is a cache inside a const snapshot: lookups may build it. */
 void live_ns_drop_index(struct live_ns *l)
 {
     live_index_free(l->index);
     l->index = NULL;
 }
 
+/* Small namespaces (a pod's) are scanned; a node's links are indexed. The
+ * index is a cache inside a const snapshot: lookups may build it. */
 const struct live_link *live_find_link(const struct live_ns *l, const char *name)
 {
     if (!l || !name)

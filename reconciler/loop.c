@@ -460,8 +460,8 @@ static void run_pass(struct loop *l, enum gen_trigger trig)
     }
     publish_metrics(l, trig, rc, dt, &res);
     /* A big pass leaves free holes all over the heap, and free() gives back
-     * only its top: hand the free pages back to the kernel, so the next big
-     * pass does not peak on top of them (a few ms, after hundreds of ops). */
+     * only its top: hand the free pages back to the kernel (one walk of the
+     * heap, only after a pass of hundreds of ops). */
     if (res.nops >= 64)
         malloc_trim(0);
     /* DHCP clients follow the pass: new wants start, dropped ones release. */

@@ -351,7 +351,8 @@ void validate_docs(const struct docset *docs, struct desired *ret);
 /* The daemon's memo of validated pods: a Pod document the loader hands over
  * unchanged (the same shared parse tree, at the same place in the same file,
  * with the same revision) validates to the same pod with the same
- * diagnostics, so the pod is copied instead of validated again. An entry
+ * diagnostics, so the model borrows the memo's pod (pod.borrowed) instead
+ * of validating the document again. An entry
  * holds a reference on its tree (no other tree can take its address) and is
  * dropped by the first validate_docs_memo call that does not use it. */
 struct validate_memo;

@@ -400,8 +400,8 @@ int plan_build(const struct plan_input *in, struct plan *ret);
  * NetworkAttachmentDefinition (no policy), in->memo every other Available
  * pod (nother_pods of them; the caller makes sure any other pod is held back
  * by its own plan, which leaves the IPAM index as it was), is_new says
- * whether plumbd has seen
- * the pod before. Plans the pod as the full plan would: the IPAM
+ * whether plumbd has seen the pod before. Plans the pod as the full plan
+ * would: the IPAM
  * reservations of the pods planned before it are replayed first, its stale
  * attachments are detached. -EAGAIN when the memo does not cover every
  * other pod or does not match the node and NADs, or when the outcome needs
