@@ -31,6 +31,14 @@
 /* ------------------------------------------------------------------ */
 /* diagnostics                                                         */
 
+void diags_append(struct diags *dst, const struct diags *src)
+{
+    for (size_t i = 0; i < src->n; i++) {
+        const struct diag *g = &src->v[i];
+        diags_add(dst, g->severity, g->file, g->line, g->col, g->object, "%s", g->msg);
+    }
+}
+
 void diags_add(struct diags *d, enum diag_severity sev, const char *file, unsigned line,
                unsigned col, const char *object, const char *fmt, ...)
 {

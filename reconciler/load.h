@@ -63,6 +63,8 @@ void diags_print(const struct diags *d, FILE *f); /* file:line:col: [warning: ]o
  * object (null when unknown), message}, one line, newline-terminated. */
 void diags_print_json(const struct diags *d, FILE *f);
 void diags_clear(struct diags *d);
+/* Copies of every diagnostic of src, appended to dst. */
+void diags_append(struct diags *dst, const struct diags *src);
 
 struct doc {
     char *file;           /* path as found (under the config dir) */

@@ -225,10 +225,7 @@ static int cmd_validate(const char *output, int argc, char **argv)
     capture_docs_offline(&docs, &view, &all);
     validate_docs(&view, &d);
     docset_free(&view);
-    for (size_t i = 0; i < d.diags.n; i++) {
-        const struct diag *g = &d.diags.v[i];
-        diags_add(&all, g->severity, g->file, g->line, g->col, g->object, "%s", g->msg);
-    }
+    diags_append(&all, &d.diags);
     validate_references(&d, &all);
     diags_sort(&all);
     if (json)

@@ -3247,8 +3247,7 @@ static bool plans_same(const struct plan *a, const struct plan *b)
 
 int plan_build(const struct plan_input *in, struct plan *ret)
 {
-    const char *check = getenv("PLUMBD_MEMO_CHECK");
-    if (!in->memo || !check || !streq(check, "1"))
+    if (!in->memo || !env_flag("PLUMBD_MEMO_CHECK"))
         return plan_build_one(in, ret);
     struct plan_input whole = *in;
     struct plan full = {0};

@@ -807,6 +807,12 @@ static enum condition plan_cond(const struct plan *p, const char *id)
  * tree of the node. Returns how many policies differ; on the last try, the
  * first mismatch of each is recorded on its first op (reason, message,
  * failed). */
+static int cmp_int(const void *a, const void *b)
+{
+    int x = *(const int *)a, y = *(const int *)b;
+    return x < y ? -1 : x > y;
+}
+
 /* Every string of a JSON tree, into m (keys borrowed from the tree). */
 static void json_strings(json_t *j, struct strmap *m)
 {
@@ -839,31 +845,26 @@ static void policy_view(const struct live_ns *after, const struct desired *d,
     view->addrs = xcalloc(after->naddrs ? after->naddrs : 1, sizeof(*view->addrs));
     view->routes = xcalloc(after->nroutes ? after->nroutes : 1, sizeof(*view->routes));
     view->nlinks = view->naddrs = view->nroutes = 0;
-    struct strmap dropped = {0}; /* ifindex in decimal -> 1 */
-    char (*keys)[16] = xcalloc(after->nlinks ? after->nlinks : 1, sizeof(*keys));
-    size_t nkeys = 0;
+    int *dropped = xcalloc(after->nlinks ? after->nlinks : 1, sizeof(*dropped));
+    size_t ndropped = 0; /* ifindexes, in the snapshot's order: sorted below */
     for (size_t i = 0; i < after->nlinks; i++) {
         const struct live_link *l = &after->links[i];
-        if ((unsigned)l->group == APPLY_POD_GROUP && !strmap_get(&named, l->name, NULL)) {
-            snprintf(keys[nkeys], sizeof(keys[nkeys]), "%d", l->ifindex);
-            strmap_put(&dropped, keys[nkeys++], 1);
-        } else
+        if ((unsigned)l->group == APPLY_POD_GROUP && !strmap_get(&named, l->name, NULL))
+            dropped[ndropped++] = l->ifindex;
+        else
             view->links[view->nlinks++] = *l;
     }
-    char key[16];
-    for (size_t i = 0; i < after->naddrs; i++) {
-        snprintf(key, sizeof(key), "%d", after->addrs[i].ifindex);
-        if (!strmap_get(&dropped, key, NULL))
+    qsort(dropped, ndropped, sizeof(*dropped), cmp_int);
+#define KEPT(ifx) (!bsearch(&(ifx), dropped, ndropped, sizeof(*dropped), cmp_int))
+    for (size_t i = 0; i < after->naddrs; i++)
+        if (KEPT(after->addrs[i].ifindex))
             view->addrs[view->naddrs++] = after->addrs[i];
-    }
-    for (size_t i = 0; i < after->nroutes; i++) {
-        snprintf(key, sizeof(key), "%d", after->routes[i].ifindex);
-        if (!strmap_get(&dropped, key, NULL))
+    for (size_t i = 0; i < after->nroutes; i++)
+        if (KEPT(after->routes[i].ifindex))
             view->routes[view->nroutes++] = after->routes[i];
-    }
-    strmap_free(&dropped);
+#undef KEPT
+    free(dropped);
     strmap_free(&named);
-    free(keys);
 }
 
 static void policy_view_free(struct live_ns *view)
@@ -2300,10 +2301,7 @@ int reconcile_pass(struct reconciler *r, enum gen_trigger trig, bool dry_run, FI
             r->source = joined;
         }
     }
-    for (size_t i = 0; i < r->load_diags.n; i++) {
-        const struct diag *g = &r->load_diags.v[i];
-        diags_add(&ldiags, g->severity, g->file, g->line, g->col, g->object, "%s", g->msg);
-    }
+    diags_append(&ldiags, &r->load_diags);
     bool source_missing = r->load_rc == -ENOENT;
     bool empty_source = source_missing || r->load_rc == -ENODATA ||
                         (r->docs.n == 0 && ldiags.n == 0);
@@ -2336,14 +2334,9 @@ int reconcile_pass(struct reconciler *r, enum gen_trigger trig, bool dry_run, FI
      * both (it names a file's parse error in the status of the objects
      * that file held). */
     size_t nload = ldiags.n;
-    for (size_t i = 0; i < d.diags.n; i++) {
-        struct diag *g = &d.diags.v[i];
-        diags_add(&ldiags, g->severity, g->file, g->line, g->col, g->object, "%s", g->msg);
-    }
-    for (size_t i = 0; i < nload; i++) {
-        struct diag *g = &ldiags.v[i];
-        diags_add(&d.diags, g->severity, g->file, g->line, g->col, g->object, "%s", g->msg);
-    }
+    diags_append(&ldiags, &d.diags);
+    struct diags loaded = {.v = ldiags.v, .n = nload};
+    diags_append(&d.diags, &loaded);
     report_diags(r, &ldiags);
     res.nconfig_errors = diags_count(&ldiags, DIAG_ERROR);
 
@@ -2496,7 +2489,7 @@ int reconcile_pass(struct reconciler *r, enum gen_trigger trig, bool dry_run, FI
     res.nops = p.nops + quick_ops;
     /* PLUMBD_MEMO_CHECK=1 (the tests): the quick lane did all the full
      * plan would do for its pod */
-    if (quick_id[0] && getenv("PLUMBD_MEMO_CHECK") && streq(getenv("PLUMBD_MEMO_CHECK"), "1"))
+    if (quick_id[0] && env_flag("PLUMBD_MEMO_CHECK"))
         for (size_t i = 0; i < p.nops; i++)
             if (streq(p.ops[i].owner, quick_id)) {
                 _cleanup_free_ char *desc = op_describe(&p.ops[i]);

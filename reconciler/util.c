@@ -132,6 +132,12 @@ void hash64_hex(uint64_t h, char ret_hex[17])
     ret_hex[16] = '\0';
 }
 
+bool env_flag(const char *name)
+{
+    const char *v = getenv(name);
+    return v && streq(v, "1");
+}
+
 uint64_t cpu_usec(void)
 {
     struct timespec ts;

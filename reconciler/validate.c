@@ -2281,14 +2281,6 @@ size_t validate_memo_hits(const struct validate_memo *m)
     return m ? m->hits : 0;
 }
 
-static void diags_append(struct diags *dst, const struct diags *src)
-{
-    for (size_t i = 0; i < src->n; i++) {
-        const struct diag *g = &src->v[i];
-        diags_add(dst, g->severity, g->file, g->line, g->col, g->object, "%s", g->msg);
-    }
-}
-
 static struct ipaddr *ipaddrs_dup(const struct ipaddr *v, size_t n)
 {
     if (!n)
@@ -2408,10 +2400,8 @@ static void vmemo_put(struct validate_memo *m, const struct doc *doc, struct des
     e->pod = d->pods[k];
     d->pods[k].borrowed = true;
     e->id = xstrdup(object_id(&e->pod.obj, id, sizeof(id)));
-    for (size_t j = ndiags; j < d->diags.n; j++) {
-        const struct diag *g = &d->diags.v[j];
-        diags_add(&e->diags, g->severity, g->file, g->line, g->col, g->object, "%s", g->msg);
-    }
+    struct diags added = {.v = d->diags.v + ndiags, .n = d->diags.n - ndiags};
+    diags_append(&e->diags, &added);
     e->gen = m->gen;
 }
 
@@ -2531,8 +2521,7 @@ void validate_docs_memo(const struct docset *docs, struct desired *ret, struct v
     validate_docs_with(docs, ret, m);
     /* PLUMBD_MEMO_CHECK=1 (the tests): validated again without the memo;
      * any difference in the pods or the diagnostics aborts. */
-    const char *check = getenv("PLUMBD_MEMO_CHECK");
-    if (!m || !check || !streq(check, "1"))
+    if (!m || !env_flag("PLUMBD_MEMO_CHECK"))
         return;
     struct desired full = {0};
     validate_docs_with(docs, &full, NULL);
@@ -2560,13 +2549,9 @@ void desired_free(struct desired *d)
         object_free(&d->nads[i].obj);
         nad_free(&d->nads[i]);
     }
-    for (size_t i = 0; i < d->npods; i++) {
-        if (d->pods[i].borrowed)
-            continue;
-        object_free(&d->pods[i].obj);
-        free(d->pods[i].netns);
-        attachments_free(d->pods[i].att, d->pods[i].natt);
-    }
+    for (size_t i = 0; i < d->npods; i++)
+        if (!d->pods[i].borrowed)
+            pod_free(&d->pods[i]);
     for (size_t i = 0; i < d->nnodes; i++) {
         object_free(&d->nodes[i].obj);
         labels_free(d->nodes[i].labels, d->nodes[i].nlabels);
