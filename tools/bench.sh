@@ -29,8 +29,10 @@
 # -> converged latency (toggle one pod's requested IP, 1 ms polling in the pod
 # netns), with --settle-ms 200 and 0; drift repair latency (ens19 nomaster ->
 # enslaved again); daemon peak RSS (VmHWM) and CPU used while idle for 10 s.
-# The one-shot applies run with --dhcp-wait-ms 0 (the seed policy asks for a
-# DHCP lease and the lab has no server: the wait for one is not a pass).
+# The seed policy asks for a DHCP lease on br-1: the peer runs dnsmasq (when
+# installed; lab.dhcp_server in the JSON says) with leases from 10.251.0.0/24,
+# no router, no DNS. The one-shot applies run with --dhcp-wait-ms 0 (the wait
+# for a lease is not a pass).
 # For N > 200 the NAD's subnet is widened from /24 to 192.168.248.0/21 (same
 # gateway) so that N addresses fit; every method uses the same subnet.
 #
@@ -83,11 +85,16 @@ cp "$PLUMBD" "$TMP/plumbd" || exit 1
 PLUMBD_SRC=$PLUMBD PLUMBD=$TMP/plumbd
 FLAP_OPT=() # the drift trials repair the same change 50 times in a few seconds
 "$PLUMBD" --help 2>&1 | grep -q -- --flap-limit && FLAP_OPT=(--flap-limit 100000)
-# The lab has no DHCP server while the seed policy asks for a lease: a one-shot
-# `plumbd apply` would wait --dhcp-wait-ms (3 s) for an answer that cannot come.
-# That wait is not a pass: the bench's applies do not wait.
-DHCP_OPT=()
-"$PLUMBD" --help 2>&1 | grep -q -- --dhcp-wait-ms && DHCP_OPT=(--dhcp-wait-ms 0)
+# The seed policy asks for a DHCP lease on br-1. The lab's peer runs dnsmasq
+# (when installed) on the wire: the daemon holds a lease, as on a real node,
+# and an idle daemon has nothing to retry. The one-shot applies do not wait
+# for a lease (--dhcp-wait-ms 0): that wait is not a pass. The lease carries
+# no router and no DNS servers, and whatever dns-resolver plumbd writes goes
+# to a file of the bench's, never the host's /etc/resolv.conf.
+DHCP_OPT=(--resolv-conf "$TMP/resolv.conf")
+"$PLUMBD" --help 2>&1 | grep -q -- --dhcp-wait-ms && DHCP_OPT+=(--dhcp-wait-ms 0)
+HAVE_DNSMASQ=0
+command -v dnsmasq >/dev/null && HAVE_DNSMASQ=1
 
 # ---- cleanup (EXIT, Ctrl-C, TERM) ------------------------------------------------
 
@@ -256,20 +263,33 @@ lab_build() { # N
         ip -n "$NODE" link add ens19 type veth peer name eth0 netns "$PEER" &&
         ip -n "$NODE" link set ens19 up && ip -n "$PEER" link set eth0 up &&
         ip -n "$PEER" addr add 192.168.255.11/24 dev eth0 || return 1
+    if [ "$HAVE_DNSMASQ" = 1 ]; then # leases from a subnet of their own: no pod's address
+        ip -n "$PEER" addr add 10.251.0.1/24 dev eth0 || return 1
+        ip netns exec "$PEER" dnsmasq --keep-in-foreground --port=0 --interface=eth0 \
+            --bind-interfaces --no-ping --dhcp-range=10.251.0.100,10.251.0.200,255.255.255.0,1h \
+            --dhcp-option=3 --dhcp-option=6 --dhcp-leasefile="$W/dnsmasq.leases" \
+            --pid-file="$W/dnsmasq.pid" --log-facility="$W/dnsmasq.log" &
+        DNSMASQ_PID=$!
+        PIDS+=("$DNSMASQ_PID")
+    fi
     cp "$ROOT/examples/linux-bridge-br1-ens19.yml" "$ROOT/examples/node.yml" "$CONF/" || return 1
     sed "s|192.168.255.0/24|$SUBNET|" "$ROOT/examples/linux-bridge-br-1.yml" >"$CONF/linux-bridge-br-1.yml" || return 1
     # br-1 from the seed policy, once, before any method runs
     plumbd apply >"$W/apply0.out" 2>&1 || { cat "$W/apply0.out" >&2; return 1; }
     [ -e "/run/netns/$NODE" ] && ip -n "$NODE" link show br-1 >/dev/null || return 1
 }
-lab_remove() { agent_stop node; agent_stop lat; ns_delete_prefix "$LABP"; }
+lab_remove() {
+    agent_stop node; agent_stop lat
+    [ -n "${DNSMASQ_PID:-}" ] && { kill -TERM "$DNSMASQ_PID" 2>/dev/null; wait "$DNSMASQ_PID" 2>/dev/null; DNSMASQ_PID=; }
+    ns_delete_prefix "$LABP"
+}
 
 plumbd() { "$PLUMBD" --config-dir "$CONF" --state-dir "$STATE" --netns "$NODE" --node-name worker-1 "${DHCP_OPT[@]}" "$@"; }
 
 daemon_start() { # SETTLE_MS [EXTRA OPTIONS...]
     DAEMON_LOG=$W/daemon-$1.log DAEMON_ARGS=("$@")
     "$PLUMBD" --config-dir "$CONF" --state-dir "$STATE" --netns "$NODE" --node-name worker-1 \
-        --settle-ms "$1" "${@:2}" run >>"$DAEMON_LOG" 2>&1 &
+        --resolv-conf "$TMP/resolv.conf" --settle-ms "$1" "${@:2}" run >>"$DAEMON_LOG" 2>&1 &
     DAEMON_PID=$!
     PIDS+=("$DAEMON_PID")
     local i
@@ -564,6 +584,7 @@ STAMP=$(date -u +%Y%m%dT%H%M%SZ)
 put_s date "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 put_s commit "$COMMIT"; put dirty "$DIRTY"
 put machine.nproc "$(nproc)"; put_s machine.kernel "$(uname -r)"
+put lab.dhcp_server "$([ "$HAVE_DNSMASQ" = 1 ] && echo true || echo false)"
 put_s machine.cpu "$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)"
 put_s machine.cni_plugins "$(dpkg-query -W -f='${Version}' containernetworking-plugins 2>/dev/null || echo unknown)"
 put_s plumbd_sha256 "$(sha256sum "$PLUMBD" | cut -c1-16)"
