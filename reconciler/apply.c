@@ -944,6 +944,32 @@ static struct nl_msg *port_flags_msg(const struct pod_attach_op *pa)
     return m;
 }
 
+/* No IPv6 link-local address on the host end: IFLA_AF_SPEC { AF_INET6 {
+ * ADDR_GEN_MODE none } }, as `ip link set X addrgenmode none`. A bridge
+ * port's own IPv6 stack never receives what crosses the bridge, so the
+ * address serves nothing; generating it costs a DAD probe, MLD reports and
+ * router solicitations towards the pod and ipv6 work items that take the
+ * RTNL lock while the next pods attach. The kernel refuses the attribute on
+ * creation (the device has no IPv6 state yet); it takes it before the pod
+ * end comes up, which is when the host end gets a carrier and would make
+ * the address. */
+static struct nl_msg *no_linklocal_msg(const char *ifname)
+{
+    struct nl_msg *m = link_msg(RTM_NEWLINK, 0, ifname, 0, 0);
+    struct nlattr *spec, *inet6;
+
+    if (!m)
+        return NULL;
+    if (!(spec = nla_nest_start(m, IFLA_AF_SPEC)) || !(inet6 = nla_nest_start(m, AF_INET6)) ||
+        nla_put_u8(m, IFLA_INET6_ADDR_GEN_MODE, IN6_ADDR_GEN_MODE_NONE) < 0) {
+        nlmsg_free(m);
+        return NULL;
+    }
+    nla_nest_end(m, inet6);
+    nla_nest_end(m, spec);
+    return m;
+}
+
 /* RTM_SETLINK (add) or RTM_DELLINK (remove) of VLANs vid..vid_end on a
  * bridge port (AF_BRIDGE, IFLA_AF_SPEC { IFLA_BRIDGE_VLAN_INFO }), as
  * `bridge vlan add dev X vid N [pvid untagged]`. A range is sent as two
@@ -1509,8 +1535,15 @@ static int do_pod_attach(struct apply_ctx *ctx, struct op *op, char **ret_err)
                            pa->bridge);
 
     /* 1a. no router advertisements taken on the host end (it is a bridge
-     * port, not an interface of the node's), as the CNI bridge plugin */
-    (void)node_conf6_write(ctx, pa->host_if, "accept_ra", "0"); /* no IPv6: nothing to do */
+     * port, not an interface of the node's), as the CNI bridge plugin, and
+     * no link-local address on it. Both are refused only where the node
+     * has no IPv6, and then there is nothing to turn off. */
+    (void)node_conf6_write(ctx, pa->host_if, "accept_ra", "0");
+    {
+        _cleanup_(nlmsg_freep) struct nl_msg *m = no_linklocal_msg(pa->host_if);
+        if (m && send_write(ctx, ctx->node, m, NULL) < 0)
+            log_debug(pa->host_if, "host end keeps its IPv6 link-local address");
+    }
 
     /* 1b. the host port's flags and VLANs (only when the NAD asks) */
     r = configure_host_port(ctx, pa, what, sizeof(what), &kmsg);

@@ -33,8 +33,14 @@ deliberate '*' 'host veth identity' \
     'host veth names (CNI: random veth%08x) and MACs are random per attachment in both; every other aspect compares them normalised as HOST:<pod>:<if>'
 
 deliberate '*' 'sysctls set in node' \
-    'the bridge belongs to its NodeNetworkConfigurationPolicy (nmstate semantics: its IPv6 settings are the policy'"'"'s ipv6 keys); a NAD attaching pods to it does not change them, where the CNI plugin, which owns the bridges it creates, turns accept_ra off' \
-    '^-net\.ipv6\.conf\.br-1\.accept_ra = 0'
+    'the bridge belongs to its NodeNetworkConfigurationPolicy (nmstate semantics: its IPv6 settings are the policy'"'"'s ipv6 keys); a NAD attaching pods to it does not change them, where the CNI plugin, which owns the bridges it creates, turns accept_ra off. plumbd also sets the host veth'"'"'s addr_gen_mode to none (1) before it gets a carrier: see node addresses' \
+    '^-net\.ipv6\.conf\.br-1\.accept_ra = 0|^\+net\.ipv6\.conf\.HOST:[^ ]+\.addr_gen_mode = 1 '
+deliberate '*' 'node addresses' \
+    'the host veth has no IPv6 link-local address with plumbd (addrgenmode none). A bridge port never receives for itself what crosses the bridge, so the address serves nothing; making it costs a DAD probe, MLD reports and router solicitations, IPv6 work items that take the RTNL lock while the next pods attach, and a route (next aspect)' \
+    '^-HOST:[^ ]+ inet6 fe80::EUI64/64 scope link$'
+deliberate '*' 'node routes' \
+    'the fe80::/64 route the kernel adds for each host veth'"'"'s link-local address: a thousand pods would put a thousand of them in the node'"'"'s main table' \
+    '^--6 fe80::/64 dev HOST:[^ ]+ proto kernel scope global metric 256$'
 deliberate '*' 'after detach: sysctls left in node' \
     'as above: br-1'"'"'s accept_ra is the policy'"'"'s, so there is nothing for a detach to leave behind' \
     '^-net\.ipv6\.conf\.br-1\.accept_ra = 0'
