@@ -2180,7 +2180,7 @@ int reconcile_pass(struct reconciler *r, enum gen_trigger trig, bool dry_run, FI
     /* Where a pass spends its CPU and wall time, for PLUMBD_LOG=debug (the
      * bench's profile: CPU does not blur on a busy machine, wall shows the
      * waits). */
-    uint64_t tph = cpu_usec(), ph[8] = {0}, twh = now_usec(), pw[8] = {0};
+    uint64_t tph = cpu_usec(), ph[8] = {0}, twh = now_usec(), pw[8] = {0}, tpass = twh;
 #define PHASE(i)                                                                              \
     do {                                                                                      \
         uint64_t t_ = cpu_usec(), w_ = now_usec();                                            \
@@ -2284,6 +2284,9 @@ int reconcile_pass(struct reconciler *r, enum gen_trigger trig, bool dry_run, FI
             r->files_cached && r->load_rc == 0 && lrc == 0 && fdiags.n == 0 &&
             r->load_diags.n == 0 && r->node_watch && !capture_any(&fresh))
             quick_ops = quick_pass(r, &r->docs, &fresh, old, nold, &old_by_id, &res, quick_id);
+        if (quick_ops)
+            log_debug("reconciler", "quick lane: done %.2f ms into the pass",
+                      (double)(now_usec() - tpass) / 1000.0);
         docset_free(&r->docs);
         diags_clear(&r->load_diags);
         r->docs = fresh;
