@@ -43,6 +43,9 @@ if [ -n "$host" ]; then
     assert_match "host side $host is a veth" '^ *veth ' "$hd"
     assert_match "host side $host is up" '[<,]UP[,>]' "$hd"
     assert_eq "host side name fits IFNAMSIZ" 1 "$([ ${#host} -le 15 ] && echo 1 || echo 0)"
+    # a bridge port has no use for an IPv6 address of its own (README: CNI)
+    assert_match "host side $host makes no IPv6 link-local address" 'addrgenmode none' "$hd"
+    assert_eq "host side $host has no IPv6 address" "" "$(ip -n "$NODE" -6 -o addr show dev "$host" 2>&1)"
 else
     not_ok "host side veth on br-1" "br-1 ports: $(bridge_ports "$NODE" br-1 | tr '\n' ' ')"
 fi
@@ -50,6 +53,8 @@ fi
 # --- the wire ----------------------------------------------------------------
 expect "peer 192.168.255.11 pings the pod at 192.168.255.100" \
     ip netns exec "$PEER" ping -c 3 -W 1 -i 0.2 192.168.255.100
+assert_match "the pod end keeps its IPv6 link-local address, as with the CNI plugin" \
+    'inet6 fe80::[0-9a-f:]+/64 scope link' "$(ip -n "$POD_NS" -6 -o addr show dev net1 2>&1)"
 
 # --- IPAM record --------------------------------------------------------------
 assert_eq "allocation recorded in SQLite" "192.168.255.100|Pod/default/multus-demo|net1" \
