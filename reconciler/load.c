@@ -1141,6 +1141,20 @@ void load_cache_free(struct load_cache *cache)
     strmap_free(&cache->bypath);
 }
 
+int load_file_in_dir(const char *path, struct docset *out, struct diags *diags)
+{
+    const char *base = strrchr(path, '/');
+    struct stat st;
+
+    if (stat(path, &st) < 0)
+        return -errno;
+    if (!S_ISREG(st.st_mode) || !load_name_wanted(base ? base + 1 : path, false))
+        return -EINVAL;
+    if (mode_insecure(&st))
+        return -EPERM;
+    return load_file(path, out, diags);
+}
+
 static int walk_dir(struct walk *w, const char *dir, const struct stat *st, unsigned depth)
 {
     DIR *d;

@@ -90,6 +90,12 @@ struct docset {
  * (documents before the error are still appended), -errno on I/O error. */
 int load_file(const char *path, struct docset *out, struct diags *diags);
 
+/* One file of a config directory as the directory walk reads it: a
+ * regular file with a wanted name, not group- or world-writable under
+ * load_strict_modes (-EPERM; -EINVAL for the others, with nothing read);
+ * then as load_file. */
+int load_file_in_dir(const char *path, struct docset *out, struct diags *diags);
+
 /* Parse a buffer as if it were file `name` (used by tests and load_file). */
 int load_buffer(const char *name, const char *buf, size_t len, struct docset *out,
                 struct diags *diags);

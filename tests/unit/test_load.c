@@ -560,6 +560,44 @@ static void test_name_rules(void **state)
     assert_false(load_name_wanted("..", true));
 }
 
+/* One file of a directory, as the walk would read it (the daemon's quick
+ * lane): wanted names only, regular files only, and StrictModes. */
+static void test_load_file_in_dir(void **state)
+{
+    (void)state;
+    _cleanup_free_ char *dir = make_tmpdir();
+    _cleanup_free_ char *ok = xasprintf("%s/p.yaml", dir);
+    _cleanup_free_ char *open_to_all = xasprintf("%s/w.yaml", dir);
+    _cleanup_free_ char *dropping = xasprintf("%s/p.yaml~", dir);
+    _cleanup_free_ char *sub = xasprintf("%s/sub.yaml", dir);
+    _cleanup_free_ char *gone = xasprintf("%s/gone.yaml", dir);
+    struct docset docs = { 0 };
+    struct diags diags = { 0 };
+
+    put(dir, "p.yaml", "kind: Pod\nmetadata: {name: p}\n---\nkind: Pod\nmetadata: {name: q}\n");
+    put(dir, "w.yaml", "kind: Pod\nmetadata: {name: w}\n");
+    assert_int_equal(chmod(open_to_all, 0666), 0);
+    put(dir, "p.yaml~", "kind: Pod\nmetadata: {name: old}\n");
+    assert_int_equal(mkdir(sub, 0755), 0);
+
+    assert_int_equal(load_file_in_dir(ok, &docs, &diags), 0);
+    assert_int_equal(docs.n, 2);
+    assert_string_equal(docs.v[0].file, ok);
+    assert_int_equal(docs.v[1].index, 1);
+    assert_int_equal(load_file_in_dir(open_to_all, &docs, &diags), -EPERM);
+    load_strict_modes = false;
+    assert_int_equal(load_file_in_dir(open_to_all, &docs, &diags), 0);
+    load_strict_modes = true;
+    assert_int_equal(load_file_in_dir(dropping, &docs, &diags), -EINVAL);
+    assert_int_equal(load_file_in_dir(sub, &docs, &diags), -EINVAL);
+    assert_int_equal(load_file_in_dir(gone, &docs, &diags), -ENOENT);
+    assert_int_equal(docs.n, 3); /* p, q, then w without StrictModes */
+    assert_int_equal(diags.n, 0);
+    docset_free(&docs);
+    diags_clear(&diags);
+    rm_rf(dir);
+}
+
 static void test_load_dir(void **state)
 {
     (void)state;
@@ -678,6 +716,7 @@ int main(void)
         cmocka_unit_test(test_rev),
         cmocka_unit_test(test_diags),
         cmocka_unit_test(test_name_rules),
+        cmocka_unit_test(test_load_file_in_dir),
         cmocka_unit_test(test_load_dir),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
