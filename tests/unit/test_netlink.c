@@ -423,7 +423,8 @@ static void test_pod_attach(void **state)
     op.pa.mtu = 1400;
     assert_int_equal(run(&op, &err), 0);
     assert_null(err);
-    assert_int_equal(ctx.writes - w0, 5); /* veth + up + 2 addresses + route */
+    /* veth + the host end's addrgenmode + up + 2 addresses + route */
+    assert_int_equal(ctx.writes - w0, 6);
 
     n = dump(node);
     p = dump(pod_ns());
@@ -528,7 +529,7 @@ static void test_pod_attach_failure(void **state)
     assert_non_null(strstr(err, "pod-attach net3 in "));
     assert_non_null(strstr(err, "route 0.0.0.0/0 via 10.9.9.9"));
     assert_false(op.pa.has_mac);
-    assert_int_equal(ctx.writes - w0, 5); /* veth, up, addr, route, rollback */
+    assert_int_equal(ctx.writes - w0, 6); /* veth, addrgenmode, up, addr, route, rollback */
     assert_no_leftovers("pl0000000003", "net3");
 
     /* a missing bridge: nothing is created */
