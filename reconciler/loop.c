@@ -74,6 +74,15 @@ struct loop {
      * since the last event read or drift pass) or a repair resets it. */
     unsigned idle_drifts;
     uint64_t last_watch_event;
+    /* The one config file written since the last file pass, for the quick
+     * lane (reconciler.hint_file): the path of the first file event in a
+     * config directory itself; void once any other file, directory or
+     * name is touched, or events were lost. */
+    int *cfg_wd;           /* watch of each config directory, -1 = none */
+    size_t ncfg_wd;
+    char *hint;
+    bool hint_void;
+    bool hint_done;        /* its last event ended a write (close, rename in) */
 };
 
 static int arm_timer(int fd, uint64_t usec_from_now, uint64_t interval_usec)
@@ -188,11 +197,12 @@ static int add_watch(int fd, const char *path, uint32_t mask)
     return inotify_add_watch(fd, path, mask);
 }
 
-static void watch_tree(struct loop *l, const char *dir, int depth)
+static int watch_tree(struct loop *l, const char *dir, int depth)
 {
+    int wd;
     if (depth > 16)
-        return;
-    if (add_watch(l->ino, dir, INOTIFY_MASK) < 0) {
+        return -1;
+    if ((wd = add_watch(l->ino, dir, INOTIFY_MASK)) < 0) {
         if (errno == ENOSPC || errno == EMFILE || errno == ENOMEM) {
             /* inotify limits exhausted: rescan on a timer until a watch
              * can be placed again. */
@@ -203,11 +213,11 @@ static void watch_tree(struct loop *l, const char *dir, int depth)
             l->watch_failed = true;
         } else if (errno != ENOENT && errno != ENOTDIR)
             log_warn("watch", "cannot watch %s: %s", dir, strerror(errno));
-        return;
+        return -1;
     }
     DIR *dp = opendir(dir);
     if (!dp)
-        return;
+        return wd;
     struct dirent *de;
     while ((de = readdir(dp))) {
         if (streq(de->d_name, ".") || streq(de->d_name, ".."))
@@ -218,6 +228,7 @@ static void watch_tree(struct loop *l, const char *dir, int depth)
             watch_tree(l, p, depth + 1);
     }
     closedir(dp);
+    return wd;
 }
 
 /* (Re)place every watch; enter or leave the polling fallback. */
@@ -238,7 +249,11 @@ static void watch_all(struct loop *l)
             inotify_add_watch(l->ino, parent,
                               IN_CREATE | IN_MOVED_TO | IN_DELETE | IN_MOVED_FROM | IN_ONLYDIR);
         }
-        watch_tree(l, dir, 0);
+        if (l->ncfg_wd < ndirs) {
+            l->cfg_wd = xrealloc(l->cfg_wd, ndirs * sizeof(*l->cfg_wd));
+            l->ncfg_wd = ndirs;
+        }
+        l->cfg_wd[i] = watch_tree(l, dir, 0);
     }
     mkdir_p(RUN_NETNS, 0755);
     /* /run/netns has an inotify instance of its own: its events must not
@@ -286,6 +301,42 @@ static void dirty_clear(struct loop *l, int wd_or_all)
             i++;
 }
 
+/* An event in the config directories, for the quick lane's hint. */
+static void hint_note(struct loop *l, const struct inotify_event *ev)
+{
+    const char *dir = NULL;
+    if (l->hint_void)
+        return;
+    for (size_t i = 0; i < l->ncfg_wd && !dir; i++)
+        if (l->cfg_wd[i] >= 0 && l->cfg_wd[i] == ev->wd)
+            dir = l->r->nconfig_dirs ? l->r->config_dirs[i] : l->r->config_dir;
+    if (!dir || !ev->len ||
+        (ev->mask & (IN_ISDIR | IN_IGNORED | IN_Q_OVERFLOW | IN_DELETE | IN_MOVED_FROM)) ||
+        !load_name_wanted(ev->name, false)) {
+        l->hint_void = true;
+        return;
+    }
+    size_t dl = strlen(dir);
+    char *path = xasprintf("%s%s%s", dir, dl && dir[dl - 1] == '/' ? "" : "/", ev->name);
+    if (l->hint && !streq(l->hint, path)) {
+        l->hint_void = true;
+        free(path);
+        return;
+    }
+    if (l->hint)
+        free(path);
+    else
+        l->hint = path;
+    l->hint_done = (ev->mask & (IN_CLOSE_WRITE | IN_MOVED_TO)) != 0;
+}
+
+static void hint_reset(struct loop *l)
+{
+    free(l->hint);
+    l->hint = NULL;
+    l->hint_void = l->hint_done = false;
+}
+
 static void on_inotify_fd(struct loop *l, int fd);
 
 static void on_inotify(struct loop *l)
@@ -331,6 +382,7 @@ static void on_inotify_fd(struct loop *l, int fd)
             if (ev->len && ev->name[0] == '.' && ev->name[1] != '.' && !(ev->mask & IN_ISDIR) &&
                 !(ev->mask & (IN_IGNORED | IN_Q_OVERFLOW)))
                 continue;
+            hint_note(l, ev);
             if (ev->mask & IN_IGNORED)
                 dirty_clear(l, ev->wd);
             else if (ev->len && !(ev->mask & IN_ISDIR) && load_name_wanted(ev->name, false)) {
@@ -343,6 +395,7 @@ static void on_inotify_fd(struct loop *l, int fd)
         }
     }
     if (overflow) {
+        l->hint_void = true;
         dirty_clear(l, -1); /* events were lost: trust nothing we tracked */
         l->overflows++;
         metrics_counter_add(l->m, "plumbd_inotify_overflows_total", 1, NULL);
@@ -442,7 +495,16 @@ static void run_pass(struct loop *l, enum gen_trigger trig)
     /* A read voided by concurrent writes is retried after they settle; a
      * writer that never stops does not starve convergence (5 tries). */
     l->r->load_guard_fd = l->voided_reads < 5 && !l->r->reuse_files ? l->ino : -1;
+    /* the file events since the last file pass named one file, whole */
+    bool file_pass = trig == TRIG_FILE;
+    l->r->hint_file = file_pass && !l->hint_void && l->hint_done && !l->poll_fallback &&
+                              l->voided_reads == 0 && l->r->load_guard_fd >= 0
+                          ? l->hint
+                          : NULL;
     int rc = reconcile_pass(l->r, trig, false, NULL, &res);
+    l->r->hint_file = NULL;
+    if (file_pass)
+        hint_reset(l); /* events read from here on are the next pass's */
     if (l->r->lockfd >= 0)
         flock(l->r->lockfd, LOCK_UN);
     uint64_t dt = now_usec() - t0;
@@ -725,6 +787,8 @@ out:
         close(l.poll);
     dirty_clear(&l, -1);
     free(l.dirty);
+    hint_reset(&l);
+    free(l.cfg_wd);
     if (l.mfd >= 0)
         close(l.mfd);
     if (l.wd >= 0)

@@ -66,9 +66,13 @@ struct reconciler {
     int load_rc;               /* -ENOENT: a source is missing; -ENODATA: one emptied */
     char *empty_dir;           /* the source that is missing or emptied */
     bool files_cached;
+    bool docs_capture;         /* docs hold a policy with spec.capture (set with docs) */
     bool reuse_files;          /* set by the loop: this pass works from the cached files */
     int load_guard_fd;         /* daemon: the inotify fd; events arriving while the
                                 * files are read void the read (-EAGAIN) */
+    const char *hint_file;     /* set by the loop for a file pass: the one config
+                                * file its watch saw written since the last file
+                                * pass, nothing else changed; NULL: not known */
     char **wanted_netns;       /* names under /run/netns that desired pods use */
     size_t nwanted_netns;
     bool live_cached;

@@ -49,6 +49,9 @@ else
 fi
 wait_for 5 status_is default/p2 Available
 assert_eq "p2's change took the quick lane" 1 "$(quick_for p2)"
+# the watch named the one file written: the lane ran before the directory was read
+hinted() { grep -c "quick lane ($CONF/p[0-9]*\.yml alone)" "$DAEMON_LOG"; }
+assert_eq "the lane read p2.yml alone, before the directory" 1 "$(hinted)"
 expect "peer reaches 192.168.255.72" ip netns exec "$PEER" ping -c 1 -W 1 192.168.255.72
 expect_fail "192.168.255.62 no longer answers" ip netns exec "$PEER" ping -c 1 -W 1 192.168.255.62
 assert_eq "IPAM: p2 holds 192.168.255.72 only" "192.168.255.72|net1" "$(alloc_of Pod/default/p2)"
@@ -93,6 +96,21 @@ assert_eq "p1 keeps 192.168.255.61" "192.168.255.61|eth7" "$(alloc_of Pod/defaul
 expect "peer still reaches p1 at 192.168.255.61" ip netns exec "$PEER" ping -c 1 -W 1 192.168.255.61
 pod 3 '[{"name":"linux-bridge-br-1"}]'
 wait_for 10 status_is default/p3 Available || not_ok "p3 Available again" "$(plumbd_status_line default/p3)" "$DAEMON_LOG"
+
+# --- two files written in one settle window: no file is "the" change, the lane
+# steps aside, both pods converge in the full pass --------------------------------
+quiet_pass
+h0=$(hinted) q0=$(quick_for p2)
+pod 2 "$(req 92)"; pod 4 '[{"name":"linux-bridge-br-1","interface":"eth6"}]'
+if wait_for 10 has_addr "${P}q2" net1 192.168.255.92/24 && wait_for 10 link_exists "${P}q4" eth6; then
+    ok "two files at once: p2 has .92, p4 has eth6"
+else
+    not_ok "two files at once" "$(ip -n "${P}q2" -o addr show dev net1 2>&1; ip -n "${P}q4" -o link 2>&1)" "$DAEMON_LOG"
+fi
+assert_eq "two files at once: the lane did not read one file alone" "$h0" "$(hinted)"
+assert_eq "two files at once: no quick lane for p2" "$q0" "$(quick_for p2)"
+pod 4 '[{"name":"linux-bridge-br-1","interface":"eth5"}]'
+wait_for 10 link_exists "${P}q4" eth5 || not_ok "p4 back on eth5" "$(ip -n "${P}q4" -o link 2>&1)" "$DAEMON_LOG"
 
 # --- a new pod: the full pass attaches it (its namespace is new to the daemon) --
 pod 5 "$(req 65)"
