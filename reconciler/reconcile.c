@@ -1137,11 +1137,13 @@ static int run_ops(struct reconciler *r, enum gen_trigger trig, struct plan *p,
     for (size_t i = 0; judging && i < n; i++) {
         const char *owner = p->ops[i].owner;
         bool first = true, bad = false;
+        if (!is_policy(owner) || p->ops[i].type == OP_FORGET)
+            continue; /* (before the scans below: a big pass is mostly pods) */
         for (size_t j = 0; j < i && first; j++)
             first = !streq(p->ops[j].owner, owner);
         for (size_t j = 0; j < n && !bad; j++)
             bad = failed[j] && streq(p->ops[j].owner, owner);
-        if (!first || bad || !is_policy(owner) || p->ops[i].type == OP_FORGET)
+        if (!first || bad)
             continue;
         char *why = run_probes(r, d, owner, gw_ok ? &gw : NULL);
         if (!why)
