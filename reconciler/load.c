@@ -1010,12 +1010,6 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static char *path_join(const char *dir, const char *name)
-{
-    size_t l = strlen(dir);
-    return xasprintf("%s%s%s", dir, l > 0 && dir[l - 1] == '/' ? "" : "/", name);
-}
-
 static void strv_free(char **v, size_t n)
 {
     for (size_t i = 0; i < n; i++)

@@ -316,8 +316,7 @@ static void hint_note(struct loop *l, const struct inotify_event *ev)
         l->hint_void = true;
         return;
     }
-    size_t dl = strlen(dir);
-    char *path = xasprintf("%s%s%s", dir, dl && dir[dl - 1] == '/' ? "" : "/", ev->name);
+    char *path = path_join(dir, ev->name); /* as the directory walk names it */
     if (l->hint && !streq(l->hint, path)) {
         l->hint_void = true;
         free(path);

@@ -354,3 +354,9 @@ void strmap_free(struct strmap *m)
     free(m->slots);
     *m = (struct strmap){0};
 }
+
+char *path_join(const char *dir, const char *name)
+{
+    size_t l = strlen(dir);
+    return xasprintf("%s%s%s", dir, l > 0 && dir[l - 1] == '/' ? "" : "/", name);
+}

@@ -67,6 +67,8 @@ void *xrealloc(void *p, size_t n);
 char *xstrdup(const char *s);
 char *xstrndup(const char *s, size_t n);
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* dir + "/" + name, without doubling a slash dir already ends with. */
+char *path_join(const char *dir, const char *name);
 
 /* Grow *arr (of *n elements of size sz) by one zeroed element; returns it. */
 void *array_push(void *arr_ptr, size_t *n, size_t sz);
