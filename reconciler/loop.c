@@ -557,6 +557,13 @@ static void run_pass(struct loop *l, enum gen_trigger trig)
      * one more file pass (after the settle delay) plans it again. */
     if (res.addresses_freed)
         schedule(l, TRIG_FILE, 0);
+    /* Pods this file pass attached or changed outside the quick lane are
+     * remembered as converged only by a pass that finds them so; until
+     * then the lane steps aside for every pod. The events of the pass's
+     * own writes were read during it, so no drift pass would come: one
+     * follows, from the files as read. */
+    if (trig == TRIG_FILE && res.memo_short)
+        schedule(l, TRIG_DRIFT, (uint64_t)l->opts->drift_ms * 1000);
     /* An object backing off (Degraded) is retried when its backoff ends. */
     if (res.wake_in_usec)
         schedule(l, TRIG_DRIFT, res.wake_in_usec);

@@ -2589,6 +2589,9 @@ int reconcile_pass(struct reconciler *r, enum gen_trigger trig, bool dry_run, FI
                           (streq(p.status[s].reason, "Conflict") ||
                            streq(p.status[s].reason, "AddressUnavailable"));
             res.addresses_freed = detached && wanting && !res.nfailed_ops;
+            for (size_t i = 0; r->plan_memo && !res.nfailed_ops && i < p.nops && !res.memo_short;
+                 i++)
+                res.memo_short = strncmp(p.ops[i].owner, "Pod/", 4) == 0;
             /* Our own writes' events are queued by now (the kernel sends
              * them before the ACK): take them in, so they do not look like
              * drift and the snapshots stay current. */

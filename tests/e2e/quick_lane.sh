@@ -113,12 +113,19 @@ pod 4 '[{"name":"linux-bridge-br-1","interface":"eth5"}]'
 wait_for 10 link_exists "${P}q4" eth5 || not_ok "p4 back on eth5" "$(ip -n "${P}q4" -o link 2>&1)" "$DAEMON_LOG"
 
 # --- a new pod: the full pass attaches it (its namespace is new to the daemon) --
+drift_passes() { grep -c 'pass (drift)' "$DAEMON_LOG"; }
+drifts_above() { [ "$(drift_passes)" -gt "$1" ]; }
+d0=$(drift_passes)
 pod 5 "$(req 65)"
 if wait_for 10 has_addr "${P}q5" net1 192.168.255.65/24; then ok "new pod p5 attached"; else
     not_ok "new pod p5 attached" "$(plumbd_status_line default/p5)" "$DAEMON_LOG"; fi
+# a pass that ran pods' ops is followed by one that remembers them converged
+# (no file touched): the lane is open again after it
+if wait_for 5 drifts_above "$d0"; then ok "a pass follows the one that attached p5"; else
+    not_ok "a pass follows the one that attached p5" "none" "$DAEMON_LOG"; fi
+wait_for 5 status_is default/p5 Available
 
-# --- the same edit twice in a row, back and forth -------------------------------
-quiet_pass
+# --- the same edit twice in a row, back and forth, right after -------------------
 for ip in 82 72 82; do
     pod 2 "$(req $ip)"
     wait_for 10 has_addr "${P}q2" net1 "192.168.255.$ip/24" || not_ok "p2 back and forth to .$ip" "$(ip -n "${P}q2" -o addr show dev net1 2>&1)" "$DAEMON_LOG"
