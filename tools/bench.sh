@@ -87,11 +87,8 @@ cp "$PLUMBD" "$TMP/plumbd" || exit 1
 PLUMBD_SRC=$PLUMBD PLUMBD=$TMP/plumbd
 FLAP_OPT=() # the drift trials repair the same change 50 times in a few seconds
 "$PLUMBD" --help 2>&1 | grep -q -- --flap-limit && FLAP_OPT=(--flap-limit 100000)
-# The seed policy asks for a DHCP lease on br-1. The lab's peer runs dnsmasq
-# (when installed) on the wire: the daemon holds a lease, as on a real node,
-# and an idle daemon has nothing to retry. The one-shot applies do not wait
-# for a lease (--dhcp-wait-ms 0): that wait is not a pass. The lease carries
-# no router and no DNS servers, and whatever dns-resolver plumbd writes goes
+# DHCP: see the header (the daemon holds a lease, as on a real node, so an
+# idle daemon has nothing to retry). Whatever dns-resolver plumbd writes goes
 # to a file of the bench's, never the host's /etc/resolv.conf.
 DHCP_OPT=(--resolv-conf "$TMP/resolv.conf")
 "$PLUMBD" --help 2>&1 | grep -q -- --dhcp-wait-ms && DHCP_OPT+=(--dhcp-wait-ms 0)
