@@ -237,9 +237,9 @@ static void watch_all(struct loop *l)
     if (l->ino < 0)
         return;
     l->watch_failed = false;
-    size_t ndirs = l->r->nconfig_dirs ? l->r->nconfig_dirs : 1;
+    size_t ndirs = config_dir_count(l->r);
     for (size_t i = 0; i < ndirs; i++) {
-        const char *dir = l->r->nconfig_dirs ? l->r->config_dirs[i] : l->r->config_dir;
+        const char *dir = config_dir_at(l->r, i);
         _cleanup_free_ char *parent = xstrdup(dir);
         char *slash = strrchr(parent, '/');
         /* The parent tells us when the config dir itself is removed or
@@ -309,7 +309,7 @@ static void hint_note(struct loop *l, const struct inotify_event *ev)
         return;
     for (size_t i = 0; i < l->ncfg_wd && !dir; i++)
         if (l->cfg_wd[i] >= 0 && l->cfg_wd[i] == ev->wd)
-            dir = l->r->nconfig_dirs ? l->r->config_dirs[i] : l->r->config_dir;
+            dir = config_dir_at(l->r, i);
     if (!dir || !ev->len ||
         (ev->mask & (IN_ISDIR | IN_IGNORED | IN_Q_OVERFLOW | IN_DELETE | IN_MOVED_FROM)) ||
         !load_name_wanted(ev->name, false)) {

@@ -45,14 +45,23 @@ int reconciler_init(struct reconciler *r, bool readonly)
 
 static void wanted_netns_clear(struct reconciler *r);
 
-static size_t config_dir_count(const struct reconciler *r)
+size_t config_dir_count(const struct reconciler *r)
 {
     return r->nconfig_dirs ? r->nconfig_dirs : 1;
 }
 
-static const char *config_dir_at(const struct reconciler *r, size_t i)
+const char *config_dir_at(const struct reconciler *r, size_t i)
 {
     return r->nconfig_dirs ? r->config_dirs[i] : r->config_dir;
+}
+
+/* Did the config files change while they were being read (an event is
+ * waiting on the daemon's inotify fd)? Then what was read may be half a
+ * file. */
+static bool files_moved(const struct reconciler *r)
+{
+    struct pollfd pfd = {.fd = r->load_guard_fd, .events = POLLIN};
+    return r->load_guard_fd >= 0 && poll(&pfd, 1, 0) > 0;
 }
 
 static void podent_free(struct podent *e)
@@ -2082,7 +2091,7 @@ static size_t quick_pass(struct reconciler *r, const struct docset *prev,
     /* an edit of this pod's document, or a pod never seen: not an object
      * that another file defines, not another object replaced in place */
     bool is_new = true;
-    if (old_by_id->n)
+    if (old_by_id)
         is_new = !strmap_get(old_by_id, id, &k);
     else /* the hinted lane runs before the map is built: one scan costs less */
         for (size_t i = 0; i < nold && is_new; i++)
@@ -2175,8 +2184,7 @@ out:
  * says whether the lane looked at the documents at all (then the lane is
  * not tried again after the full read: it would see the same). */
 static size_t hinted_quick_pass(struct reconciler *r, const struct objstatus *old, size_t nold,
-                                const struct strmap *old_by_id, struct pass_result *res,
-                                char ret_id[256], bool *tried)
+                                struct pass_result *res, char ret_id[256], bool *tried)
 {
     struct docset one = {0}, fq = {0};
     struct diags od = {0};
@@ -2186,12 +2194,8 @@ static size_t hinted_quick_pass(struct reconciler *r, const struct objstatus *ol
     *tried = false;
     if (load_file_in_dir(r->hint_file, &one, &od) < 0 || od.n)
         goto out;
-    /* a write begun while it was read: the full read sorts it out */
-    if (r->load_guard_fd >= 0) {
-        struct pollfd pfd = {.fd = r->load_guard_fd, .events = POLLIN};
-        if (poll(&pfd, 1, 0) > 0)
-            goto out;
-    }
+    if (files_moved(r)) /* a write begun while it was read: the full read sorts it out */
+        goto out;
     for (size_t i = 0; i < r->docs.n; i++) {
         if (!streq(r->docs.v[i].file, r->hint_file)) {
             *ARRAY_PUSH(fq.v, fq.n) = r->docs.v[i]; /* borrowed */
@@ -2206,7 +2210,7 @@ static size_t hinted_quick_pass(struct reconciler *r, const struct objstatus *ol
     if (r->docs_capture || capture_any(&one))
         goto out;
     *tried = true;
-    nops = quick_pass(r, &r->docs, &fq, old, nold, old_by_id, res, ret_id);
+    nops = quick_pass(r, &r->docs, &fq, old, nold, NULL, res, ret_id);
 out:
     free(fq.v);
     docset_free(&one);
@@ -2277,7 +2281,7 @@ int reconcile_pass(struct reconciler *r, enum gen_trigger trig, bool dry_run, FI
     if (r->hint_file && r->watching && !dry_run && trig == TRIG_FILE && old_trusted &&
         r->plan_memo && r->files_cached && !r->reuse_files && r->load_rc == 0 &&
         r->load_diags.n == 0 && r->node_watch) {
-        quick_ops = hinted_quick_pass(r, old, nold, &old_by_id, &res, quick_id, &quick_tried);
+        quick_ops = hinted_quick_pass(r, old, nold, &res, quick_id, &quick_tried);
         if (quick_ops)
             log_debug("reconciler", "quick lane (%s alone): done %.2f ms into the pass",
                       r->hint_file, (double)(now_usec() - tpass) / 1000.0);
@@ -2333,15 +2337,12 @@ int reconcile_pass(struct reconciler *r, enum gen_trigger trig, bool dry_run, FI
         /* A file changed while it was being read (an editor or a copy
          * started again): what was read may be half a file. Read again
          * once the events have settled. */
-        if (r->load_guard_fd >= 0) {
-            struct pollfd pfd = {.fd = r->load_guard_fd, .events = POLLIN};
-            if (poll(&pfd, 1, 0) > 0) {
-                log_debug("config", "files changed while being read: reading again later");
-                docset_free(&fresh);
-                diags_clear(&fdiags);
-                rc = -EAGAIN;
-                goto out;
-            }
+        if (files_moved(r)) {
+            log_debug("config", "files changed while being read: reading again later");
+            docset_free(&fresh);
+            diags_clear(&fdiags);
+            rc = -EAGAIN;
+            goto out;
         }
         /* One pod changed: its ops first (the quick lane). */
         if (!quick_tried && r->watching && !dry_run && trig == TRIG_FILE && old_trusted && r->plan_memo &&

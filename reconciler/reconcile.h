@@ -169,6 +169,10 @@ struct pass_result {
     bool memo_short;
 };
 
+/* The config directories (--config-dir, repeatable): how many, the i-th. */
+size_t config_dir_count(const struct reconciler *r);
+const char *config_dir_at(const struct reconciler *r, size_t i);
+
 /* Open the store (read-write unless readonly) and the node namespace. */
 int reconciler_init(struct reconciler *r, bool readonly);
 void reconciler_done(struct reconciler *r);
