@@ -2592,7 +2592,7 @@ int reconcile_pass(struct reconciler *r, enum gen_trigger trig, bool dry_run, FI
             res.addresses_freed = detached && wanting && !res.nfailed_ops;
             for (size_t i = 0; r->plan_memo && !res.nfailed_ops && i < p.nops && !res.memo_short;
                  i++)
-                res.memo_short = strncmp(p.ops[i].owner, "Pod/", 4) == 0;
+                res.memo_short = p.ops[i].type == OP_POD_ATTACH; /* (a detached pod is gone) */
             /* Our own writes' events are queued by now (the kernel sends
              * them before the ACK): take them in, so they do not look like
              * drift and the snapshots stay current. */

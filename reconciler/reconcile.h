@@ -163,9 +163,9 @@ struct pass_result {
      * pod that renamed its interface asks for the address its old one
      * held): another pass may now give it one */
     bool addresses_freed;
-    /* the full plan ran ops of pods: the memo of converged pods does not
-     * hold them until a pass finds them converged, and the quick lane
-     * waits for that */
+    /* the full plan attached or changed pods: the memo of converged pods
+     * does not hold them until a pass finds them converged, and the quick
+     * lane waits for that */
     bool memo_short;
 };
 
