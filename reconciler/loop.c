@@ -7,6 +7,8 @@
  *   timerfd   the settle/debounce deadline; a second one is the periodic
  *             resync safety net
  *   signalfd  SIGTERM/SIGINT stop, SIGHUP full reload
+ *   control   <state-dir>/plumbd.sock: `plumbd apply` asks for a pass
+ *             (control.c); its answer follows the passes due
  *
  * No polling: an idle converged daemon sleeps in epoll_wait. Only when
  * inotify cannot be used (limits exhausted) does a 2 s rescan timer run,
@@ -22,6 +24,7 @@
 #include <sys/stat.h>
 #include <sys/timerfd.h>
 
+#include "control.h"
 #include "dhcpmgr.h"
 #include "load.h"
 #include "log.h"
@@ -34,7 +37,8 @@
     (IN_CREATE | IN_DELETE | IN_MODIFY | IN_CLOSE_WRITE | IN_MOVED_FROM | IN_MOVED_TO |           \
      IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR)
 
-enum { SRC_INOTIFY_NETNS = 64, SRC_INOTIFY = 1, SRC_TIMER, SRC_RESYNC, SRC_SIGNAL, SRC_POLL, SRC_METRICS, SRC_WATCHDOG };
+enum { SRC_INOTIFY_NETNS = 64, SRC_INOTIFY = 1, SRC_TIMER, SRC_RESYNC, SRC_SIGNAL, SRC_POLL, SRC_METRICS, SRC_WATCHDOG,
+       SRC_CONTROL, SRC_CONTROL_CLIENT = 128 /* + slot */ };
 
 struct loop {
     struct reconciler *r;
@@ -79,10 +83,17 @@ struct loop {
      * config directory itself; void once any other file, directory or
      * name is touched, or events were lost. */
     int *cfg_wd;           /* watch of each config directory, -1 = none */
+    int *par_wd;           /* ... and of its parent (for its own name only) */
     size_t ncfg_wd;
     char *hint;
     bool hint_void;
     bool hint_done;        /* its last event ended a write (close, rename in) */
+    /* `plumbd apply` handed over (control.c), and the last pass it may be
+     * answered with when nothing is due */
+    struct control_server ctl;
+    bool have_last;
+    int last_rc;
+    struct pass_result last;
 };
 
 static int arm_timer(int fd, uint64_t usec_from_now, uint64_t interval_usec)
@@ -244,14 +255,16 @@ static void watch_all(struct loop *l)
         char *slash = strrchr(parent, '/');
         /* The parent tells us when the config dir itself is removed or
          * recreated. */
-        if (slash && slash != parent) {
-            *slash = 0;
-            inotify_add_watch(l->ino, parent,
-                              IN_CREATE | IN_MOVED_TO | IN_DELETE | IN_MOVED_FROM | IN_ONLYDIR);
-        }
         if (l->ncfg_wd < ndirs) {
             l->cfg_wd = xrealloc(l->cfg_wd, ndirs * sizeof(*l->cfg_wd));
+            l->par_wd = xrealloc(l->par_wd, ndirs * sizeof(*l->par_wd));
             l->ncfg_wd = ndirs;
+        }
+        l->par_wd[i] = -1;
+        if (slash && slash != parent) {
+            *slash = 0;
+            l->par_wd[i] = inotify_add_watch(l->ino, parent, IN_CREATE | IN_MOVED_TO | IN_DELETE |
+                                                                 IN_MOVED_FROM | IN_ONLYDIR);
         }
         l->cfg_wd[i] = watch_tree(l, dir, 0);
     }
@@ -329,6 +342,24 @@ static void hint_note(struct loop *l, const struct inotify_event *ev)
     l->hint_done = (ev->mask & (IN_CLOSE_WRITE | IN_MOVED_TO)) != 0;
 }
 
+/* An event in the parent of a config directory about another name (a
+ * file written beside it, git-sync's worktrees): nothing plumbd reads. */
+static bool parent_noise(const struct loop *l, const struct inotify_event *ev)
+{
+    bool parent = false;
+    for (size_t i = 0; i < l->ncfg_wd; i++) {
+        if (l->cfg_wd[i] >= 0 && l->cfg_wd[i] == ev->wd)
+            return false; /* (config dirs nested in each other) */
+        if (l->par_wd[i] >= 0 && l->par_wd[i] == ev->wd) {
+            const char *dir = config_dir_at(l->r, i), *base = strrchr(dir, '/');
+            if (ev->len && streq(base ? base + 1 : dir, ev->name))
+                return false;
+            parent = true;
+        }
+    }
+    return parent && ev->len && !(ev->mask & (IN_IGNORED | IN_Q_OVERFLOW));
+}
+
 static void hint_reset(struct loop *l)
 {
     free(l->hint);
@@ -380,6 +411,8 @@ static void on_inotify_fd(struct loop *l, int fd)
              * other ".." names of a ConfigMap volume's swap still count. */
             if (ev->len && ev->name[0] == '.' && ev->name[1] != '.' && !(ev->mask & IN_ISDIR) &&
                 !(ev->mask & (IN_IGNORED | IN_Q_OVERFLOW)))
+                continue;
+            if (parent_noise(l, ev))
                 continue;
             hint_note(l, ev);
             if (ev->mask & IN_IGNORED)
@@ -481,7 +514,8 @@ static void publish_metrics(struct loop *l, enum gen_trigger trig, int rc, uint6
         log_warn("metrics", "cannot write %s", l->opts->metrics_file);
 }
 
-static void run_pass(struct loop *l, enum gen_trigger trig)
+/* Returns false when the read was voided (the files moved under it). */
+static bool run_pass(struct loop *l, enum gen_trigger trig)
 {
     /* While file events settle, every other pass works from the files as
      * last read; a file pass reads them once they have settled. */
@@ -510,9 +544,12 @@ static void run_pass(struct loop *l, enum gen_trigger trig)
     if (rc == -EAGAIN) { /* the files moved under the read: read them again */
         l->voided_reads++;
         schedule_file(l);
-        return;
+        return false;
     }
     l->voided_reads = 0;
+    l->have_last = true;
+    l->last_rc = rc;
+    l->last = res;
     if (trig == TRIG_DRIFT) {
         l->idle_drifts = rc >= 0 && res.nops == 0 ? l->idle_drifts + 1 : 0;
         /* the events read next arrived while this pass ran: the quiet
@@ -533,7 +570,7 @@ static void run_pass(struct loop *l, enum gen_trigger trig)
     if (rc < 0) {
         log_error("reconciler", "pass failed: %s; retrying in 5s", strerror(-rc));
         schedule(l, TRIG_RESYNC, 5000000);
-        return;
+        return true;
     }
     if (res.nops)
         log_info("reconciler",
@@ -576,6 +613,118 @@ static void run_pass(struct loop *l, enum gen_trigger trig)
         schedule(l, TRIG_DRIFT, 200000ULL << shift > 60000000ULL ? 60000000ULL : 200000ULL << shift);
     } else
         l->fail_retries = 0;
+    return true;
+}
+
+/* ---- `plumbd apply` handed over ---- */
+
+/* Nothing can have changed since the last pass: every file event and
+ * netlink event read and none left a pass to run, the watches in place,
+ * and the database as that pass left it (no `plumbd rollback` since). */
+static bool nothing_due(struct loop *l)
+{
+    size_t n;
+    return l->have_last && l->last_rc >= 0 && !l->file_pending && !l->pending &&
+           !l->poll_fallback && !l->ndirty && reconciler_statuses(l->r, &n) != NULL;
+}
+
+/* Run what is due now: the file pass without the rest of its settle delay
+ * (a file still being written holds it back as ever), a drift repair or a
+ * retry without their debounce; with nothing scheduled, a pass as apply's. */
+static void run_due_now(struct loop *l)
+{
+    uint64_t now = now_usec();
+    if (l->file_pending)
+        l->file_due = now;
+    if (l->pending)
+        l->due = now;
+    if (!l->file_pending && !l->pending)
+        schedule(l, TRIG_MANUAL, 0);
+    arm_due(l);
+}
+
+static void control_answer(struct loop *l, int slot)
+{
+    struct control_client *c = l->ctl.clients[slot];
+    struct control_result res = {
+        .nops = c->nops, .nfailed_ops = c->nfailed_ops, .writes = c->writes,
+        .nobjects = l->last.nobjects, .navailable = l->last.navailable,
+        .npending = l->last.npending, .nfailing = l->last.nfailing,
+        .nconfig_errors = l->last.nconfig_errors, .refused = l->last.refused,
+        .failed = l->last_rc < 0, .passes = c->passes,
+    };
+    log_debug("control", "apply (pid %d) answered after %u passes: %zu operations", c->pid,
+              c->passes, c->nops);
+    control_reply(&l->ctl, slot, &res, l->r->diag_text);
+}
+
+static void on_control_client(struct loop *l, int slot)
+{
+    struct control_request q;
+    if (!l->ctl.clients[slot] || control_read(&l->ctl, slot, &q) <= 0)
+        return; /* more to come, or it went */
+    struct control_client *c = l->ctl.clients[slot];
+    epoll_ctl(l->ep, EPOLL_CTL_DEL, c->fd, NULL); /* it says nothing more */
+    if (!streq(q.fingerprint, l->ctl.fingerprint)) {
+        const char *why = control_fingerprint_diff(q.fingerprint, l->ctl.fingerprint);
+        log_info("control", "apply (pid %d) has other options (%s): it converges itself",
+                 c->pid, why);
+        control_reply_other(&l->ctl, slot, why);
+        return;
+    }
+    if (nothing_due(l)) {
+        control_answer(l, slot);
+        return;
+    }
+    size_t n;
+    log_debug("control",
+              "apply (pid %d): a pass first (file pass due %d, other pass due %d (%s), polling %d, "
+              "files being written %zu, statuses as the database holds them %d)",
+              c->pid, l->file_pending, l->pending, gen_trigger_to_string(l->trig),
+              l->poll_fallback, l->ndirty, reconciler_statuses(l->r, &n) != NULL);
+    c->waiting = true;
+    run_due_now(l);
+}
+
+static void on_control(struct loop *l)
+{
+    int slot;
+    while ((slot = control_accept(&l->ctl)) >= 0) {
+        struct epoll_event ev = {.events = EPOLLIN,
+                                 .data.u64 = SRC_CONTROL_CLIENT + (uint64_t)slot};
+        epoll_ctl(l->ep, EPOLL_CTL_ADD, l->ctl.clients[slot]->fd, &ev);
+        on_control_client(l, slot); /* the request is usually there already */
+    }
+}
+
+/* After a pass (completed, or voided by moving files): the applies
+ * waiting count it; they are answered once no file pass is due (files
+ * written while it ran are taken in too, up to 8 passes). */
+static void control_after_pass(struct loop *l, bool completed)
+{
+    bool any = false, more = false;
+    for (int i = 0; i < CONTROL_MAX_CLIENTS; i++) {
+        struct control_client *c = l->ctl.clients[i];
+        if (!c || !c->waiting)
+            continue;
+        if (completed) {
+            c->passes++;
+            c->nops += l->last.nops;
+            c->nfailed_ops += l->last.nfailed_ops;
+            c->writes += l->last.writes;
+        }
+        if ((l->file_pending || !l->have_last) && c->passes < 8 && l->last_rc >= 0)
+            more = true;
+        else
+            any = true;
+    }
+    if (more) {
+        run_due_now(l);
+        return;
+    }
+    for (int i = 0; any && i < CONTROL_MAX_CLIENTS; i++)
+        if (l->ctl.clients[i] && l->ctl.clients[i]->waiting)
+            control_answer(l, i);
 }
 
 static void on_signal(struct loop *l)
@@ -607,6 +756,7 @@ static int add_fd(struct loop *l, int fd, uint32_t tag)
 int loop_run(struct reconciler *r, const struct loop_opts *opts)
 {
     struct loop l = {.r = r, .opts = opts, .ep = -1, .ino = -1, .timer = -1, .poll = -1,
+                     .ctl = {.fd = -1},
                      .netns_wd = -1, .ino_netns = -1,
                      .mfd = -1, .wd = -1,
                      .resync = -1, .sig = -1};
@@ -669,6 +819,16 @@ int loop_run(struct reconciler *r, const struct loop_opts *opts)
     }
     if (l.ino >= 0)
         watch_all(&l);
+    {
+        _cleanup_free_ char *fp = control_fingerprint(r);
+        int k = control_listen(&l.ctl, r->state_dir, fp);
+        if (k < 0)
+            log_warn("control", "no socket %s/%s (%s): `plumbd apply` converges by itself",
+                     r->state_dir, CONTROL_SOCKET,
+                     k == -EADDRINUSE ? "another daemon answers there" : strerror(-k));
+        else if ((rc = add_fd(&l, l.ctl.fd, SRC_CONTROL)) < 0)
+            goto out;
+    }
     arm_timer(l.resync, (uint64_t)opts->resync_s * 1000000, (uint64_t)opts->resync_s * 1000000);
 
     log_info("daemon", "started: config %s, state %s, node %s", r->config_dir, r->state_dir,
@@ -701,6 +861,11 @@ int loop_run(struct reconciler *r, const struct loop_opts *opts)
                 on_watch(&l, evs[i].data.ptr);
                 continue;
             }
+            if (evs[i].data.u64 >= SRC_CONTROL_CLIENT &&
+                evs[i].data.u64 < SRC_CONTROL_CLIENT + CONTROL_MAX_CLIENTS) {
+                on_control_client(&l, (int)(evs[i].data.u64 - SRC_CONTROL_CLIENT));
+                continue;
+            }
             if (evs[i].data.u64 >= DHCP_TAG_TIMER && r->dhcp) {
                 dhcp_daemon_event(r->dhcp, r->store, evs[i].data.u64);
                 dhcp_daemon_metrics(r->dhcp, l.m);
@@ -724,6 +889,9 @@ int loop_run(struct reconciler *r, const struct loop_opts *opts)
                 break;
             case SRC_METRICS:
                 metrics_on_readable(l.m, l.mfd);
+                break;
+            case SRC_CONTROL:
+                on_control(&l);
                 break;
             case SRC_WATCHDOG:
                 while (read(l.wd, &x, sizeof(x)) > 0)
@@ -757,13 +925,13 @@ int loop_run(struct reconciler *r, const struct loop_opts *opts)
             } else {
                 /* A file pass covers any other pending one. */
                 l.file_pending = l.settling = l.pending = false;
-                run_pass(&l, TRIG_FILE);
+                control_after_pass(&l, run_pass(&l, TRIG_FILE));
                 ran = true;
             }
         }
         if (!l.stop && !ran && l.pending && now >= l.due) {
             l.pending = false;
-            run_pass(&l, l.trig);
+            control_after_pass(&l, run_pass(&l, l.trig));
             ran = true;
         }
         if (ran && l.reloading) {
@@ -795,12 +963,14 @@ out:
     free(l.dirty);
     hint_reset(&l);
     free(l.cfg_wd);
+    free(l.par_wd);
     if (l.mfd >= 0)
         close(l.mfd);
     if (l.wd >= 0)
         close(l.wd);
     if (opts->metrics_listen && opts->metrics_listen[0] == '/')
         unlink(opts->metrics_listen);
+    control_close(&l.ctl);
     metrics_free(l.m);
     if (l.sig >= 0)
         close(l.sig);

@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "capture.h"
+#include "control.h"
 #include "load.h"
 #include "log.h"
 #include "journal.h"
@@ -45,6 +46,7 @@ struct opts {
     const char *resolv_conf;
     const char *current;  /* capture: the state file (default: the live node) */
     bool recapture;       /* apply/plan: evaluate spec.capture again */
+    bool standalone;      /* apply: converge here even beside a daemon */
     struct loop_opts loop;
 };
 
@@ -83,6 +85,7 @@ static void usage(FILE *f)
           "  --recapture        apply/plan: evaluate every spec.capture again\n"
           "  --current FILE     capture: the state to evaluate against (default: the node)\n"
           "  --dhcp-wait-ms MS  apply: how long to wait for DHCP leases (default 3000)\n"
+          "  --standalone       apply: converge here, not through a running daemon\n"
           "  --log-format FMT   logfmt (default) or json\n"
           "  --metrics-file P   write Prometheus metrics to P after each pass (run)\n"
           "  --metrics-listen A serve /metrics on A: 127.0.0.1:PORT or a unix socket path\n"
@@ -656,13 +659,6 @@ static int cmd_converge(const struct opts *o, const char *cmd)
 {
     bool dry = streq(cmd, "plan"), daemon = streq(cmd, "run");
     _cleanup_close_ int lock = -1;
-    if (!dry) {
-        lock = lock_state(o->state_dir);
-        if (lock < 0) {
-            log_error("state", "cannot lock %s: %s", o->state_dir, strerror(-lock));
-            return 1;
-        }
-    }
     struct reconciler r = {
         .config_dir = o->config_dir,
         .config_dirs = o->config_dirs,
@@ -680,6 +676,21 @@ static int cmd_converge(const struct opts *o, const char *cmd)
         .lockfd = -1,
         .load_guard_fd = -1,
     };
+    /* Beside a daemon of this state dir, apply is its pass (control.c):
+     * it holds every namespace's state and the parsed files already. */
+    if (streq(cmd, "apply") && !o->standalone && !o->recapture) {
+        _cleanup_free_ char *fp = control_fingerprint(&r);
+        int k = control_apply(o->state_dir, fp);
+        if (k >= 0)
+            return k;
+    }
+    if (!dry) {
+        lock = lock_state(o->state_dir);
+        if (lock < 0) {
+            log_error("state", "cannot lock %s: %s", o->state_dir, strerror(-lock));
+            return 1;
+        }
+    }
     int rc = reconciler_init(&r, false);
     if (rc < 0) {
         reconciler_done(&r);
@@ -759,7 +770,7 @@ int main(int argc, char **argv)
            OPT_RESYNC, OPT_VERSION, OPT_FLAP_LIMIT, OPT_FLAP_BACKOFF, OPT_HISTORY,
            OPT_INSECURE, OPT_LOG_FORMAT, OPT_METRICS_FILE, OPT_METRICS_LISTEN, OPT_PROBE,
            OPT_WATCH, OPT_RESOLV_CONF, OPT_CURRENT, OPT_RECAPTURE,
-           OPT_DHCP_WAIT };
+           OPT_DHCP_WAIT, OPT_STANDALONE };
     static const struct option longopts[] = {
         {"config-dir", required_argument, NULL, OPT_CONFIG},
         {"state-dir", required_argument, NULL, OPT_STATE},
@@ -778,6 +789,7 @@ int main(int argc, char **argv)
         {"watch", no_argument, NULL, OPT_WATCH},
         {"current", required_argument, NULL, OPT_CURRENT},
         {"recapture", no_argument, NULL, OPT_RECAPTURE},
+        {"standalone", no_argument, NULL, OPT_STANDALONE},
         {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
         {"metrics-file", required_argument, NULL, OPT_METRICS_FILE},
         {"metrics-listen", required_argument, NULL, OPT_METRICS_LISTEN},
@@ -829,6 +841,9 @@ int main(int argc, char **argv)
             break;
         case OPT_RECAPTURE:
             o.recapture = true;
+            break;
+        case OPT_STANDALONE:
+            o.standalone = true;
             break;
         case OPT_LOG_FORMAT: {
             int f = log_format_from_string(optarg);

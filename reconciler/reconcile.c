@@ -81,6 +81,8 @@ void reconciler_done(struct reconciler *r)
     r->nmirror_dirty = 0;
     r->mirror_scan = false;
     reconciler_kept_forget(r);
+    free(r->diag_text);
+    r->diag_text = NULL;
     dhcp_ctx_free(r->dhcp);
     r->dhcp = NULL;
     dns_state_clear(&r->dns_owner);
@@ -295,6 +297,17 @@ static void report_diags(struct reconciler *r, const struct diags *d)
     if (h == r->diag_hash)
         return;
     r->diag_hash = h;
+    /* kept for `plumbd apply` answered by the daemon (control.c) */
+    free(r->diag_text);
+    r->diag_text = NULL;
+    if (d->n) {
+        size_t len;
+        FILE *f = open_memstream(&r->diag_text, &len);
+        if (f) {
+            diags_print(d, f);
+            fclose(f);
+        }
+    }
     if (log_format == LOG_FORMAT_JSON) {
         /* Collectors get one JSON line per problem, like every log line. */
         for (size_t i = 0; i < d->n; i++)

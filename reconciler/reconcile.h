@@ -59,6 +59,7 @@ struct reconciler {
     unsigned long repairs;     /* drift repairs done (ops run by drift passes) */
     struct apply_ctx actx;
     uint64_t diag_hash;        /* last printed diagnostics, to avoid repeats */
+    char *diag_text;           /* and their text (NULL: none) */
     char *source;              /* where the config came from (git commit, ...) */
     /* The config files as last read (drift passes reuse them). */
     struct docset docs;

@@ -24,8 +24,10 @@
 # "Converged" is read from the kernel every 20 ms: br-1 has N+1 ports (ens19 +
 # N host veths) and the last pod's net1 has an IPv4 address; "gone": br-1 has
 # only ens19 and the last pod has no net1.
-# Then: a converged pass (`plumbd apply`, daemon stopped, N pods + 50 extra
-# bridges from 50 extra policies): wall time and netlink writes; one-file change
+# Then: a converged pass (`plumbd apply` with N pods + 50 extra bridges from 50
+# extra policies), twice: with the daemon running (apply hands the pass to it)
+# and, the daemon stopped, `apply --standalone` (a one-shot process that reads
+# every file and namespace): wall time and netlink writes; one-file change
 # -> converged latency (toggle one pod's requested IP, 1 ms polling in the pod
 # netns), with --settle-ms 200 and 0; drift repair latency (ens19 nomaster ->
 # enslaved again); daemon peak RSS (VmHWM) and CPU used while idle for 10 s
@@ -502,23 +504,37 @@ EOF
     put "n$n.rss_kb.converged_with_bridges" "$(proc_field "$DAEMON_PID" VmHWM)"
     put "n$n.rss_kb.vmrss_now" "$(proc_field "$DAEMON_PID" VmRSS)"
     log "idle 10 s (quiet after $w s): $((c1 - c0)) ticks, $(((n1 - n0) / 1000)) us on a CPU; VmHWM $(proc_field "$DAEMON_PID" VmHWM) kB"
+    # `plumbd apply` with the daemon running is the daemon's pass (its
+    # socket in the state dir); then, the daemon stopped, a one-shot one
+    time_applies "n$n.converged_pass" "$n"
     daemon_stop
+    time_applies "n$n.converged_pass_standalone" "$n" --standalone
+}
+
+# time_applies KEY N [OPTIONS...] : APPLY_RUNS converged `plumbd apply`s, timed
+# from the shell (process start included); who converged (the daemon or the
+# process itself) from one more run with -v.
+time_applies() {
+    local key=$1 n=$2 k t0 t1 out rc line ops wr med p99 min max cnt
+    shift 2
     : >"$W/apply.times"
     for ((k = 0; k < APPLY_RUNS; k++)); do
-        t0=$(now_us); out=$(plumbd apply 2>&1); rc=$?; t1=$(now_us)
+        t0=$(now_us); out=$(plumbd "$@" apply 2>&1); rc=$?; t1=$(now_us)
         echo "$(ms $((t1 - t0)))" >>"$W/apply.times"
     done
     read -r med p99 min max cnt < <(stats "$W/apply.times")
-    local line; line=$(printf '%s\n' "$out" | grep '^applied ' | tail -n 1)
-    local ops wr
+    line=$(printf '%s\n' "$out" | grep '^applied ' | tail -n 1)
     ops=$(sed -n 's/^applied \([0-9]*\) operations.*/\1/p' <<<"$line")
     wr=$(sed -n 's/^applied [0-9]* operations*, \([0-9]*\) netlink writes*.*/\1/p' <<<"$line")
-    put "n$n.converged_pass.runs" "$cnt"
-    put "n$n.converged_pass.median_ms" "$med"; put "n$n.converged_pass.min_ms" "$min"; put "n$n.converged_pass.max_ms" "$max"
-    put "n$n.converged_pass.operations" "${ops:-null}"; put "n$n.converged_pass.netlink_writes" "${wr:-null}"
-    put "n$n.converged_pass.exit" "$rc"
-    put_s "n$n.converged_pass.summary" "$line"
-    log "converged pass: median $med ms (min $min), '$line', exit $rc"
+    local by=process
+    plumbd -v "$@" apply 2>&1 | grep -q 'converged by the daemon' && by=daemon
+    put "$key.runs" "$cnt"
+    put "$key.median_ms" "$med"; put "$key.min_ms" "$min"; put "$key.max_ms" "$max"
+    put "$key.operations" "${ops:-null}"; put "$key.netlink_writes" "${wr:-null}"
+    put "$key.exit" "$rc"
+    put_s "$key.converged_by" "$by"
+    put_s "$key.summary" "$line"
+    log "converged apply (${*:-as is}, converged by the $by): median $med ms (min $min), '$line', exit $rc"
 }
 
 # one-file change -> converged, and drift repair, with the converged node as it is
@@ -677,7 +693,8 @@ jq -r '.runs[] | .n as $n | .ratios // {} | to_entries[] | .key as $m | .value |
                 { printf "%-13s %5s %11s / %-9s %11s / %-9s %7s / %-7s\n", $1, $2, $3, $4, $5, $6, $7, $8 }'
 echo
 jq -r '.runs[] | "N=\(.n) (subnet \(.subnet)):",
-    (if .converged_pass then "  converged pass (apply, \(.converged_pass.extra_bridges) extra bridges): median \(.converged_pass.median_ms) ms, min \(.converged_pass.min_ms) ms over \(.converged_pass.runs) runs; \(.converged_pass.summary)" else empty end),
+    (if .converged_pass then "  converged pass (apply, \(.converged_pass.extra_bridges) extra bridges, daemon running: converged by the \(.converged_pass.converged_by // "process")): median \(.converged_pass.median_ms) ms, min \(.converged_pass.min_ms) ms over \(.converged_pass.runs) runs; \(.converged_pass.summary)" else empty end),
+    (if .converged_pass_standalone then "  converged pass (apply --standalone, daemon stopped): median \(.converged_pass_standalone.median_ms) ms, min \(.converged_pass_standalone.min_ms) ms over \(.converged_pass_standalone.runs) runs; \(.converged_pass_standalone.summary)" else empty end),
     (.change_latency // {} | to_entries[] | "  one-file change -> converged, settle \(.value.settle_ms) ms: median \(.value.median_ms) ms, p99 \(.value.p99_ms) ms (beyond settle: \(.value.median_beyond_settle_ms) / \(.value.p99_beyond_settle_ms) ms), \(.value.converged)/\(.value.changes) converged"),
     (if .drift_repair then "  drift repair (ens19 nomaster -> enslaved): median \(.drift_repair.median_ms) ms, p99 \(.drift_repair.p99_ms) ms, \(.drift_repair.repaired)/\(.drift_repair.trials)" else empty end),
     (if .rss_kb then "  daemon VmHWM: \(.rss_kb.after_files_attach) kB after N files, \(.rss_kb.converged_with_bridges) kB converged with bridges" else empty end),

@@ -112,8 +112,8 @@ fi
 assert_match "pod m2's address stays" '10\.88\.0\.12' "$(nftn list set inet plumbd-nat m4_0)"
 
 # --- another process changed the tables: the daemon's memory is stale ------------
-# With the daemon stopped, pod c's file goes and `plumbd apply` from the CLI
-# detaches it and rewrites the tables. The daemon then sees the change; what it
+# With the daemon stopped, pod c's file goes and `plumbd apply --standalone`
+# from the CLI (not handed to the daemon) detaches it and rewrites the tables. The daemon then sees the change; what it
 # remembers still lists c, so it must re-read rather than patch.
 # (stopped between two passes: one stopped inside a pass holds the state
 # lock, and the CLI would wait for it for ever)
@@ -129,7 +129,7 @@ stop_between_passes() {
 }
 stop_between_passes || not_ok "daemon stopped between two passes" "it always held the state lock"
 rm -f "$CONF/c.yml"
-plumbd_run apply >/dev/null 2>&1
+plumbd_run --standalone apply >/dev/null 2>&1
 kill -CONT "$DAEMON_PID"
 drop_pod b linux-bridge-br-1 192.168.255.22/24
 wait_for 15 has_addr "${P}b" net1 192.168.255.22/24
