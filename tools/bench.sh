@@ -519,15 +519,17 @@ time_applies() {
     shift 2
     : >"$W/apply.times"
     for ((k = 0; k < APPLY_RUNS; k++)); do
-        t0=$(now_us); out=$(plumbd "$@" apply 2>&1); rc=$?; t1=$(now_us)
+        # (the clock read in place: $(now_us) would time a subshell's fork too)
+        t0=${EPOCHREALTIME/./}; out=$(plumbd "$@" apply 2>&1); rc=$?; t1=${EPOCHREALTIME/./}
         echo "$(ms $((t1 - t0)))" >>"$W/apply.times"
     done
     read -r med p99 min max cnt < <(stats "$W/apply.times")
     line=$(printf '%s\n' "$out" | grep '^applied ' | tail -n 1)
     ops=$(sed -n 's/^applied \([0-9]*\) operations.*/\1/p' <<<"$line")
     wr=$(sed -n 's/^applied [0-9]* operations*, \([0-9]*\) netlink writes*.*/\1/p' <<<"$line")
-    local by=process
-    plumbd -v "$@" apply 2>&1 | grep -q 'converged by the daemon' && by=daemon
+    local by=process v
+    v=$(plumbd -v "$@" apply 2>&1)
+    [[ $v == *"converged by the daemon"* ]] && by=daemon
     put "$key.runs" "$cnt"
     put "$key.median_ms" "$med"; put "$key.min_ms" "$min"; put "$key.max_ms" "$max"
     put "$key.operations" "${ops:-null}"; put "$key.netlink_writes" "${wr:-null}"
