@@ -18,7 +18,8 @@ CFLAGS  ?= $(OPT) -g
 CFLAGS  += $(SAN) -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -Ireconciler -I$(BUILD)
 LDFLAGS += $(SAN)
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+# libnftables is opened on first use (nft.c), not linked: its headers only
+PKG_LIBS   = $(shell pkg-config --libs $(filter-out libnftables,$(PKGS)) 2>/dev/null) -ldl
 
 LIB_SRCS := $(filter-out reconciler/main.c,$(wildcard reconciler/*.c))
 LIB_OBJS := $(LIB_SRCS:reconciler/%.c=$(BUILD)/%.o) $(BUILD)/embedded.o

@@ -12,8 +12,13 @@
  * Two set lookups in total, whatever the number of pods (the CNI plugin adds
  * a chain and a jump per pod). The whole table is replaced in one
  * libnftables transaction (`table` + `delete table` + definition), only when
- * its content changed; no `nft` process is ever started. */
+ * its content changed; no `nft` process is ever started.
+ *
+ * libnftables (and the five libraries it brings) is opened on first use,
+ * not linked: the commands that never touch nftables (`status`, `history`,
+ * an `apply` the daemon answers) start without mapping it. */
 #include <arpa/inet.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
@@ -27,6 +32,43 @@
 #include "nft.h"
 
 #define NFT_TABLE "plumbd"
+
+static struct {
+    bool tried;
+    void *h;
+    struct nft_ctx *(*ctx_new)(uint32_t flags);
+    void (*ctx_free)(struct nft_ctx *ctx);
+    int (*buffer_output)(struct nft_ctx *ctx);
+    int (*buffer_error)(struct nft_ctx *ctx);
+    const char *(*get_output)(struct nft_ctx *ctx);
+    const char *(*get_error)(struct nft_ctx *ctx);
+    int (*run)(struct nft_ctx *ctx, const char *buf);
+} lib;
+
+/* A libnftables context, the library opened the first time (NULL when it
+ * cannot be: said once). */
+static struct nft_ctx *ctx_new(void)
+{
+    if (!lib.tried) {
+        lib.tried = true;
+        lib.h = dlopen("libnftables.so.1", RTLD_NOW | RTLD_LOCAL);
+        if (lib.h) {
+            *(void **)&lib.ctx_new = dlsym(lib.h, "nft_ctx_new");
+            *(void **)&lib.ctx_free = dlsym(lib.h, "nft_ctx_free");
+            *(void **)&lib.buffer_output = dlsym(lib.h, "nft_ctx_buffer_output");
+            *(void **)&lib.buffer_error = dlsym(lib.h, "nft_ctx_buffer_error");
+            *(void **)&lib.get_output = dlsym(lib.h, "nft_ctx_get_output_buffer");
+            *(void **)&lib.get_error = dlsym(lib.h, "nft_ctx_get_error_buffer");
+            *(void **)&lib.run = dlsym(lib.h, "nft_run_cmd_from_buffer");
+        }
+        if (!lib.h || !lib.ctx_new || !lib.ctx_free || !lib.buffer_output ||
+            !lib.buffer_error || !lib.get_output || !lib.get_error || !lib.run) {
+            log_error("nftables", "cannot use libnftables.so.1: %s", dlerror());
+            lib.ctx_new = NULL;
+        }
+    }
+    return lib.ctx_new ? lib.ctx_new(NFT_CTX_DEFAULT) : NULL;
+}
 
 /* Append printf-style to the growing buffer b (len used, cap allocated):
  * a ruleset is one text, built once per change. */
@@ -249,19 +291,19 @@ char *nft_delta(const struct nft_port *old, size_t nold, const struct nft_port *
 static int run(const char *cmd, bool quiet_missing, char **ret_err)
 {
     lowfd_release(); /* libnftables select()s on its socket */
-    struct nft_ctx *ctx = nft_ctx_new(NFT_CTX_DEFAULT);
+    struct nft_ctx *ctx = ctx_new();
     if (!ctx) {
         lowfd_reserve();
         return -ENOMEM;
     }
-    nft_ctx_buffer_output(ctx);
-    nft_ctx_buffer_error(ctx);
-    int r = nft_run_cmd_from_buffer(ctx, cmd);
+    lib.buffer_output(ctx);
+    lib.buffer_error(ctx);
+    int r = lib.run(ctx, cmd);
     if (r != 0 && ret_err && !quiet_missing) {
-        const char *e = nft_ctx_get_error_buffer(ctx);
+        const char *e = lib.get_error(ctx);
         *ret_err = xstrdup(e && e[0] ? e : "nftables refused the ruleset");
     }
-    nft_ctx_free(ctx);
+    lib.ctx_free(ctx);
     lowfd_reserve();
     return r == 0 ? 0 : -EINVAL;
 }
@@ -351,13 +393,13 @@ void nft_tables_present(bool *ret_spoof, bool *ret_nat)
         return;
     *ret_spoof = *ret_nat = false;
     /* no nfnetlink socket: ask libnftables */
-    struct nft_ctx *ctx = nft_ctx_new(NFT_CTX_DEFAULT);
+    struct nft_ctx *ctx = ctx_new();
     if (!ctx)
         return;
-    nft_ctx_buffer_output(ctx);
-    nft_ctx_buffer_error(ctx);
-    if (nft_run_cmd_from_buffer(ctx, "list tables") == 0) {
-        const char *out = nft_ctx_get_output_buffer(ctx);
+    lib.buffer_output(ctx);
+    lib.buffer_error(ctx);
+    if (lib.run(ctx, "list tables") == 0) {
+        const char *out = lib.get_output(ctx);
         for (const char *l = out; l && *l;) {
             const char *e = strchr(l, '\n');
             size_t len = e ? (size_t)(e - l) : strlen(l);
@@ -370,7 +412,7 @@ void nft_tables_present(bool *ret_spoof, bool *ret_nat)
             l = e ? e + 1 : l + len;
         }
     }
-    nft_ctx_free(ctx);
+    lib.ctx_free(ctx);
 }
 
 int nft_apply(const char *ruleset, char **ret_err)
