@@ -23,6 +23,7 @@
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/un.h>
 
 #include "control.h"
@@ -31,16 +32,25 @@
 
 #define HELLO "plumbd-apply 1\n"
 
+/* p as an absolute path, without trailing slashes or "./" (symlinks are
+ * not resolved: a git-sync link is the same config dir whatever its target
+ * is now). */
 static char *abs_path(const char *p)
 {
     if (!p)
         return xstrdup("");
-    if (p[0] == '/')
-        return xstrdup(p);
     char cwd[4096];
-    if (!getcwd(cwd, sizeof(cwd)))
-        return xstrdup(p);
-    return path_join(cwd, p);
+    char *a;
+    while (p[0] == '.' && p[1] == '/')
+        for (p += 2; *p == '/';)
+            p++;
+    if (p[0] == '/' || !getcwd(cwd, sizeof(cwd)))
+        a = xstrdup(p);
+    else
+        a = p[0] && !streq(p, ".") ? path_join(cwd, p) : xstrdup(cwd);
+    for (size_t n = strlen(a); n > 1 && a[n - 1] == '/';)
+        a[--n] = 0;
+    return a;
 }
 
 char *control_fingerprint(const struct reconciler *r)
@@ -155,8 +165,14 @@ static void client_close(struct control_server *s, int slot)
     if (!s->clients[slot])
         return;
     close(s->clients[slot]->fd);
+    free(s->clients[slot]->buf);
     free(s->clients[slot]);
     s->clients[slot] = NULL;
+}
+
+void control_drop(struct control_server *s, int slot)
+{
+    client_close(s, slot);
 }
 
 void control_close(struct control_server *s)
@@ -184,38 +200,70 @@ int control_accept(struct control_server *s)
         close(fd);
         return -1;
     }
-    for (size_t i = 0; i < CONTROL_MAX_CLIENTS; i++)
-        if (!s->clients[i]) {
-            struct control_client *c = xmalloc(sizeof(*c));
-            memset(c, 0, offsetof(struct control_client, buf));
-            c->fd = fd;
-            c->pid = pid;
-            s->clients[i] = c;
-            return (int)i;
-        }
-    close(fd); /* too many at once: that apply converges itself */
-    return -1;
+    int slot = -1, oldest = -1;
+    for (int i = 0; i < CONTROL_MAX_CLIENTS && slot < 0; i++) {
+        struct control_client *c = s->clients[i];
+        if (!c)
+            slot = i;
+        else if (!c->asked && !c->waiting &&
+                 (oldest < 0 || c->since < s->clients[oldest]->since))
+            oldest = i;
+    }
+    if (slot < 0 && oldest >= 0) {
+        /* every slot taken: one that never finished asking makes room */
+        log_warn("control", "dropped a connection from pid %d that sent no whole request",
+                 s->clients[oldest]->pid);
+        client_close(s, oldest);
+        slot = oldest;
+    }
+    if (slot < 0) {
+        close(fd); /* that many applies waiting: this one converges itself */
+        return -1;
+    }
+    struct control_client *c = xcalloc(1, sizeof(*c));
+    c->fd = fd;
+    c->pid = pid;
+    c->since = now_usec();
+    s->clients[slot] = c;
+    return slot;
 }
+
+#define REQUEST_MAX (256 * 1024) /* 16 config dirs of PATH_MAX, and more */
 
 int control_read(struct control_server *s, int slot, struct control_request *ret)
 {
     struct control_client *c = s->clients[slot];
+    bool eof = false;
     for (;;) {
-        if (c->len >= sizeof(c->buf) - 1) {
-            client_close(s, slot);
-            return -1;
+        if (c->len + 1 >= c->cap) {
+            if (c->cap >= REQUEST_MAX) {
+                client_close(s, slot);
+                return -1;
+            }
+            c->cap = c->cap ? c->cap * 2 : 4096;
+            c->buf = xrealloc(c->buf, c->cap);
         }
-        ssize_t n = read(c->fd, c->buf + c->len, sizeof(c->buf) - 1 - c->len);
-        if (n < 0 && (errno == EAGAIN || errno == EINTR))
+        ssize_t n = read(c->fd, c->buf + c->len, c->cap - 1 - c->len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EAGAIN)
             break;
         if (n <= 0) {
-            client_close(s, slot);
-            return -1;
+            eof = true; /* (a client may close its side once it asked) */
+            break;
         }
         c->len += (size_t)n;
     }
+    if (!c->buf) {
+        client_close(s, slot);
+        return -1;
+    }
     c->buf[c->len] = 0;
     char *end = strstr(c->buf, "\n\n");
+    if (!end && eof) {
+        client_close(s, slot);
+        return -1;
+    }
     if (!end)
         return 0;
     if (strncmp(c->buf, HELLO, strlen(HELLO)) != 0) {
@@ -229,15 +277,27 @@ int control_read(struct control_server *s, int slot, struct control_request *ret
 
 static void send_all(int fd, const char *p, size_t n)
 {
-    /* The socket is non-blocking, the answer small: a client that does not
-     * read it loses it, the daemon never waits. */
     while (n) {
         ssize_t k = send(fd, p, n, MSG_NOSIGNAL);
+        if (k < 0 && errno == EINTR)
+            continue;
         if (k <= 0)
             return;
         p += k;
         n -= (size_t)k;
     }
+}
+
+/* The answer may be long (the errors of many files): the socket blocks
+ * for it, but a client that does not read makes the daemon wait 2 s at
+ * most, and loses the rest. */
+static void reply_mode(int fd)
+{
+    struct timeval tv = {.tv_sec = 2};
+    int fl = fcntl(fd, F_GETFL);
+    if (fl >= 0)
+        fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 }
 
 void control_reply(struct control_server *s, int slot, const struct control_result *res,
@@ -250,6 +310,7 @@ void control_reply(struct control_server *s, int slot, const struct control_resu
                   res->nops, res->nfailed_ops, res->writes, res->nobjects, res->navailable,
                   res->npending, res->nfailing, res->nconfig_errors, res->refused, res->failed,
                   res->passes);
+    reply_mode(c->fd);
     send_all(c->fd, line, strlen(line));
     if (res->nconfig_errors && diag_text)
         send_all(c->fd, diag_text, strlen(diag_text));
@@ -259,6 +320,7 @@ void control_reply(struct control_server *s, int slot, const struct control_resu
 void control_reply_other(struct control_server *s, int slot, const char *why)
 {
     _cleanup_free_ char *line = xasprintf("other %s\n", why);
+    reply_mode(s->clients[slot]->fd);
     send_all(s->clients[slot]->fd, line, strlen(line));
     client_close(s, slot);
 }
@@ -384,7 +446,17 @@ int control_apply(const char *state_dir, const char *fingerprint)
         log_error("control", "the daemon refused to converge (an empty source: see its log)");
         return 1;
     }
-    fputs(body, stderr); /* the configuration errors, as a one-shot prints them */
+    /* the configuration errors, as a one-shot prints them */
+    if (log_format == LOG_FORMAT_JSON)
+        for (char *l = body, *e; *l; l = e ? e + 1 : l + strlen(l)) {
+            e = strchr(l, '\n');
+            if (e)
+                *e = 0;
+            if (*l)
+                log_msg(strstr(l, ": warning: ") ? LOG_WARN : LOG_ERR, "config", "%s", l);
+        }
+    else
+        fputs(body, stderr);
     printf("applied %lu operations, %lu netlink writes; %lu objects: %lu available, %lu pending, "
            "%lu failing\n",
            ops, writes, objs, avail, pend, fail);

@@ -33,12 +33,14 @@ struct control_server {
     struct control_client {
         int fd;
         int pid;            /* the client's (SO_PEERCRED), for the log */
-        bool waiting;       /* asked: answered once the passes due have run */
+        uint64_t since;     /* when it connected (monotonic usec) */
+        bool asked;         /* its request is read, not yet decided */
+        bool waiting;       /* answered once the passes due have run */
         unsigned passes;    /* passes run since it asked */
         size_t nops, nfailed_ops;
         unsigned long writes;
-        size_t len;
-        char buf[4096];
+        char *buf;          /* the request as read so far */
+        size_t len, cap;
     } *clients[CONTROL_MAX_CLIENTS]; /* NULL = free slot */
 };
 
@@ -58,8 +60,12 @@ void control_init(struct control_server *s);
 int control_listen(struct control_server *s, const char *state_dir, const char *fingerprint);
 void control_close(struct control_server *s);
 
-/* A connection came: accept it into a free slot. Returns the slot, or -1. */
+/* A connection came: accept it into a free slot (all taken: the oldest
+ * connection still sending its request is dropped for it). Returns the
+ * slot, or -1. */
 int control_accept(struct control_server *s);
+/* Close a slot without an answer (its apply converges itself). */
+void control_drop(struct control_server *s, int slot);
 /* The slot is readable: read. Returns 1 when its request is complete (in
  * *ret, the fingerprint pointing into the slot's buffer), 0 for more to
  * come, -1 when the slot was closed (the client went, or spoke nonsense). */

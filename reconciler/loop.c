@@ -242,6 +242,21 @@ static int watch_tree(struct loop *l, const char *dir, int depth)
     return wd;
 }
 
+/* Does path lie in one of the config dirs (their real paths)? */
+static bool inside_config_dirs(const struct reconciler *r, const char *path)
+{
+    _cleanup_free_ char *rp = realpath(path, NULL);
+    if (!rp)
+        return true; /* unknown: filter nothing */
+    for (size_t i = 0; i < config_dir_count(r); i++) {
+        _cleanup_free_ char *d = realpath(config_dir_at(r, i), NULL);
+        size_t n = d ? strlen(d) : 0;
+        if (d && strncmp(rp, d, n) == 0 && (rp[n] == '/' || rp[n] == 0 || streq(d, "/")))
+            return true;
+    }
+    return false;
+}
+
 /* (Re)place every watch; enter or leave the polling fallback. */
 static void watch_all(struct loop *l)
 {
@@ -263,8 +278,13 @@ static void watch_all(struct loop *l)
         l->par_wd[i] = -1;
         if (slash && slash != parent) {
             *slash = 0;
-            l->par_wd[i] = inotify_add_watch(l->ino, parent, IN_CREATE | IN_MOVED_TO | IN_DELETE |
-                                                                 IN_MOVED_FROM | IN_ONLYDIR);
+            /* (IN_MASK_ADD: the parent may be a directory of another
+             * config dir's tree, watched for everything) */
+            int wd = inotify_add_watch(l->ino, parent, IN_CREATE | IN_MOVED_TO | IN_DELETE |
+                                                           IN_MOVED_FROM | IN_ONLYDIR | IN_MASK_ADD);
+            /* Its other names are noise, unless it lies in a config dir. */
+            if (wd >= 0 && !inside_config_dirs(l->r, parent))
+                l->par_wd[i] = wd;
         }
         l->cfg_wd[i] = watch_tree(l, dir, 0);
     }
@@ -353,6 +373,10 @@ static bool parent_noise(const struct loop *l, const struct inotify_event *ev)
         if (l->par_wd[i] >= 0 && l->par_wd[i] == ev->wd) {
             const char *dir = config_dir_at(l->r, i), *base = strrchr(dir, '/');
             if (ev->len && streq(base ? base + 1 : dir, ev->name))
+                return false;
+            /* a ConfigMap volume's swap (..data) when the config dir is
+             * one of its subdirectories */
+            if (ev->len && ev->name[0] == '.' && ev->name[1] == '.')
                 return false;
             parent = true;
         }
@@ -658,6 +682,8 @@ static void control_answer(struct loop *l, int slot)
     control_reply(&l->ctl, slot, &res, l->r->diag_text);
 }
 
+/* A request read whole: other options are answered at once; the others
+ * are decided once every event ready now is read (control_decide). */
 static void on_control_client(struct loop *l, int slot)
 {
     struct control_request q;
@@ -667,23 +693,55 @@ static void on_control_client(struct loop *l, int slot)
     epoll_ctl(l->ep, EPOLL_CTL_DEL, c->fd, NULL); /* it says nothing more */
     if (!streq(q.fingerprint, l->ctl.fingerprint)) {
         const char *why = control_fingerprint_diff(q.fingerprint, l->ctl.fingerprint);
+        _cleanup_free_ char *s =
+            why[0] ? xstrdup(why)
+                   : xasprintf("the daemon's %s", control_fingerprint_diff(l->ctl.fingerprint,
+                                                                          q.fingerprint));
         log_info("control", "apply (pid %d) has other options (%s): it converges itself",
-                 c->pid, why);
-        control_reply_other(&l->ctl, slot, why);
+                 c->pid, s);
+        control_reply_other(&l->ctl, slot, s);
         return;
     }
-    if (nothing_due(l)) {
-        control_answer(l, slot);
+    c->asked = true;
+}
+
+/* After the events of this turn: the requests read. What `apply` wrote
+ * before it asked is in the inotify queue by now, but its event may not
+ * have been reported in this batch yet (nor a netlink event): both queues
+ * are read first, then nothing_due() tells. */
+static void control_decide(struct loop *l)
+{
+    bool any = false;
+    for (int i = 0; i < CONTROL_MAX_CLIENTS && !any; i++)
+        any = l->ctl.clients[i] && l->ctl.clients[i]->asked;
+    if (!any)
         return;
+    if (l->ino >= 0)
+        on_inotify(l);
+    if (l->ino_netns >= 0)
+        on_inotify_netns(l);
+    if (l->r->node_watch)
+        on_watch(l, l->r->node_watch);
+    bool due = !nothing_due(l);
+    for (int i = 0; i < CONTROL_MAX_CLIENTS; i++) {
+        struct control_client *c = l->ctl.clients[i];
+        if (!c || !c->asked)
+            continue;
+        c->asked = false;
+        if (!due) {
+            control_answer(l, i);
+            continue;
+        }
+        size_t n;
+        log_debug("control",
+                  "apply (pid %d): a pass first (file pass due %d, other pass due %d (%s), "
+                  "polling %d, files being written %zu, statuses as the database holds them %d)",
+                  c->pid, l->file_pending, l->pending, gen_trigger_to_string(l->trig),
+                  l->poll_fallback, l->ndirty, reconciler_statuses(l->r, &n) != NULL);
+        c->waiting = true;
     }
-    size_t n;
-    log_debug("control",
-              "apply (pid %d): a pass first (file pass due %d, other pass due %d (%s), polling %d, "
-              "files being written %zu, statuses as the database holds them %d)",
-              c->pid, l->file_pending, l->pending, gen_trigger_to_string(l->trig),
-              l->poll_fallback, l->ndirty, reconciler_statuses(l->r, &n) != NULL);
-    c->waiting = true;
-    run_due_now(l);
+    if (due)
+        run_due_now(l);
 }
 
 static void on_control(struct loop *l)
@@ -692,7 +750,10 @@ static void on_control(struct loop *l)
     while ((slot = control_accept(&l->ctl)) >= 0) {
         struct epoll_event ev = {.events = EPOLLIN,
                                  .data.u64 = SRC_CONTROL_CLIENT + (uint64_t)slot};
-        epoll_ctl(l->ep, EPOLL_CTL_ADD, l->ctl.clients[slot]->fd, &ev);
+        if (epoll_ctl(l->ep, EPOLL_CTL_ADD, l->ctl.clients[slot]->fd, &ev) < 0) {
+            control_drop(&l->ctl, slot); /* that apply converges itself */
+            continue;
+        }
         on_control_client(l, slot); /* the request is usually there already */
     }
 }
@@ -915,6 +976,7 @@ int loop_run(struct reconciler *r, const struct loop_opts *opts)
             r->dhcp->changed = false;
             schedule(&l, TRIG_RESYNC, 0);
         }
+        control_decide(&l);
         /* Work happens at a safe point: after all ready events are read.
          * A file still being written holds the pass back (up to 30 s). */
         uint64_t now = now_usec();

@@ -34,7 +34,7 @@
 #define NFT_TABLE "plumbd"
 
 static struct {
-    bool tried;
+    bool loaded;
     void *h;
     struct nft_ctx *(*ctx_new)(uint32_t flags);
     void (*ctx_free)(struct nft_ctx *ctx);
@@ -46,13 +46,16 @@ static struct {
 } lib;
 
 /* A libnftables context, the library opened the first time (NULL when it
- * cannot be: said once). */
-static struct nft_ctx *ctx_new(void)
+ * cannot be, the reason in *ret_why; tried again at the next call). */
+static struct nft_ctx *ctx_new(const char **ret_why)
 {
-    if (!lib.tried) {
-        lib.tried = true;
+    static char why[256];
+    if (!lib.loaded) {
         lib.h = dlopen("libnftables.so.1", RTLD_NOW | RTLD_LOCAL);
-        if (lib.h) {
+        if (!lib.h) {
+            const char *e = dlerror();
+            snprintf(why, sizeof(why), "cannot open libnftables.so.1: %s", e ? e : "?");
+        } else {
             *(void **)&lib.ctx_new = dlsym(lib.h, "nft_ctx_new");
             *(void **)&lib.ctx_free = dlsym(lib.h, "nft_ctx_free");
             *(void **)&lib.buffer_output = dlsym(lib.h, "nft_ctx_buffer_output");
@@ -61,13 +64,16 @@ static struct nft_ctx *ctx_new(void)
             *(void **)&lib.get_error = dlsym(lib.h, "nft_ctx_get_error_buffer");
             *(void **)&lib.run = dlsym(lib.h, "nft_run_cmd_from_buffer");
         }
-        if (!lib.h || !lib.ctx_new || !lib.ctx_free || !lib.buffer_output ||
-            !lib.buffer_error || !lib.get_output || !lib.get_error || !lib.run) {
-            log_error("nftables", "cannot use libnftables.so.1: %s", dlerror());
-            lib.ctx_new = NULL;
+        if (lib.h && (!lib.ctx_new || !lib.ctx_free || !lib.buffer_output ||
+                      !lib.buffer_error || !lib.get_output || !lib.get_error || !lib.run)) {
+            snprintf(why, sizeof(why), "libnftables.so.1 lacks a function plumbd uses");
+            dlclose(lib.h);
+            lib.h = NULL;
         }
+        lib.loaded = lib.h != NULL;
     }
-    return lib.ctx_new ? lib.ctx_new(NFT_CTX_DEFAULT) : NULL;
+    *ret_why = lib.loaded ? "libnftables could not make a context" : why;
+    return lib.loaded ? lib.ctx_new(NFT_CTX_DEFAULT) : NULL;
 }
 
 /* Append printf-style to the growing buffer b (len used, cap allocated):
@@ -291,10 +297,13 @@ char *nft_delta(const struct nft_port *old, size_t nold, const struct nft_port *
 static int run(const char *cmd, bool quiet_missing, char **ret_err)
 {
     lowfd_release(); /* libnftables select()s on its socket */
-    struct nft_ctx *ctx = ctx_new();
+    const char *why;
+    struct nft_ctx *ctx = ctx_new(&why);
     if (!ctx) {
         lowfd_reserve();
-        return -ENOMEM;
+        if (ret_err)
+            *ret_err = xstrdup(why);
+        return -ELIBACC;
     }
     lib.buffer_output(ctx);
     lib.buffer_error(ctx);
@@ -393,9 +402,12 @@ void nft_tables_present(bool *ret_spoof, bool *ret_nat)
         return;
     *ret_spoof = *ret_nat = false;
     /* no nfnetlink socket: ask libnftables */
-    struct nft_ctx *ctx = ctx_new();
-    if (!ctx)
+    const char *why;
+    struct nft_ctx *ctx = ctx_new(&why);
+    if (!ctx) {
+        log_error("nftables", "cannot list the tables: %s", why);
         return;
+    }
     lib.buffer_output(ctx);
     lib.buffer_error(ctx);
     if (lib.run(ctx, "list tables") == 0) {

@@ -37,6 +37,14 @@ static void test_fingerprint(void **state)
     _cleanup_free_ char *fp2 = control_fingerprint(&r);
     assert_string_equal(control_fingerprint_diff(fp2, fp), "history=50");
     assert_string_equal(control_fingerprint_diff(fp, fp), "");
+    /* the same dir however it is written */
+    const char *same[] = {"conf/", "./conf", "conf//", "/abs/conf2/"};
+    r.config_dirs = same;
+    r.nconfig_dirs = 4;
+    _cleanup_free_ char *fp3 = control_fingerprint(&r);
+    assert_non_null(strstr(fp3, want));
+    assert_non_null(strstr(fp3, "config-dir=/abs/conf2\n"));
+    assert_null(strstr(fp3, "conf/\n"));
     /* a line the other lacks entirely (one more config dir) */
     assert_string_equal(control_fingerprint_diff("a=1\nb=2\n", "a=1\n"), "b=2");
 }
@@ -213,12 +221,106 @@ static void test_stale_and_live(void **state)
     rmtree(dir);
 }
 
+static int raw_connect(const char *dir)
+{
+    _cleanup_free_ char *sock = path_join(dir, CONTROL_SOCKET);
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock);
+    assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    return fd;
+}
+
+/* A request in pieces, a long one, one followed by a half-close; a slot
+ * held by a connection that never asks makes room when all are taken. */
+static void test_requests(void **state)
+{
+    (void)state;
+    char *dir = tmpdir();
+    struct control_server s;
+    control_init(&s);
+    assert_int_equal(control_listen(&s, dir, "x=1\n"), 0);
+    struct control_request q;
+
+    int fd = raw_connect(dir);
+    assert_int_equal(write(fd, "plumbd-apply 1\nx=", 17), 17);
+    int slot = -1;
+    for (int i = 0; i < 500 && slot < 0; i++)
+        if ((slot = control_accept(&s)) < 0)
+            usleep(10000);
+    assert_true(slot >= 0);
+    assert_int_equal(control_read(&s, slot, &q), 0); /* more to come */
+    assert_int_equal(write(fd, "1\n\n", 3), 3);
+    shutdown(fd, SHUT_WR);
+    usleep(20000);
+    assert_int_equal(control_read(&s, slot, &q), 1);
+    assert_string_equal(q.fingerprint, "x=1\n");
+    control_reply(&s, slot, &(struct control_result){.nobjects = 1, .navailable = 1}, NULL);
+    char buf[512] = "";
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    assert_true(n > 0);
+    assert_memory_equal(buf, "result ops=0 ", 13);
+    close(fd);
+
+    /* 20 kB of options */
+    size_t big = 20000;
+    char *req = xmalloc(big + 64);
+    int k = snprintf(req, 64, "plumbd-apply 1\n");
+    for (size_t i = 0; i < big; i += 9)
+        k += snprintf(req + k, 10, "k%07zu\n", i); /* 9 bytes a line */
+    req[k++] = '\n'; /* the empty line that ends it */
+    int pid, st;
+    fd = raw_connect(dir);
+    if ((pid = fork()) == 0) {
+        size_t off = 0;
+        while (off < (size_t)k) {
+            ssize_t w = write(fd, req + off, (size_t)k - off);
+            if (w <= 0)
+                _exit(1);
+            off += (size_t)w;
+        }
+        _exit(0);
+    }
+    slot = -1;
+    for (int i = 0; i < 500 && slot < 0; i++)
+        if ((slot = control_accept(&s)) < 0)
+            usleep(10000);
+    assert_true(slot >= 0);
+    int got = 0;
+    for (int i = 0; i < 500 && (got = control_read(&s, slot, &q)) == 0; i++)
+        usleep(10000);
+    assert_int_equal(got, 1);
+    assert_int_equal(strlen(q.fingerprint), (size_t)k - strlen("plumbd-apply 1\n") - 1);
+    waitpid(pid, &st, 0);
+    control_drop(&s, slot);
+    close(fd);
+    free(req);
+
+    /* every slot held by a silent connection: the oldest makes room */
+    int fds[CONTROL_MAX_CLIENTS + 1];
+    for (int i = 0; i <= CONTROL_MAX_CLIENTS; i++) {
+        fds[i] = raw_connect(dir);
+        slot = -1;
+        for (int t = 0; t < 500 && slot < 0; t++)
+            if ((slot = control_accept(&s)) < 0)
+                usleep(10000);
+        assert_true(slot >= 0);
+        usleep(1000);
+    }
+    assert_int_equal(read(fds[0], buf, sizeof(buf)), 0); /* the oldest: closed */
+    for (int i = 0; i <= CONTROL_MAX_CLIENTS; i++)
+        close(fds[i]);
+    control_close(&s);
+    rmtree(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fingerprint),
         cmocka_unit_test(test_exchange),
         cmocka_unit_test(test_stale_and_live),
+        cmocka_unit_test(test_requests),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
