@@ -2062,7 +2062,7 @@ static size_t quick_pass(struct reconciler *r, const struct docset *prev,
     struct desired dq = {0}, dr = {0};
     struct plan pq = {0};
     char id[256];
-    size_t k;
+    size_t k = SIZE_MAX;
     /* A document is unchanged when its tree is one of the last pass's, or
      * when it was parsed again (its file was touched, or changed less than
      * a second before it was read) and is the same at the same place. */
@@ -2130,7 +2130,7 @@ static size_t quick_pass(struct reconciler *r, const struct docset *prev,
     size_t nother = 0;
     why = "another pod is neither converged nor held back by its plan";
     for (size_t i = 0; i < nold; i++) {
-        if (old[i].kind != OBJ_POD || streq(old[i].id, id))
+        if (old[i].kind != OBJ_POD || (!is_new && i == k)) /* (a new one is not there) */
             continue;
         bool held = old[i].cond == COND_PENDING;
         for (size_t q = 0; old[i].cond == COND_FAILING && plan_time[q] && !held; q++)
