@@ -275,17 +275,18 @@ int control_read(struct control_server *s, int slot, struct control_request *ret
     return 1;
 }
 
-static void send_all(int fd, const char *p, size_t n)
+static int send_all(int fd, const char *p, size_t n)
 {
     while (n) {
         ssize_t k = send(fd, p, n, MSG_NOSIGNAL);
         if (k < 0 && errno == EINTR)
             continue;
         if (k <= 0)
-            return;
+            return k < 0 ? -errno : -EIO;
         p += k;
         n -= (size_t)k;
     }
+    return 0;
 }
 
 /* The answer may be long (the errors of many files): the socket blocks
@@ -397,14 +398,8 @@ int control_apply(const char *state_dir, const char *fingerprint)
         return -EPERM;
     }
     _cleanup_free_ char *req = xasprintf("%s%s\n", HELLO, fingerprint);
-    for (size_t off = 0, n = strlen(req); off < n;) {
-        ssize_t k = send(fd, req + off, n - off, MSG_NOSIGNAL);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0)
-            return k < 0 ? -errno : -EIO;
-        off += (size_t)k;
-    }
+    if ((rc = send_all(fd, req, strlen(req))) < 0)
+        return rc;
     _cleanup_free_ char *reply = NULL;
     rc = read_reply(fd, pid, &reply);
     if (rc < 0) {

@@ -100,20 +100,31 @@ static char *slurp(int fd)
     return buf;
 }
 
-/* Serve one request on s: read it whole (blocking poll), return the slot. */
-static int serve_one(struct control_server *s, struct control_request *q)
+/* The connection waiting on s (up to 5 s), accepted: its slot. */
+static int accept_one(struct control_server *s)
 {
     int slot = -1;
-    for (int i = 0; i < 500 && slot < 0; i++) {
-        slot = control_accept(s);
-        if (slot < 0)
+    for (int i = 0; i < 500 && slot < 0; i++)
+        if ((slot = control_accept(s)) < 0)
             usleep(10000);
-    }
     assert_true(slot >= 0);
+    return slot;
+}
+
+/* Its request read whole (up to 5 s). */
+static void read_whole(struct control_server *s, int slot, struct control_request *q)
+{
     int k = 0;
     for (int i = 0; i < 500 && (k = control_read(s, slot, q)) == 0; i++)
         usleep(10000);
     assert_int_equal(k, 1);
+}
+
+/* Serve one request on s: accepted and read whole, its slot. */
+static int serve_one(struct control_server *s, struct control_request *q)
+{
+    int slot = accept_one(s);
+    read_whole(s, slot, q);
     return slot;
 }
 
@@ -244,11 +255,7 @@ static void test_requests(void **state)
 
     int fd = raw_connect(dir);
     assert_int_equal(write(fd, "plumbd-apply 1\nx=", 17), 17);
-    int slot = -1;
-    for (int i = 0; i < 500 && slot < 0; i++)
-        if ((slot = control_accept(&s)) < 0)
-            usleep(10000);
-    assert_true(slot >= 0);
+    int slot = accept_one(&s);
     assert_int_equal(control_read(&s, slot, &q), 0); /* more to come */
     assert_int_equal(write(fd, "1\n\n", 3), 3);
     shutdown(fd, SHUT_WR);
@@ -281,15 +288,8 @@ static void test_requests(void **state)
         }
         _exit(0);
     }
-    slot = -1;
-    for (int i = 0; i < 500 && slot < 0; i++)
-        if ((slot = control_accept(&s)) < 0)
-            usleep(10000);
-    assert_true(slot >= 0);
-    int got = 0;
-    for (int i = 0; i < 500 && (got = control_read(&s, slot, &q)) == 0; i++)
-        usleep(10000);
-    assert_int_equal(got, 1);
+    slot = accept_one(&s);
+    read_whole(&s, slot, &q);
     assert_int_equal(strlen(q.fingerprint), (size_t)k - strlen("plumbd-apply 1\n") - 1);
     waitpid(pid, &st, 0);
     control_drop(&s, slot);
@@ -300,11 +300,7 @@ static void test_requests(void **state)
     int fds[CONTROL_MAX_CLIENTS + 1];
     for (int i = 0; i <= CONTROL_MAX_CLIENTS; i++) {
         fds[i] = raw_connect(dir);
-        slot = -1;
-        for (int t = 0; t < 500 && slot < 0; t++)
-            if ((slot = control_accept(&s)) < 0)
-                usleep(10000);
-        assert_true(slot >= 0);
+        accept_one(&s);
         usleep(1000);
     }
     assert_int_equal(read(fds[0], buf, sizeof(buf)), 0); /* the oldest: closed */
