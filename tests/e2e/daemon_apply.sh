@@ -71,6 +71,26 @@ expect "the peer reaches pod a's new address" ip netns exec "$PEER" ping -c 1 -W
 out=$(plumbd_run apply 2>&1)
 assert_eq "after it: the next apply writes nothing" 0 "$(apply_writes "$out")"
 
+# --- several applies at once, right after a change: each answered after it -----
+pod b 192.168.255.43
+pids=()
+for i in 1 2 3 4 5 6; do
+    plumbd_run -v apply >"$LAB_TMP/o9.$i" 2>"$LAB_TMP/e9.$i" &
+    pids+=($!); lab_track_pid $!
+done
+bad=""
+for i in 1 2 3 4 5 6; do
+    wait "${pids[$((i - 1))]}" || bad="$bad $i(exit $?)"
+    [ "$(handed "$LAB_TMP/e9.$i")" = 1 ] || bad="$bad $i(not handed)"
+done
+[ -z "$bad" ] && ok "six applies at once: each exits 0, answered by the daemon" ||
+    not_ok "six applies at once" "$bad" "$DAEMON_LOG"
+has_addr "${P}b" net1 192.168.255.43/24 && ok "six applies at once: pod b has its new address" ||
+    not_ok "six applies at once: pod b has its new address" "$(ip -n "${P}b" -o addr show dev net1 2>&1)"
+wr=0; for i in 1 2 3 4 5 6; do wr=$((wr + $(apply_writes "$(cat "$LAB_TMP/o9.$i")"))); done
+[ "$wr" -ge 1 ] && ok "six applies at once: the change's writes reported ($wr in all)" ||
+    not_ok "six applies at once: the change's writes reported" "0 writes in all six summaries"
+
 # --- configuration errors: printed, exit 1 -------------------------------------
 printf 'apiVersion: v1\nkind: Pod\nmetadata:\n  name: bad\n  namespace: default\nspec: [\n' >"$CONF/.bad.tmp"
 mv "$CONF/.bad.tmp" "$CONF/bad.yml"
