@@ -823,12 +823,6 @@ static enum condition plan_cond(const struct plan *p, const char *id)
     return COND_NOT_MATCHING;
 }
 
-/* One look at the node after the writes. Each policy op's own effect
- * (op_verify), then, when whole, the whole desired state of each policy
- * planned this pass (Progressing: it had ops, none failed) against show's
- * tree of the node. Returns how many policies differ; on the last try, the
- * first mismatch of each is recorded on its first op (reason, message,
- * failed). */
 static int cmp_int(const void *a, const void *b)
 {
     int x = *(const int *)a, y = *(const int *)b;
@@ -897,6 +891,12 @@ static void policy_view_free(struct live_ns *view)
     free(view->routes);
 }
 
+/* One look at the node after the writes. Each policy op's own effect
+ * (op_verify), then, when whole, the whole desired state of each policy
+ * planned this pass (Progressing: it had ops, none failed) against show's
+ * tree of the node. Returns how many policies differ; on the last try, the
+ * first mismatch of each is recorded on its first op (reason, message,
+ * failed). */
 static size_t readback_check(struct reconciler *r, const struct plan *p, const struct desired *d,
                              const struct live_ns *after, bool *failed, char **reasons,
                              char **errs, bool whole, bool last)

@@ -97,9 +97,9 @@ void strmap_put(struct strmap *m, const char *key, size_t val); /* replaces */
 bool strmap_get(const struct strmap *m, const char *key, size_t *ret);
 void strmap_free(struct strmap *m);
 
-/* Monotonic clock in microseconds; wall clock in seconds. */
 /* Is environment variable name set to "1"? */
 bool env_flag(const char *name);
+/* Monotonic clock in microseconds; wall clock in seconds. */
 uint64_t now_usec(void);
 uint64_t cpu_usec(void); /* CPU time of the calling thread */
 int64_t now_wall(void);
