@@ -406,7 +406,7 @@ static void on_inotify_netns(struct loop *l)
 static void on_inotify_fd(struct loop *l, int fd)
 {
     char buf[16384] __attribute__((aligned(__alignof__(struct inotify_event))));
-    bool overflow = false, any = false, netns_event = false;
+    bool overflow = false, any = false, netns_event = false, rewatch = false;
     for (;;) {
         ssize_t n = read(fd, buf, sizeof(buf));
         if (n <= 0)
@@ -439,6 +439,12 @@ static void on_inotify_fd(struct loop *l, int fd)
             if (parent_noise(l, ev))
                 continue;
             hint_note(l, ev);
+            /* Watches change only when a directory (or a link to one: not
+             * a file name plumbd reads) comes or goes; a file written in a
+             * watched directory leaves them as they are. */
+            if ((ev->mask & (IN_ISDIR | IN_IGNORED | IN_DELETE_SELF | IN_MOVE_SELF)) ||
+                (ev->len && !load_name_wanted(ev->name, false)))
+                rewatch = true;
             if (ev->mask & IN_IGNORED)
                 dirty_clear(l, ev->wd);
             else if (ev->len && !(ev->mask & IN_ISDIR) && load_name_wanted(ev->name, false)) {
@@ -462,7 +468,8 @@ static void on_inotify_fd(struct loop *l, int fd)
     if (overflow)
         log_warn("watch", "inotify queue overflowed: rescanning everything");
     if (any) {
-        watch_all(l); /* new directories, recreated config dir */
+        if (rewatch || overflow)
+            watch_all(l); /* new directories, recreated config dir */
         schedule_file(l);
     }
 }

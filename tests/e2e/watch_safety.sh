@@ -110,6 +110,16 @@ sleep 0.5
 watch_mark
 watch_pod_doc late "${P}late" 192.168.255.111 >"$CONF/late.yml"
 watch_expect "new file in the recreated dir" 1 "" 5 has_addr "${P}late" net1 192.168.255.111/24
+
+# --- a new subdirectory is watched: a file written into it later is seen -----
+# (the daemon places watches again only when a directory comes or goes, not
+# on every file event)
+lab_netns "${P}sub"
+mkdir "$CONF/more"
+sleep 1 # (the directory's own event handled first, alone)
+watch_mark
+watch_pod_doc insub "${P}sub" 192.168.255.112 >"$CONF/more/insub.yml"
+watch_expect "new file in a new subdirectory" 1 "" 5 has_addr "${P}sub" net1 192.168.255.112/24
 proc_alive "$DAEMON_PID" && ok "daemon still running" || not_ok "daemon still running" "it exited" "$DAEMON_LOG"
 
 lab_done
