@@ -87,9 +87,11 @@ done
     not_ok "six applies at once" "$bad" "$DAEMON_LOG"
 has_addr "${P}b" net1 192.168.255.43/24 && ok "six applies at once: pod b has its new address" ||
     not_ok "six applies at once: pod b has its new address" "$(ip -n "${P}b" -o addr show dev net1 2>&1)"
-wr=0; for i in 1 2 3 4 5 6; do wr=$((wr + $(apply_writes "$(cat "$LAB_TMP/o9.$i")"))); done
-[ "$wr" -ge 1 ] && ok "six applies at once: the change's writes reported ($wr in all)" ||
-    not_ok "six applies at once: the change's writes reported" "0 writes in all six summaries"
+# (which of them reports the change's writes depends on timing: the daemon
+# may even have run a pass of its own, say a DHCP retry, that read the file
+# first; what holds is that nothing is left to do)
+out=$(plumbd_run apply 2>&1)
+assert_eq "six applies at once: nothing left for the next apply" 0 "$(apply_writes "$out")"
 
 # --- configuration errors: printed, exit 1 -------------------------------------
 printf 'apiVersion: v1\nkind: Pod\nmetadata:\n  name: bad\n  namespace: default\nspec: [\n' >"$CONF/.bad.tmp"
