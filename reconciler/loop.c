@@ -94,6 +94,7 @@ struct loop {
     bool have_last;
     int last_rc;
     struct pass_result last;
+    struct pass_result voided; /* a read voided after the quick lane wrote */
 };
 
 static int arm_timer(int fd, uint64_t usec_from_now, uint64_t interval_usec)
@@ -573,6 +574,7 @@ static bool run_pass(struct loop *l, enum gen_trigger trig)
         flock(l->r->lockfd, LOCK_UN);
     uint64_t dt = now_usec() - t0;
     if (rc == -EAGAIN) { /* the files moved under the read: read them again */
+        l->voided = res; /* (the quick lane may have run before) */
         l->voided_reads++;
         schedule_file(l);
         return false;
@@ -765,9 +767,10 @@ static void on_control(struct loop *l)
     }
 }
 
-/* After a pass (completed, or voided by moving files): the applies
- * waiting count it; they are answered once no file pass is due (files
- * written while it ran are taken in too, up to 8 passes). */
+/* After a pass (completed, or voided by moving files, when only what the
+ * quick lane ran before counts): the applies waiting count it; they are
+ * answered once no file pass is due (files written while it ran are taken
+ * in too, up to 8 passes). */
 static void control_after_pass(struct loop *l, bool completed)
 {
     bool any = false, more = false;
@@ -775,12 +778,11 @@ static void control_after_pass(struct loop *l, bool completed)
         struct control_client *c = l->ctl.clients[i];
         if (!c || !c->waiting)
             continue;
-        if (completed) {
-            c->passes++;
-            c->nops += l->last.nops;
-            c->nfailed_ops += l->last.nfailed_ops;
-            c->writes += l->last.writes;
-        }
+        const struct pass_result *p = completed ? &l->last : &l->voided;
+        c->passes += completed;
+        c->nops += p->nops;
+        c->nfailed_ops += p->nfailed_ops;
+        c->writes += p->writes;
         if ((l->file_pending || !l->have_last) && c->passes < 8 && l->last_rc >= 0)
             more = true;
         else

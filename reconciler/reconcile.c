@@ -2354,6 +2354,7 @@ int reconcile_pass(struct reconciler *r, enum gen_trigger trig, bool dry_run, FI
             log_debug("config", "files changed while being read: reading again later");
             docset_free(&fresh);
             diags_clear(&fdiags);
+            res.nops = quick_ops; /* the lane's ops ran all the same */
             rc = -EAGAIN;
             goto out;
         }

@@ -201,7 +201,9 @@ int reconcile_rollback(struct reconciler *r, int64_t after_gen, int64_t *ret_gen
 
 /* Run one pass. dry_run: plan only, print the ops to plan_out, change
  * nothing (no kernel writes, no database writes). Returns 0 or -errno for
- * a pass that could not run at all (objects failing is not an error). */
+ * a pass that could not run at all (objects failing is not an error);
+ * -EAGAIN when the files moved while they were read (read again later):
+ * *ret then holds what the quick lane did before (nops, writes). */
 int reconcile_pass(struct reconciler *r, enum gen_trigger trig, bool dry_run, FILE *plan_out,
                    struct pass_result *ret);
 
