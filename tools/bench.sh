@@ -87,13 +87,14 @@ DAEMON_PID=
 # a private copy: ./plumbd may be rebuilt while the bench runs
 cp "$PLUMBD" "$TMP/plumbd" || exit 1
 PLUMBD_SRC=$PLUMBD PLUMBD=$TMP/plumbd
+HELP=$("$PLUMBD" --help 2>&1)
 FLAP_OPT=() # the drift trials repair the same change 50 times in a few seconds
-"$PLUMBD" --help 2>&1 | grep -q -- --flap-limit && FLAP_OPT=(--flap-limit 100000)
+grep -q -- --flap-limit <<<"$HELP" && FLAP_OPT=(--flap-limit 100000)
 # DHCP: see the header (the daemon holds a lease, as on a real node, so an
 # idle daemon has nothing to retry). Whatever dns-resolver plumbd writes goes
 # to a file of the bench's, never the host's /etc/resolv.conf.
 DHCP_OPT=(--resolv-conf "$TMP/resolv.conf")
-"$PLUMBD" --help 2>&1 | grep -q -- --dhcp-wait-ms && DHCP_OPT+=(--dhcp-wait-ms 0)
+grep -q -- --dhcp-wait-ms <<<"$HELP" && DHCP_OPT+=(--dhcp-wait-ms 0)
 HAVE_DNSMASQ=0
 command -v dnsmasq >/dev/null && HAVE_DNSMASQ=1
 
@@ -174,7 +175,7 @@ agent_main() {
                 P=(/sys/class/net/br-1/brif/*)
                 if [ ${#P[@]} -eq "$a" ]; then
                     if [ "$c" = up ]; then
-                        ip -n "$b" -4 -o addr show dev net1 2>/dev/null | grep -q inet && break
+                        grep -q inet <<<"$(ip -n "$b" -4 -o addr show dev net1 2>/dev/null)" && break
                     else
                         ip -n "$b" link show dev net1 >/dev/null 2>&1 || break
                     fi
@@ -295,7 +296,7 @@ daemon_start() { # SETTLE_MS [EXTRA OPTIONS...]
     PIDS+=("$DAEMON_PID")
     local i
     for ((i = 0; i < 100; i++)); do # ready: its first pass wrote a generation
-        plumbd status 2>/dev/null | grep -q 'linux-bridge-br1-ens19 *Available' && break
+        grep -q 'linux-bridge-br1-ens19 *Available' <<<"$(plumbd status 2>/dev/null)" && break
         nap 0.1
     done
     nap 0.5
@@ -611,7 +612,7 @@ bench_drift() { # N
 # ---- main ---------------------------------------------------------------------------------------
 
 COMMIT=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
-DIRTY=$(git -C "$ROOT" status --porcelain --untracked-files=no 2>/dev/null | grep -q . && echo true || echo false)
+DIRTY=$([ -n "$(git -C "$ROOT" status --porcelain --untracked-files=no 2>/dev/null)" ] && echo true || echo false)
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
 put_s date "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 put_s commit "$COMMIT"; put dirty "$DIRTY"

@@ -18,7 +18,7 @@ expect "apply attaches h10 and h1" plumbd_run apply
 newest=$(plumbd_run history | awk 'NR == 2') # newest first
 diag "newest generation: $newest"
 for o in Pod/default/h10 Pod/default/h1; do
-    if tr ' ' '\n' <<<"$newest" | grep -qx "$o"; then
+    if grep -qx "$o" <<<"${newest// /$'\n'}"; then
         ok "the generation names $o"
     else
         not_ok "the generation names $o" "$newest"

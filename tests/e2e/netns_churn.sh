@@ -12,7 +12,7 @@ set -uo pipefail
 lab_init
 LAB_NO_POD=1 lab_seed || { not_ok lab "could not build the lab"; exit 1; }
 NET='[{"name":"linux-bridge-br-1"}]'
-has_net1_inet() { ip -n "$1" -4 -o addr show dev net1 2>/dev/null | grep -q inet; }
+has_net1_inet() { grep -q inet <<<"$(ip -n "$1" -4 -o addr show dev net1 2>/dev/null)"; }
 A=${P}a B=${P}b C=${P}c
 lab_netns "$A"
 lab_netns "$B"

@@ -40,7 +40,7 @@ else
         --dhcp-range=::,constructor:eth0,ra-only,64,10m \
         --log-facility="$LAB_TMP/dnsmasq.log" --pid-file="$LAB_TMP/dnsmasq.pid" &
     lab_track_pid $!
-    slaac() { ip -n "$NODE" -6 -o addr show dev br-1 scope global 2>/dev/null | grep -q 'inet6 2001:db8:1:0:'; }
+    slaac() { grep -q 'inet6 2001:db8:1:0:' <<<"$(ip -n "$NODE" -6 -o addr show dev br-1 scope global 2>/dev/null)"; }
     if wait_for 20 slaac; then
         ok "br-1 gets a SLAAC address of 2001:db8:1::/64"
     else

@@ -75,7 +75,7 @@ sed 's/^  name: capture-br-1$/  name: capture-br-1\n  labels: {edited: "1"}/' \
 out=$(plumbd_run apply 2>&1); rc=$?
 assert_eq "edited policy: captured afresh and applied" "0 Available" "$rc $(status_of capture-br-1 3)"
 if has_addr "$NODE" br-1 192.0.2.1/24 && [ "$(bridge_ports "$NODE" br-1)" = ens19 ] &&
-   routes4 | grep -qE '^198\.51\.100\.0/24 via 192\.0\.2\.2 dev br-1'; then
+   grep -qE '^198\.51\.100\.0/24 via 192\.0\.2\.2 dev br-1' <<<"$(routes4)"; then
     ok "edited policy: br-1 has the address, the port and the route again"
 else not_ok "edited policy: br-1 has the address, the port and the route again" "$(routes4 | tr '\n' ';')"; fi
 

@@ -22,7 +22,7 @@ ip -n "$NODE" route add 10.71.0.0/16 via 192.0.2.2 dev ens19 table 100
 
 routes4() { ip -n "$NODE" -4 route show table all 2>&1 | grep -v ' table local ' ; }
 routes6() { ip -n "$NODE" -6 route show table all 2>&1 | grep -v ' table local ' ; }
-has_route() { routes4 | grep -qE -- "$1"; }
+has_route() { grep -qE -- "$1" <<<"$(routes4)"; }
 route_gone() { ! has_route "$1"; }
 owned_count() { sql 'SELECT count(*) FROM owned_routes'; }
 

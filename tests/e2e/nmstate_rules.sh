@@ -26,7 +26,7 @@ ip -n "$NODE" -6 rule add priority 1003 from 2001:db8:5::/64 to 2001:db8:6::/64 
 
 rules4() { ip -n "$NODE" -4 rule show 2>&1; }
 rules6() { ip -n "$NODE" -6 rule show 2>&1; }
-has_rule4() { rules4 | grep -qE -- "$1"; }
+has_rule4() { grep -qE -- "$1" <<<"$(rules4)"; }
 owned_count() { sql 'SELECT count(*) FROM owned_rules'; }
 steered_ping() { ip netns exec "$NODE" ping -c 1 -W 2 -I 10.1.0.1 198.51.100.1; }
 

@@ -34,14 +34,14 @@ missing=""
 needed=$(readelf -d "$PLUMBD_ABS" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p')
 for so in $(ldd "$PLUMBD_ABS" | awk '$3 ~ /^\// { print $1 " " $3 }' |
             while read -r name path; do
-                printf '%s\n' "$needed" | grep -qx "$name" && echo "$path"
+                grep -qx "$name" <<<"$needed" && echo "$path"
             done); do
     real=$(readlink -f "$so")
     pkg=$(dpkg -S "$so" 2>/dev/null || dpkg -S "$real" 2>/dev/null || dpkg -S "*/${so##*/}" 2>/dev/null)
     pkg=$(printf '%s\n' "$pkg" | head -n 1 | cut -d: -f1)
     [ -n "$pkg" ] || { missing="$missing ${so##*/}(no package)"; continue; }
     [ "$pkg" = libc6 ] && continue
-    printf '%s\n' "$dep" | grep -qE "(^|, )$pkg(,|$| )" || missing="$missing $pkg"
+    grep -qE "(^|, )$pkg(,|$| )" <<<"$dep" || missing="$missing $pkg"
 done
 assert_eq "Depends covers every library plumbd links" "" "${missing# }"
 

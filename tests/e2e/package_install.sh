@@ -85,21 +85,21 @@ cmds=$(printf '%s\n' "$help" | sed -n '/^commands:/,/^$/p' | awk 'NF && $1 != "c
 miss_man="" miss_comp=""
 comp=$(cat "$P/share/bash-completion/completions/plumbd")
 for o in $opts; do
-    printf '%s\n' "$text" | grep -qF -- "$o" || miss_man="$miss_man $o"
-    printf '%s\n' "$comp" | grep -qE -- "(^|[ \"])$o([ \"|)]|$)" || miss_comp="$miss_comp $o"
+    grep -qF -- "$o" <<<"$text" || miss_man="$miss_man $o"
+    grep -qE -- "(^|[ \"])$o([ \"|)]|$)" <<<"$comp" || miss_comp="$miss_comp $o"
 done
 for c in $cmds; do
-    printf '%s\n' "$text" | grep -qE "^\.(TP|B|BR|BI) .*\b$c\b|^\.B $c$" || miss_man="$miss_man $c"
-    printf '%s\n' "$comp" | grep -qE "commands=\".*\b$c\b" || miss_comp="$miss_comp $c"
+    grep -qE "^\.(TP|B|BR|BI) .*\b$c\b|^\.B $c$" <<<"$text" || miss_man="$miss_man $c"
+    grep -qE "commands=\".*\b$c\b" <<<"$comp" || miss_comp="$miss_comp $c"
 done
 assert_eq "man page covers every command and option of --help" "" "${miss_man# }"
 assert_eq "completion covers every command and option of --help" "" "${miss_comp# }"
 for s in 'EXIT STATUS' 'ANNOTATIONS' 'FILES AND KINDS' 'k8s.v1.cni.cncf.io/networks' 'plumbd/netns' \
     'plumbd/prune' 'NodeNetworkConfigurationPolicy' 'NetworkAttachmentDefinition'; do
-    printf '%s\n' "$text" | grep -qF -- "$s" && ok "man page documents $s" || not_ok "man page documents $s" "absent"
+    grep -qF -- "$s" <<<"$text" && ok "man page documents $s" || not_ok "man page documents $s" "absent"
 done
 for code in 0 1 2 4; do
-    printf '%s\n' "$text" | sed -n '/^\.SH EXIT STATUS/,/^\.SH /p' | grep -qx "\.B $code" &&
+    grep -qx "\.B $code" <<<"$(sed -n '/^\.SH EXIT STATUS/,/^\.SH /p' <<<"$text")" &&
         ok "man page: exit status $code" || not_ok "man page: exit status $code" "absent"
 done
 # The completion works in bash.

@@ -52,14 +52,14 @@ assert_eq "git-sync: old worktree removed" 0 "$(ls -d "$GS_ROOT/.worktrees/$H1" 
 # The revision of the source: the commit hash from the link target.
 hist=$(plumbd_run history -o json 2>&1)
 st=$(plumbd_run status -o json 2>&1; cat "$STATE"/status/* 2>/dev/null)
-if printf '%s' "$hist" | grep -q "$H2"; then
+if grep -q "$H2" <<<"$hist"; then
     ok "git-sync: commit $H2 recorded in history"
     diag "history: $(printf '%s' "$hist" | tr -d '\n' | grep -o '"source"[^,}]*' | head -n 1)"
 else
     not_ok "git-sync: commit recorded in history" "no $H2 in 'history -o json'"
     printf '%s\n' "$hist" | tail -c 400 | sed 's/^/#   /'
 fi
-if printf '%s' "$st" | grep -q "$H2"; then
+if grep -q "$H2" <<<"$st"; then
     ok "git-sync: commit $H2 recorded in status"
 else
     not_ok "git-sync: commit recorded in status" "no $H2 in 'status -o json' nor status files"

@@ -26,7 +26,7 @@ bad_input_reported() {
     where=$(plumbd_run validate "$2" 2>&1 | grep -oE '^[^ ]*:[0-9]+:[0-9]+:' | head -n 1)
     where=${where#"$2"}
     diag "validate: $2 is wrong at ${where%:}"
-    if watch_log_since | grep -qF -- "$1$where"; then
+    if grep -qF -- "$1$where" <<<"$(watch_log_since)"; then
         ok "error reported in the log as $1${where%:}"
         diag "log: $(watch_log_since | grep -F -- "$1$where" | head -n 1)"
     else

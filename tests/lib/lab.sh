@@ -60,8 +60,11 @@ assert_eq() { # NAME EXPECTED ACTUAL
     if [ "$2" = "$3" ]; then ok "$1"; else not_ok "$1" "expected '$2', got '$3'"; fi
 }
 
+# (the text goes to grep as a here-string, not through `printf | grep -q`:
+# under pipefail grep leaving at its first match can SIGPIPE printf, which
+# writes line by line, and turn a match into a failure; CI saw it once)
 assert_match() { # NAME REGEX TEXT   (grep -E, any line)
-    if printf '%s\n' "$3" | grep -Eq -- "$2"; then
+    if grep -Eq -- "$2" <<<"$3"; then
         ok "$1"
     else
         not_ok "$1" "no line matches /$2/"
@@ -70,7 +73,7 @@ assert_match() { # NAME REGEX TEXT   (grep -E, any line)
 }
 
 assert_no_match() { # NAME REGEX TEXT
-    if printf '%s\n' "$3" | grep -Eq -- "$2"; then
+    if grep -Eq -- "$2" <<<"$3"; then
         not_ok "$1" "unexpected line matching /$2/"
         printf '%s\n' "$3" | grep -E -- "$2" | head -n 5 | sed 's/^/#   /'
     else
