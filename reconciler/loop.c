@@ -71,6 +71,7 @@ struct loop {
     int netns_wd;          /* inotify watch of /run/netns */
     int ino_netns;         /* the inotify instance watching /run/netns */
     unsigned voided_reads; /* file reads voided in a row by concurrent writes */
+    bool files_moved;      /* a config file event was read since the pass began */
     /* Netlink events that keep coming and drift passes that find nothing
      * to repair (the kernel settling after a thousand pods came: carrier,
      * operstate, link-local addresses) double the debounce, up to
@@ -291,7 +292,7 @@ static void watch_all(struct loop *l)
     }
     mkdir_p(RUN_NETNS, 0755);
     /* /run/netns has an inotify instance of its own: its events must not
-     * look like config changes (see load_guard_fd). */
+     * look like config changes (see load_guard). */
     int wd = inotify_add_watch(l->ino_netns >= 0 ? l->ino_netns : l->ino, RUN_NETNS,
                                IN_CREATE | IN_DELETE | IN_MOVED_TO | IN_MOVED_FROM | IN_ONLYDIR);
     if (wd < 0) {
@@ -457,6 +458,8 @@ static void on_inotify_fd(struct loop *l, int fd)
             any = true;
         }
     }
+    if (any || overflow)
+        l->files_moved = true;
     if (overflow) {
         l->hint_void = true;
         dirty_clear(l, -1); /* events were lost: trust nothing we tracked */
@@ -546,6 +549,18 @@ static void publish_metrics(struct loop *l, enum gen_trigger trig, int rc, uint6
         log_warn("metrics", "cannot write %s", l->opts->metrics_file);
 }
 
+/* The reconciler asks while it reads the files: did a config file change
+ * since the pass began? The events waiting are read and handled here as
+ * the loop would handle them (a file pass scheduled, watches placed);
+ * names plumbd never reads (a file written beside the config dir, an
+ * editor's hidden swap file, /run/netns) do not void the read. */
+static bool load_guard(void *ctx)
+{
+    struct loop *l = ctx;
+    on_inotify(l); /* (non-blocking: one read when nothing waits) */
+    return l->files_moved;
+}
+
 /* Returns false when the read was voided (the files moved under it). */
 static bool run_pass(struct loop *l, enum gen_trigger trig)
 {
@@ -559,11 +574,13 @@ static bool run_pass(struct loop *l, enum gen_trigger trig)
         log_warn("state", "cannot take the state lock: %s", strerror(errno));
     /* A read voided by concurrent writes is retried after they settle; a
      * writer that never stops does not starve convergence (5 tries). */
-    l->r->load_guard_fd = l->voided_reads < 5 && !l->r->reuse_files ? l->ino : -1;
+    l->r->load_guard = l->voided_reads < 5 && !l->r->reuse_files && l->ino >= 0 ? load_guard : NULL;
+    l->r->load_guard_ctx = l;
+    l->files_moved = false;
     /* the file events since the last file pass named one file, whole */
     bool file_pass = trig == TRIG_FILE;
     l->r->hint_file = file_pass && !l->hint_void && l->hint_done && !l->poll_fallback &&
-                              l->voided_reads == 0 && l->r->load_guard_fd >= 0
+                              l->voided_reads == 0 && l->r->load_guard
                           ? l->hint
                           : NULL;
     int rc = reconcile_pass(l->r, trig, false, NULL, &res);
@@ -576,6 +593,19 @@ static bool run_pass(struct loop *l, enum gen_trigger trig)
     if (rc == -EAGAIN) { /* the files moved under the read: read them again */
         l->voided = res; /* (the quick lane may have run before) */
         l->voided_reads++;
+        /* The lane's ops are in the kernel: count and log them, as the
+         * pass that reads the files again will find nothing left to do. */
+        if (res.nops) {
+            metrics_counter_add(l->m, "plumbd_reconcile_operations_total", (double)res.nops, NULL);
+            metrics_counter_add(l->m, "plumbd_netlink_writes_total", (double)res.writes, NULL);
+            metrics_counter_add(l->m, "plumbd_reconcile_failed_operations_total",
+                                (double)res.nfailed_ops, NULL);
+            log_info("reconciler",
+                     "pass (%s): %zu operations, %lu netlink writes, %zu failed (quick lane), then "
+                     "the files changed while being read: reading them again in %.1f ms",
+                     gen_trigger_to_string(trig), res.nops, res.writes, res.nfailed_ops,
+                     (double)dt / 1000.0);
+        }
         schedule_file(l);
         return false;
     }

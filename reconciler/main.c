@@ -494,7 +494,7 @@ static int cmd_rollback(const struct opts *o, int argc, char **argv)
     }
     struct reconciler r = {.config_dir = o->config_dir, .state_dir = o->state_dir,
                            .node_name = o->node_name, .epfd = -1, .lockfd = -1,
-                           .load_guard_fd = -1};
+                           };
     int rc = reconciler_init(&r, false);
     int64_t gen = 0;
     size_t nundone = 0;
@@ -674,7 +674,6 @@ static int cmd_converge(const struct opts *o, const char *cmd)
         .recapture = o->recapture,
         .epfd = -1,
         .lockfd = -1,
-        .load_guard_fd = -1,
     };
     /* Beside a daemon of this state dir, apply is its pass (control.c):
      * it holds every namespace's state and the parsed files already. */

@@ -69,8 +69,11 @@ struct reconciler {
     bool files_cached;
     bool docs_capture;         /* docs hold a policy with spec.capture (set with docs) */
     bool reuse_files;          /* set by the loop: this pass works from the cached files */
-    int load_guard_fd;         /* daemon: the inotify fd; events arriving while the
-                                * files are read void the read (-EAGAIN) */
+    /* daemon: asked while the files are read; true when a config file
+     * changed since the pass began (the read is then void: -EAGAIN).
+     * NULL: nothing guards the read. */
+    bool (*load_guard)(void *ctx);
+    void *load_guard_ctx;
     const char *hint_file;     /* set by the loop for a file pass: the one config
                                 * file its watch saw written since the last file
                                 * pass, nothing else changed; NULL: not known */

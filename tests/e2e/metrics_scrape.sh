@@ -17,8 +17,6 @@ done
 scrape() { metrics_get_unix "$SOCK"; }
 # metric_is EXPECTED NAME [LABEL=VALUE...] : the socket's value equals EXPECTED
 metric_is() { local e=$1; shift; [ "$(prom_value "$(scrape 2>/dev/null)" "$@")" = "$e" ]; }
-num_ge() { [ -n "$1" ] && [ -n "$2" ] && awk -v a="$1" -v b="$2" 'BEGIN { exit !(a + 0 >= b + 0) }'; }
-num_gt() { [ -n "$1" ] && [ -n "$2" ] && awk -v a="$1" -v b="$2" 'BEGIN { exit !(a + 0 > b + 0) }'; }
 
 plumbd_daemon_with --metrics-file "$MFILE" --metrics-listen "$SOCK" --log-format json
 ready() {

@@ -791,6 +791,11 @@ sys.exit(0 if " 200 " in status + " " else 1)
 EOP
 }
 
+# num_ge A B, num_gt A B : numeric comparisons (metric values may be
+# floats); false when either is empty.
+num_ge() { [ -n "$1" ] && [ -n "$2" ] && awk -v a="$1" -v b="$2" 'BEGIN { exit !(a + 0 >= b + 0) }'; }
+num_gt() { [ -n "$1" ] && [ -n "$2" ] && awk -v a="$1" -v b="$2" 'BEGIN { exit !(a + 0 > b + 0) }'; }
+
 # prom_value TEXT NAME [LABEL=VALUE...] : the value of the first sample of
 # NAME whose labels include every LABEL=VALUE given (other labels allowed);
 # empty when there is none. (awk, not python: python3 takes up to a second
