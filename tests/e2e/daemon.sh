@@ -80,6 +80,9 @@ wait_for 5 status_is default/late Available
 assert_eq "late pod becomes Available" Available "$(plumbd_status_field default/late 3)"
 
 # --- idle daemon sleeps ---------------------------------------------------------
+# (once the late pod's kernel events are over: its IPv6 address finishes
+# DAD a second or two after the attach, and the daemon reads that)
+lab_quiesce 2 "$NODE" "$LATE"
 if [ -r "/proc/$DAEMON_PID/stat" ]; then
     cpu0=$(awk '{ print $14 + $15 }' "/proc/$DAEMON_PID/stat")
     sleep 3

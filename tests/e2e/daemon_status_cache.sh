@@ -24,7 +24,7 @@ plumbd_daemon
 wait_for 15 status_is default/multus-demo Available ||
     not_ok "seed pod Available under the daemon" "$(plumbd_status_line default/multus-demo)" "$DAEMON_LOG"
 sleep 0.5
-status_files_agree "seed converged"
+status_files_agree "seed converged" 5
 since0=$(since_of Pod_default_multus-demo.yaml)
 [ -n "$since0" ] && ok "seed pod has a lastTransitionTime ($since0)" ||
     not_ok "seed pod has a lastTransitionTime" "none in $STATE/status/Pod_default_multus-demo.yaml"
@@ -39,7 +39,7 @@ else
     not_ok "second pod Pending (no netns)" "$(plumbd_status_line default/second)" "$DAEMON_LOG"
 fi
 sleep 0.5
-status_files_agree "second pod pending"
+status_files_agree "second pod pending" 5
 assert_eq "seed pod keeps its lastTransitionTime" "$since0" "$(since_of Pod_default_multus-demo.yaml)"
 
 # its namespace appears: Available, with a network-status
@@ -50,13 +50,13 @@ else
     not_ok "second pod Available once its netns exists" "$(plumbd_status_line default/second)" "$DAEMON_LOG"
 fi
 sleep 0.5
-status_files_agree "second pod attached"
+status_files_agree "second pod attached" 5
 assert_match "second pod's file has its network-status" 'networkStatus: \[.*"interface":"net1"' \
     "$(cat "$STATE/status/Pod_default_second.yaml" 2>/dev/null)"
 assert_eq "seed pod still keeps its lastTransitionTime" "$since0" "$(since_of Pod_default_multus-demo.yaml)"
 
 # another process changes a row: the next pass must not trust its memory
-sqlite3 "$STATE/plumbd.db" "UPDATE object_status SET message='tampered' WHERE id='Pod/default/multus-demo'" ||
+sqlite3 -cmd ".timeout 2000" "$STATE/plumbd.db" "UPDATE object_status SET message='tampered' WHERE id='Pod/default/multus-demo'" ||
     not_ok "tamper with a status row" "sqlite3 failed"
 lab_pod third "/run/netns/${P}third" '[{"name":"linux-bridge-br-1"}]' >"$CONF/.third.tmp" &&
     mv "$CONF/.third.tmp" "$CONF/third.yml"
@@ -69,13 +69,13 @@ else
         "message still '$(message_in_db Pod/default/multus-demo)'" "$DAEMON_LOG"
 fi
 sleep 0.5
-status_files_agree "after another writer"
+status_files_agree "after another writer" 5
 
 # objects removed: their files go with their rows
 rm -f "$CONF/second.yml" "$CONF/third.yml"
 wait_for 10 link_absent "${P}second" net1 || not_ok "second pod detached" "net1 still there" "$DAEMON_LOG"
 wait_for 5 test ! -e "$STATE/status/Pod_default_third.yaml"
 sleep 0.5
-status_files_agree "pods removed"
+status_files_agree "pods removed" 5
 proc_alive "$DAEMON_PID" && ok "daemon still running" || not_ok "daemon still running" "it exited" "$DAEMON_LOG"
 lab_done

@@ -50,7 +50,7 @@ r4=$(routes4)
 assert_match "198.51.100.0/24 moved to br-1, metric kept" '^198\.51\.100\.0/24 via 192\.0\.2\.2 dev br-1 proto static metric 50' "$r4"
 assert_match "10.70.0.0/16 moved to br-1" '^10\.70\.0\.0/16 via 192\.0\.2\.2 dev br-1 proto static' "$r4"
 assert_no_match "no route left via ens19 (but the kernel's own)" 'via .* dev ens19' "$r4"
-expect "node pings 198.51.100.1 through br-1" ip netns exec "$NODE" ping -c 1 -W 2 198.51.100.1
+expect "node pings 198.51.100.1 through br-1" ip netns exec "$NODE" ping -c 1 -w 3 198.51.100.1
 assert_eq "policy Available" "Available" "$(status_of capture-br-1 3)"
 assert_eq "captures stored for the policy's revision" "1" \
     "$(sql "SELECT count(*) FROM captures WHERE policy = 'capture-br-1'")"

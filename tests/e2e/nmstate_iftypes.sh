@@ -53,13 +53,13 @@ l=$(dlink vx100)
 assert_match "vx100: id, remote, local, base-iface, destination-port, learning" \
     'vxlan id 100 remote 192\.0\.2\.2 local 192\.0\.2\.1 dev ens19 .*dstport 4790 nolearning' "$l"
 assert_match "vx100: mtu 1450, up" '<[^>]*UP[^>]*> mtu 1450 ' "$l"
-expect "node pings 10.200.0.2 over the vxlan" ip netns exec "$NODE" ping -c 1 -W 2 10.200.0.2
+expect "node pings 10.200.0.2 over the vxlan" ip netns exec "$NODE" ping -c 1 -w 3 10.200.0.2
 
 # ---- mac-vlan --------------------------------------------------------------
 l=$(dlink mv0)
 assert_match "mv0: a macvlan on ens19, mode bridge, nopromisc" '^[0-9]+: mv0@ens19: .*macvlan mode bridge nopromisc' "$l"
 assert_match "mv0: mac-address and accept-all-mac-addresses" '<[^>]*PROMISC[^>]*>.* link/ether 02:00:5e:10:00:01 ' "$l"
-expect "peer pings mv0 (192.0.2.50)" ip netns exec "$PEER" ping -c 1 -W 2 192.0.2.50
+expect "peer pings mv0 (192.0.2.50)" ip netns exec "$PEER" ping -c 1 -w 3 192.0.2.50
 
 # ---- controller, copy-mac-from ---------------------------------------------
 assert_match "ctl0 is a port of br-t (controller)" ' master br-t ' "$(dlink ctl0)"
@@ -109,7 +109,7 @@ if wait_for 10 sh -c "ip -n '$NODE' -d -o link show dev vx100 2>/dev/null | grep
 else
     not_ok "daemon repaired the drift" "not repaired" "$DAEMON_LOG"
 fi
-expect "ping over the re-created vxlan" wait_for 5 ip netns exec "$NODE" ping -c 1 -W 1 10.200.0.2
+expect "ping over the re-created vxlan" wait_for 5 ip netns exec "$NODE" ping -c 1 -w 3 10.200.0.2
 kill -TERM "$DAEMON_PID"; wait_for 5 proc_gone "$DAEMON_PID"
 lab_untrack_pid "$DAEMON_PID" 2>/dev/null
 
@@ -123,7 +123,7 @@ assert_match "vx100 re-created with dstport 4791" 'dstport 4791 ' "$(dlink vx100
 [ "$(watch_ifindex "$NODE" vx100)" != "$idx" ] && ok "vx100 is a new link" || not_ok "vx100 is a new link" "same ifindex $idx"
 sed -i 's/destination-port: 4791/destination-port: 4790/' "$CONF/iftypes-vxlan.yml"
 out=$(plumbd_run apply 2>&1)
-expect "back to 4790: ping over the vxlan" ip netns exec "$NODE" ping -c 1 -W 2 10.200.0.2
+expect "back to 4790: ping over the vxlan" ip netns exec "$NODE" ping -c 1 -w 3 10.200.0.2
 
 # ---- controller: "" detaches -----------------------------------------------
 sed -i 's/controller: br-t/controller: ""/' "$CONF/iftypes-controller.yml"

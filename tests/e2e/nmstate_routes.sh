@@ -41,7 +41,7 @@ assert_match "prohibit 2001:db8:98::/64 metric 300" '^prohibit 2001:db8:98::/64 
 assert_eq "7 routes owned" 7 "$(owned_count)"
 assert_eq "policies Available" "Available Available" \
     "$(plumbd_status_field routes-basic.yml 3) $(plumbd_status_field routes-v6 3)"
-expect "node pings 198.51.100.1 through the route" ip netns exec "$NODE" ping -c 1 -W 2 198.51.100.1
+expect "node pings 198.51.100.1 through the route" ip netns exec "$NODE" ping -c 1 -w 3 198.51.100.1
 
 out=$(plumbd_run apply 2>&1); rc=$?
 assert_eq "second apply: exit 0, zero netlink writes" "0:0" "$rc:$(apply_writes "$out")"
@@ -122,6 +122,6 @@ assert_match "rollback: 198.51.100.0/24 back" '^198\.51\.100\.0/24 via 192\.0\.2
 assert_match "rollback: blackhole in table 100 back" '^blackhole 10\.66\.0\.0/16 table 100' "$r4"
 assert_match "rollback: IPv6 route back" '^2001:db8:99::/64 via 2001:db8:1::2' "$r6"
 assert_eq "rollback: routes owned again" 7 "$(owned_count)"
-expect "node pings 198.51.100.1 again" ip netns exec "$NODE" ping -c 1 -W 2 198.51.100.1
+expect "node pings 198.51.100.1 again" ip netns exec "$NODE" ping -c 1 -w 3 198.51.100.1
 
 lab_done

@@ -25,7 +25,7 @@ pod_file 192.168.255.120 c2:b0:57:00:00:01
 plumbd_run apply >/dev/null 2>&1 # the seed policy's DHCP lease stays pending: not 0
 idx0=$(ifindex)
 assert_eq "net1 has 192.168.255.120/24" "192.168.255.120/24 " "$(addrs)"
-expect "peer reaches 192.168.255.120" ip netns exec "$PEER" ping -c 1 -W 1 192.168.255.120
+expect "peer reaches 192.168.255.120" ip netns exec "$PEER" ping -c 1 -w 3 192.168.255.120
 
 # --- a new requested IP: in place ------------------------------------------------
 pod_file 192.168.255.121 c2:b0:57:00:00:01
@@ -33,7 +33,7 @@ plumbd_run apply >/dev/null 2>&1
 assert_eq "same net1 (ifindex $idx0) after the IP change" "$idx0" "$(ifindex)"
 assert_eq "net1 has only 192.168.255.121/24" "192.168.255.121/24 " "$(addrs)"
 assert_match "default route via the gateway again" '^default via 192\.168\.255\.254 dev net1' "$(defroute)"
-expect "peer reaches 192.168.255.121" ip netns exec "$PEER" ping -c 1 -W 1 192.168.255.121
+expect "peer reaches 192.168.255.121" ip netns exec "$PEER" ping -c 1 -w 3 192.168.255.121
 expect_fail "old address 192.168.255.120 no longer answers" ip netns exec "$PEER" ping -c 1 -W 1 192.168.255.120
 held() { sqlite3 "$STATE/plumbd.db" "SELECT ip FROM ipam_allocations WHERE owner='Pod/default/ipchg'" 2>/dev/null | tr '\n' ' ' | sed 's/ $//'; }
 assert_eq "IPAM: the pod holds 192.168.255.121 only (the old one released)" "192.168.255.121" "$(held)"
@@ -45,7 +45,7 @@ assert_eq "a second apply writes nothing" 0 "$(apply_writes "$out")"
 out=$(plumbd_run rollback 2>&1) || not_ok "rollback" "$out"
 assert_eq "same net1 after the rollback" "$idx0" "$(ifindex)"
 assert_eq "net1 has 192.168.255.120/24 back" "192.168.255.120/24 " "$(addrs)"
-expect "peer reaches 192.168.255.120 again" ip netns exec "$PEER" ping -c 1 -W 1 192.168.255.120
+expect "peer reaches 192.168.255.120 again" ip netns exec "$PEER" ping -c 1 -w 3 192.168.255.120
 assert_eq "IPAM after the rollback: 192.168.255.120 only" "192.168.255.120" "$(held)"
 
 # --- a new MAC: the pair is replaced -----------------------------------------------
@@ -56,7 +56,7 @@ idx1=$(ifindex)
     not_ok "a new MAC replaces the pair" "ifindex $idx0 -> ${idx1:-none}"
 assert_match "net1 has the new MAC" 'c2:b0:57:00:00:02' "$(ip -n "$POD_NS" link show net1 2>/dev/null)"
 assert_eq "net1 has 192.168.255.122/24" "192.168.255.122/24 " "$(addrs)"
-expect "peer reaches 192.168.255.122" ip netns exec "$PEER" ping -c 1 -W 1 192.168.255.122
+expect "peer reaches 192.168.255.122" ip netns exec "$PEER" ping -c 1 -w 3 192.168.255.122
 
 # --- under the daemon: the link stays up through the change ------------------------
 plumbd_daemon
@@ -76,5 +76,5 @@ sleep 0.3
 kill "$MON" 2>/dev/null
 assert_eq "daemon: same net1 after the change" "$idx1" "$(ifindex)"
 assert_no_match "daemon: net1 was never deleted or down meanwhile" 'Deleted|state DOWN' "$(cat "$LAB_TMP/monitor.log")"
-expect "peer reaches 192.168.255.123" ip netns exec "$PEER" ping -c 1 -W 1 192.168.255.123
+expect "peer reaches 192.168.255.123" ip netns exec "$PEER" ping -c 1 -w 3 192.168.255.123
 lab_done

@@ -52,7 +52,7 @@ assert_eq "p2's change took the quick lane" 1 "$(quick_for p2)"
 # the watch named the one file written: the lane ran before the directory was read
 hinted() { grep -c "quick lane ($CONF/p[0-9]*\.yml alone)" "$DAEMON_LOG"; }
 assert_eq "the lane read p2.yml alone, before the directory" 1 "$(hinted)"
-expect "peer reaches 192.168.255.72" ip netns exec "$PEER" ping -c 1 -W 1 192.168.255.72
+expect "peer reaches 192.168.255.72" ip netns exec "$PEER" ping -c 1 -w 3 192.168.255.72
 expect_fail "192.168.255.62 no longer answers" ip netns exec "$PEER" ping -c 1 -W 1 192.168.255.62
 assert_eq "IPAM: p2 holds 192.168.255.72 only" "192.168.255.72|net1" "$(alloc_of Pod/default/p2)"
 
@@ -68,7 +68,7 @@ wait_for 5 status_is default/p4 Available
 assert_eq "p4's change took the quick lane" 1 "$(quick_for p4)"
 a4=$(ip -n "${P}q4" -4 -o addr show dev eth5 2>/dev/null | awk '{ sub(/\/.*/, "", $4); print $4 }')
 assert_match "eth5 has an address of the network" '^192\.168\.255\.[0-9]+$' "$a4"
-expect "peer reaches p4 at ${a4:-?} on eth5" ip netns exec "$PEER" ping -c 1 -W 1 "${a4:-0.0.0.0}"
+expect "peer reaches p4 at ${a4:-?} on eth5" ip netns exec "$PEER" ping -c 1 -w 3 "${a4:-0.0.0.0}"
 
 # --- a renamed interface keeping its requested address: the old one is detached,
 # then the new one gets the address in the pass that follows --------------------
@@ -79,7 +79,7 @@ else
     not_ok "p1: eth7 has 192.168.255.61" "$(ip -n "${P}q1" -o addr 2>&1; plumbd_status_line default/p1)" "$DAEMON_LOG"
 fi
 wait_for 5 status_is default/p1 Available || not_ok "p1 Available after the rename" "$(plumbd_status_line default/p1)" "$DAEMON_LOG"
-expect "peer reaches p1 at 192.168.255.61 on eth7" ip netns exec "$PEER" ping -c 1 -W 1 192.168.255.61
+expect "peer reaches p1 at 192.168.255.61 on eth7" ip netns exec "$PEER" ping -c 1 -w 3 192.168.255.61
 assert_eq "IPAM: p1 holds 192.168.255.61 for eth7" "192.168.255.61|eth7" "$(alloc_of Pod/default/p1)"
 
 # --- a request for an address another pod holds: refused (full pass) ------------
@@ -93,7 +93,7 @@ fi
 assert_match "p3's reason is Conflict" 'Conflict' "$(plumbd_status_line default/p3)"
 assert_eq "p3's conflicting change did not take the quick lane" 0 "$(quick_for p3)"
 assert_eq "p1 keeps 192.168.255.61" "192.168.255.61|eth7" "$(alloc_of Pod/default/p1)"
-expect "peer still reaches p1 at 192.168.255.61" ip netns exec "$PEER" ping -c 1 -W 1 192.168.255.61
+expect "peer still reaches p1 at 192.168.255.61" ip netns exec "$PEER" ping -c 1 -w 3 192.168.255.61
 pod 3 '[{"name":"linux-bridge-br-1"}]'
 wait_for 10 status_is default/p3 Available || not_ok "p3 Available again" "$(plumbd_status_line default/p3)" "$DAEMON_LOG"
 
@@ -101,7 +101,11 @@ wait_for 10 status_is default/p3 Available || not_ok "p3 Available again" "$(plu
 # steps aside, both pods converge in the full pass --------------------------------
 quiet_pass
 h0=$(hinted) q0=$(quick_for p2)
-pod 2 "$(req 92)"; pod 4 '[{"name":"linux-bridge-br-1","interface":"eth6"}]'
+# (both written first, then renamed in back to back: within the settle window
+# however slow the machine)
+lab_pod p2 "/run/netns/${P}q2" "$(req 92)" >"$CONF/.p2.tmp"
+lab_pod p4 "/run/netns/${P}q4" '[{"name":"linux-bridge-br-1","interface":"eth6"}]' >"$CONF/.p4.tmp"
+mv "$CONF/.p2.tmp" "$CONF/p2.yml"; mv "$CONF/.p4.tmp" "$CONF/p4.yml"
 if wait_for 10 has_addr "${P}q2" net1 192.168.255.92/24 && wait_for 10 link_exists "${P}q4" eth6; then
     ok "two files at once: p2 has .92, p4 has eth6"
 else
@@ -127,9 +131,16 @@ if wait_for 5 drift_after_p5; then ok "a pass follows the one that attached p5";
 wait_for 5 status_is default/p5 Available
 
 # --- the same edit twice in a row, back and forth, right after -------------------
+# (each edit once the pass of the one before is over: the lane writes the
+# address before that pass reads the directory, and an edit landing during
+# the read voids it, rightly, and the next edit then takes the full pass)
+file_passes() { grep -Ec 'msg="pass \(file\).* objects' "$DAEMON_LOG"; }
+passes_above() { [ "$(file_passes)" -gt "$1" ]; }
 for ip in 82 72 82; do
+    n=$(file_passes)
     pod 2 "$(req $ip)"
     wait_for 10 has_addr "${P}q2" net1 "192.168.255.$ip/24" || not_ok "p2 back and forth to .$ip" "$(ip -n "${P}q2" -o addr show dev net1 2>&1)" "$DAEMON_LOG"
+    wait_for 5 passes_above "$n"
 done
 assert_eq "p2 has exactly one IPv4 address" 1 "$(ip -n "${P}q2" -4 -o addr show dev net1 | wc -l)"
 wait_for 5 status_is default/p2 Available

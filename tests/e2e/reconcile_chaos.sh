@@ -137,7 +137,7 @@ assert_eq "ipam_allocations are the 3 pods' addresses" \
     "$(sql "SELECT ip || ' ' || owner FROM ipam_allocations ORDER BY ip" | tr '\n' ',' | sed 's/,$//')"
 assert_eq "attachments table has exactly 3 rows" 3 "$(sql 'SELECT count(*) FROM attachments')"
 assert_eq "no IPv4 address on br-1 (the seed policy has none)" "" "$(ip -n "$NODE" -o -4 addr show dev br-1 2>&1)"
-expect "peer pings every pod" sh -c "for ip in ${PIP[*]}; do ip netns exec $PEER ping -c 1 -W 1 \$ip || exit 1; done"
+expect "peer pings every pod" sh -c "for ip in ${PIP[*]}; do ip netns exec $PEER ping -c 1 -w 3 \$ip || exit 1; done"
 
 # RECONCILE_KEEP_LOG=FILE keeps the daemon's log for a post-mortem.
 [ -n "${RECONCILE_KEEP_LOG:-}" ] && cp "$DAEMON_LOG" "$RECONCILE_KEEP_LOG" && cp "$LAB_TMP/drift.log" "$RECONCILE_KEEP_LOG.drift"

@@ -86,7 +86,7 @@ if wait_for 5 ping_ok; then ok "after ens19 nomaster: peer pings the pod again"
 else not_ok "after ens19 nomaster: peer pings the pod again" "no reply in 5 s" "$DAEMON_LOG"; fi
 
 drift "ip addr del $BR_ADDR dev br-1" all_ok ip -n "$NODE" addr del "$BR_ADDR" dev br-1
-expect "after address removal: br-1 reaches the peer" ip netns exec "$NODE" ping -c 1 -W 1 192.168.255.11
+expect "after address removal: br-1 reaches the peer" ip netns exec "$NODE" ping -c 1 -w 3 192.168.255.11
 
 h=$(host_if)
 if [ -n "$h" ] && link_exists "$NODE" "$h"; then

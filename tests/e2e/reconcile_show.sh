@@ -46,7 +46,7 @@ out=$("$PLUMBD" --config-dir "$CONF2" --state-dir "$STATE2" --netns "$NODE" --no
 assert_eq "show output applied: exits 0" 0 "$rc"
 assert_eq "show output applied: zero netlink writes" 0 "$(apply_writes "$out")"
 assert_eq "show output applied: links unchanged" "$before" "$(ip -n "$NODE" -o link show | sed 's/ qlen [0-9]*//' | sort)"
-expect "pod still reachable" ip netns exec "$PEER" ping -c 1 -W 1 192.168.255.100
+expect "pod still reachable" ip netns exec "$PEER" ping -c 1 -w 3 192.168.255.100
 
 json=$(plumbd_run show -o json 2>/dev/null); rc=$?
 assert_eq "show -o json exits 0" 0 "$rc"

@@ -18,7 +18,9 @@ WATCH_OUT=$LAB_TMP/watch.out
 "$PLUMBD" --state-dir "$STATE" status --watch >"$WATCH_OUT" 2>&1 &
 WPID=$!
 lab_track_pid "$WPID"
-sleep 0.5
+# (its first table printed: it watches from then on)
+wait_for 5 grep -q . "$WATCH_OUT"
+sleep 0.2
 rm -f "$CONF/multus-demo.yml"
 plumbd_run apply >/dev/null 2>&1
 wait_for 5 grep -q '^--- ' "$WATCH_OUT" &&

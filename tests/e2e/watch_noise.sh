@@ -23,10 +23,11 @@ pod() { # NAME IP : write the pod's file atomically
         >"$CONF/.$1.tmp" && mv "$CONF/.$1.tmp" "$CONF/$1.yml"
 }
 MFILE=$LAB_TMP/metrics.prom
-start_daemon() {
+start_daemon() { # (its metrics file, written after its first pass, says it is up)
+    rm -f "$MFILE"
     PLUMBD_LOG=debug plumbd_daemon_with --resolv-conf "$RESOLV_CONF" --settle-ms 5000 \
         --metrics-file "$MFILE"
-    wait_for 20 status_is default/a Available ||
+    wait_for 20 test -s "$MFILE" && wait_for 20 status_is default/a Available ||
         not_ok "daemon: pod a Available" "$(plumbd_run status 2>&1)" "$DAEMON_LOG"
     lab_quiesce 1 "$NODE" "${P}a"
 }
@@ -41,7 +42,9 @@ noise() {
         : >"$LAB_TMP/noise.$i"          # beside the config dir
         : >"$CONF/.noise.$((i % 8)).swp" # hidden, in it
         i=$((i + 1))
-        if [ $((i % 200)) = 0 ]; then rm -f "$LAB_TMP"/noise.*; fi
+        # (a pause now and then: a flood no reader keeps up with overflows
+        # the inotify queue, and lost events rightly void a read)
+        if [ $((i % 200)) = 0 ]; then rm -f "$LAB_TMP"/noise.*; sleep 0.02; fi
     done
 }
 noise &

@@ -42,7 +42,7 @@ bad_input_reported "$F" "$LAB_TMP/pod.bad"
 line=$(plumbd_status_line default/multus-demo)
 diag "status: $line"
 assert_match "status of the pod names file:line:col" "multus-demo\.yml:[0-9]+:[0-9]+" "$line"
-expect "peer still pings the pod" ip netns exec "$PEER" ping -c 1 -W 1 192.168.255.100
+expect "peer still pings the pod" ip netns exec "$PEER" ping -c 1 -w 3 192.168.255.100
 
 # --- a broken policy file pushed over the good one -----------------------------
 watch_mark

@@ -82,12 +82,14 @@ assert_no_match() { # NAME REGEX TEXT
 }
 
 # wait_for SECS CMD... : poll CMD every 0.1 s until it succeeds; 1 on timeout.
+# (the clock is EPOCHREALTIME: $SECONDS counts whole seconds, so a wait for
+# 3 s could end after 2)
 wait_for() {
     local secs=$1; shift
-    local deadline=$((SECONDS + secs))
+    local deadline=$((${EPOCHREALTIME/[.,]/} + secs * 1000000))
     while :; do
         "$@" >/dev/null 2>&1 && return 0
-        [ "$SECONDS" -ge "$deadline" ] && return 1
+        [ "${EPOCHREALTIME/[.,]/}" -ge "$deadline" ] && return 1
         sleep 0.1
     done
 }
@@ -128,7 +130,13 @@ lab_init() {
 lab_cleanup() {
     local rc=$? pid ns i
     trap - EXIT INT TERM
+    local st ppid
     for pid in "${LAB_PIDS[@]}"; do
+        # only a child of this shell: a process reaped earlier may have left
+        # its number to another one
+        st=$(cat "/proc/$pid/stat" 2>/dev/null) || continue
+        read -r _ ppid _ <<<"${st##*) }"
+        [ "$ppid" = "$$" ] || continue
         kill -TERM "$pid" 2>/dev/null || continue
         for i in $(seq 30); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
         kill -KILL "$pid" 2>/dev/null
@@ -303,18 +311,22 @@ bridge_ports() { ip -n "$1" -o link show master "$2" 2>/dev/null | awk -F': ' '{
 # a netlink event for SECS seconds (IPv6 DAD, carrier, bridge port state
 # settle after a change), at most 15 s. Used before asserting "no events".
 lab_quiesce() {
-    local quiet=$1; shift
-    local f=$LAB_TMP/quiesce.$RANDOM ns pids=() last=-1 size stable=$SECONDS
+    local quiet=$(($1 * 1000000)); shift
+    local f=$LAB_TMP/quiesce.$RANDOM ns pids=() last=-1 size now stable
     for ns in "$@"; do
         ip -n "$ns" monitor link address route >>"$f" 2>/dev/null &
         pids+=($!); lab_track_pid $!
     done
-    local deadline=$((SECONDS + 15))
-    while [ "$SECONDS" -lt "$deadline" ]; do
+    # (microseconds: with $SECONDS, "quiet for 1 s" could end after 0.2 s)
+    now=${EPOCHREALTIME/[.,]/}
+    stable=$now
+    local deadline=$((now + 15000000))
+    while [ "$now" -lt "$deadline" ]; do
         size=$(stat -c %s "$f" 2>/dev/null || echo 0)
-        if [ "$size" != "$last" ]; then last=$size; stable=$SECONDS; fi
-        [ $((SECONDS - stable)) -ge "$quiet" ] && break
+        if [ "$size" != "$last" ]; then last=$size; stable=$now; fi
+        [ $((now - stable)) -ge "$quiet" ] && break
         sleep 0.2
+        now=${EPOCHREALTIME/[.,]/}
     done
     kill "${pids[@]}" 2>/dev/null
     wait "${pids[@]}" 2>/dev/null
@@ -465,14 +477,17 @@ pod_net1_is() {
 # heal_start / heal_wait LIMIT_MS CMD... : time how long CMD takes to start
 # succeeding, polled every 10 ms from heal_start (call it right after the
 # drift command). Sets HEAL_MS; returns 1 when LIMIT_MS passed first.
+# (The time is taken when the probe that succeeds starts: a probe starts
+# several processes, a few hundred ms on a loaded machine, which is the
+# probe's time, not the daemon's.)
 heal_start() { HEAL_T0=${EPOCHREALTIME/[.,]/}; }
 heal_wait() {
-    local limit=$1 now
+    local limit=$1 now t
     shift
     while :; do
+        t=${EPOCHREALTIME/[.,]/}
         if "$@" >/dev/null 2>&1; then
-            now=${EPOCHREALTIME/[.,]/}
-            HEAL_MS=$(((now - HEAL_T0) / 1000))
+            HEAL_MS=$(((t - HEAL_T0) / 1000))
             return 0
         fi
         now=${EPOCHREALTIME/[.,]/}
