@@ -493,8 +493,7 @@ static int cmd_rollback(const struct opts *o, int argc, char **argv)
         return 1;
     }
     struct reconciler r = {.config_dir = o->config_dir, .state_dir = o->state_dir,
-                           .node_name = o->node_name, .epfd = -1, .lockfd = -1,
-                           };
+                           .node_name = o->node_name, .epfd = -1, .lockfd = -1};
     int rc = reconciler_init(&r, false);
     int64_t gen = 0;
     size_t nundone = 0;
