@@ -181,6 +181,10 @@ sql "SELECT owner || ' ' || ip FROM ipam_allocations ORDER BY owner" >"$LAB_TMP/
 for i in $(seq "$NPODS"); do ip netns delete "${P}c$i"; done
 ip -n "$NODE" link del br-1
 for i in $(seq "$NPODS"); do ip netns add "${P}c$i" && ip -n "${P}c$i" link set lo up; done
+# (the kernel takes deleted namespaces down in the background: their veths
+# go a moment later)
+no_veths() { [ "$(node_veths | grep -c .)" = 0 ]; }
+wait_for 10 no_veths
 assert_eq "[reboot] lab: no host veth left, br-1 gone" "0 absent" "$(node_veths | grep -c .) $(link_image "$NODE" br-1)"
 out=$(plumbd_run apply 2>&1); rc=$?
 printf '%s\n' "$out" | grep -E 'level=(error|warn)|^applied' | grep -v 'not implemented' | head -n 8 | sed 's/^/#   /'

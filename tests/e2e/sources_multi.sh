@@ -130,7 +130,13 @@ out=$(plumbd_multi apply 2>&1); rc=$?
 assert_eq "LOCAL refilled: apply exits 0" 0 "$rc"
 
 # ---- 4. the daemon watches both sources --------------------------------------------
-plumbd_daemon_with --config-dir "$LOCAL"
+# (the status is Available from the CLI's passes already: wait for this
+# daemon's own start pass, logged at debug level, so that its start is not
+# timed below)
+off=$(stat -c %s "$LAB_TMP/daemon.log" 2>/dev/null || echo 0)
+PLUMBD_LOG=debug plumbd_daemon_with --config-dir "$LOCAL"
+started() { [ "$(log_count_since "$DAEMON_LOG" "$off" 'pass \(start\)')" -gt 0 ]; }
+wait_for 10 started
 if wait_for 10 status_is default/multus-demo Available; then
     ok "daemon with two sources: seed pod Available"
 else
