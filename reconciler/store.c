@@ -864,6 +864,8 @@ static int parse_addr_list(struct store *s, const char *text, struct owned_attac
                                    s->path, tok, a->owner, a->pod_if);
         *ARRAY_PUSH(a->addrs, a->naddrs) = ip;
     }
+    /* the inventory is kept between passes: no room for four per row */
+    array_fit(&a->addrs, a->naddrs, sizeof(*a->addrs));
     return 0;
 }
 

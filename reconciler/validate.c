@@ -1920,6 +1920,9 @@ int annotation_parse_warn(const char *text, const char *pod_ns, struct attachmen
         attachments_free(v, n);
         return r;
     }
+    /* kept with the pod for as long as it is desired (the memo of
+     * validated pods): a pod's one network does not hold room for four */
+    array_fit(&v, n, sizeof(*v));
     *ret_att = v;
     *ret_n = n;
     return 0;
