@@ -172,7 +172,9 @@ if [ "$midpass" -gt 0 ]; then
     [ "$hist_rec" -ge 1 ] && ok "recovery generations visible in plumbd history ($hist_rec)" ||
         not_ok "recovery generations visible in plumbd history" "none (journal has $nrec)"
 else
-    diag "no kill hit a pass mid-way: nothing to recover (random timing)"
+    # (said as skipped, not left out: the run has two checks fewer otherwise)
+    skip "plumbd history shows recovery generations" "no kill hit a pass mid-way: random timing"
+    skip "recovery generations visible in plumbd history" "no kill hit a pass mid-way: random timing"
 fi
 sql "SELECT outcome, count(*) FROM generations GROUP BY outcome" | sed 's/^/#   outcome|count: /'
 
