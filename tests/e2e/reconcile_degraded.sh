@@ -35,7 +35,9 @@ off=$(stat -c %s "$DAEMON_LOG")
 # (about 30 undos; the ones that found ens19 enslaved are counted).
 fight() {
     local t0=${EPOCHREALTIME/[.,]/} n=0 undone=0 o wait_us
-    while [ "$n" -lt 30 ]; do
+    # (3 s at most however slow the machine: a fight longer than that
+    # outlasts the backoff, and the daemon rightly repairs again)
+    while [ "$n" -lt 30 ] && [ "${EPOCHREALTIME/[.,]/}" -lt $((t0 + 3000000)) ]; do
         o=$(ip -n "$NODE" -o link show dev ens19 2>/dev/null)
         [[ $o == *" master br-1 "* ]] && undone=$((undone + 1))
         ip -n "$NODE" link set ens19 nomaster 2>/dev/null
