@@ -596,10 +596,7 @@ static bool run_pass(struct loop *l, enum gen_trigger trig)
         /* The lane's ops are in the kernel: count and log them, as the
          * pass that reads the files again will find nothing left to do. */
         if (res.nops) {
-            metrics_counter_add(l->m, "plumbd_reconcile_operations_total", (double)res.nops, NULL);
-            metrics_counter_add(l->m, "plumbd_netlink_writes_total", (double)res.writes, NULL);
-            metrics_counter_add(l->m, "plumbd_reconcile_failed_operations_total",
-                                (double)res.nfailed_ops, NULL);
+            metrics_plumbd_ops(l->m, res.nops, res.writes, res.nfailed_ops);
             log_info("reconciler",
                      "pass (%s): %zu operations, %lu netlink writes, %zu failed (quick lane), then "
                      "the files changed while being read: reading them again in %.1f ms",

@@ -697,6 +697,15 @@ struct metrics *metrics_plumbd_new(const char *version)
     return m;
 }
 
+void metrics_plumbd_ops(struct metrics *m, size_t nops, unsigned long writes, size_t nfailed_ops)
+{
+    if (!m)
+        return;
+    metrics_counter_add(m, "plumbd_reconcile_operations_total", (double)nops, NULL);
+    metrics_counter_add(m, "plumbd_netlink_writes_total", (double)writes, NULL);
+    metrics_counter_add(m, "plumbd_reconcile_failed_operations_total", (double)nfailed_ops, NULL);
+}
+
 void metrics_plumbd_pass(struct metrics *m, const char *trigger, int rc, uint64_t duration_usec,
                          size_t nops, unsigned long writes, size_t nfailed_ops)
 {
@@ -711,9 +720,7 @@ void metrics_plumbd_pass(struct metrics *m, const char *trigger, int rc, uint64_
     metrics_gauge_set(m, "plumbd_last_pass_timestamp_seconds", (double)now, NULL);
     if (rc < 0)
         return;
-    metrics_counter_add(m, "plumbd_reconcile_operations_total", (double)nops, NULL);
-    metrics_counter_add(m, "plumbd_netlink_writes_total", (double)writes, NULL);
-    metrics_counter_add(m, "plumbd_reconcile_failed_operations_total", (double)nfailed_ops, NULL);
+    metrics_plumbd_ops(m, nops, writes, nfailed_ops);
     if (streq(t, "drift") && nops > 0)
         metrics_counter_add(m, "plumbd_drift_repairs_total", 1, NULL);
     if (nfailed_ops == 0)

@@ -88,6 +88,9 @@ int metrics_on_readable(const struct metrics *m, int listen_fd);
  * plumbd_start_time_seconds. */
 struct metrics *metrics_plumbd_new(const char *version);
 
+/* Operations, netlink writes and failed operations done (by a pass, or by
+ * the quick lane of a pass whose read was then voided). */
+void metrics_plumbd_ops(struct metrics *m, size_t nops, unsigned long writes, size_t nfailed_ops);
 /* Account one reconcile pass: passes_total{trigger,result}, the duration
  * histogram, operations, netlink writes, failed operations, and (when it
  * succeeded with no failed op) the last-success timestamp; a drift-triggered
