@@ -569,6 +569,9 @@ static bool run_pass(struct loop *l, enum gen_trigger trig)
     l->r->reuse_files = trig != TRIG_FILE && (trig == TRIG_DRIFT || l->settling);
     struct pass_result res;
     uint64_t t0 = now_usec();
+    if (trig == TRIG_FILE)
+        log_debug("watch", "file pass %.2f ms after the last file event's settle delay ran out",
+                  t0 > l->file_due ? (double)(t0 - l->file_due) / 1000.0 : 0.0);
     /* The state lock is held for the pass only (see cmd_converge). */
     if (l->r->lockfd >= 0 && flock(l->r->lockfd, LOCK_EX) < 0)
         log_warn("state", "cannot take the state lock: %s", strerror(errno));

@@ -28,8 +28,8 @@
 # extra policies), twice: with the daemon running (apply hands the pass to it)
 # and, the daemon stopped, `apply --standalone` (a one-shot process that reads
 # every file and namespace): wall time and netlink writes; one-file change
-# -> converged latency (toggle one pod's requested IP, 1 ms polling in the pod
-# netns), with --settle-ms 200 and 0; drift repair latency (ens19 nomaster ->
+# -> converged latency (toggle one pod's requested IP, polling the pod netns
+# every BENCH_POLL_US), with --settle-ms 200 and 0; drift repair latency (ens19 nomaster ->
 # enslaved again); daemon peak RSS (VmHWM) and CPU used while idle for 10 s
 # (ticks, and time on a CPU from schedstat), once the kernel's events that
 # follow a big pass are over.
@@ -44,7 +44,9 @@
 # bench/results/<UTC date>-<short commit>.json (BENCH_RESULTS to change the dir).
 # Knobs (environment): BENCH_SETTLE_MS (daemon settle for the attach/detach
 # runs, default 200), BENCH_CHANGES (200), BENCH_DRIFTS (50), BENCH_APPLY_RUNS
-# (10), BENCH_EXTRA_BRIDGES (50), BENCH_SKIP (space-separated parts to skip:
+# (10), BENCH_CHANGE_GAP_MS (the pause after each change converged, 50),
+# BENCH_POLL_US (how often the change and drift probes look, 200 us),
+# BENCH_EXTRA_BRIDGES (50), BENCH_SKIP (space-separated parts to skip:
 # cni floor plumbd converged latency drift), BENCH_LOGS (a dir to keep the daemon
 # logs in; PLUMBD_LOG=debug adds each pass's phase times), BENCH_PERF (a file:
 # `perf record` of the daemon during the settle-0 changes), BENCH_CNI_MSC_ON_MAX_N (200: above
@@ -56,6 +58,8 @@ PLUMBD=${PLUMBD:-$ROOT/plumbd}
 CNI_DIR=${CNI_DIR:-/usr/lib/cni}
 SETTLE_MS=${BENCH_SETTLE_MS:-200}
 CHANGES=${BENCH_CHANGES:-200}
+CHANGE_GAP_MS=${BENCH_CHANGE_GAP_MS:-50}
+POLL_US=${BENCH_POLL_US:-200}
 DRIFTS=${BENCH_DRIFTS:-50}
 APPLY_RUNS=${BENCH_APPLY_RUNS:-10}
 EXTRA_BRIDGES=${BENCH_EXTRA_BRIDGES:-50}
@@ -68,6 +72,10 @@ NS_LIST=("$@")
 for n in "${NS_LIST[@]}"; do
     [[ $n =~ ^[1-9][0-9]*$ ]] && [ "$n" -le 2000 ] || { echo "bench: N must be 1..2000, got '$n'" >&2; exit 2; }
 done
+[[ $CHANGE_GAP_MS =~ ^[0-9]+$ ]] || { echo "bench: BENCH_CHANGE_GAP_MS must be a whole number of ms, got '$CHANGE_GAP_MS'" >&2; exit 2; }
+GAP_S=$(awk -v m="$CHANGE_GAP_MS" 'BEGIN { printf "%.3f", m / 1000 }')
+[[ $POLL_US =~ ^[1-9][0-9]*$ ]] || { echo "bench: BENCH_POLL_US must be a positive whole number of us, got '$POLL_US'" >&2; exit 2; }
+POLL_S=$(awk -v u="$POLL_US" 'BEGIN { printf "%.6f", u / 1000000 }')
 [ "$(id -u)" = 0 ] || { echo "bench: run as root (it creates network namespaces)" >&2; exit 1; }
 [ -x "$PLUMBD" ] || { echo "bench: no binary at $PLUMBD (run make)" >&2; exit 1; }
 for t in ip jq; do command -v $t >/dev/null || { echo "bench: needs $t" >&2; exit 1; }; done
@@ -572,14 +580,14 @@ bench_latency() { # N SETTLE_MS
     for ((k = 1; k <= CHANGES; k++)); do
         if ((k % 2)); then new=$B old=$A; else new=$A old=$B; fi
         lat_yaml $new >"$CONF/.bench-lat.tmp"
-        r=$(agent lat change "$CONF/.bench-lat.tmp" "$CONF/bench-lat.yaml" $new $old 0.001 10)
+        r=$(agent lat change "$CONF/.bench-lat.tmp" "$CONF/bench-lat.yaml" $new $old "$POLL_S" 10)
         if [ "${r%% *}" = ok ]; then awk -v u="${r#ok }" 'BEGIN { printf "%.2f\n", u / 1000 }' >>"$W/lat-$s.us"; else fails=$((fails + 1)); fi
-        nap 0.05
+        nap "$GAP_S"
     done
     if [ -n "$perfpid" ]; then kill -INT "$perfpid"; wait "$perfpid" 2>/dev/null; fi
     read -r med p99 min max cnt < <(stats "$W/lat-$s.us")
     local key=n$n.change_latency.settle_$s
-    put "$key.settle_ms" "$s"; put "$key.changes" "$CHANGES"; put "$key.converged" "$cnt"; put "$key.failures" "$fails"
+    put "$key.settle_ms" "$s"; put "$key.gap_ms" "$CHANGE_GAP_MS"; put "$key.poll_us" "$POLL_US"; put "$key.changes" "$CHANGES"; put "$key.converged" "$cnt"; put "$key.failures" "$fails"
     put "$key.median_ms" "$med"; put "$key.p99_ms" "$p99"; put "$key.min_ms" "$min"; put "$key.max_ms" "$max"
     put "$key.median_beyond_settle_ms" "$(awk -v a="$med" -v s="$s" 'BEGIN { if (a == "null") print "null"; else printf "%.2f", a - s }')"
     put "$key.p99_beyond_settle_ms" "$(awk -v a="$p99" -v s="$s" 'BEGIN { if (a == "null") print "null"; else printf "%.2f", a - s }')"
@@ -599,12 +607,12 @@ bench_drift() { # N
         if [ ${#FLAP_OPT[@]} = 0 ] && [ $((k % 9)) = 0 ]; then
             local a=("${DAEMON_ARGS[@]}"); daemon_stop; daemon_start "${a[@]}"
         fi
-        r=$(agent node drift ens19 0.001 2)
+        r=$(agent node drift ens19 "$POLL_S" 2)
         if [ "${r%% *}" = ok ]; then awk -v u="${r#ok }" 'BEGIN { printf "%.2f\n", u / 1000 }' >>"$W/drift.ms"; else fails=$((fails + 1)); nap 1; fi
         nap 0.1
     done
     read -r med p99 min max cnt < <(stats "$W/drift.ms")
-    put "n$n.drift_repair.trials" "$DRIFTS"; put "n$n.drift_repair.repaired" "$cnt"; put "n$n.drift_repair.failures" "$fails"
+    put "n$n.drift_repair.trials" "$DRIFTS"; put "n$n.drift_repair.poll_us" "$POLL_US"; put "n$n.drift_repair.repaired" "$cnt"; put "n$n.drift_repair.failures" "$fails"
     put "n$n.drift_repair.median_ms" "$med"; put "n$n.drift_repair.p99_ms" "$p99"; put "n$n.drift_repair.max_ms" "$max"
     log "drift repair: median $med ms, p99 $p99 ms, $fails failures"
 }
@@ -698,8 +706,8 @@ echo
 jq -r '.runs[] | "N=\(.n) (subnet \(.subnet)):",
     (if .converged_pass then "  converged pass (apply, \(.converged_pass.extra_bridges) extra bridges, daemon running: converged by the \(.converged_pass.converged_by // "process")): median \(.converged_pass.median_ms) ms, min \(.converged_pass.min_ms) ms over \(.converged_pass.runs) runs; \(.converged_pass.summary)" else empty end),
     (if .converged_pass_standalone then "  converged pass (apply --standalone, daemon stopped): median \(.converged_pass_standalone.median_ms) ms, min \(.converged_pass_standalone.min_ms) ms over \(.converged_pass_standalone.runs) runs; \(.converged_pass_standalone.summary)" else empty end),
-    (.change_latency // {} | to_entries[] | "  one-file change -> converged, settle \(.value.settle_ms) ms: median \(.value.median_ms) ms, p99 \(.value.p99_ms) ms (beyond settle: \(.value.median_beyond_settle_ms) / \(.value.p99_beyond_settle_ms) ms), \(.value.converged)/\(.value.changes) converged"),
-    (if .drift_repair then "  drift repair (ens19 nomaster -> enslaved): median \(.drift_repair.median_ms) ms, p99 \(.drift_repair.p99_ms) ms, \(.drift_repair.repaired)/\(.drift_repair.trials)" else empty end),
+    (.change_latency // {} | to_entries[] | "  one-file change -> converged, settle \(.value.settle_ms) ms: median \(.value.median_ms) ms, p99 \(.value.p99_ms) ms (beyond settle: \(.value.median_beyond_settle_ms) / \(.value.p99_beyond_settle_ms) ms), \(.value.converged)/\(.value.changes) converged (probe every \(.value.poll_us) us, \(.value.gap_ms) ms between changes)"),
+    (if .drift_repair then "  drift repair (ens19 nomaster -> enslaved): median \(.drift_repair.median_ms) ms, p99 \(.drift_repair.p99_ms) ms, \(.drift_repair.repaired)/\(.drift_repair.trials) (probe every \(.drift_repair.poll_us) us)" else empty end),
     (if .rss_kb then "  daemon VmHWM: \(.rss_kb.after_files_attach) kB after N files, \(.rss_kb.converged_with_bridges) kB converged with bridges" else empty end),
     (if .idle_cpu then "  idle CPU over \(.idle_cpu.seconds) s: \(.idle_cpu.ticks) ticks (\(.idle_cpu.cpu_ms) ms), \(.idle_cpu.run_us) us on a CPU (quiet after \(.idle_cpu.quiet_after_s) s)" else empty end)' <<<"$JSON"
 echo
