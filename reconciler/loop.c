@@ -937,6 +937,9 @@ int loop_run(struct reconciler *r, const struct loop_opts *opts)
     /* Tests: hold the status files back until exit (the deferral made
      * visible; SIGTERM must still write them). */
     bool mirror_hold = getenv("PLUMBD_FAULT_MIRROR_HOLD") != NULL;
+    /* The database's log is copied back between passes, not inside one
+     * (SQLite's threshold: 1000 pages). */
+    store_defer_checkpoints(r->store, 1000);
     run_pass(&l, TRIG_START);
     notify_ready(); /* even if the pass failed: the daemon is up and retrying */
     if (opts->on_ready)
@@ -944,9 +947,11 @@ int loop_run(struct reconciler *r, const struct loop_opts *opts)
 
     while (!l.stop) {
         struct epoll_event evs[8];
-        /* Status files still to write: look at events, then write some. */
-        bool mirror = !mirror_hold && reconciler_mirror_pending(r);
-        int n = epoll_wait(l.ep, evs, ARRAY_SIZE(evs), mirror ? 0 : -1);
+        /* Status files still to write, or the database's log to copy
+         * back: look at events, then do some of it. */
+        bool idle_work = (!mirror_hold && reconciler_mirror_pending(r)) ||
+                         store_checkpoint_due(r->store);
+        int n = epoll_wait(l.ep, evs, ARRAY_SIZE(evs), idle_work ? 0 : -1);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -1043,6 +1048,8 @@ int loop_run(struct reconciler *r, const struct loop_opts *opts)
          * due meanwhile runs first (its files then join the queue). */
         if (!l.stop && !ran && !mirror_hold && reconciler_mirror_pending(r))
             reconciler_mirror_step(r, MIRROR_SLICE);
+        else if (!l.stop && !ran && store_checkpoint_due(r->store))
+            store_checkpoint(r->store);
         arm_due(&l);
     }
 out:

@@ -225,6 +225,8 @@ struct store {
     char *path;
     bool readonly;
     sqlite3_stmt *stmt[_ST_MAX]; /* prepared on first use */
+    int ckpt_frames;             /* store_defer_checkpoints: 0 = SQLite's own */
+    int wal_frames;              /* pages in the log after the last commit */
 };
 
 /* ---- errors ------------------------------------------------------------ */
@@ -627,6 +629,55 @@ int store_open(const char *state_dir, bool readonly, struct store **ret)
 
     *ret = TAKE_PTR(s);
     return 0;
+}
+
+/* After each commit (the write lock released): note the log's size; far
+ * past the threshold, checkpoint here after all. */
+static int wal_hook(void *ctx, sqlite3 *db, const char *name, int nframes)
+{
+    struct store *s = ctx;
+    s->wal_frames = nframes;
+    if (nframes >= 4 * s->ckpt_frames) {
+        int rc = sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        if (rc == SQLITE_OK)
+            s->wal_frames = 0;
+        else if (rc != SQLITE_BUSY)
+            log_warn(LOG_OBJ, "%s: checkpoint: %s", s->path, sqlite3_errmsg(db));
+    }
+    return SQLITE_OK;
+}
+
+void store_defer_checkpoints(struct store *s, int frames)
+{
+    if (!s || s->readonly || frames <= 0)
+        return;
+    s->ckpt_frames = frames;
+    sqlite3_wal_hook(s->db, wal_hook, s); /* replaces SQLite's auto-checkpoint */
+}
+
+bool store_checkpoint_due(const struct store *s)
+{
+    return s && s->ckpt_frames > 0 && s->wal_frames >= s->ckpt_frames;
+}
+
+/* PASSIVE: copies what no reader still needs, never waits for one. The
+ * count is cleared whatever came of it: the next commit tells the log's
+ * size again (small once the log restarted from its beginning), so a
+ * checkpoint a reader held back is tried again after that commit, not in
+ * a loop. */
+void store_checkpoint(struct store *s)
+{
+    if (!s || s->ckpt_frames <= 0)
+        return;
+    int nlog = 0, nckpt = 0;
+    uint64_t t0 = now_usec();
+    int rc = sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &nlog, &nckpt);
+    if (rc != SQLITE_OK && rc != SQLITE_BUSY)
+        log_warn(LOG_OBJ, "%s: checkpoint: %s", s->path, sqlite3_errmsg(s->db));
+    else
+        log_debug(LOG_OBJ, "checkpoint: %d of %d log pages copied in %.2f ms", nckpt, nlog,
+                  (double)(now_usec() - t0) / 1000.0);
+    s->wal_frames = 0;
 }
 
 /* Finalizes the cached statements and closes; accepts NULL. */

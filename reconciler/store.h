@@ -21,6 +21,18 @@ struct store;
 int store_open(const char *state_dir, bool readonly, struct store **ret);
 void store_close(struct store *s);
 
+/* The daemon's WAL checkpoints. SQLite copies the write-ahead log back into
+ * the database (and fsyncs both) inside the commit that takes the log past
+ * its threshold: a pass that happens to cross it waits 5-20 ms on the disk.
+ * After store_defer_checkpoints, a commit only notes the log's size;
+ * store_checkpoint_due says when the log holds `frames` pages or more, and
+ * the caller runs store_checkpoint when nothing waits (between passes). A
+ * log that reaches 4 x `frames` (no idle moment came) is checkpointed by
+ * the commit, as SQLite would. */
+void store_defer_checkpoints(struct store *s, int frames);
+bool store_checkpoint_due(const struct store *s);
+void store_checkpoint(struct store *s);
+
 /* Explicit transactions: the caller groups a whole pass or batch. */
 int store_begin(struct store *s);
 int store_commit(struct store *s);

@@ -15,6 +15,7 @@
 #include <ftw.h>
 #include <sqlite3.h>
 #include <sys/socket.h>
+#include <string.h>
 #include <sys/stat.h>
 
 #include "embedded.h"
@@ -723,6 +724,60 @@ static void test_live_put(void **state)
     store_close(s);
 }
 
+static long file_size(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 ? (long)st.st_size : -1;
+}
+
+/* One commit that rewrites the live tables (a few log pages). */
+static void put_links(struct store *s, int round)
+{
+    struct live_link links[8];
+    memset(links, 0, sizeof(links));
+    for (int i = 0; i < 8; i++) {
+        links[i].ifindex = i + 1;
+        snprintf(links[i].name, sizeof(links[i].name), "veth%d", i);
+        links[i].mtu = (unsigned)(1500 + round);
+    }
+    struct live_ns l = {.links = links, .nlinks = 8};
+    assert_int_equal(store_live_put(s, &l), 0);
+}
+
+/* The daemon's checkpoints: a commit only counts the log's pages; the log
+ * is copied back by store_checkpoint, or by a commit once it reached four
+ * times the threshold. */
+static void test_deferred_checkpoints(void **state)
+{
+    struct fixture *f = *state;
+    struct store *s = open_rw(f);
+    char wal[200];
+    int k;
+    snprintf(wal, sizeof(wal), "%s-wal", f->db);
+
+    assert_false(store_checkpoint_due(s)); /* not deferred: SQLite's own */
+    store_defer_checkpoints(s, 32);
+    store_checkpoint(s); /* the migrations' pages: the log starts over */
+    for (k = 0; k < 200 && !store_checkpoint_due(s); k++)
+        put_links(s, k);
+    assert_true(store_checkpoint_due(s));
+    assert_true(k > 1); /* one commit is not 32 pages */
+    assert_true(file_size(wal) >= 32 * 4096); /* nothing copied back yet */
+
+    store_checkpoint(s);
+    assert_false(store_checkpoint_due(s));
+    put_links(s, 1000); /* the log starts over: one commit's pages */
+    assert_false(store_checkpoint_due(s));
+
+    /* Never a checkpoint between commits: the log stops growing at four
+     * times the threshold (plus a commit) instead of holding all of them. */
+    for (k = 0; k < 40 * 32; k++)
+        put_links(s, 2000 + k);
+    assert_true(file_size(wal) < 6 * 32 * (4096 + 24) + 32);
+    assert_int_equal(sql_int(f, "SELECT count(*) FROM live_links"), 8);
+    store_close(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -740,6 +795,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_journal, setup, teardown),
         cmocka_unit_test_setup_teardown(test_transactions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_live_put, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_deferred_checkpoints, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
