@@ -494,12 +494,14 @@ EOF
     # changes reach the daemon as events for several seconds after the
     # pass (the kernel's link watch works through them in batches, a
     # second apart; at 1000 pods they begin a few seconds after the pass
-    # and last several). Idle starts once the daemon ran less than 1 ms in
-    # each of three 2 s windows in a row (at most 40 s of waiting).
+    # and last several, the tail a few carrier changes a second). Idle
+    # starts once the daemon ran less than 0.2 ms in each of five 2 s
+    # windows in a row (at most 60 s of waiting; "quiet after" says how
+    # long it took).
     local c0 c1 n0 n1 w quiet=0
-    for ((w = 0; w < 40 && quiet < 3; w += 2)); do
+    for ((w = 0; w < 60 && quiet < 5; w += 2)); do
         n0=$(cpu_ns "$DAEMON_PID"); sleep 2; n1=$(cpu_ns "$DAEMON_PID")
-        if [ $((n1 - n0)) -lt 1000000 ]; then quiet=$((quiet + 1)); else quiet=0; fi
+        if [ $((n1 - n0)) -lt 200000 ]; then quiet=$((quiet + 1)); else quiet=0; fi
     done
     put "n$n.idle_cpu.quiet_after_s" "$w"
     n0=$(cpu_ns "$DAEMON_PID"); c0=$(cpu_ticks "$DAEMON_PID")
