@@ -139,6 +139,24 @@ trap 'exit 143' TERM
 
 exec {SLEEPFD}<> <(:)
 nap() { read -r -t "$1" -u "$SLEEPFD" _ || :; } # sleep without a fork
+# busy_ticks: the machine's non-idle CPU ticks so far (all CPUs; idle and
+# iowait left out), from /proc/stat
+busy_ticks() { local c u ni sy id io irq sirq st rest; read -r c u ni sy id io irq sirq st rest </proc/stat; echo $((u + ni + sy + irq + sirq + st)); }
+# machine_quiet NAME: before a method is timed, wait until the kernel's
+# work left by the one before (a thousand veths deleted one by one, the
+# RCU callbacks and namespace cleanup after them) is over: two 0.5 s
+# windows in a row with at most 2 ticks of CPU on the whole machine, at
+# most 30 s. The wait goes into the JSON (quiet_wait_s of the method).
+machine_quiet() {
+    local b0 b1 w=0 quiet=0
+    while ((w < 60 && quiet < 2)); do
+        b0=$(busy_ticks); nap 0.5; b1=$(busy_ticks)
+        if (($(( b1 - b0 )) <= 2)); then quiet=$((quiet + 1)); else quiet=0; fi
+        w=$((w + 1))
+    done
+    QUIET_WAIT[$1]=$(awk -v w="$w" 'BEGIN { printf "%.1f", w / 2 }')
+}
+declare -A QUIET_WAIT
 now_us() { echo "${EPOCHREALTIME/./}"; }
 ms() { awk -v u="$1" 'BEGIN { if (u == "null" || u == "") print "null"; else printf "%.1f", u / 1000 }'; } # us -> ms
 div() { awk -v a="$1" -v b="$2" -v f="${3:-%.2f}" 'BEGIN { if (a == "" || b == "" || a == "null" || b == "null" || b + 0 == 0) print "null"; else printf f, a / b }'; }
@@ -325,9 +343,10 @@ row() {
     ATT[$1]=$3 DET[$1]=$4
     local k=n$2.methods.$1
     put "$k.attach_ms" "$(ms "$3")"; put "$k.attach_ms_per_pod" "$(div "$(ms "$3")" "$2" %.3f)"
+    [ -n "${QUIET_WAIT[$1]:-}" ] && put "$k.quiet_wait_s" "${QUIET_WAIT[$1]}"
     put "$k.detach_ms" "$(ms "$4")"; put "$k.detach_ms_per_pod" "$(div "$(ms "$4")" "$2" %.3f)"
     put "$k.failures" "$5"
-    log "$1 N=$2: attach $(ms "$3") ms, detach $(ms "$4") ms, failures $5"
+    log "$1 N=$2: attach $(ms "$3") ms, detach $(ms "$4") ms, failures $5${QUIET_WAIT[$1]:+ (machine quiet after ${QUIET_WAIT[$1]} s)}"
 }
 ports_now() { ip -n "$NODE" -o link show master br-1 2>/dev/null | wc -l; }
 
@@ -352,6 +371,7 @@ bench_cni() { # N MACSPOOFCHK(true|false)
         '{cniVersion: "0.3.1", name: "br-1", type: "bridge", bridge: "br-1", macspoofchk: $m,
           ipam: {type: "host-local", subnet: $s, dataDir: $d, routes: [{dst: "0.0.0.0/0", gw: $gw}]},
           preserveDefaultVlan: false}' >"$cfg"
+    machine_quiet "$name"
     add=$(CNI_PATH=$CNI_DIR ip netns exec "$NODE" bash -c "$(declare -f cni_loop); cni_loop ADD $n ${LABP}p $cfg $W/$name.err")
     local ports; ports=$(ports_now)
     [ "$ports" = $((n + 1)) ] || log "$name: br-1 has $ports ports after ADD, expected $((n + 1))"
@@ -376,6 +396,7 @@ bench_floor() { # N GROUP(0|1)
         printf 'link set net1 up\naddr add %s/%s dev net1\nroute add default via %s dev net1\n' \
             "$(ip_for $i)" "$PLEN" "$GW" >"$W/floor-pod$i.batch"
     done
+    machine_quiet "$name"
     t0=$(now_us)
     ip -n "$NODE" -batch "$W/$name.host" || fail=$((fail + 1))
     for ((i = 1; i <= n; i++)); do
@@ -417,6 +438,7 @@ bench_plumbd() { # N
     put "n$n.plumbd_settle_ms" "$SETTLE_MS"
     # one file per pod, renamed in by one mv (staged on the same filesystem)
     for ((i = 1; i <= n; i++)); do pod_yaml $i >"$STAGE/bench-$i.yaml"; done
+    machine_quiet plumbd-files
     t0=$(now_us)
     mv "$STAGE"/bench-*.yaml "$CONF"/
     a=$(wait_converged "$n" up "$t0")
@@ -431,6 +453,7 @@ bench_plumbd() { # N
     # one file, kind: List
     { echo "apiVersion: v1"; echo "kind: List"; echo "items:"
       for ((i = 1; i <= n; i++)); do pod_yaml $i "  " | sed '1s/^  /- /'; done; } >"$STAGE/bench-list.yaml"
+    machine_quiet plumbd-list
     t0=$(now_us)
     mv "$STAGE/bench-list.yaml" "$CONF/"
     a=$(wait_converged "$n" up "$t0")
