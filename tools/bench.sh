@@ -142,6 +142,9 @@ nap() { read -r -t "$1" -u "$SLEEPFD" _ || :; } # sleep without a fork
 # busy_ticks: the machine's non-idle CPU ticks so far (all CPUs; idle and
 # iowait left out), from /proc/stat
 busy_ticks() { local c u ni sy id io irq sirq st rest; read -r c u ni sy id io irq sirq st rest </proc/stat; echo $((u + ni + sy + irq + sirq + st)); }
+# cpu_total_steal: all ticks and the hypervisor's steal ticks so far (the
+# share of time a virtual machine's CPUs waited for the host)
+cpu_total_steal() { local c u ni sy id io irq sirq st rest; read -r c u ni sy id io irq sirq st rest </proc/stat; echo "$((u + ni + sy + id + io + irq + sirq + st)) $st"; }
 # machine_quiet NAME: before a method is timed, wait until the kernel's
 # work left by the one before (a thousand veths deleted one by one, the
 # RCU callbacks and namespace cleanup after them) is over: two 0.5 s
@@ -155,8 +158,9 @@ machine_quiet() {
         w=$((w + 1))
     done
     QUIET_WAIT[$1]=$(awk -v w="$w" 'BEGIN { printf "%.1f", w / 2 }')
+    STEAL0[$1]=$(cpu_total_steal)
 }
-declare -A QUIET_WAIT
+declare -A QUIET_WAIT STEAL0
 now_us() { echo "${EPOCHREALTIME/./}"; }
 ms() { awk -v u="$1" 'BEGIN { if (u == "null" || u == "") print "null"; else printf "%.1f", u / 1000 }'; } # us -> ms
 div() { awk -v a="$1" -v b="$2" -v f="${3:-%.2f}" 'BEGIN { if (a == "" || b == "" || a == "null" || b == "null" || b + 0 == 0) print "null"; else printf f, a / b }'; }
@@ -344,9 +348,16 @@ row() {
     local k=n$2.methods.$1
     put "$k.attach_ms" "$(ms "$3")"; put "$k.attach_ms_per_pod" "$(div "$(ms "$3")" "$2" %.3f)"
     [ -n "${QUIET_WAIT[$1]:-}" ] && put "$k.quiet_wait_s" "${QUIET_WAIT[$1]}"
+    local steal=
+    if [ -n "${STEAL0[$1]:-}" ]; then # steal over the method's attach and detach
+        local t0 s0 t1 s1
+        read -r t0 s0 <<<"${STEAL0[$1]}"; read -r t1 s1 <<<"$(cpu_total_steal)"
+        steal=$(div $(((s1 - s0) * 100)) $((t1 - t0)) %.1f)
+        put "$k.steal_pct" "$steal"
+    fi
     put "$k.detach_ms" "$(ms "$4")"; put "$k.detach_ms_per_pod" "$(div "$(ms "$4")" "$2" %.3f)"
     put "$k.failures" "$5"
-    log "$1 N=$2: attach $(ms "$3") ms, detach $(ms "$4") ms, failures $5${QUIET_WAIT[$1]:+ (machine quiet after ${QUIET_WAIT[$1]} s)}"
+    log "$1 N=$2: attach $(ms "$3") ms, detach $(ms "$4") ms, failures $5${QUIET_WAIT[$1]:+ (machine quiet after ${QUIET_WAIT[$1]} s)}${steal:+, hypervisor steal $steal%}"
 }
 ports_now() { ip -n "$NODE" -o link show master br-1 2>/dev/null | wc -l; }
 
