@@ -938,8 +938,12 @@ int loop_run(struct reconciler *r, const struct loop_opts *opts)
      * visible; SIGTERM must still write them). */
     bool mirror_hold = getenv("PLUMBD_FAULT_MIRROR_HOLD") != NULL;
     /* The database's log is copied back between passes, not inside one
-     * (SQLite's threshold: 1000 pages). */
-    store_defer_checkpoints(r->store, 1000);
+     * (SQLite's threshold: 1000 pages; PLUMBD_CHECKPOINT_PAGES: tests). */
+    {
+        const char *e = getenv("PLUMBD_CHECKPOINT_PAGES");
+        int pages = e ? atoi(e) : 0;
+        store_defer_checkpoints(r->store, pages > 0 ? pages : 1000);
+    }
     run_pass(&l, TRIG_START);
     notify_ready(); /* even if the pass failed: the daemon is up and retrying */
     if (opts->on_ready)
