@@ -941,8 +941,13 @@ int loop_run(struct reconciler *r, const struct loop_opts *opts)
      * (SQLite's threshold: 1000 pages; PLUMBD_CHECKPOINT_PAGES: tests). */
     {
         const char *e = getenv("PLUMBD_CHECKPOINT_PAGES");
-        int pages = e ? atoi(e) : 0;
-        store_defer_checkpoints(r->store, pages > 0 ? pages : 1000);
+        char *end = NULL;
+        long pages = e ? strtol(e, &end, 10) : 0;
+        if (e && (end == e || *end || pages < 1 || pages > 1000000)) {
+            log_warn("store", "PLUMBD_CHECKPOINT_PAGES=%s is not 1..1000000: 1000 pages", e);
+            pages = 0;
+        }
+        store_defer_checkpoints(r->store, pages > 0 ? (int)pages : 1000);
     }
     run_pass(&l, TRIG_START);
     notify_ready(); /* even if the pass failed: the daemon is up and retrying */

@@ -637,11 +637,14 @@ static int wal_hook(void *ctx, sqlite3 *db, const char *name, int nframes)
 {
     struct store *s = ctx;
     s->wal_frames = nframes;
-    if (nframes >= 4 * s->ckpt_frames) {
-        int rc = sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
-        if (rc == SQLITE_OK)
+    if ((int64_t)nframes >= 4 * (int64_t)s->ckpt_frames) {
+        int nlog = 0, nckpt = 0;
+        int rc = sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, &nlog, &nckpt);
+        if (rc == SQLITE_OK) {
             s->wal_frames = 0;
-        else if (rc != SQLITE_BUSY)
+            log_debug(LOG_OBJ, "checkpoint in a commit (no idle moment came): %d of %d log pages",
+                      nckpt, nlog);
+        } else if (rc != SQLITE_BUSY)
             log_warn(LOG_OBJ, "%s: checkpoint: %s", s->path, sqlite3_errmsg(db));
     }
     return SQLITE_OK;
@@ -653,6 +656,12 @@ void store_defer_checkpoints(struct store *s, int frames)
         return;
     s->ckpt_frames = frames;
     sqlite3_wal_hook(s->db, wal_hook, s); /* replaces SQLite's auto-checkpoint */
+    /* SQLite reuses the log file and never shrinks it: once a checkpoint
+     * let the log start over, it is cut back to the threshold's size (a
+     * burst that took it to 4x does not keep the disk space). */
+    char sql[64];
+    snprintf(sql, sizeof(sql), "PRAGMA journal_size_limit=%lld", (long long)frames * 4096);
+    (void)exec(s, sql, "journal_size_limit");
 }
 
 bool store_checkpoint_due(const struct store *s)
@@ -672,7 +681,9 @@ void store_checkpoint(struct store *s)
     int nlog = 0, nckpt = 0;
     uint64_t t0 = now_usec();
     int rc = sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &nlog, &nckpt);
-    if (rc != SQLITE_OK && rc != SQLITE_BUSY)
+    if (rc == SQLITE_BUSY)
+        log_debug(LOG_OBJ, "checkpoint busy: tried again after the next commit");
+    else if (rc != SQLITE_OK)
         log_warn(LOG_OBJ, "%s: checkpoint: %s", s->path, sqlite3_errmsg(s->db));
     else
         log_debug(LOG_OBJ, "checkpoint: %d of %d log pages copied in %.2f ms", nckpt, nlog,

@@ -148,19 +148,22 @@ cpu_total_steal() { local c u ni sy id io irq sirq st rest; read -r c u ni sy id
 # machine_quiet NAME: before a method is timed, wait until the kernel's
 # work left by the one before (a thousand veths deleted one by one, the
 # RCU callbacks and namespace cleanup after them) is over: two 0.5 s
-# windows in a row with at most 2 ticks of CPU on the whole machine, at
-# most 30 s. The wait goes into the JSON (quiet_wait_s of the method).
+# windows in a row with at most one tick of CPU per CPU, at most 30 s.
+# The wait goes into the JSON (quiet_wait_s of the method; quiet false
+# when the 30 s ran out first).
 machine_quiet() {
-    local b0 b1 w=0 quiet=0
+    local b0 b1 w=0 quiet=0 max
+    max=$(nproc)
     while ((w < 60 && quiet < 2)); do
         b0=$(busy_ticks); nap 0.5; b1=$(busy_ticks)
-        if (($(( b1 - b0 )) <= 2)); then quiet=$((quiet + 1)); else quiet=0; fi
+        if (($(( b1 - b0 )) <= max)); then quiet=$((quiet + 1)); else quiet=0; fi
         w=$((w + 1))
     done
     QUIET_WAIT[$1]=$(awk -v w="$w" 'BEGIN { printf "%.1f", w / 2 }')
+    QUIET_OK[$1]=$([ "$quiet" -ge 2 ] && echo true || echo false)
     STEAL0[$1]=$(cpu_total_steal)
 }
-declare -A QUIET_WAIT STEAL0
+declare -A QUIET_WAIT QUIET_OK STEAL0
 now_us() { echo "${EPOCHREALTIME/./}"; }
 ms() { awk -v u="$1" 'BEGIN { if (u == "null" || u == "") print "null"; else printf "%.1f", u / 1000 }'; } # us -> ms
 div() { awk -v a="$1" -v b="$2" -v f="${3:-%.2f}" 'BEGIN { if (a == "" || b == "" || a == "null" || b == "null" || b + 0 == 0) print "null"; else printf f, a / b }'; }
@@ -347,7 +350,7 @@ row() {
     ATT[$1]=$3 DET[$1]=$4
     local k=n$2.methods.$1
     put "$k.attach_ms" "$(ms "$3")"; put "$k.attach_ms_per_pod" "$(div "$(ms "$3")" "$2" %.3f)"
-    [ -n "${QUIET_WAIT[$1]:-}" ] && put "$k.quiet_wait_s" "${QUIET_WAIT[$1]}"
+    [ -n "${QUIET_WAIT[$1]:-}" ] && put "$k.quiet_wait_s" "${QUIET_WAIT[$1]}" && put "$k.quiet" "${QUIET_OK[$1]}"
     local steal=
     if [ -n "${STEAL0[$1]:-}" ]; then # steal over the method's attach and detach
         local t0 s0 t1 s1
@@ -357,7 +360,7 @@ row() {
     fi
     put "$k.detach_ms" "$(ms "$4")"; put "$k.detach_ms_per_pod" "$(div "$(ms "$4")" "$2" %.3f)"
     put "$k.failures" "$5"
-    log "$1 N=$2: attach $(ms "$3") ms, detach $(ms "$4") ms, failures $5${QUIET_WAIT[$1]:+ (machine quiet after ${QUIET_WAIT[$1]} s)}${steal:+, hypervisor steal $steal%}"
+    log "$1 N=$2: attach $(ms "$3") ms, detach $(ms "$4") ms, failures $5${QUIET_WAIT[$1]:+ (machine $([ "${QUIET_OK[$1]}" = true ] && echo quiet || echo "still busy") after ${QUIET_WAIT[$1]} s)}${steal:+, hypervisor steal $steal%}"
 }
 ports_now() { ip -n "$NODE" -o link show master br-1 2>/dev/null | wc -l; }
 
@@ -718,6 +721,7 @@ put total_seconds $((SECONDS - T_START))
 JSON=$(jq -R -n '[inputs | split("\t")] | reduce .[] as $kv ({};
         setpath($kv[0] | split("."); ($kv[1] | if . == "null" or . == "" then null
                                                elif startswith("s:") then .[2:]
+                                               elif . == "true" then true elif . == "false" then false
                                                else (tonumber? // .) end)))' <"$RES")
 JSON=$(jq '. as $r | {date, commit, dirty, plumbd_sha256, machine, total_seconds,
         settings: {settle_ms: '"$SETTLE_MS"', changes: '"$CHANGES"', drift_trials: '"$DRIFTS"',
