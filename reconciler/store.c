@@ -659,8 +659,13 @@ void store_defer_checkpoints(struct store *s, int frames)
     /* SQLite reuses the log file and never shrinks it: once a checkpoint
      * let the log start over, it is cut back to the threshold's size (a
      * burst that took it to 4x does not keep the disk space). */
+    _cleanup_finalize_ sqlite3_stmt *st = NULL;
+    long long page = 4096;
+    if (sqlite3_prepare_v2(s->db, "PRAGMA page_size", -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int64(st, 0) > 0)
+        page = sqlite3_column_int64(st, 0);
     char sql[64];
-    snprintf(sql, sizeof(sql), "PRAGMA journal_size_limit=%lld", (long long)frames * 4096);
+    snprintf(sql, sizeof(sql), "PRAGMA journal_size_limit=%lld", (long long)frames * page);
     (void)exec(s, sql, "journal_size_limit");
 }
 

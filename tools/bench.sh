@@ -139,12 +139,10 @@ trap 'exit 143' TERM
 
 exec {SLEEPFD}<> <(:)
 nap() { read -r -t "$1" -u "$SLEEPFD" _ || :; } # sleep without a fork
-# busy_ticks: the machine's non-idle CPU ticks so far (all CPUs; idle and
-# iowait left out), from /proc/stat
-busy_ticks() { local c u ni sy id io irq sirq st rest; read -r c u ni sy id io irq sirq st rest </proc/stat; echo $((u + ni + sy + irq + sirq + st)); }
-# cpu_total_steal: all ticks and the hypervisor's steal ticks so far (the
-# share of time a virtual machine's CPUs waited for the host)
-cpu_total_steal() { local c u ni sy id io irq sirq st rest; read -r c u ni sy id io irq sirq st rest </proc/stat; echo "$((u + ni + sy + id + io + irq + sirq + st)) $st"; }
+# cpu_stat: the machine's CPU ticks so far (all CPUs), from /proc/stat:
+# "BUSY TOTAL STEAL" (busy leaves idle and iowait out; steal: the time a
+# virtual machine's CPUs waited for the host)
+cpu_stat() { local c u ni sy id io irq sirq st rest; read -r c u ni sy id io irq sirq st rest </proc/stat; echo "$((u + ni + sy + irq + sirq + st)) $((u + ni + sy + id + io + irq + sirq + st)) $st"; }
 # machine_quiet NAME: before a method is timed, wait until the kernel's
 # work left by the one before (a thousand veths deleted one by one, the
 # RCU callbacks and namespace cleanup after them) is over: two 0.5 s
@@ -155,13 +153,13 @@ machine_quiet() {
     local b0 b1 w=0 quiet=0 max
     max=$(nproc)
     while ((w < 60 && quiet < 2)); do
-        b0=$(busy_ticks); nap 0.5; b1=$(busy_ticks)
+        read -r b0 _ _ <<<"$(cpu_stat)"; nap 0.5; read -r b1 _ _ <<<"$(cpu_stat)"
         if (($(( b1 - b0 )) <= max)); then quiet=$((quiet + 1)); else quiet=0; fi
         w=$((w + 1))
     done
     QUIET_WAIT[$1]=$(awk -v w="$w" 'BEGIN { printf "%.1f", w / 2 }')
     QUIET_OK[$1]=$([ "$quiet" -ge 2 ] && echo true || echo false)
-    STEAL0[$1]=$(cpu_total_steal)
+    STEAL0[$1]=$(cpu_stat)
 }
 declare -A QUIET_WAIT QUIET_OK STEAL0
 now_us() { echo "${EPOCHREALTIME/./}"; }
@@ -354,7 +352,7 @@ row() {
     local steal=
     if [ -n "${STEAL0[$1]:-}" ]; then # steal over the method's attach and detach
         local t0 s0 t1 s1
-        read -r t0 s0 <<<"${STEAL0[$1]}"; read -r t1 s1 <<<"$(cpu_total_steal)"
+        read -r _ t0 s0 <<<"${STEAL0[$1]}"; read -r _ t1 s1 <<<"$(cpu_stat)"
         steal=$(div $(((s1 - s0) * 100)) $((t1 - t0)) %.1f)
         put "$k.steal_pct" "$steal"
     fi

@@ -156,8 +156,7 @@ has_addr "${P}b" net1 192.168.255.42/24 && ok "dead daemon: apply converged itse
 # offset; it listens before that pass)
 off=$(stat -c %s "$DAEMON_LOG")
 start_daemon
-started() { [ "$(log_count_since "$DAEMON_LOG" "$off" 'pass \(start\)')" -gt 0 ]; }
-wait_for 20 started || not_ok "restarted daemon: its start pass" "not logged" "$DAEMON_LOG"
+wait_for 20 daemon_started_since "$off" || not_ok "restarted daemon: its start pass" "not logged" "$DAEMON_LOG"
 out=$(plumbd_run -v apply 2>"$LAB_TMP/e8"); rc=$?
 assert_eq "restarted daemon: apply exits 0" 0 "$rc"
 assert_eq "restarted daemon: handed to the new daemon" 1 "$(handed "$LAB_TMP/e8")"

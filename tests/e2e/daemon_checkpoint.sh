@@ -40,8 +40,7 @@ wait "$DAEMON_PID" 2>/dev/null
 # --- 16 pages: checkpoints between passes ------------------------------------
 : >"$DAEMON_LOG"
 PLUMBD_LOG=debug PLUMBD_CHECKPOINT_PAGES=16 plumbd_daemon
-started() { grep -q 'msg="pass (start)' "$DAEMON_LOG"; }
-wait_for 15 started || not_ok "the restarted daemon's first pass" "none logged" "$DAEMON_LOG"
+wait_for 15 daemon_started_since 0 || not_ok "the restarted daemon's first pass" "none logged" "$DAEMON_LOG"
 add_pods 4 9
 wait_for 5 checkpoints_ge 2 || true
 n=$(checkpoints)

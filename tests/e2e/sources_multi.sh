@@ -135,8 +135,7 @@ assert_eq "LOCAL refilled: apply exits 0" 0 "$rc"
 # timed below)
 off=$(stat -c %s "$LAB_TMP/daemon.log" 2>/dev/null || echo 0)
 PLUMBD_LOG=debug plumbd_daemon_with --config-dir "$LOCAL"
-started() { [ "$(log_count_since "$DAEMON_LOG" "$off" 'pass \(start\)')" -gt 0 ]; }
-wait_for 10 started
+wait_for 10 daemon_started_since "$off"
 if wait_for 10 status_is default/multus-demo Available; then
     ok "daemon with two sources: seed pod Available"
 else

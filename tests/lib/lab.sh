@@ -783,6 +783,11 @@ net1_addr() { ip -n "$1" -o -4 addr show dev net1 2>/dev/null | awk '{ print $4;
 # log_count_since FILE OFFSET REGEX : lines of FILE after byte OFFSET
 # matching REGEX (grep -E).
 log_count_since() { tail -c +"$(($2 + 1))" "$1" 2>/dev/null | grep -Ec -- "$3"; }
+# daemon_started_since OFFSET : the daemon whose log is $DAEMON_LOG logged
+# its start pass after byte OFFSET (a restarted daemon appending to the log
+# of the one before; its statuses are in the database already, so only
+# this says it is up). For wait_for.
+daemon_started_since() { [ "$(log_count_since "$DAEMON_LOG" "$1" 'pass \(start\)')" -gt 0 ]; }
 
 # metrics_get_unix SOCK [PATH] : HTTP/1.0 GET PATH (default /metrics) over a
 # unix socket; prints the body, exits 1 unless the status is 200.
